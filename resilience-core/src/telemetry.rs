@@ -1,0 +1,383 @@
+//! Every metric name, label key, label value and span field the primitives emit.
+//!
+//! ```
+//! use resilience_core::telemetry::{self, label, metric, outcome};
+//!
+//! // Dashboards and alerts refer to the constants, not to string copies.
+//! assert_eq!(metric::CALLS_TOTAL, "resilience_calls_total");
+//! metrics::counter!(
+//!     metric::CALLS_TOTAL,
+//!     label::PRIMITIVE => "circuit_breaker",
+//!     label::NAME => "payments",
+//!     label::OUTCOME => outcome::SUCCESS,
+//! )
+//! .increment(1);
+//!
+//! // Register units and help texts once, after installing a recorder (exporter).
+//! telemetry::describe();
+//! ```
+//!
+//! # Metrics
+//!
+//! Names follow the Prometheus conventions: `snake_case`, a `resilience_` prefix, counters
+//! end in `_total`, durations are histograms in seconds.
+//!
+//! | name | type | labels | meaning |
+//! |---|---|---|---|
+//! | `resilience_calls_total` | counter | `primitive`, `name`, `outcome` | calls through a primitive, by outcome |
+//! | `resilience_call_duration_seconds` | histogram | `primitive`, `name`, `outcome` | duration of protected calls |
+//! | `resilience_circuit_state` | gauge | `name` | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled |
+//! | `resilience_circuit_transitions_total` | counter | `name`, `from`, `to` | breaker state changes |
+//! | `resilience_retry_attempts_total` | counter | `name`, `outcome` | attempts made by retry policies |
+//! | `resilience_retry_budget_exhausted_total` | counter | `name` | retries refused by an empty budget |
+//! | `resilience_bulkhead_in_flight` | gauge | `name` | calls holding a bulkhead permit |
+//! | `resilience_bulkhead_rejected_total` | counter | `name` | calls shed by a full bulkhead |
+//! | `resilience_bulkhead_wait_seconds` | histogram | `name` | time spent waiting for a permit |
+//! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
+//! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
+//!
+//! # Labels
+//!
+//! Label values come only from bounded sets: the constants in [`outcome`],
+//! [`circuit_state`], [`deadline_where`] and [`Primitive::as_str`](crate::Primitive::as_str),
+//! and instance names from configuration. Request data (paths, keys, user ids) never
+//! becomes a label, so the number of series stays fixed however much traffic arrives.
+//!
+//! # Spans
+//!
+//! [`call_span`] opens the span every protected call runs in, named `resilience.call`,
+//! with the fields in [`field`] declared so that
+//! [`Error::record_in`](crate::Error::record_in) can fill them.
+
+use tracing::Span;
+
+/// Metric names.
+pub mod metric {
+    /// Counter: calls through a primitive, labelled `primitive`, `name`, `outcome`.
+    pub const CALLS_TOTAL: &str = "resilience_calls_total";
+    /// Histogram (seconds): duration of protected calls, labelled `primitive`, `name`, `outcome`.
+    pub const CALL_DURATION_SECONDS: &str = "resilience_call_duration_seconds";
+    /// Gauge: circuit breaker state (see [`circuit_state`](super::circuit_state)), labelled `name`.
+    pub const CIRCUIT_STATE: &str = "resilience_circuit_state";
+    /// Counter: circuit breaker transitions, labelled `name`, `from`, `to`.
+    pub const CIRCUIT_TRANSITIONS_TOTAL: &str = "resilience_circuit_transitions_total";
+    /// Counter: attempts made by a retry policy, labelled `name`, `outcome`.
+    pub const RETRY_ATTEMPTS_TOTAL: &str = "resilience_retry_attempts_total";
+    /// Counter: retries refused because the retry budget was empty, labelled `name`.
+    pub const RETRY_BUDGET_EXHAUSTED_TOTAL: &str = "resilience_retry_budget_exhausted_total";
+    /// Gauge: calls currently holding a bulkhead permit, labelled `name`.
+    pub const BULKHEAD_IN_FLIGHT: &str = "resilience_bulkhead_in_flight";
+    /// Counter: calls rejected by a full bulkhead, labelled `name`.
+    pub const BULKHEAD_REJECTED_TOTAL: &str = "resilience_bulkhead_rejected_total";
+    /// Histogram (seconds): time spent waiting for a bulkhead permit, labelled `name`.
+    pub const BULKHEAD_WAIT_SECONDS: &str = "resilience_bulkhead_wait_seconds";
+    /// Counter: deadlines that passed, labelled `name`, `where`.
+    pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
+    /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
+    pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
+
+    /// Every metric name above.
+    pub const ALL: [&str; 11] = [
+        CALLS_TOTAL,
+        CALL_DURATION_SECONDS,
+        CIRCUIT_STATE,
+        CIRCUIT_TRANSITIONS_TOTAL,
+        RETRY_ATTEMPTS_TOTAL,
+        RETRY_BUDGET_EXHAUSTED_TOTAL,
+        BULKHEAD_IN_FLIGHT,
+        BULKHEAD_REJECTED_TOTAL,
+        BULKHEAD_WAIT_SECONDS,
+        DEADLINE_EXCEEDED_TOTAL,
+        IDEMPOTENCY_REQUESTS_TOTAL,
+    ];
+}
+
+/// Label keys.
+pub mod label {
+    /// The kind of primitive ([`Primitive::as_str`](crate::Primitive::as_str)).
+    pub const PRIMITIVE: &str = "primitive";
+    /// The configured instance name (`"payments"`).
+    pub const NAME: &str = "name";
+    /// The outcome of a call (see [`outcome`](super::outcome)).
+    pub const OUTCOME: &str = "outcome";
+    /// The state a circuit breaker left (see [`circuit_state`](super::circuit_state)).
+    pub const FROM: &str = "from";
+    /// The state a circuit breaker entered (see [`circuit_state`](super::circuit_state)).
+    pub const TO: &str = "to";
+    /// Where a deadline passed (see [`deadline_where`](super::deadline_where)).
+    pub const WHERE: &str = "where";
+}
+
+/// Values of the `outcome` label.
+pub mod outcome {
+    /// The call succeeded.
+    pub const SUCCESS: &str = "success";
+    /// The call failed (transient or permanent class).
+    pub const FAILURE: &str = "failure";
+    /// The call failed in a way that is not the dependency's fault (benign class).
+    pub const BENIGN: &str = "benign";
+    /// The call was not made: a primitive rejected it.
+    pub const REJECTED: &str = "rejected";
+    /// The call was abandoned by a timeout or deadline.
+    pub const TIMEOUT: &str = "timeout";
+    /// The caller dropped the call's future before it finished.
+    pub const CANCELLED: &str = "cancelled";
+
+    /// Idempotency: first request with this key; the handler ran.
+    pub const NEW: &str = "new";
+    /// Idempotency: a stored response was replayed.
+    pub const REPLAYED: &str = "replayed";
+    /// Idempotency: the same key is in flight (409).
+    pub const CONFLICT: &str = "conflict";
+    /// Idempotency: the same key came with a different request (422).
+    pub const MISMATCH: &str = "mismatch";
+    /// Idempotency: the key was missing or malformed (400).
+    pub const INVALID: &str = "invalid";
+    /// Idempotency: the store failed.
+    pub const STORE_ERROR: &str = "store_error";
+
+    /// Every outcome above.
+    pub const ALL: [&str; 12] = [
+        SUCCESS,
+        FAILURE,
+        BENIGN,
+        REJECTED,
+        TIMEOUT,
+        CANCELLED,
+        NEW,
+        REPLAYED,
+        CONFLICT,
+        MISMATCH,
+        INVALID,
+        STORE_ERROR,
+    ];
+}
+
+/// Circuit breaker states: label values (`from`, `to`) and gauge values
+/// (`resilience_circuit_state`).
+pub mod circuit_state {
+    /// Label value: closed.
+    pub const CLOSED: &str = "closed";
+    /// Label value: open.
+    pub const OPEN: &str = "open";
+    /// Label value: half-open.
+    pub const HALF_OPEN: &str = "half_open";
+    /// Label value: forced open by an operator.
+    pub const FORCED_OPEN: &str = "forced_open";
+    /// Label value: disabled by an operator (admits everything).
+    pub const DISABLED: &str = "disabled";
+
+    /// Gauge value for closed.
+    pub const CLOSED_VALUE: f64 = 0.0;
+    /// Gauge value for open.
+    pub const OPEN_VALUE: f64 = 1.0;
+    /// Gauge value for half-open.
+    pub const HALF_OPEN_VALUE: f64 = 2.0;
+    /// Gauge value for forced open.
+    pub const FORCED_OPEN_VALUE: f64 = 3.0;
+    /// Gauge value for disabled.
+    pub const DISABLED_VALUE: f64 = 4.0;
+}
+
+/// Values of the `where` label of `resilience_deadline_exceeded_total`.
+pub mod deadline_where {
+    /// The deadline had passed before the call; the call was not made.
+    pub const BEFORE_CALL: &str = "before_call";
+    /// The deadline passed while the call ran; the call was abandoned.
+    pub const DURING_CALL: &str = "during_call";
+}
+
+/// Names of the span fields that [`call_span`] declares.
+pub mod field {
+    /// The protected operation's name.
+    pub const OPERATION: &str = "operation";
+    /// The attempt number (1-based) of the current call.
+    pub const ATTEMPT: &str = "attempt";
+    /// The time left before the ambient deadline, in seconds.
+    pub const DEADLINE_REMAINING_SECONDS: &str = "deadline.remaining_seconds";
+    /// [`ErrorKind::as_str`](crate::ErrorKind::as_str).
+    pub const ERROR_KIND: &str = "error.kind";
+    /// [`Error::is_rejection`](crate::Error::is_rejection).
+    pub const ERROR_REJECTION: &str = "error.rejection";
+    /// The error's `Display` line.
+    pub const ERROR_MESSAGE: &str = "error.message";
+    /// [`Error::operation`](crate::Error::operation).
+    pub const ERROR_OPERATION: &str = "error.operation";
+    /// [`Error::primitive`](crate::Error::primitive).
+    pub const ERROR_PRIMITIVE: &str = "error.primitive";
+    /// [`Error::instance`](crate::Error::instance).
+    pub const ERROR_INSTANCE: &str = "error.instance";
+    /// [`Error::attempts`](crate::Error::attempts).
+    pub const ERROR_ATTEMPTS: &str = "error.attempts";
+    /// [`Error::elapsed`](crate::Error::elapsed), in seconds.
+    pub const ERROR_ELAPSED_SECONDS: &str = "error.elapsed_seconds";
+    /// [`Error::retry_after`](crate::Error::retry_after), in seconds.
+    pub const ERROR_RETRY_AFTER_SECONDS: &str = "error.retry_after_seconds";
+    /// [`Error::class`](crate::Error::class).
+    pub const ERROR_CLASS: &str = "error.class";
+    /// The free fields, formatted as `key=value` pairs.
+    pub const ERROR_FIELDS: &str = "error.fields";
+    /// The wrapped error's `Display`.
+    pub const ERROR_SOURCE: &str = "error.source";
+}
+
+/// The name of the span every protected call runs in.
+pub const CALL_SPAN_NAME: &str = "resilience.call";
+
+/// Opens a `resilience.call` span (INFO) for `operation`, with every field in [`field`]
+/// declared so that [`Error::record_in`](crate::Error::record_in) and the primitives can
+/// record into it.
+pub fn call_span(operation: &str) -> Span {
+    tracing::info_span!(
+        "resilience.call",
+        operation = operation,
+        attempt = tracing::field::Empty,
+        deadline.remaining_seconds = tracing::field::Empty,
+        error.kind = tracing::field::Empty,
+        error.rejection = tracing::field::Empty,
+        error.message = tracing::field::Empty,
+        error.operation = tracing::field::Empty,
+        error.primitive = tracing::field::Empty,
+        error.instance = tracing::field::Empty,
+        error.attempts = tracing::field::Empty,
+        error.elapsed_seconds = tracing::field::Empty,
+        error.retry_after_seconds = tracing::field::Empty,
+        error.class = tracing::field::Empty,
+        error.fields = tracing::field::Empty,
+        error.source = tracing::field::Empty,
+    )
+}
+
+/// Registers the unit and help text of every metric with the installed `metrics`
+/// recorder. Call it once after installing an exporter; calling it again is harmless.
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+
+    describe_counter!(
+        metric::CALLS_TOTAL,
+        Unit::Count,
+        "Calls through a resilience primitive, by outcome."
+    );
+    describe_histogram!(
+        metric::CALL_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration of calls protected by a resilience primitive."
+    );
+    describe_gauge!(
+        metric::CIRCUIT_STATE,
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled."
+    );
+    describe_counter!(
+        metric::CIRCUIT_TRANSITIONS_TOTAL,
+        Unit::Count,
+        "Circuit breaker state transitions."
+    );
+    describe_counter!(
+        metric::RETRY_ATTEMPTS_TOTAL,
+        Unit::Count,
+        "Attempts made by retry policies, by outcome."
+    );
+    describe_counter!(
+        metric::RETRY_BUDGET_EXHAUSTED_TOTAL,
+        Unit::Count,
+        "Retries refused because the retry budget was empty."
+    );
+    describe_gauge!(
+        metric::BULKHEAD_IN_FLIGHT,
+        Unit::Count,
+        "Calls currently holding a bulkhead permit."
+    );
+    describe_counter!(
+        metric::BULKHEAD_REJECTED_TOTAL,
+        Unit::Count,
+        "Calls rejected by a full bulkhead."
+    );
+    describe_histogram!(
+        metric::BULKHEAD_WAIT_SECONDS,
+        Unit::Seconds,
+        "Time spent waiting for a bulkhead permit."
+    );
+    describe_counter!(
+        metric::DEADLINE_EXCEEDED_TOTAL,
+        Unit::Count,
+        "Deadlines that passed, before or during the call."
+    );
+    describe_counter!(
+        metric::IDEMPOTENCY_REQUESTS_TOTAL,
+        Unit::Count,
+        "Requests seen by an idempotency layer, by outcome."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn is_prometheus_name(s: &str) -> bool {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }
+
+    #[test]
+    fn metric_names_are_unique_prefixed_and_prometheus_valid() {
+        let unique: HashSet<_> = metric::ALL.iter().collect();
+        assert_eq!(unique.len(), metric::ALL.len());
+        for name in metric::ALL {
+            assert!(name.starts_with("resilience_"), "{name}");
+            assert!(is_prometheus_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn counters_end_in_total_and_histograms_in_seconds() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            for name in metric::ALL {
+                if name.ends_with("_total") {
+                    metrics::counter!(name).increment(1);
+                } else if name.ends_with("_seconds") {
+                    metrics::histogram!(name).record(0.5);
+                } else {
+                    metrics::gauge!(name).set(1.0);
+                }
+            }
+        });
+        let snapshot = snapshotter.snapshot().into_vec();
+        assert_eq!(snapshot.len(), metric::ALL.len());
+        for (key, _unit, description, value) in snapshot {
+            let name = key.key().name();
+            assert!(description.is_some(), "{name} has no description");
+            match value {
+                DebugValue::Counter(_) => assert!(name.ends_with("_total"), "{name}"),
+                DebugValue::Histogram(_) => assert!(name.ends_with("_seconds"), "{name}"),
+                DebugValue::Gauge(_) => {
+                    assert!(!name.ends_with("_total") && !name.ends_with("_seconds"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn label_values_are_snake_case() {
+        let values = outcome::ALL.iter().copied().chain([
+            circuit_state::CLOSED,
+            circuit_state::OPEN,
+            circuit_state::HALF_OPEN,
+            circuit_state::FORCED_OPEN,
+            circuit_state::DISABLED,
+            deadline_where::BEFORE_CALL,
+            deadline_where::DURING_CALL,
+        ]);
+        for v in values.chain(crate::Primitive::ALL.map(crate::Primitive::as_str)) {
+            assert!(is_prometheus_name(v), "{v}");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! `Error::record_in` puts context on spans as separate fields; `#[resilient]` opens the span.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use resilience_core::{Error, ErrorKind, Primitive, telemetry};
+use tracing::field::{Field, Visit};
+use tracing::span;
+use tracing_subscriber::Registry;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// Every field value recorded on any span, by span name and field name, as text.
+#[derive(Clone, Default)]
+struct Recorded(Arc<Mutex<HashMap<(String, String), String>>>);
+
+impl Recorded {
+    fn get(&self, span: &str, field: &str) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&(span.to_owned(), field.to_owned()))
+            .cloned()
+    }
+}
+
+struct Visitor<'a> {
+    span: &'a str,
+    out: &'a Recorded,
+}
+
+impl Visit for Visitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.out.0.lock().unwrap().insert(
+            (self.span.to_owned(), field.name().to_owned()),
+            format!("{value:?}"),
+        );
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.out.0.lock().unwrap().insert(
+            (self.span.to_owned(), field.name().to_owned()),
+            value.to_owned(),
+        );
+    }
+}
+
+impl<S> Layer<S> for Recorded
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, _id: &span::Id, _ctx: Context<'_, S>) {
+        let name = attrs.metadata().name();
+        attrs.record(&mut Visitor {
+            span: name,
+            out: self,
+        });
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        let span = ctx.span(id).expect("span exists");
+        values.record(&mut Visitor {
+            span: span.name(),
+            out: self,
+        });
+    }
+}
+
+fn capture<T>(f: impl FnOnce() -> T) -> (T, Recorded) {
+    let recorded = Recorded::default();
+    let subscriber = Registry::default().with(recorded.clone());
+    let out = tracing::subscriber::with_default(subscriber, f);
+    (out, recorded)
+}
+
+#[test]
+fn record_in_sets_each_context_item_as_its_own_field() {
+    let ((), rec) = capture(|| {
+        let span = telemetry::call_span("payments.charge");
+        Error::inner(std::io::Error::other("connection reset"))
+            .with_primitive(Primitive::Retry)
+            .with_instance("payments")
+            .with_attempts(3)
+            .with_elapsed(Duration::from_millis(1500))
+            .with_retry_after(Duration::from_secs(2))
+            .with_field("tenant", "acme")
+            .record_in(&span);
+    });
+    let get = |f: &str| rec.get(telemetry::CALL_SPAN_NAME, f);
+    assert_eq!(
+        get(telemetry::field::OPERATION).as_deref(),
+        Some("payments.charge")
+    );
+    assert_eq!(get(telemetry::field::ERROR_KIND).as_deref(), Some("inner"));
+    assert_eq!(
+        get(telemetry::field::ERROR_REJECTION).as_deref(),
+        Some("false")
+    );
+    assert_eq!(
+        get(telemetry::field::ERROR_PRIMITIVE).as_deref(),
+        Some("retry")
+    );
+    assert_eq!(
+        get(telemetry::field::ERROR_INSTANCE).as_deref(),
+        Some("payments")
+    );
+    assert_eq!(get(telemetry::field::ERROR_ATTEMPTS).as_deref(), Some("3"));
+    assert_eq!(
+        get(telemetry::field::ERROR_ELAPSED_SECONDS).as_deref(),
+        Some("1.5")
+    );
+    assert_eq!(
+        get(telemetry::field::ERROR_RETRY_AFTER_SECONDS).as_deref(),
+        Some("2.0")
+    );
+    assert_eq!(
+        get(telemetry::field::ERROR_FIELDS).as_deref(),
+        Some("tenant=acme")
+    );
+    assert_eq!(
+        get(telemetry::field::ERROR_SOURCE).as_deref(),
+        Some("connection reset")
+    );
+    assert!(
+        get(telemetry::field::ERROR_CLASS).is_none(),
+        "no class was set"
+    );
+}
+
+#[test]
+fn record_in_current_span_records_into_the_entered_span() {
+    let ((), rec) = capture(|| {
+        let span = telemetry::call_span("db.query");
+        let _guard = span.enter();
+        Error::new(ErrorKind::CircuitOpen).record_in_current_span();
+    });
+    assert_eq!(
+        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::ERROR_KIND)
+            .as_deref(),
+        Some("circuit_open")
+    );
+    assert_eq!(
+        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::ERROR_REJECTION)
+            .as_deref(),
+        Some("true")
+    );
+}
+
+#[derive(Debug)]
+struct AppError;
+
+impl From<Error> for AppError {
+    fn from(_: Error) -> Self {
+        AppError
+    }
+}
+
+#[resilience_core::resilient(name = "inventory.lookup")]
+async fn lookup(sku: &str) -> Result<String, AppError> {
+    let span = tracing::Span::current();
+    let name = span.metadata().map(|m| m.name()).unwrap_or("none");
+    Ok(format!("{sku} in {name}"))
+}
+
+#[resilience_core::resilient]
+async fn unnamed() -> Result<(), AppError> {
+    Ok(())
+}
+
+struct Cart {
+    items: Vec<u32>,
+}
+
+impl Cart {
+    #[resilience_core::resilient(name = "cart.add", crate = resilience_core)]
+    async fn add(&mut self, item: u32) -> Result<usize, AppError> {
+        if item == 0 {
+            return Err(AppError);
+        }
+        self.items.push(item);
+        Ok(self.items.len())
+    }
+}
+
+#[test]
+fn resilient_runs_the_body_inside_a_named_call_span() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (out, rec) = capture(|| rt.block_on(lookup("sku-1")));
+    assert_eq!(out.unwrap(), "sku-1 in resilience.call");
+    assert_eq!(
+        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::OPERATION)
+            .as_deref(),
+        Some("inventory.lookup")
+    );
+
+    let ((), rec) = capture(|| rt.block_on(unnamed()).unwrap());
+    assert_eq!(
+        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::OPERATION)
+            .as_deref(),
+        Some("tracing_fields::unnamed"),
+        "the default name is the module path and function name"
+    );
+}
+
+#[tokio::test]
+async fn resilient_methods_keep_their_signature_and_early_returns() {
+    let mut cart = Cart { items: Vec::new() };
+    assert_eq!(cart.add(4).await.unwrap(), 1);
+    assert_eq!(cart.add(9).await.unwrap(), 2);
+    assert!(cart.add(0).await.is_err());
+    assert_eq!(cart.items, [4, 9]);
+}

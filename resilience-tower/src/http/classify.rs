@@ -1,0 +1,118 @@
+//! Classifying HTTP responses by status code: [`HttpStatus`].
+//!
+//! ```
+//! use http::{Response, StatusCode};
+//! use resilience_core::{Class, Classify, Error};
+//! use resilience_tower::http::HttpStatus;
+//!
+//! let busy: Result<Response<()>, Error> = Ok(Response::builder()
+//!     .status(StatusCode::SERVICE_UNAVAILABLE)
+//!     .header("retry-after", "3")
+//!     .body(())
+//!     .unwrap());
+//! assert_eq!(
+//!     HttpStatus.classify(&busy),
+//!     Class::Transient { retry_after: Some(std::time::Duration::from_secs(3)) },
+//! );
+//!
+//! let missing: Result<Response<()>, Error> =
+//!     Ok(Response::builder().status(StatusCode::NOT_FOUND).body(()).unwrap());
+//! assert_eq!(HttpStatus.classify(&missing), Class::Benign);
+//! ```
+
+use std::time::SystemTime;
+
+use http::{HeaderMap, Response, StatusCode};
+use resilience_core::Class;
+use resilience_core::Classify;
+use resilience_core::classify::error_class;
+
+use super::RetryAfter;
+
+/// Classifies HTTP responses by status code.
+///
+/// | status | class |
+/// |---|---|
+/// | 1xx, 2xx, 3xx | `Success` |
+/// | 408, 429, every 5xx | `Transient`, with the `Retry-After` delay if the response has one |
+/// | every other 4xx | `Benign`: the request's fault, not the dependency's |
+/// | `Err(_)` | as [`TransientErrors`](resilience_core::classify::TransientErrors): the class the error carries, else `Transient` |
+///
+/// `501 Not Implemented` and `505 HTTP Version Not Supported` are transient too: the
+/// rule is "5xx means the server failed", kept simple so that it is predictable. Wrap
+/// the classifier in a closure ([`resilience_core::classify::from_fn`]) to change a row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpStatus;
+
+impl HttpStatus {
+    /// The class of a response with this status and these headers.
+    pub fn classify_parts(status: StatusCode, headers: &HeaderMap) -> Class {
+        if status.is_server_error()
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS
+        {
+            let retry_after = headers
+                .get(http::header::RETRY_AFTER)
+                .and_then(RetryAfter::parse)
+                .map(|r| r.delay_from(SystemTime::now()));
+            Class::Transient { retry_after }
+        } else if status.is_client_error() {
+            Class::Benign
+        } else {
+            Class::Success
+        }
+    }
+}
+
+impl<B, E: 'static> Classify<Response<B>, E> for HttpStatus {
+    fn classify(&self, result: &Result<Response<B>, E>) -> Class {
+        match result {
+            Ok(response) => Self::classify_parts(response.status(), response.headers()),
+            Err(err) => error_class(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn class_of(status: u16, retry_after: Option<&'static str>) -> Class {
+        let mut headers = HeaderMap::new();
+        if let Some(v) = retry_after {
+            headers.insert(http::header::RETRY_AFTER, v.parse().unwrap());
+        }
+        HttpStatus::classify_parts(StatusCode::from_u16(status).unwrap(), &headers)
+    }
+
+    #[test]
+    fn every_status_maps_to_the_documented_class() {
+        for status in 100..=599_u16 {
+            let class = class_of(status, None);
+            let expected = match status {
+                408 | 429 | 500..=599 => Class::TRANSIENT,
+                400..=499 => Class::Benign,
+                _ => Class::Success,
+            };
+            assert_eq!(class, expected, "{status}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_only_for_transient_statuses() {
+        let hint = Some(Duration::from_secs(4));
+        assert_eq!(class_of(503, Some("4")).retry_after(), hint);
+        assert_eq!(class_of(429, Some("4")).retry_after(), hint);
+        assert_eq!(class_of(404, Some("4")), Class::Benign);
+        assert_eq!(class_of(503, Some("garbage")), Class::TRANSIENT);
+    }
+
+    #[test]
+    fn errors_keep_the_class_they_carry() {
+        let err = resilience_core::Error::new(resilience_core::ErrorKind::Inner)
+            .with_class(Class::Permanent);
+        let result: Result<Response<()>, _> = Err(err);
+        assert_eq!(HttpStatus.classify(&result), Class::Permanent);
+    }
+}

@@ -1,0 +1,101 @@
+//! [`HttpError`]: a [`resilience_core::Error`] on its way to becoming a response.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+use resilience_core::{BoxError, Error};
+
+use super::ProblemConfig;
+
+/// A [`resilience_core::Error`] paired with the [`ProblemConfig`] that turns it into a
+/// response.
+///
+/// With the `axum` feature it implements `IntoResponse`, so a handler can return
+/// `Result<T, HttpError>` and use `?` on anything that yields a
+/// [`resilience_core::Error`] (or a [`BoxError`]).
+///
+/// ```
+/// use http::StatusCode;
+/// use resilience_core::{Error, ErrorKind};
+/// use resilience_tower::http::HttpError;
+///
+/// let err = HttpError::from(Error::new(ErrorKind::DeadlineExceeded));
+/// assert_eq!(err.to_response().status(), StatusCode::GATEWAY_TIMEOUT);
+/// ```
+///
+/// # Why a wrapper
+///
+/// Rust's orphan rule forbids implementing axum's `IntoResponse` (a foreign trait) for
+/// `resilience_core::Error` (a foreign type) in this crate, and `resilience-core` stays
+/// free of HTTP dependencies on purpose. The wrapper costs nothing: it converts with `?`.
+pub struct HttpError {
+    error: Error,
+    config: Option<Arc<ProblemConfig>>,
+}
+
+impl HttpError {
+    /// Wraps `error`, to be answered with `config` rather than the default.
+    pub fn with_config(error: Error, config: Arc<ProblemConfig>) -> Self {
+        Self {
+            error,
+            config: Some(config),
+        }
+    }
+
+    /// The wrapped error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Unwraps the error.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The response: status, headers and problem+json body.
+    pub fn to_response(&self) -> Response<Full<Bytes>> {
+        self.error.record_in_current_span();
+        match &self.config {
+            Some(config) => config.response(&self.error),
+            None => ProblemConfig::default().response(&self.error),
+        }
+    }
+}
+
+impl From<Error> for HttpError {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            config: None,
+        }
+    }
+}
+
+impl From<BoxError> for HttpError {
+    fn from(error: BoxError) -> Self {
+        Error::from(error).into()
+    }
+}
+
+impl fmt::Debug for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl std::error::Error for HttpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}

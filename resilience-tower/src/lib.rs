@@ -1,0 +1,35 @@
+//! Tower layers and HTTP glue for [`resilience_core`].
+//!
+//! Every layer here returns [`resilience_core::Error`]. An error produced further in
+//! that already is one passes through (enriched), never wrapped twice, so a stack of
+//! layers fails in one flat vocabulary.
+//!
+//! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
+//!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
+//!   the layer that makes a stack infallible for `axum::Router::layer`
+//!   ([`http::HttpErrorLayer`]).
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use resilience_tower::http::HttpErrorLayer;
+//! use tower::ServiceBuilder;
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(ServiceBuilder::new().layer(HttpErrorLayer::new()));
+//! # let _ = app;
+//! ```
+//!
+//! # Features
+//!
+//! - `axum`: `IntoResponse` for [`http::HttpError`], so handlers can return resilience
+//!   errors directly.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod http;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
