@@ -36,6 +36,7 @@ use crate::{BoxError, Error};
 
 /// What an outcome means for retries and circuit breakers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Class {
     /// It worked.
     Success,
@@ -125,12 +126,13 @@ impl<Res, E, C: Classify<Res, E> + ?Sized> Classify<Res, E> for Arc<C> {
     }
 }
 
-/// The default classifier: every `Ok` is [`Class::Success`], every `Err` is
+/// The default classifier: every `Ok` is [`Class::Success`], every foreign `Err` is
 /// [`Class::Transient`].
 ///
-/// An `Err` that is (or boxes) a [`resilience_core::Error`](crate::Error) keeps the class
-/// it already carries, as decided by an inner layer; if it carries none, it is transient
-/// with the error's [`retry_after`](crate::Error::retry_after) hint.
+/// An `Err` that is (or boxes) a [`resilience_core::Error`](crate::Error) has its
+/// [`effective_class`](crate::Error::effective_class): the class an inner layer decided,
+/// or else its kind's [default](crate::ErrorKind::default_class), so that an
+/// `InvalidRequest` is never retried and a `Timeout` is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TransientErrors;
 
@@ -143,8 +145,8 @@ impl<Res, E: 'static> Classify<Res, E> for TransientErrors {
     }
 }
 
-/// The class an error carries: the class of a [`resilience_core::Error`](crate::Error)
-/// (also inside a [`BoxError`]), else `Transient` with that error's hint, else plain
+/// The class of an error: the [`effective_class`](crate::Error::effective_class) of a
+/// [`resilience_core::Error`](crate::Error) (also inside a [`BoxError`]), else plain
 /// `Transient`.
 pub fn error_class<E: 'static>(err: &E) -> Class {
     let err: &dyn Any = err;
@@ -152,12 +154,7 @@ pub fn error_class<E: 'static>(err: &E) -> Class {
         err.downcast_ref::<BoxError>()
             .and_then(|b| b.downcast_ref::<Error>())
     });
-    match found {
-        Some(e) => e.class().unwrap_or(Class::Transient {
-            retry_after: e.retry_after(),
-        }),
-        None => Class::TRANSIENT,
-    }
+    found.map_or(Class::TRANSIENT, Error::effective_class)
 }
 
 /// A classifier made from a closure; see [`from_fn`].
@@ -217,6 +214,19 @@ mod tests {
                 retry_after: Some(hint)
             }
         );
+    }
+
+    #[test]
+    fn unclassified_errors_get_their_kind_default() {
+        let class = |kind| TransientErrors.classify(&Err::<(), _>(Error::new(kind)));
+        assert_eq!(class(ErrorKind::InvalidRequest), Class::Benign);
+        assert_eq!(class(ErrorKind::IdempotencyMismatch), Class::Benign);
+        assert_eq!(class(ErrorKind::PayloadTooLarge), Class::Benign);
+        assert_eq!(class(ErrorKind::DeadlineExceeded), Class::Permanent);
+        assert_eq!(class(ErrorKind::RetryBudgetExhausted), Class::Permanent);
+        assert_eq!(class(ErrorKind::Timeout), Class::TRANSIENT);
+        assert_eq!(class(ErrorKind::Inner), Class::TRANSIENT);
+        assert_eq!(class(ErrorKind::BulkheadFull), Class::TRANSIENT);
     }
 
     #[test]

@@ -70,39 +70,3 @@ pub mod __private {
 
     pub use crate::telemetry::call_span;
 }
-
-/// Misuse of `#[resilient]` is a compile error (the messages are checked by the macro
-/// crate's UI tests as its options grow).
-///
-/// Not an `async fn`:
-/// ```compile_fail
-/// #[resilience_core::resilient(name = "x")]
-/// fn sync() -> Result<(), resilience_core::Error> { Ok(()) }
-/// ```
-/// No return type:
-/// ```compile_fail
-/// #[resilience_core::resilient(name = "x")]
-/// async fn nothing() {}
-/// ```
-/// Unknown option:
-/// ```compile_fail
-/// #[resilience_core::resilient(nme = "x")]
-/// async fn typo() -> Result<(), resilience_core::Error> { Ok(()) }
-/// ```
-/// Duplicate option:
-/// ```compile_fail
-/// #[resilience_core::resilient(name = "x", name = "y")]
-/// async fn twice() -> Result<(), resilience_core::Error> { Ok(()) }
-/// ```
-/// Empty name:
-/// ```compile_fail
-/// #[resilience_core::resilient(name = "")]
-/// async fn empty() -> Result<(), resilience_core::Error> { Ok(()) }
-/// ```
-/// The control case compiles:
-/// ```
-/// #[resilience_core::resilient(name = "x")]
-/// async fn fine() -> Result<(), resilience_core::Error> { Ok(()) }
-/// ```
-#[cfg(doctest)]
-struct MacroMisuse;

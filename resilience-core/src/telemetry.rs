@@ -36,6 +36,8 @@
 //! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
 //!
+//! [`METRICS`] lists the same facts as data; [`describe`] reads it.
+//!
 //! # Labels
 //!
 //! Label values come only from bounded sets: the constants in [`outcome`],
@@ -75,22 +77,120 @@ pub mod metric {
     pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
     /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
     pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
-
-    /// Every metric name above.
-    pub const ALL: [&str; 11] = [
-        CALLS_TOTAL,
-        CALL_DURATION_SECONDS,
-        CIRCUIT_STATE,
-        CIRCUIT_TRANSITIONS_TOTAL,
-        RETRY_ATTEMPTS_TOTAL,
-        RETRY_BUDGET_EXHAUSTED_TOTAL,
-        BULKHEAD_IN_FLIGHT,
-        BULKHEAD_REJECTED_TOTAL,
-        BULKHEAD_WAIT_SECONDS,
-        DEADLINE_EXCEEDED_TOTAL,
-        IDEMPOTENCY_REQUESTS_TOTAL,
-    ];
 }
+
+/// The type of a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    /// A monotonically increasing count.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// A distribution of observed values.
+    Histogram,
+}
+
+/// Everything known about one metric: the single source that [`describe`], the docs
+/// table and the tests read.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricSpec {
+    /// The metric's name.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: MetricType,
+    /// The unit, if it has one.
+    pub unit: Option<metrics::Unit>,
+    /// The label keys it carries.
+    pub labels: &'static [&'static str],
+    /// The help text exporters show.
+    pub help: &'static str,
+}
+
+/// Every metric the primitives emit. More may be added in minor releases.
+pub const METRICS: &[MetricSpec] = {
+    use MetricType::{Counter, Gauge, Histogram};
+    use label::{FROM, NAME, OUTCOME, PRIMITIVE, TO, WHERE};
+    use metrics::Unit::{Count, Seconds};
+    &[
+        MetricSpec {
+            name: metric::CALLS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[PRIMITIVE, NAME, OUTCOME],
+            help: "Calls through a resilience primitive, by outcome.",
+        },
+        MetricSpec {
+            name: metric::CALL_DURATION_SECONDS,
+            kind: Histogram,
+            unit: Some(Seconds),
+            labels: &[PRIMITIVE, NAME, OUTCOME],
+            help: "Duration of calls protected by a resilience primitive.",
+        },
+        MetricSpec {
+            name: metric::CIRCUIT_STATE,
+            kind: Gauge,
+            unit: None,
+            labels: &[NAME],
+            help: "Circuit breaker state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled.",
+        },
+        MetricSpec {
+            name: metric::CIRCUIT_TRANSITIONS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, FROM, TO],
+            help: "Circuit breaker state transitions.",
+        },
+        MetricSpec {
+            name: metric::RETRY_ATTEMPTS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, OUTCOME],
+            help: "Attempts made by retry policies, by outcome.",
+        },
+        MetricSpec {
+            name: metric::RETRY_BUDGET_EXHAUSTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Retries refused because the retry budget was empty.",
+        },
+        MetricSpec {
+            name: metric::BULKHEAD_IN_FLIGHT,
+            kind: Gauge,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls currently holding a bulkhead permit.",
+        },
+        MetricSpec {
+            name: metric::BULKHEAD_REJECTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls rejected by a full bulkhead.",
+        },
+        MetricSpec {
+            name: metric::BULKHEAD_WAIT_SECONDS,
+            kind: Histogram,
+            unit: Some(Seconds),
+            labels: &[NAME],
+            help: "Time spent waiting for a bulkhead permit.",
+        },
+        MetricSpec {
+            name: metric::DEADLINE_EXCEEDED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, WHERE],
+            help: "Deadlines that passed, before or during the call.",
+        },
+        MetricSpec {
+            name: metric::IDEMPOTENCY_REQUESTS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, OUTCOME],
+            help: "Requests seen by an idempotency layer, by outcome.",
+        },
+    ]
+};
 
 /// Label keys.
 pub mod label {
@@ -137,7 +237,7 @@ pub mod outcome {
     pub const STORE_ERROR: &str = "store_error";
 
     /// Every outcome above.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: &[&str] = &[
         SUCCESS,
         FAILURE,
         BENIGN,
@@ -219,6 +319,25 @@ pub mod field {
     pub const ERROR_FIELDS: &str = "error.fields";
     /// The wrapped error's `Display`.
     pub const ERROR_SOURCE: &str = "error.source";
+
+    /// Every field above.
+    pub const ALL: &[&str] = &[
+        OPERATION,
+        ATTEMPT,
+        DEADLINE_REMAINING_SECONDS,
+        ERROR_KIND,
+        ERROR_REJECTION,
+        ERROR_MESSAGE,
+        ERROR_OPERATION,
+        ERROR_PRIMITIVE,
+        ERROR_INSTANCE,
+        ERROR_ATTEMPTS,
+        ERROR_ELAPSED_SECONDS,
+        ERROR_RETRY_AFTER_SECONDS,
+        ERROR_CLASS,
+        ERROR_FIELDS,
+        ERROR_SOURCE,
+    ];
 }
 
 /// The name of the span every protected call runs in.
@@ -248,65 +367,21 @@ pub fn call_span(operation: &str) -> Span {
     )
 }
 
-/// Registers the unit and help text of every metric with the installed `metrics`
-/// recorder. Call it once after installing an exporter; calling it again is harmless.
+/// Registers the unit and help text of every metric in [`METRICS`] with the installed
+/// `metrics` recorder. Call it once after installing an exporter; calling it again is
+/// harmless.
 pub fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-
-    describe_counter!(
-        metric::CALLS_TOTAL,
-        Unit::Count,
-        "Calls through a resilience primitive, by outcome."
-    );
-    describe_histogram!(
-        metric::CALL_DURATION_SECONDS,
-        Unit::Seconds,
-        "Duration of calls protected by a resilience primitive."
-    );
-    describe_gauge!(
-        metric::CIRCUIT_STATE,
-        "Circuit breaker state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled."
-    );
-    describe_counter!(
-        metric::CIRCUIT_TRANSITIONS_TOTAL,
-        Unit::Count,
-        "Circuit breaker state transitions."
-    );
-    describe_counter!(
-        metric::RETRY_ATTEMPTS_TOTAL,
-        Unit::Count,
-        "Attempts made by retry policies, by outcome."
-    );
-    describe_counter!(
-        metric::RETRY_BUDGET_EXHAUSTED_TOTAL,
-        Unit::Count,
-        "Retries refused because the retry budget was empty."
-    );
-    describe_gauge!(
-        metric::BULKHEAD_IN_FLIGHT,
-        Unit::Count,
-        "Calls currently holding a bulkhead permit."
-    );
-    describe_counter!(
-        metric::BULKHEAD_REJECTED_TOTAL,
-        Unit::Count,
-        "Calls rejected by a full bulkhead."
-    );
-    describe_histogram!(
-        metric::BULKHEAD_WAIT_SECONDS,
-        Unit::Seconds,
-        "Time spent waiting for a bulkhead permit."
-    );
-    describe_counter!(
-        metric::DEADLINE_EXCEEDED_TOTAL,
-        Unit::Count,
-        "Deadlines that passed, before or during the call."
-    );
-    describe_counter!(
-        metric::IDEMPOTENCY_REQUESTS_TOTAL,
-        Unit::Count,
-        "Requests seen by an idempotency layer, by outcome."
-    );
+    metrics::with_recorder(|recorder| {
+        for spec in METRICS {
+            let name = metrics::KeyName::from_const_str(spec.name);
+            let help = metrics::SharedString::const_str(spec.help);
+            match spec.kind {
+                MetricType::Counter => recorder.describe_counter(name, spec.unit, help),
+                MetricType::Gauge => recorder.describe_gauge(name, spec.unit, help),
+                MetricType::Histogram => recorder.describe_histogram(name, spec.unit, help),
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -324,45 +399,85 @@ mod tests {
 
     #[test]
     fn metric_names_are_unique_prefixed_and_prometheus_valid() {
-        let unique: HashSet<_> = metric::ALL.iter().collect();
-        assert_eq!(unique.len(), metric::ALL.len());
-        for name in metric::ALL {
-            assert!(name.starts_with("resilience_"), "{name}");
-            assert!(is_prometheus_name(name), "{name}");
+        let unique: HashSet<_> = METRICS.iter().map(|m| m.name).collect();
+        assert_eq!(unique.len(), METRICS.len());
+        for spec in METRICS {
+            assert!(spec.name.starts_with("resilience_"), "{}", spec.name);
+            assert!(is_prometheus_name(spec.name), "{}", spec.name);
         }
     }
 
     #[test]
-    fn counters_end_in_total_and_histograms_in_seconds() {
-        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    fn names_follow_the_conventions_for_their_type_and_unit() {
+        for spec in METRICS {
+            let n = spec.name;
+            match spec.kind {
+                MetricType::Counter => assert!(n.ends_with("_total"), "{n}"),
+                MetricType::Gauge => assert!(!n.ends_with("_total"), "{n}"),
+                MetricType::Histogram => assert!(!n.ends_with("_total"), "{n}"),
+            }
+            assert_eq!(
+                n.ends_with("_seconds"),
+                spec.unit == Some(metrics::Unit::Seconds),
+                "{n}: `_seconds` exactly when the unit is seconds"
+            );
+        }
+    }
+
+    #[test]
+    fn every_metric_is_in_the_docs_table_with_its_type_and_labels() {
+        let source = include_str!("telemetry.rs");
+        for spec in METRICS {
+            let kind = match spec.kind {
+                MetricType::Counter => "counter",
+                MetricType::Gauge => "gauge",
+                MetricType::Histogram => "histogram",
+            };
+            let labels: Vec<String> = spec.labels.iter().map(|l| format!("`{l}`")).collect();
+            let row = format!("//! | `{}` | {kind} | {} |", spec.name, labels.join(", "));
+            assert!(source.contains(&row), "docs table lacks: {row}");
+        }
+    }
+
+    #[test]
+    fn describe_registers_help_and_unit_for_every_metric() {
+        use metrics_util::debugging::DebuggingRecorder;
 
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         metrics::with_local_recorder(&recorder, || {
             describe();
-            for name in metric::ALL {
-                if name.ends_with("_total") {
-                    metrics::counter!(name).increment(1);
-                } else if name.ends_with("_seconds") {
-                    metrics::histogram!(name).record(0.5);
-                } else {
-                    metrics::gauge!(name).set(1.0);
+            for spec in METRICS {
+                match spec.kind {
+                    MetricType::Counter => metrics::counter!(spec.name).increment(1),
+                    MetricType::Gauge => metrics::gauge!(spec.name).set(1.0),
+                    MetricType::Histogram => metrics::histogram!(spec.name).record(0.5),
                 }
             }
         });
         let snapshot = snapshotter.snapshot().into_vec();
-        assert_eq!(snapshot.len(), metric::ALL.len());
-        for (key, _unit, description, value) in snapshot {
-            let name = key.key().name();
-            assert!(description.is_some(), "{name} has no description");
-            match value {
-                DebugValue::Counter(_) => assert!(name.ends_with("_total"), "{name}"),
-                DebugValue::Histogram(_) => assert!(name.ends_with("_seconds"), "{name}"),
-                DebugValue::Gauge(_) => {
-                    assert!(!name.ends_with("_total") && !name.ends_with("_seconds"));
-                }
-            }
+        assert_eq!(snapshot.len(), METRICS.len());
+        for (key, unit, description, _) in snapshot {
+            let spec = METRICS
+                .iter()
+                .find(|s| s.name == key.key().name())
+                .expect("only our metrics were registered");
+            assert_eq!(description.as_deref(), Some(spec.help), "{}", spec.name);
+            assert_eq!(unit, spec.unit, "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn call_span_declares_every_field() {
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = call_span("op");
+            let fields = span.metadata().expect("span is enabled").fields();
+            for name in field::ALL {
+                assert!(fields.field(name).is_some(), "call_span lacks `{name}`");
+            }
+            assert_eq!(fields.len(), field::ALL.len());
+        });
     }
 
     #[test]
@@ -376,7 +491,7 @@ mod tests {
             deadline_where::BEFORE_CALL,
             deadline_where::DURING_CALL,
         ]);
-        for v in values.chain(crate::Primitive::ALL.map(crate::Primitive::as_str)) {
+        for v in values.chain(crate::Primitive::ALL.iter().map(|p| p.as_str())) {
             assert!(is_prometheus_name(v), "{v}");
         }
     }

@@ -169,7 +169,7 @@ fn into_source_gives_back_the_boxed_error() {
 
 #[test]
 fn is_rejection_per_kind() {
-    for kind in ErrorKind::ALL {
+    for &kind in ErrorKind::ALL {
         let expected = match kind {
             ErrorKind::CircuitOpen
             | ErrorKind::BulkheadFull

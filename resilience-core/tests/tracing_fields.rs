@@ -58,6 +58,15 @@ where
         });
     }
 
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let level = event.metadata().level().as_str();
+        let span = format!("event:{}:{level}", event.metadata().target());
+        event.record(&mut Visitor {
+            span: &span,
+            out: self,
+        });
+    }
+
     fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
         let span = ctx.span(id).expect("span exists");
         values.record(&mut Visitor {
@@ -84,6 +93,7 @@ fn record_in_sets_each_context_item_as_its_own_field() {
             .with_attempts(3)
             .with_elapsed(Duration::from_millis(1500))
             .with_retry_after(Duration::from_secs(2))
+            .with_operation("payments.charge.v2")
             .with_field("tenant", "acme")
             .record_in(&span);
     });
@@ -125,6 +135,48 @@ fn record_in_sets_each_context_item_as_its_own_field() {
     assert!(
         get(telemetry::field::ERROR_CLASS).is_none(),
         "no class was set"
+    );
+    assert_eq!(
+        get(telemetry::field::ERROR_OPERATION).as_deref(),
+        Some("payments.charge.v2")
+    );
+    let message = get(telemetry::field::ERROR_MESSAGE).expect("message recorded");
+    assert!(
+        message.starts_with("operation failed (operation=payments.charge.v2"),
+        "{message}"
+    );
+}
+
+#[test]
+fn emit_event_needs_no_declared_fields_and_picks_the_level() {
+    let ((), rec) = capture(|| {
+        Error::new(ErrorKind::BulkheadFull)
+            .with_instance("db")
+            .emit_event();
+        Error::new(ErrorKind::Timeout).with_attempts(2).emit_event();
+    });
+    let info = |f: &str| rec.get("event:resilience:INFO", f);
+    let warn = |f: &str| rec.get("event:resilience:WARN", f);
+    assert_eq!(
+        info(telemetry::field::ERROR_KIND).as_deref(),
+        Some("bulkhead_full")
+    );
+    assert_eq!(
+        info(telemetry::field::ERROR_INSTANCE).as_deref(),
+        Some("db")
+    );
+    assert_eq!(
+        info("message").as_deref(),
+        Some("bulkhead is full (instance=db)")
+    );
+    assert_eq!(
+        warn(telemetry::field::ERROR_KIND).as_deref(),
+        Some("timeout")
+    );
+    assert_eq!(warn(telemetry::field::ERROR_ATTEMPTS).as_deref(), Some("2"));
+    assert!(
+        warn(telemetry::field::ERROR_INSTANCE).is_none(),
+        "unset context is not recorded"
     );
 }
 

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ItemFn, ReturnType};
+use syn::{ItemFn, ReturnType, Type};
 
 use crate::attr::Options;
 
@@ -36,13 +36,33 @@ fn validate(func: &ItemFn) -> syn::Result<()> {
             "`#[resilient]` requires an `async fn`",
         ));
     }
-    if matches!(func.sig.output, ReturnType::Default) {
-        return Err(syn::Error::new(
+    match &func.sig.output {
+        ReturnType::Default => Err(syn::Error::new(
             func.sig.paren_token.span.close(),
             "`#[resilient]` requires the function to return `Result<T, E>`",
-        ));
+        )),
+        ReturnType::Type(_, ty) if !names_a_result(ty) => Err(syn::Error::new_spanned(
+            ty,
+            "`#[resilient]` requires the function to return `Result<T, E>` \
+             (or an alias whose name ends in `Result`)",
+        )),
+        ReturnType::Type(..) => Ok(()),
     }
-    Ok(())
+}
+
+/// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`: a path whose last segment's
+/// name ends in `Result`. The check is syntactic: a macro cannot resolve type aliases.
+fn names_a_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
+        Type::Group(g) => names_a_result(&g.elem),
+        Type::Paren(p) => names_a_result(&p.elem),
+        _ => false,
+    }
 }
 
 fn expand(func: ItemFn, options: &Options) -> TokenStream {
@@ -65,10 +85,21 @@ fn expand(func: ItemFn, options: &Options) -> TokenStream {
             ::core::stringify!(#ident)
         )),
     };
-    // The body keeps its own span, so type errors inside it point at the user's code.
+    // Binding the body to the declared return type makes the compiler check the body
+    // against it, so a type error points at the user's expression rather than at the
+    // attribute. `impl Trait` cannot be named in a `let`, so those bodies go unanchored.
+    let anchored = match &sig.output {
+        ReturnType::Type(_, ty) if !mentions_impl_trait(ty) => quote_spanned! {block.span()=>
+            async move {
+                let __resilience_ret: #ty = #block;
+                __resilience_ret
+            }
+        },
+        _ => quote_spanned! {block.span()=> async move #block },
+    };
     let body = quote_spanned! {block.span()=>
         #krate::__private::Instrument::instrument(
-            async move #block,
+            #anchored,
             #krate::__private::call_span(#name),
         )
         .await
@@ -79,6 +110,17 @@ fn expand(func: ItemFn, options: &Options) -> TokenStream {
             #body
         }
     }
+}
+
+fn mentions_impl_trait(ty: &Type) -> bool {
+    fn scan(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tt| match tt {
+            proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+            proc_macro2::TokenTree::Group(group) => scan(group.stream()),
+            _ => false,
+        })
+    }
+    scan(quote!(#ty))
 }
 
 fn with_error(item: &TokenStream, err: &syn::Error) -> TokenStream {

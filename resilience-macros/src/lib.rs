@@ -3,13 +3,15 @@
 //!
 //! Options supported today:
 //!
-//! - `name = "payments.charge"`: the operation name on the call's span and in errors
-//!   (default: the function's module path and name);
+//! - `name = "payments.charge"`: the operation name, recorded as the `operation` field of
+//!   the call's span (default: the function's module path and name);
 //! - `crate = path`: where `resilience_core` is, when it is re-exported under another name.
 //!
-//! The body runs inside a `resilience.call` span carrying the operation name. Misuse is a
-//! compile error pointing at the offending tokens, and the function is still emitted so
-//! that the rest of the crate keeps type-checking.
+//! The function must be an `async fn` returning `Result<T, E>`. The body runs inside a
+//! `resilience.call` span carrying the operation name. Misuse is a compile error pointing
+//! at the offending tokens, and the function is still emitted so that the rest of the
+//! crate keeps type-checking. The options of the primitives (retry, circuit breaker,
+//! bulkhead, deadline, timeout) arrive with the primitives.
 
 mod attr;
 mod expand;

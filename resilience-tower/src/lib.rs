@@ -29,7 +29,7 @@
 
 pub mod http;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they use the `axum` feature).
+#[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

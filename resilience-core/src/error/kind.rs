@@ -1,6 +1,9 @@
 //! What went wrong ([`ErrorKind`]) and which primitive said so ([`Primitive`]).
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::Class;
 
 /// What went wrong, in the vocabulary every primitive shares.
 ///
@@ -50,8 +53,8 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 11] = [
+    /// Every kind, in declaration order. More may be added in minor releases.
+    pub const ALL: &'static [ErrorKind] = &[
         ErrorKind::CircuitOpen,
         ErrorKind::BulkheadFull,
         ErrorKind::DeadlineExceeded,
@@ -121,6 +124,32 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// The class an error of this kind has when no classifier decided one, with the
+    /// error's `retry_after` hint where the class takes one.
+    ///
+    /// | kind | class | why |
+    /// |---|---|---|
+    /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
+    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
+    /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
+    /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
+    /// | `InvalidRequest`, `IdempotencyMismatch`, `PayloadTooLarge` | `Benign` | the request is at fault: never retried, never the dependency's failure |
+    ///
+    /// Rejections ([`Error::is_rejection`](crate::Error::is_rejection)) are also never
+    /// counted by a circuit breaker, whatever their class: a breaker measures the
+    /// dependency, and a rejected call never reached it.
+    pub const fn default_class(self, retry_after: Option<Duration>) -> Class {
+        match self {
+            ErrorKind::DeadlineExceeded | ErrorKind::RetryBudgetExhausted => Class::Permanent,
+            ErrorKind::InvalidRequest
+            | ErrorKind::IdempotencyMismatch
+            | ErrorKind::PayloadTooLarge => Class::Benign,
+            _ => Class::Transient { retry_after },
+        }
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.description())
@@ -148,8 +177,8 @@ pub enum Primitive {
 }
 
 impl Primitive {
-    /// Every primitive, in declaration order.
-    pub const ALL: [Primitive; 6] = [
+    /// Every primitive, in declaration order. More may be added in minor releases.
+    pub const ALL: &'static [Primitive] = &[
         Primitive::CircuitBreaker,
         Primitive::Retry,
         Primitive::Deadline,

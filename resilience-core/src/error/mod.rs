@@ -78,6 +78,7 @@ struct Inner {
     elapsed: Option<Duration>,
     retry_after: Option<Duration>,
     class: Option<Class>,
+    detail: Option<Name>,
     fields: Vec<(&'static str, FieldValue)>,
     source: Option<BoxError>,
 }
@@ -99,6 +100,7 @@ impl Error {
                 elapsed: None,
                 retry_after: None,
                 class: None,
+                detail: None,
                 fields: Vec::new(),
                 source: None,
             }),
@@ -177,6 +179,21 @@ impl Error {
         self.inner.class
     }
 
+    /// The class to act on: [`class`](Error::class) if one was decided, else the kind's
+    /// [default](ErrorKind::default_class) with this error's
+    /// [`retry_after`](Error::retry_after) hint.
+    pub fn effective_class(&self) -> Class {
+        self.inner
+            .class
+            .unwrap_or_else(|| self.inner.kind.default_class(self.retry_after()))
+    }
+
+    /// A message for whoever sent the request, safe to show them (what to fix, what to
+    /// expect). HTTP problem bodies use it as `detail`.
+    pub fn detail(&self) -> Option<&str> {
+        self.inner.detail.as_deref()
+    }
+
     /// The free key–value context, in the order it was added.
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (&'static str, &FieldValue)> + '_ {
         self.inner.fields.iter().map(|(k, v)| (*k, v))
@@ -220,6 +237,28 @@ impl Error {
     #[must_use]
     pub fn with_operation(mut self, operation: impl Into<Name>) -> Self {
         self.inner.operation = Some(operation.into());
+        self
+    }
+
+    /// Sets the operation name unless one is already set: for outer layers enriching an
+    /// error that passes through them.
+    #[must_use]
+    pub fn or_operation(mut self, operation: impl Into<Name>) -> Self {
+        if self.inner.operation.is_none() {
+            self.inner.operation = Some(operation.into());
+        }
+        self
+    }
+
+    /// Sets the primitive and instance that produced this error unless a primitive is
+    /// already set. The origin belongs to whoever created the error: an outer layer that
+    /// passes it on keeps it.
+    #[must_use]
+    pub fn or_origin(mut self, primitive: Primitive, instance: impl Into<Name>) -> Self {
+        if self.inner.primitive.is_none() {
+            self.inner.primitive = Some(primitive);
+            self.inner.instance = Some(instance.into());
+        }
         self
     }
 
@@ -278,11 +317,52 @@ impl Error {
         self
     }
 
+    /// Sets a message that is safe to show to whoever sent the request; see
+    /// [`detail`](Error::detail).
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<Name>) -> Self {
+        self.inner.detail = Some(detail.into());
+        self
+    }
+
     /// Sets the wrapped error (the [`source`](std::error::Error::source)).
+    ///
+    /// An `Error` given as the source is absorbed, not nested: its own source becomes
+    /// this error's source, its context fills in whatever this error has not set, and
+    /// its kind is kept as the free field `cause` (`cause=timeout`). So marking the last
+    /// failure of a retry loop as `RetryBudgetExhausted` keeps the wrapped operation's
+    /// error one `downcast_ref` away.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.inner.source = Some(source.into());
-        self
+        match source.into().downcast::<Error>() {
+            Ok(absorbed) => self.absorb(*absorbed),
+            Err(other) => {
+                self.inner.source = Some(other);
+                self
+            }
+        }
+    }
+
+    fn absorb(mut self, other: Error) -> Self {
+        let other = *other.inner;
+        let me = &mut *self.inner;
+        me.operation = me.operation.take().or(other.operation);
+        if me.primitive.is_none() {
+            me.primitive = other.primitive;
+            me.instance = me.instance.take().or(other.instance);
+        }
+        me.attempts = me.attempts.or(other.attempts);
+        me.elapsed = me.elapsed.or(other.elapsed);
+        me.retry_after = me.retry_after.or(other.retry_after);
+        me.class = me.class.or(other.class);
+        me.detail = me.detail.take().or(other.detail);
+        for (key, value) in other.fields {
+            if !me.fields.iter().any(|(k, _)| *k == key) {
+                me.fields.push((key, value));
+            }
+        }
+        me.source = other.source;
+        self.with_field("cause", other.kind.as_str())
     }
 
     fn write_context(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -377,6 +457,9 @@ impl fmt::Debug for Error {
         if let Some(v) = &inner.class {
             d.field("class", v);
         }
+        if let Some(v) = &inner.detail {
+            d.field("detail", v);
+        }
         if !inner.fields.is_empty() {
             d.field("fields", &inner.fields);
         }
@@ -424,6 +507,40 @@ mod tests {
     fn error_is_send_sync_and_static() {
         fn assert_bounds<T: Send + Sync + 'static>() {}
         assert_bounds::<Error>();
+    }
+
+    #[test]
+    fn an_error_given_as_source_is_absorbed_not_nested() {
+        let last = Error::inner(std::fmt::Error)
+            .with_operation("payments.charge")
+            .with_attempts(3)
+            .with_field("tenant", "acme");
+        let err = Error::new(ErrorKind::RetryBudgetExhausted)
+            .with_attempts(4)
+            .with_source(last);
+        assert_eq!(err.kind(), ErrorKind::RetryBudgetExhausted);
+        assert_eq!(err.attempts(), Some(4), "own context wins");
+        assert_eq!(
+            err.operation(),
+            Some("payments.charge"),
+            "missing context filled"
+        );
+        assert_eq!(err.field("tenant"), Some(&FieldValue::from("acme")));
+        assert_eq!(err.field("cause"), Some(&FieldValue::from("inner")));
+        assert!(err.downcast_ref::<std::fmt::Error>().is_some());
+    }
+
+    #[test]
+    fn or_setters_keep_what_the_producer_set() {
+        let err = Error::new(ErrorKind::CircuitOpen)
+            .with_primitive(Primitive::CircuitBreaker)
+            .with_instance("payments")
+            .or_origin(Primitive::Retry, "outer")
+            .or_operation("first")
+            .or_operation("second");
+        assert_eq!(err.primitive(), Some(Primitive::CircuitBreaker));
+        assert_eq!(err.instance(), Some("payments"));
+        assert_eq!(err.operation(), Some("first"));
     }
 
     #[test]

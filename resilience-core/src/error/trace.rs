@@ -65,6 +65,41 @@ impl Error {
     pub fn record_in_current_span(&self) {
         self.record_in(&Span::current());
     }
+
+    /// Emits a `tracing` event (target `resilience`) carrying this error's context as
+    /// fields: INFO for a rejection (the library doing its job), WARN otherwise.
+    ///
+    /// Unlike [`record_in`](Error::record_in), this needs nothing declared in advance, so
+    /// it is what layers use when the current span is someone else's (an HTTP server's
+    /// request span).
+    pub fn emit_event(&self) {
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "resilience",
+                    $level,
+                    error.kind = self.inner.kind.as_str(),
+                    error.rejection = self.inner.rejection,
+                    error.operation = self.inner.operation.as_deref(),
+                    error.primitive = self.inner.primitive.map(|p| p.as_str()),
+                    error.instance = self.inner.instance.as_deref(),
+                    error.attempts = self.inner.attempts,
+                    error.elapsed_seconds = self.inner.elapsed.map(|d| d.as_secs_f64()),
+                    error.retry_after_seconds = self.retry_after().map(|d| d.as_secs_f64()),
+                    error.class = self.inner.class.map(|c| c.as_str()),
+                    error.fields = (!self.inner.fields.is_empty())
+                        .then(|| display(FieldList(&self.inner.fields))),
+                    error.source = self.inner.source.as_ref().map(display),
+                    "{self}",
+                )
+            };
+        }
+        if self.inner.rejection {
+            event!(tracing::Level::INFO);
+        } else {
+            event!(tracing::Level::WARN);
+        }
+    }
 }
 
 struct FieldList<'a>(&'a [(&'static str, super::FieldValue)]);

@@ -11,16 +11,16 @@
 //!     .body(())
 //!     .unwrap());
 //! assert_eq!(
-//!     HttpStatus.classify(&busy),
+//!     HttpStatus::new().classify(&busy),
 //!     Class::Transient { retry_after: Some(std::time::Duration::from_secs(3)) },
 //! );
 //!
 //! let missing: Result<Response<()>, Error> =
 //!     Ok(Response::builder().status(StatusCode::NOT_FOUND).body(()).unwrap());
-//! assert_eq!(HttpStatus.classify(&missing), Class::Benign);
+//! assert_eq!(HttpStatus::new().classify(&missing), Class::Benign);
 //! ```
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Response, StatusCode};
 use resilience_core::Class;
@@ -41,12 +41,55 @@ use super::RetryAfter;
 /// `501 Not Implemented` and `505 HTTP Version Not Supported` are transient too: the
 /// rule is "5xx means the server failed", kept simple so that it is predictable. Wrap
 /// the classifier in a closure ([`resilience_core::classify::from_fn`]) to change a row.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HttpStatus;
+///
+/// # Bounded hints
+///
+/// A `Retry-After` longer than [`max_retry_after`](HttpStatus::max_retry_after) (default
+/// [one hour](HttpStatus::DEFAULT_MAX_RETRY_AFTER)) is clamped to it, so a confused or
+/// hostile upstream cannot park a caller for years with `Retry-After: 99999999999`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpStatus {
+    max_retry_after: Duration,
+}
+
+impl Default for HttpStatus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl HttpStatus {
-    /// The class of a response with this status and these headers.
-    pub fn classify_parts(status: StatusCode, headers: &HeaderMap) -> Class {
+    /// The longest `Retry-After` hint taken as it is, unless configured: one hour.
+    pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+    /// The classifier with the default hint cap.
+    pub const fn new() -> Self {
+        Self {
+            max_retry_after: Self::DEFAULT_MAX_RETRY_AFTER,
+        }
+    }
+
+    /// Clamps `Retry-After` hints to `max`.
+    #[must_use]
+    pub const fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// The class of a response with this status and these headers, reading dates in
+    /// `Retry-After` against the wall clock.
+    pub fn classify_parts(&self, status: StatusCode, headers: &HeaderMap) -> Class {
+        self.classify_parts_at(status, headers, SystemTime::now)
+    }
+
+    /// [`classify_parts`](HttpStatus::classify_parts) with the wall clock supplied by
+    /// `now` (called only when a `Retry-After` date has to be read).
+    pub fn classify_parts_at(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        now: impl FnOnce() -> SystemTime,
+    ) -> Class {
         if status.is_server_error()
             || status == StatusCode::REQUEST_TIMEOUT
             || status == StatusCode::TOO_MANY_REQUESTS
@@ -54,7 +97,11 @@ impl HttpStatus {
             let retry_after = headers
                 .get(http::header::RETRY_AFTER)
                 .and_then(RetryAfter::parse)
-                .map(|r| r.delay_from(SystemTime::now()));
+                .map(|r| match r {
+                    RetryAfter::Delay(d) => d,
+                    RetryAfter::Date(_) => r.delay_from(now()),
+                })
+                .map(|d| d.min(self.max_retry_after));
             Class::Transient { retry_after }
         } else if status.is_client_error() {
             Class::Benign
@@ -67,7 +114,7 @@ impl HttpStatus {
 impl<B, E: 'static> Classify<Response<B>, E> for HttpStatus {
     fn classify(&self, result: &Result<Response<B>, E>) -> Class {
         match result {
-            Ok(response) => Self::classify_parts(response.status(), response.headers()),
+            Ok(response) => self.classify_parts(response.status(), response.headers()),
             Err(err) => error_class(err),
         }
     }
@@ -83,7 +130,37 @@ mod tests {
         if let Some(v) = retry_after {
             headers.insert(http::header::RETRY_AFTER, v.parse().unwrap());
         }
-        HttpStatus::classify_parts(StatusCode::from_u16(status).unwrap(), &headers)
+        HttpStatus::new().classify_parts(StatusCode::from_u16(status).unwrap(), &headers)
+    }
+
+    #[test]
+    fn huge_hints_are_clamped_to_the_cap() {
+        assert_eq!(
+            class_of(503, Some("18446744073709551615")).retry_after(),
+            Some(HttpStatus::DEFAULT_MAX_RETRY_AFTER)
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, "120".parse().unwrap());
+        let short = HttpStatus::new().max_retry_after(Duration::from_secs(30));
+        assert_eq!(
+            short
+                .classify_parts(StatusCode::SERVICE_UNAVAILABLE, &headers)
+                .retry_after(),
+            Some(Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn dates_are_read_against_the_supplied_clock() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:30 GMT".parse().unwrap(),
+        );
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let class =
+            HttpStatus::new().classify_parts_at(StatusCode::TOO_MANY_REQUESTS, &headers, || now);
+        assert_eq!(class.retry_after(), Some(Duration::from_secs(30)));
     }
 
     #[test]
@@ -113,6 +190,6 @@ mod tests {
         let err = resilience_core::Error::new(resilience_core::ErrorKind::Inner)
             .with_class(Class::Permanent);
         let result: Result<Response<()>, _> = Err(err);
-        assert_eq!(HttpStatus.classify(&result), Class::Permanent);
+        assert_eq!(HttpStatus::new().classify(&result), Class::Permanent);
     }
 }

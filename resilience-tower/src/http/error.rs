@@ -14,8 +14,11 @@ use super::ProblemConfig;
 /// response.
 ///
 /// With the `axum` feature it implements `IntoResponse`, so a handler can return
-/// `Result<T, HttpError>` and use `?` on anything that yields a
-/// [`resilience_core::Error`] (or a [`BoxError`]).
+/// `Result<T, HttpError>` and use `?` on any error: a [`resilience_core::Error`] keeps
+/// its kind, anything else becomes kind `Inner` (502, message not shown).
+///
+/// Like `anyhow::Error`, `HttpError` does not implement `std::error::Error` itself; that
+/// is what lets `From` accept every error type.
 ///
 /// ```
 /// use http::StatusCode;
@@ -56,8 +59,12 @@ impl HttpError {
     }
 
     /// The response: status, headers and problem+json body.
+    ///
+    /// Also reports the error: recorded on the current span if it declares the
+    /// `error.*` fields, and emitted as a `tracing` event.
     pub fn to_response(&self) -> Response<Full<Bytes>> {
         self.error.record_in_current_span();
+        self.error.emit_event();
         match &self.config {
             Some(config) => config.response(&self.error),
             None => ProblemConfig::default().response(&self.error),
@@ -65,18 +72,12 @@ impl HttpError {
     }
 }
 
-impl From<Error> for HttpError {
-    fn from(error: Error) -> Self {
+impl<E: Into<BoxError>> From<E> for HttpError {
+    fn from(error: E) -> Self {
         Self {
-            error,
+            error: Error::inner(error),
             config: None,
         }
-    }
-}
-
-impl From<BoxError> for HttpError {
-    fn from(error: BoxError) -> Self {
-        Error::from(error).into()
     }
 }
 
@@ -91,11 +92,5 @@ impl fmt::Debug for HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.error, f)
-    }
-}
-
-impl std::error::Error for HttpError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
     }
 }

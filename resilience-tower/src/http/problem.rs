@@ -35,11 +35,21 @@
 //! # What the body reveals
 //!
 //! The body has `type`, `title`, `status`, `detail`, the error `kind` and, with a hint,
-//! `retry_after` in seconds. It never contains the wrapped error's message, which may
-//! carry an upstream's internals, unless [`ProblemConfig::expose_sources`] is set. The
-//! exception is the client's own mistakes (`InvalidRequest`, `PayloadTooLarge`), whose
-//! source is our own description of what to fix ("`grpc-timeout` has more than 8
-//! digits") and is always shown.
+//! `retry_after` in seconds. `detail` is the error's own
+//! [`detail`](resilience_core::Error::detail) (a message written for the client, such as
+//! "`grpc-timeout` has more than 8 digits"), else a fixed sentence for the kind.
+//!
+//! It never contains the wrapped error's message, which may carry an upstream's
+//! internals (hosts, queries, credentials), unless [`ProblemConfig::expose_sources`] is
+//! set, nor the operation name unless [`ProblemConfig::expose_operation`] is set.
+//!
+//! # `type` and `title`
+//!
+//! By default `type` is `about:blank` and `title` is the status code's reason phrase, as
+//! RFC 9457 §4.2.1 asks when no problem type is defined; clients tell kinds apart by the
+//! `kind` member. With [`ProblemConfig::type_base`] set to your API's documentation,
+//! `type` becomes that base followed by the kind (`…/problems/circuit_open`) and `title`
+//! a short summary of the kind.
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
@@ -55,21 +65,12 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// How errors become HTTP responses. The default follows the table in the
 /// [module docs](self).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ProblemConfig {
-    type_base: Name,
+    type_base: Option<Name>,
     expose_sources: bool,
+    expose_operation: bool,
     overrides: Vec<(ErrorKind, StatusCode)>,
-}
-
-impl Default for ProblemConfig {
-    fn default() -> Self {
-        Self {
-            type_base: Name::from_static("urn:resilience:"),
-            expose_sources: false,
-            overrides: Vec::new(),
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -92,12 +93,21 @@ impl ProblemConfig {
         Self::default()
     }
 
-    /// The prefix of the `type` member; the kind identifier is appended
-    /// (default `urn:resilience:`, giving `urn:resilience:circuit_open`). Point it at your
-    /// API's error documentation, e.g. `https://api.example.com/problems/`.
+    /// Gives each kind its own problem type: `type` becomes `base` followed by the kind
+    /// identifier (`https://api.example.com/problems/` gives
+    /// `https://api.example.com/problems/circuit_open`). Without it, `type` is
+    /// `about:blank`.
     #[must_use]
     pub fn type_base(mut self, base: impl Into<Name>) -> Self {
-        self.type_base = base.into();
+        self.type_base = Some(base.into());
+        self
+    }
+
+    /// Include the operation name (`"payments.charge"`) as an `operation` member. Off by
+    /// default: it names internal code.
+    #[must_use]
+    pub fn expose_operation(mut self, expose: bool) -> Self {
+        self.expose_operation = expose;
         self
     }
 
@@ -144,22 +154,27 @@ impl ProblemConfig {
     /// The problem+json body for `err` answered with `status`.
     pub fn body(&self, err: &Error, status: StatusCode) -> Vec<u8> {
         let kind = err.kind();
-        let mut detail = String::from(default_detail(kind));
-        let show_source = self.expose_sources
-            || matches!(kind, ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge);
-        if show_source {
+        let mut detail = String::from(err.detail().unwrap_or(default_detail(kind)));
+        if self.expose_sources {
             if let Some(source) = std::error::Error::source(err) {
-                detail = format!("{detail}: {source}");
+                detail = format!("{detail} ({source})");
             }
         }
+        let (type_uri, title) = match &self.type_base {
+            Some(base) => (format!("{base}{}", kind.as_str()), title(kind)),
+            None => (
+                String::from("about:blank"),
+                status.canonical_reason().unwrap_or("Error"),
+            ),
+        };
         let problem = Problem {
-            type_uri: format!("{}{}", self.type_base, kind.as_str()),
-            title: title(kind),
+            type_uri,
+            title,
             status: status.as_u16(),
             detail,
             kind: kind.as_str(),
             retry_after: err.retry_after().map(ceil_secs),
-            operation: err.operation(),
+            operation: err.operation().filter(|_| self.expose_operation),
         };
         // Serializing a struct of strings and integers cannot fail.
         serde_json::to_vec(&problem).unwrap_or_default()
@@ -216,8 +231,8 @@ fn default_detail(kind: ErrorKind) -> &'static str {
         ErrorKind::IdempotencyMismatch => {
             "This Idempotency-Key was already used with a different request."
         }
-        ErrorKind::InvalidRequest => "The request is malformed",
-        ErrorKind::PayloadTooLarge => "The request body is larger than allowed",
+        ErrorKind::InvalidRequest => "The request is malformed.",
+        ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
         ErrorKind::StoreUnavailable => "A backing store is unreachable.",
         ErrorKind::Inner => "An upstream dependency failed.",
         _ => "The request failed.",

@@ -1,6 +1,6 @@
-//! HTTP glue: Retry-After parsing, problem+json mapping, the infallible layer in axum.
+//! HTTP glue without a server: Retry-After parsing and problem+json mapping.
 
-mod axum_app;
+#[path = "../common/mod.rs"]
+mod common;
 mod problem;
 mod retry_after;
-mod support;

@@ -46,6 +46,7 @@ impl<F> HttpErrorFuture<F> {
 
 fn problem_response<B>(config: &ProblemConfig, err: &Error) -> Response<HttpErrorBody<B>> {
     err.record_in_current_span();
+    err.emit_event();
     config.response(err).map(HttpErrorBody::problem)
 }
 

@@ -44,14 +44,16 @@ use super::{HttpErrorBody, ProblemConfig};
 /// ```
 ///
 /// Errors that are not a [`resilience_core::Error`] become kind `Inner` (502). Before
-/// answering, the error's context is recorded on the current span
-/// ([`Error::record_in_current_span`]).
+/// answering, the error is reported: recorded on the current span
+/// ([`Error::record_in_current_span`]) and emitted as an event ([`Error::emit_event`]).
 ///
 /// # Readiness
 ///
 /// `poll_ready` is always ready or pending, never failed: if the inner service's
 /// `poll_ready` fails, the error is kept and the next `call` answers it as a response
-/// without calling the inner service.
+/// without calling the inner service. The `poll_ready` after that asks the inner service
+/// again, so a stack whose readiness recovers (a breaker that half-opens) serves again;
+/// one that stays failed keeps being answered with its error.
 ///
 /// # Clone
 ///

@@ -14,7 +14,8 @@ use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use resilience_tower::http::{HttpError, HttpErrorLayer, ProblemConfig};
 use tower::{Layer, Service, ServiceBuilder};
 
-use crate::support::{get as http_get, problem_json, serve};
+use crate::common::problem_json;
+use crate::support::{get as http_get, serve};
 
 /// A stand-in for a resilience layer: rejects requests to `/shed` before they reach the
 /// handler, the way a full bulkhead or an open breaker would, and counts what it let in.
@@ -78,6 +79,13 @@ async fn app(config: ProblemConfig) -> (std::net::SocketAddr, Arc<AtomicUsize>) 
             "/handler-error",
             get(|| async {
                 Err::<&str, HttpError>(Error::new(ErrorKind::DeadlineExceeded).into())
+            }),
+        )
+        .route(
+            "/io",
+            get(|| async {
+                std::fs::read("/definitely/not/here/secret.txt")?;
+                Ok::<_, HttpError>("unreachable")
             }),
         )
         .route(
@@ -145,6 +153,13 @@ async fn handlers_can_return_resilience_errors_directly() {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
     let text = String::from_utf8_lossy(response.body()).into_owned();
     assert!(!text.contains("password"), "inner message leaked: {text}");
+
+    // `?` on a plain `io::Error` works and does not leak the path.
+    let response = http_get(addr, "/io").await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(problem_json(response.body())["kind"], "inner");
+    let text = String::from_utf8_lossy(response.body()).into_owned();
+    assert!(!text.contains("secret.txt"), "inner message leaked: {text}");
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Shared helpers: a real HTTP client and a server on 127.0.0.1.
+//! A real HTTP client and a server on 127.0.0.1.
 
 use std::net::SocketAddr;
 
@@ -31,13 +31,4 @@ pub(crate) async fn get(addr: SocketAddr, path: &str) -> Response<Bytes> {
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("body reads").to_bytes();
     Response::from_parts(parts, body)
-}
-
-/// Parses a problem+json body and checks the members RFC 9457 requires of us.
-pub(crate) fn problem_json(body: &[u8]) -> serde_json::Value {
-    let value: serde_json::Value = serde_json::from_slice(body).expect("body is JSON");
-    assert!(value["type"].is_string(), "type: {value}");
-    assert!(value["title"].is_string(), "title: {value}");
-    assert!(value["status"].is_u64(), "status: {value}");
-    value
 }

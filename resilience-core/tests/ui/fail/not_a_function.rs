@@ -1,0 +1,4 @@
+#[resilience_core::resilient(name = "s")]
+struct NotAFunction;
+
+fn main() {}
