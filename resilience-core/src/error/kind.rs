@@ -122,9 +122,7 @@ impl ErrorKind {
                 | ErrorKind::StoreUnavailable
         )
     }
-}
 
-impl ErrorKind {
     /// The class an error of this kind has when no classifier decided one, with the
     /// error's `retry_after` hint where the class takes one.
     ///

@@ -97,11 +97,7 @@ impl HttpStatus {
             let retry_after = headers
                 .get(http::header::RETRY_AFTER)
                 .and_then(RetryAfter::parse)
-                .map(|r| match r {
-                    RetryAfter::Delay(d) => d,
-                    RetryAfter::Date(_) => r.delay_from(now()),
-                })
-                .map(|d| d.min(self.max_retry_after));
+                .map(|r| r.delay_with(now).min(self.max_retry_after));
             Class::Transient { retry_after }
         } else if status.is_client_error() {
             Class::Benign

@@ -9,6 +9,7 @@ use http_body_util::Full;
 use resilience_core::{BoxError, Error};
 
 use super::ProblemConfig;
+use super::problem::report_and_respond;
 
 /// A [`resilience_core::Error`] paired with the [`ProblemConfig`] that turns it into a
 /// response.
@@ -63,11 +64,9 @@ impl HttpError {
     /// Also reports the error: recorded on the current span if it declares the
     /// `error.*` fields, and emitted as a `tracing` event.
     pub fn to_response(&self) -> Response<Full<Bytes>> {
-        self.error.record_in_current_span();
-        self.error.emit_event();
         match &self.config {
-            Some(config) => config.response(&self.error),
-            None => ProblemConfig::default().response(&self.error),
+            Some(config) => report_and_respond(config, &self.error),
+            None => report_and_respond(&ProblemConfig::default(), &self.error),
         }
     }
 }

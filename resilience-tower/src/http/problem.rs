@@ -181,6 +181,15 @@ impl ProblemConfig {
     }
 }
 
+/// Reports `err` (recorded on the current span if it declares the `error.*` fields, and
+/// emitted as a `tracing` event), then builds its response: what every place that turns
+/// an error into an answer does.
+pub(crate) fn report_and_respond(config: &ProblemConfig, err: &Error) -> Response<Full<Bytes>> {
+    err.record_in_current_span();
+    err.emit_event();
+    config.response(err)
+}
+
 fn default_status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::CircuitOpen

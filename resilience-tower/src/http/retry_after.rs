@@ -55,9 +55,15 @@ impl RetryAfter {
 
     /// How long to wait, counted from `now`. A date in the past means no wait.
     pub fn delay_from(self, now: SystemTime) -> Duration {
+        self.delay_with(|| now)
+    }
+
+    /// [`delay_from`](RetryAfter::delay_from), asking `now` for the time only when the
+    /// value is a date, so the common delta-seconds form costs no clock read.
+    pub fn delay_with(self, now: impl FnOnce() -> SystemTime) -> Duration {
         match self {
             RetryAfter::Delay(d) => d,
-            RetryAfter::Date(at) => at.duration_since(now).unwrap_or(Duration::ZERO),
+            RetryAfter::Date(at) => at.duration_since(now()).unwrap_or(Duration::ZERO),
         }
     }
 }
@@ -66,7 +72,7 @@ impl RetryAfter {
 /// current wall-clock time (dates are wall-clock by nature). `None` if absent or invalid.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let parsed = RetryAfter::parse(headers.get(RETRY_AFTER)?)?;
-    Some(parsed.delay_from(SystemTime::now()))
+    Some(parsed.delay_with(SystemTime::now))
 }
 
 /// Formats a hint as a `Retry-After` delta-seconds value, rounded up so that a client

@@ -7,6 +7,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 use resilience_core::{BoxError, Error};
 
+use crate::http::problem::report_and_respond;
 use crate::http::{HttpErrorBody, ProblemConfig};
 
 pin_project! {
@@ -45,9 +46,7 @@ impl<F> HttpErrorFuture<F> {
 }
 
 fn problem_response<B>(config: &ProblemConfig, err: &Error) -> Response<HttpErrorBody<B>> {
-    err.record_in_current_span();
-    err.emit_event();
-    config.response(err).map(HttpErrorBody::problem)
+    report_and_respond(config, err).map(HttpErrorBody::problem)
 }
 
 impl<F, B, E> Future for HttpErrorFuture<F>
