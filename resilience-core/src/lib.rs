@@ -48,11 +48,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod classify;
+pub mod deadline;
 mod error;
 mod name;
 pub mod telemetry;
 
 pub use classify::{Class, Classify};
+pub use deadline::Deadline;
 pub use error::{Error, ErrorKind, FieldValue, Primitive};
 pub use name::Name;
 
