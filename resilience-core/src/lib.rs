@@ -48,12 +48,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod classify;
+pub mod config;
 pub mod deadline;
 mod error;
 mod name;
 pub mod telemetry;
 
 pub use classify::{Class, Classify};
+pub use config::ConfigError;
 pub use deadline::Deadline;
 pub use error::{Error, ErrorKind, FieldValue, Primitive};
 pub use name::Name;
