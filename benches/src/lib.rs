@@ -3,7 +3,7 @@
 
 /// Counting allocations: each bench binary installs the counter as its global allocator
 /// (`#[global_allocator] static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;`)
-/// and measures a region with [`allocations_in`].
+/// and measures a region with [`allocations_in`](alloc::allocations_in).
 pub mod alloc {
     pub use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
