@@ -304,7 +304,9 @@ mod tests {
 
     #[test]
     fn invalid_options_are_refused_by_name() {
-        let cases: [(&str, fn(IdempotencyLayerBuilder<MemoryStore>) -> _); 5] = [
+        type Configure =
+            fn(IdempotencyLayerBuilder<MemoryStore>) -> IdempotencyLayerBuilder<MemoryStore>;
+        let cases: [(&str, Configure); 5] = [
             ("methods", |b| b.methods([])),
             ("lock_ttl", |b| b.lock_ttl(Duration::ZERO)),
             ("record_ttl", |b| b.record_ttl(Duration::ZERO)),

@@ -192,7 +192,11 @@ fn replay<St, B>(shared: &Shared<St>, record: &Record) -> Answer<B> {
                 headers.append(name, value);
             }
             _ => {
-                tracing::warn!(name = %shared.config.name, header = %name, "idempotency: skipping an invalid stored header")
+                tracing::warn!(
+                    name = %shared.config.name,
+                    header = %name,
+                    "idempotency: skipping an invalid stored header",
+                );
             }
         }
     }
@@ -313,10 +317,14 @@ impl<St: IdempotencyStore + 'static> LeaseGuard<St> {
         match self.shared.store.release(lease).await {
             Ok(Commit::Done) => {}
             Ok(Commit::Stale) => {
-                tracing::debug!(name = %name, "idempotency: lease had already expired")
+                tracing::debug!(name = %name, "idempotency: lease had already expired");
             }
             Err(err) => {
-                tracing::warn!(name = %name, error = %err, "idempotency: releasing a key failed; it stays locked until the lock TTL")
+                tracing::warn!(
+                    name = %name,
+                    error = %err,
+                    "idempotency: releasing a key failed; it stays locked until the lock TTL",
+                );
             }
         }
     }

@@ -47,6 +47,31 @@ impl IdempotencyStore for DownStore {
 
 type Answer = Result<Response<IdempotencyBody<Full<Bytes>>>, Error>;
 
+/// The layered service under test.
+trait Svc:
+    Service<
+        Request<Full<Bytes>>,
+        Response = Response<IdempotencyBody<Full<Bytes>>>,
+        Error = Error,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Svc for S where
+    S: Service<
+            Request<Full<Bytes>>,
+            Response = Response<IdempotencyBody<Full<Bytes>>>,
+            Error = Error,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// What the handler does: counts its runs, then behaves as `behave` says.
 #[derive(Clone, Copy)]
 enum Behave {
@@ -66,17 +91,7 @@ struct Handler {
 fn service<St: IdempotencyStore + 'static>(
     layer: IdempotencyLayer<St>,
     behave: Behave,
-) -> (
-    impl Service<
-        Request<Full<Bytes>>,
-        Response = Response<IdempotencyBody<Full<Bytes>>>,
-        Error = Error,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + 'static,
-    Arc<Handler>,
-) {
+) -> (impl Svc, Arc<Handler>) {
     let handler = Arc::new(Handler::default());
     let state = Arc::clone(&handler);
     let inner = service_fn(move |_: Request<Full<Bytes>>| {
@@ -104,17 +119,10 @@ fn post(key: &str) -> Request<Full<Bytes>> {
         .expect("valid request")
 }
 
-fn call<S>(svc: &S, request: Request<Full<Bytes>>) -> impl Future<Output = Answer> + Send + 'static
-where
-    S: Service<
-            Request<Full<Bytes>>,
-            Response = Response<IdempotencyBody<Full<Bytes>>>,
-            Error = Error,
-            Future: Send + 'static,
-        > + Clone
-        + Send
-        + 'static,
-{
+fn call<S: Svc>(
+    svc: &S,
+    request: Request<Full<Bytes>>,
+) -> impl Future<Output = Answer> + Send + 'static {
     svc.clone().oneshot(request)
 }
 
