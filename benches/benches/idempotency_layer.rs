@@ -84,10 +84,7 @@ fn idempotency_layer(c: &mut Criterion) {
     let mut group = c.benchmark_group("idempotency_layer");
     group.bench_function("baseline_handler_only", |b| {
         let svc = handler();
-        b.iter(|| {
-            rt.block_on(svc.clone().oneshot(post(key(1))))
-                .expect("answer")
-        });
+        b.iter(|| rt.block_on(svc.oneshot(post(key(1)))).expect("answer"));
     });
     group.bench_function("post_new_key", |b| {
         b.iter_custom(|iters| time_new_requests(&rt, iters));
