@@ -52,6 +52,7 @@ pub mod config;
 pub mod deadline;
 mod error;
 mod name;
+pub mod retry;
 pub mod telemetry;
 
 pub use classify::{Class, Classify};
