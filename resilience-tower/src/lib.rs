@@ -8,6 +8,8 @@
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
 //!   ([`http::HttpErrorLayer`]).
+//! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
+//!   idempotency rule, [`retry::HttpRetryLayer`].
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -28,6 +30,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod http;
+pub mod retry;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]

@@ -65,9 +65,16 @@ pub struct RetryCall {
     deadline: Option<Deadline>,
     prev: Duration,
     rng: Option<FastRng>,
+    replayable: bool,
 }
 
 impl RetryCall {
+    /// Marks the call as one that cannot be repeated (a request whose body could not be
+    /// kept for replay): its first failure is final, with [`Stop::NotReplayable`].
+    pub fn set_replayable(&mut self, replayable: bool) {
+        self.replayable = replayable;
+    }
+
     /// Attempts made so far.
     pub fn attempts(&self) -> u32 {
         self.attempts
@@ -172,6 +179,9 @@ pub enum Stop {
     RetryAfterTooLong,
     /// The next delay would end at or past the deadline.
     Deadline,
+    /// The request cannot be replayed (its body was not kept, or its method is not
+    /// idempotent).
+    NotReplayable,
     /// The retry budget was empty.
     BudgetExhausted,
 }
@@ -184,6 +194,7 @@ impl Stop {
             Stop::MaxAttempts => "max_attempts",
             Stop::RetryAfterTooLong => "retry_after_too_long",
             Stop::Deadline => "deadline",
+            Stop::NotReplayable => "not_replayable",
             Stop::BudgetExhausted => "budget_exhausted",
         }
     }
@@ -220,6 +231,7 @@ impl RetryPolicy {
             deadline,
             prev: s.backoff.base(),
             rng: None,
+            replayable: true,
         }
     }
 
@@ -289,6 +301,9 @@ impl RetryPolicy {
         };
         if call.start.is_none() {
             call.start = Some(Instant::now());
+        }
+        if !call.replayable {
+            return Decision::Stop(Stop::NotReplayable);
         }
         if outcome.rejection && hint.is_none() {
             return Decision::Stop(Stop::NotRetryable);

@@ -92,6 +92,7 @@
 //!   `Result<T, Error>`: the last error, converted with [`Error::inner`](crate::Error::inner)
 //!   (your error stays downcastable), with `attempts`, `elapsed` and the field
 //!   `retry_stop` (`not_retryable`, `max_attempts`, `retry_after_too_long`, `deadline`,
+//!   `not_replayable`,
 //!   `budget_exhausted`). When the budget refused, the kind is
 //!   [`RetryBudgetExhausted`](crate::ErrorKind::RetryBudgetExhausted) and the last error
 //!   its source: a caller sees that the dependency failed *and* that retries were
