@@ -152,10 +152,10 @@ fn retry(c: &mut Criterion) {
     group.bench_function("budget_deposit", |b| b.iter(|| budget.deposit()));
     group.bench_function("policy_start", |b| b.iter(|| black_box(policy.start())));
     group.bench_function("policy_clone_drop", |b| {
-        b.iter(|| black_box(policy.clone()))
+        b.iter(|| black_box(policy.clone()));
     });
     group.bench_function("deadline_current", |b| {
-        b.iter(|| black_box(resilience_core::Deadline::current()))
+        b.iter(|| black_box(resilience_core::Deadline::current()));
     });
     group.finish();
 

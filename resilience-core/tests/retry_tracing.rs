@@ -25,7 +25,10 @@ fn boom() -> Error {
 }
 
 #[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+struct Events(Arc<Mutex<Vec<Fields>>>);
+
+/// One event's fields, as `(name, value)` pairs.
+type Fields = Vec<(String, String)>;
 
 impl<S: tracing::Subscriber> Layer<S> for Events {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {

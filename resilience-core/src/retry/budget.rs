@@ -19,7 +19,8 @@
 //! Deposits and withdrawals land in ten time slots covering `ttl`; a slot is recycled
 //! when its time has passed, so both expire after `ttl`.
 //!
-//! Every operation is a compare-and-swap on one slot: no lock anywhere. A withdrawal
+//! A deposit is one `fetch_add` on the current slot, other updates a compare-and-swap:
+//! no lock anywhere. A withdrawal
 //! takes first and checks after, giving the retry back if the balance went negative, so
 //! concurrent withdrawals can never overdraw the budget (they may, rarely, both be
 //! refused when one could have succeeded). Deposits, on the success path, do not read the
@@ -216,7 +217,16 @@ impl RetryBudget {
         } else {
             s.epoch.load(Relaxed)
         };
-        s.add_latest(epoch, s.deposit);
+        // Fast path: the slot is current, so one `fetch_add` on the packed word adds to
+        // its balance (the balance cannot carry into the tag: it stays far below 2^43).
+        // If the slot was recycled between the load and the add, the deposit lands in
+        // the next epoch's slot: one slot late, never lost.
+        let slot = &s.slots[(epoch % SLOTS) as usize];
+        if unpack(slot.load(Relaxed)).0 == epoch & TAG_MASK {
+            slot.fetch_add(s.deposit as u64, Relaxed);
+        } else {
+            s.add_latest(epoch, s.deposit);
+        }
     }
 
     /// Takes one retry if the balance allows it; `false` means "do not retry".

@@ -11,7 +11,10 @@ use resilience_core::{ErrorKind, FieldValue};
 
 use crate::support::{MS, boom, exact};
 
-fn counter(snapshot: &[(String, Vec<(String, String)>, u64)], name: &str, outcome: &str) -> u64 {
+/// A counter's name, labels and value.
+type Row = (String, Vec<(String, String)>, u64);
+
+fn counter(snapshot: &[Row], name: &str, outcome: &str) -> u64 {
     snapshot
         .iter()
         .filter(|(n, labels, _)| {
@@ -65,7 +68,7 @@ async fn budget_stops_a_storm_of_a_thousand_failing_calls() {
     let attempts = attempts.load(Ordering::Relaxed);
     assert_eq!(attempts, 1000 + 300, "exactly the allowed extra attempts");
 
-    let snapshot: Vec<_> = snapshotter
+    let snapshot: Vec<Row> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()

@@ -153,7 +153,7 @@ async fn a_body_over_the_cap_is_sent_once_whole() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(*upstream.bodies.lock().unwrap(), [big.clone()]);
+    assert_eq!(*upstream.bodies.lock().unwrap(), std::slice::from_ref(&big));
 
     // Unknown length: found while reading; what was read goes first, then the rest.
     let (addr, upstream) = serve().await;
