@@ -132,10 +132,7 @@ impl Encoded {
             buf[n] = unit;
             n += 1;
         }
-        Self {
-            buf,
-            len: n as u8,
-        }
+        Self { buf, len: n as u8 }
     }
 
     /// The encoded value.

@@ -188,7 +188,11 @@ fn exceeded_error(deadline: Deadline, started: Option<Instant>) -> Error {
     }
 }
 
-fn report(metrics: Option<&DeadlineMetrics>, deadline: Deadline, started: Option<Instant>) -> Error {
+fn report(
+    metrics: Option<&DeadlineMetrics>,
+    deadline: Deadline,
+    started: Option<Instant>,
+) -> Error {
     match metrics {
         Some(metrics) => metrics.exceeded(deadline, started),
         None => {
@@ -236,7 +240,10 @@ enum State {
     /// No deadline: a plain pass-through.
     Unbounded,
     /// Running under `deadline` since `started`.
-    Bounded { deadline: Deadline, started: Instant },
+    Bounded {
+        deadline: Deadline,
+        started: Instant,
+    },
     /// Finished or abandoned.
     Done,
 }
@@ -339,10 +346,6 @@ impl<F: Future> Future for Enforce<F> {
         }
         *this.state = State::Done;
         this.future.set(Slot::Gone);
-        Poll::Ready(Err(report(
-            this.metrics.as_ref(),
-            deadline,
-            Some(started),
-        )))
+        Poll::Ready(Err(report(this.metrics.as_ref(), deadline, Some(started))))
     }
 }

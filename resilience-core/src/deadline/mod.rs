@@ -141,4 +141,3 @@ impl fmt::Debug for Deadline {
             .finish()
     }
 }
-
