@@ -59,12 +59,14 @@ async fn spawn_stops_the_spawned_work_when_the_callers_deadline_passes() {
     let guard = DropFlag(dropped.clone());
     let start = Instant::now();
     let handle = deadline::scope(Deadline::after(Duration::from_millis(200)), async move {
-        deadline::spawn(async move {
+        let handle = deadline::spawn(async move {
             let _guard = guard;
             sleep(Duration::from_secs(60)).await;
-        })
+        });
+        Some(handle)
     })
-    .await;
+    .await
+    .expect("spawned");
     // Nobody awaits the caller any more; the task still ends at the deadline.
     let err = handle.await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
