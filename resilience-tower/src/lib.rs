@@ -9,6 +9,10 @@
 //!   the layer that makes a stack infallible for `axum::Router::layer`
 //!   ([`http::HttpErrorLayer`]).
 //!
+//! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
+//!   deadline (`grpc-timeout` or milliseconds) and enforces it,
+//!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use resilience_tower::http::HttpErrorLayer;
@@ -27,6 +31,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod deadline;
 pub mod http;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
