@@ -57,57 +57,72 @@ fn deadline(c: &mut Criterion) {
         .unwrap();
     let _entered = rt.enter();
 
-    let mut baseline = inner();
+    let (mut baseline, mut baseline2) = (inner(), inner());
     let mut ours = DeadlineLayer::new().layer(inner());
+    let mut ours2 = ours.clone();
+    let mut ours_no_ext = DeadlineLayer::builder()
+        .request_extension(false)
+        .build()
+        .unwrap()
+        .layer(inner());
     let mut timeout = TimeoutLayer::new(Duration::from_secs(1)).layer(inner());
+    let mut timeout2 = timeout.clone();
+
+    type Call<'a> = Box<dyn FnMut(Request<()>) -> bool + 'a>;
+    type Case<'a> = (&'a str, fn() -> Request<()>, Call<'a>);
+    let mut cases: Vec<Case<'_>> = vec![
+        (
+            "inner_alone",
+            plain,
+            Box::new(|r| call_once(&mut baseline, r)),
+        ),
+        (
+            "inner_alone_header_request",
+            with_header,
+            Box::new(|r| call_once(&mut baseline2, r)),
+        ),
+        (
+            "resilience_no_header",
+            plain,
+            Box::new(|r| call_once(&mut ours, r)),
+        ),
+        (
+            "resilience_with_header",
+            with_header,
+            Box::new(|r| call_once(&mut ours2, r)),
+        ),
+        (
+            "resilience_with_header_no_extension",
+            with_header,
+            Box::new(|r| call_once(&mut ours_no_ext, r)),
+        ),
+        (
+            "tower_timeout",
+            plain,
+            Box::new(|r| call_once(&mut timeout, r)),
+        ),
+        (
+            "tower_timeout_header_request",
+            with_header,
+            Box::new(|r| call_once(&mut timeout2, r)),
+        ),
+    ];
 
     let mut group = c.benchmark_group("deadline_server");
-    group.bench_function("inner_alone", |b| {
-        b.iter_batched(
-            plain,
-            |r| call_once(&mut baseline, black_box(r)),
-            BatchSize::SmallInput,
-        );
-    });
-    group.bench_function("resilience_no_header", |b| {
-        b.iter_batched(
-            plain,
-            |r| call_once(&mut ours, black_box(r)),
-            BatchSize::SmallInput,
-        );
-    });
-    group.bench_function("resilience_with_header", |b| {
-        b.iter_batched(
-            with_header,
-            |r| call_once(&mut ours, black_box(r)),
-            BatchSize::SmallInput,
-        );
-    });
-    group.bench_function("tower_timeout", |b| {
-        b.iter_batched(
-            plain,
-            |r| call_once(&mut timeout, black_box(r)),
-            BatchSize::SmallInput,
-        );
-    });
+    for (name, make, call) in &mut cases {
+        group.bench_function(*name, |b| {
+            b.iter_batched(*make, |r| call(black_box(r)), BatchSize::SmallInput);
+        });
+    }
     group.finish();
 
     // Allocations per call, requests built beforehand (a header map allocates).
     const N: u64 = 10_000;
-    let count =
-        |name: &str, make: fn() -> Request<()>, svc: &mut dyn FnMut(Request<()>) -> bool| {
-            let mut requests: Vec<_> = (0..N).map(|_| make()).collect();
-            let n = allocations_in(&GLOBAL, N, || svc(requests.pop().unwrap()));
-            println!("allocations per call: {name}: {n}");
-        };
-    count("inner_alone", plain, &mut |r| call_once(&mut baseline, r));
-    count("resilience_no_header", plain, &mut |r| {
-        call_once(&mut ours, r)
-    });
-    count("resilience_with_header", with_header, &mut |r| {
-        call_once(&mut ours, r)
-    });
-    count("tower_timeout", plain, &mut |r| call_once(&mut timeout, r));
+    for (name, make, call) in &mut cases {
+        let mut requests: Vec<_> = (0..N).map(|_| make()).collect();
+        let n = allocations_in(GLOBAL, N, || call(requests.pop().unwrap()));
+        println!("allocations per call: {name}: {n}");
+    }
 }
 
 criterion_group!(benches, deadline);

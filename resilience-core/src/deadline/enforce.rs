@@ -213,6 +213,10 @@ fn report(
 
 /// Records the time a bounded call has in the current span's `deadline.remaining_seconds`.
 pub(crate) fn record_remaining(remaining: Duration) {
+    // Without any subscriber there is no span to record in; skip the span lookup.
+    if !tracing::dispatcher::has_been_set() {
+        return;
+    }
     let span = tracing::Span::current();
     if !span.is_disabled() {
         span.record(field::DEADLINE_REMAINING_SECONDS, remaining.as_secs_f64());
@@ -224,6 +228,7 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Enforce<F> {
         requested: Option<Deadline>,
+        started: Option<Instant>,
         state: State,
         metrics: Option<DeadlineMetrics>,
         #[pin]
@@ -268,6 +273,7 @@ impl<F> Enforce<F> {
     fn new(requested: Option<Deadline>, future: F) -> Self {
         Self {
             requested,
+            started: None,
             state: State::Unresolved,
             metrics: None,
             future: Slot::Live { future },
@@ -279,6 +285,15 @@ impl<F> Enforce<F> {
     /// of under `default`.
     pub fn with_metrics(mut self, metrics: DeadlineMetrics) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Tells the future that the call starts at `now`, a clock reading the caller already
+    /// made, and that the caller has checked the deadline was still ahead then: the first
+    /// poll then reads no clock (layers use it to read the clock once per request).
+    /// `now` is also where the error's `elapsed` and `budget` are measured from.
+    pub fn started_at(mut self, now: Instant) -> Self {
+        self.started = Some(now);
         self
     }
 }
@@ -306,13 +321,16 @@ impl<F: Future> Future for Enforce<F> {
             *this.state = match deadline {
                 None => State::Unbounded,
                 Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline.instant() {
+                    let now = match *this.started {
+                        Some(now) => now,
+                        None => Instant::now(),
+                    };
+                    if this.started.is_none() && now >= deadline.instant() {
                         *this.state = State::Done;
                         this.future.set(Slot::Gone);
                         return Poll::Ready(Err(report(this.metrics.as_ref(), deadline, None)));
                     }
-                    record_remaining(deadline.instant() - now);
+                    record_remaining(deadline.instant().saturating_duration_since(now));
                     this.timer.set(Timer::Armed {
                         sleep: tokio::time::sleep_until(deadline.instant()),
                     });

@@ -39,6 +39,7 @@ pub(crate) struct ServerConfig {
     pub(crate) default_timeout: Option<Duration>,
     pub(crate) header: HeaderName,
     pub(crate) ignore_malformed: bool,
+    pub(crate) extension: bool,
     pub(crate) metrics: DeadlineMetrics,
 }
 
@@ -50,6 +51,7 @@ impl fmt::Debug for ServerConfig {
             .field("default_timeout", &self.default_timeout)
             .field("header", &self.header)
             .field("ignore_malformed", &self.ignore_malformed)
+            .field("extension", &self.extension)
             .finish_non_exhaustive()
     }
 }
@@ -91,6 +93,7 @@ impl<S> Layer<S> for DeadlineLayer {
 /// | [`default_timeout`](Self::default_timeout) | none | as gRPC: no deadline unless the caller sets one |
 /// | [`header`](Self::header) | `connect-timeout-ms` ([`TIMEOUT_MS`]) | see [`TIMEOUT_MS`] |
 /// | [`ignore_malformed`](Self::ignore_malformed) | `false` | a malformed header is a 400 |
+/// | [`request_extension`](Self::request_extension) | `true` | handlers can read the `Deadline` from the request |
 #[derive(Clone, Debug)]
 pub struct DeadlineLayerBuilder {
     name: Name,
@@ -98,6 +101,7 @@ pub struct DeadlineLayerBuilder {
     default_timeout: Option<Duration>,
     header: HeaderName,
     ignore_malformed: bool,
+    extension: bool,
 }
 
 impl DeadlineLayerBuilder {
@@ -108,6 +112,7 @@ impl DeadlineLayerBuilder {
             default_timeout: None,
             header: HeaderName::from_static(TIMEOUT_MS),
             ignore_malformed: false,
+            extension: true,
         }
     }
 
@@ -148,6 +153,16 @@ impl DeadlineLayerBuilder {
         self
     }
 
+    /// Whether to insert the [`Deadline`](resilience_core::Deadline) into the request
+    /// extensions. On by default; the ambient [`Deadline::current`](resilience_core::Deadline::current)
+    /// carries the same deadline, so turning it off saves the one allocation
+    /// `http::Extensions` makes per inserted value.
+    #[must_use]
+    pub fn request_extension(mut self, insert: bool) -> Self {
+        self.extension = insert;
+        self
+    }
+
     /// Validates the configuration: `max` longer than zero, `default_timeout` (if set)
     /// longer than zero and not above `max`.
     pub fn build(self) -> Result<DeadlineLayer, ConfigError> {
@@ -175,6 +190,7 @@ impl DeadlineLayerBuilder {
             default_timeout: self.default_timeout,
             header: self.header,
             ignore_malformed: self.ignore_malformed,
+            extension: self.extension,
         }
     }
 }

@@ -79,6 +79,7 @@ use std::task::{Context, Poll};
 
 use http::Request;
 use resilience_core::{BoxError, Deadline, Error, ErrorKind, Primitive};
+use tokio::time::Instant;
 use tower_service::Service;
 
 pub use future::DeadlineFuture;
@@ -101,7 +102,8 @@ use wire::Wire;
 ///    configured, is treated as absent.
 /// 3. A zero timeout (`0m`) is an already-expired deadline: `DeadlineExceeded`, a
 ///    rejection, without calling the inner service.
-/// 4. Otherwise the [`Deadline`] goes into the request extensions and becomes the ambient
+/// 4. Otherwise the [`Deadline`] goes into the request extensions (unless
+///    [turned off](DeadlineLayerBuilder::request_extension)) and becomes the ambient
 ///    deadline ([`Deadline::current`]) of the inner service's response future, which is
 ///    dropped when it passes: `DeadlineExceeded`, marked
 ///    [`during_call`](Error::during_call).
@@ -178,17 +180,24 @@ where
         let Some(timeout) = timeout else {
             return DeadlineFuture::unbounded(self.inner.call(request));
         };
-        let mut deadline = Deadline::after(timeout);
+        // One clock read per request (clock reads are not free on every platform).
+        let now = Instant::now();
+        let mut deadline = now
+            .checked_add(timeout)
+            .map_or_else(|| Deadline::after(timeout), Deadline::at);
         if let Some(outer) = Deadline::current() {
             deadline = deadline.min(outer);
         }
-        if deadline.is_expired() {
+        if deadline.instant() <= now {
             return DeadlineFuture::failed(config.metrics.exceeded(deadline, None));
         }
-        request.extensions_mut().insert(deadline);
+        if config.extension {
+            request.extensions_mut().insert(deadline);
+        }
         let future = deadline
             .run(self.inner.call(request))
-            .with_metrics(config.metrics.clone());
+            .with_metrics(config.metrics.clone())
+            .started_at(now);
         DeadlineFuture::bounded(future)
     }
 }
