@@ -97,7 +97,7 @@ impl<F: Future> Future for Scope<F> {
 /// returned future is first polled (by then it runs in another task). Outside any scope,
 /// nothing is captured and `future` runs as it would unwrapped. Like [`scope`],
 /// propagation only sets the deadline; wrap the work in [`enforce`](super::enforce) as
-/// well (`propagate(enforce(work))`) to abandon it when the deadline passes. [`spawn`]
+/// well (`propagate(enforce(work))`) to abandon it when the deadline passes. [`spawn`](super::spawn)
 /// does both in one call.
 pub fn propagate<F: Future>(future: F) -> Propagate<F> {
     Propagate {

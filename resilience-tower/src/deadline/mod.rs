@@ -41,7 +41,7 @@
 //!
 //! A request its caller has given up on must stop consuming work everywhere downstream.
 //! Each hop reads the time left from the request, runs the handler under that deadline
-//! (the ambient [`Deadline`](resilience_core::Deadline) that retries and bulkheads read)
+//! (the ambient [`Deadline`] that retries and bulkheads read)
 //! and writes what is still left into its own outgoing calls. When the deadline passes,
 //! the handler's future is dropped — its work stops at its next `.await` — and the caller
 //! gets its answer at once instead of after the work would have finished.
