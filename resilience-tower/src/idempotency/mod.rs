@@ -106,6 +106,11 @@
 //! detached task (`tokio::spawn`) that keeps running after the request is dropped;
 //! set `release_on_cancel(false)` for those, so a retry waits for the lock TTL.
 //!
+//! Once the handler has answered, its work is done and dropping the request cancels
+//! nothing: the layer finishes in a spawned task what it was doing (reading the response
+//! body and storing it, or releasing the key), within the lock TTL, so the client's retry
+//! gets the replay rather than a second run of the handler.
+//!
 //! # Lock TTL
 //!
 //! A claim holds the key for [`lock_ttl`](IdempotencyLayerBuilder::lock_ttl). A handler
@@ -126,6 +131,7 @@ mod fingerprint;
 mod future;
 mod key;
 mod layer;
+mod lease;
 mod run;
 mod telemetry;
 

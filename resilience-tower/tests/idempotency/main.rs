@@ -3,6 +3,7 @@
 //! [`suite`] holds the behaviour every store must give; [`store_suite!`] instantiates it
 //! for one store. Tests that do not depend on the store live in [`layer`].
 
+mod cancel;
 #[path = "../common/mod.rs"]
 mod common;
 mod layer;
