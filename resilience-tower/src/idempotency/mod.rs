@@ -53,7 +53,7 @@
 //!
 //! | situation | answer | outcome label |
 //! |---|---|---|
-//! | key malformed (empty, over 255 characters, not visible ASCII, repeated), or missing when required | 400 `InvalidRequest` | `invalid` |
+//! | key malformed (empty, over 255 characters, not visible ASCII, half-quoted like `"abc`, repeated), or missing when required | 400 `InvalidRequest` | `invalid` |
 //! | body over [`max_request_body`](IdempotencyLayerBuilder::max_request_body) | 413 `PayloadTooLarge`, handler not run | `invalid` |
 //! | first request with the key | the handler's response, stored | `new` |
 //! | same key and request, first still running | 409 `IdempotencyConflict` + `Retry-After` | `conflict` |

@@ -1,6 +1,8 @@
-//! A request dropped (the client went away) after its handler answered: the handler's
-//! work is done, so the layer must finish what it started (store the response, or release
-//! the key) rather than leave the key to a second run or to the lock TTL.
+//! Responses whose body arrives in parts, driven through a channel: bodies over the cap
+//! or with trailers, and requests dropped (the client went away) after the handler
+//! answered, when the handler's work is done and the layer must finish what it started
+//! (store the response, or release the key) rather than leave the key to a second run or
+//! to the lock TTL.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +25,7 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 
 /// A response body fed through a channel: it ends when the sender is dropped.
 #[derive(Debug)]
-struct Trickle(UnboundedReceiver<Bytes>);
+struct Trickle(UnboundedReceiver<Frame<Bytes>>);
 
 impl Body for Trickle {
     type Data = Bytes;
@@ -33,9 +35,7 @@ impl Body for Trickle {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+        self.0.poll_recv(cx).map(|frame| frame.map(Ok))
     }
 }
 
@@ -45,7 +45,7 @@ impl Body for Trickle {
 struct Handler {
     runs: AtomicUsize,
     started: Notify,
-    open: Mutex<Option<UnboundedSender<Bytes>>>,
+    open: Mutex<Option<UnboundedSender<Frame<Bytes>>>>,
 }
 
 /// A memory store whose `complete` and `release` take `delay` (a slow network store),
@@ -116,7 +116,7 @@ impl<S> Svc for S where
 }
 
 fn service<St: IdempotencyStore + 'static>(
-    store: St,
+    layer: IdempotencyLayer<St>,
     status: StatusCode,
 ) -> (impl Svc, Arc<Handler>) {
     let handler = Arc::new(Handler::default());
@@ -126,7 +126,7 @@ fn service<St: IdempotencyStore + 'static>(
         async move {
             let run = state.runs.fetch_add(1, Ordering::SeqCst) + 1;
             let (tx, rx) = unbounded_channel();
-            tx.send(Bytes::from(format!("run {run}:")))
+            tx.send(Frame::data(Bytes::from(format!("run {run}:"))))
                 .expect("receiver alive");
             if run == 1 {
                 *state.open.lock().expect("lock") = Some(tx);
@@ -137,10 +137,6 @@ fn service<St: IdempotencyStore + 'static>(
             Ok::<_, BoxError>(response)
         }
     });
-    let layer = IdempotencyLayer::builder(store)
-        .lock_ttl(Duration::from_secs(60))
-        .build()
-        .expect("config");
     (layer.layer(inner), handler)
 }
 
@@ -175,7 +171,10 @@ async fn retry<S: Svc>(svc: &S) -> Answer {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_dropped_while_its_response_body_streams_is_still_stored() {
-    let (svc, handler) = service(MemoryStore::new(), StatusCode::CREATED);
+    let (svc, handler) = service(
+        IdempotencyLayer::new(MemoryStore::new()),
+        StatusCode::CREATED,
+    );
     let started = handler.started.notified();
     let first = tokio::spawn(svc.clone().oneshot(post()));
     started.await;
@@ -190,7 +189,7 @@ async fn a_request_dropped_while_its_response_body_streams_is_still_stored() {
         .expect("lock")
         .take()
         .expect("first run");
-    let _ = open.send(Bytes::from_static(b"tail")); // fails if the layer dropped the body
+    let _ = open.send(Frame::data(Bytes::from_static(b"tail"))); // fails if the layer dropped the body
     drop(open);
 
     let response = retry(&svc).await.expect("replayed");
@@ -210,7 +209,10 @@ async fn a_request_dropped_while_its_response_is_being_stored_is_still_stored() 
         delay: Duration::from_secs(1),
         entered: Notify::new(),
     });
-    let (svc, handler) = service(Arc::clone(&store), StatusCode::CREATED);
+    let (svc, handler) = service(
+        IdempotencyLayer::new(Arc::clone(&store)),
+        StatusCode::CREATED,
+    );
     let completing = store.entered.notified();
     let first = tokio::spawn(svc.clone().oneshot(post()));
     // The handler's body ends at once (its sender is dropped when the first run ends).
@@ -233,7 +235,10 @@ async fn a_request_dropped_while_releasing_its_key_still_releases_it() {
         delay: Duration::from_secs(1),
         entered: Notify::new(),
     });
-    let (svc, handler) = service(Arc::clone(&store), StatusCode::SERVICE_UNAVAILABLE);
+    let (svc, handler) = service(
+        IdempotencyLayer::new(Arc::clone(&store)),
+        StatusCode::SERVICE_UNAVAILABLE,
+    );
     let releasing = store.entered.notified();
     let first = tokio::spawn(svc.clone().oneshot(post()));
     releasing.await;
@@ -243,5 +248,57 @@ async fn a_request_dropped_while_releasing_its_key_still_releases_it() {
     let response = retry(&svc).await.expect("the retry runs");
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(!response.headers().contains_key("idempotent-replayed"));
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
+}
+
+/// Sends `frames` through the first run's body, then ends it.
+fn finish_first_body(handler: &Handler, frames: impl IntoIterator<Item = Frame<Bytes>>) {
+    let open = handler
+        .open
+        .lock()
+        .expect("lock")
+        .take()
+        .expect("first run");
+    for frame in frames {
+        open.send(frame).expect("body read");
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_cap_is_sent_whole_and_not_stored() {
+    let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .max_response_body(8)
+        .build()
+        .expect("config");
+    let (svc, handler) = service(layer, StatusCode::CREATED);
+    let started = handler.started.notified();
+    let first = tokio::spawn(svc.clone().oneshot(post()));
+    started.await;
+    finish_first_body(&handler, [Frame::data(Bytes::from_static(b"0123456789"))]);
+    let response = first.await.expect("task").expect("answered");
+    assert_eq!(body(response).await, "run 1:0123456789");
+
+    let retry = svc.clone().oneshot(post()).await.expect("runs again");
+    assert!(!retry.headers().contains_key("idempotent-replayed"));
+    assert_eq!(body(retry).await, "run 2:");
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_body_with_trailers_is_sent_with_them_and_not_stored() {
+    let (svc, handler) = service(IdempotencyLayer::new(MemoryStore::new()), StatusCode::OK);
+    let started = handler.started.notified();
+    let first = tokio::spawn(svc.clone().oneshot(post()));
+    started.await;
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("x-checksum", http::HeaderValue::from_static("abc"));
+    finish_first_body(&handler, [Frame::trailers(trailers)]);
+    let response = first.await.expect("task").expect("answered");
+    let collected = response.into_body().collect().await.expect("body");
+    assert_eq!(collected.trailers().expect("trailers")["x-checksum"], "abc");
+    assert_eq!(collected.to_bytes(), "run 1:");
+
+    let retry = svc.clone().oneshot(post()).await.expect("runs again");
+    assert!(!retry.headers().contains_key("idempotent-replayed"));
     assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
 }
