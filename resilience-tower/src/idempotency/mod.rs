@@ -109,7 +109,8 @@
 //! Once the handler has answered, its work is done and dropping the request cancels
 //! nothing: the layer finishes in a spawned task what it was doing (reading the response
 //! body and storing it, or releasing the key), within the lock TTL, so the client's retry
-//! gets the replay rather than a second run of the handler.
+//! gets the replay rather than a second run of the handler. (Bounding that task needs
+//! tokio's timers, which every axum or hyper server runtime enables.)
 //!
 //! # Lock TTL
 //!
