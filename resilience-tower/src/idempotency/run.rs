@@ -73,9 +73,13 @@ where
             .with_retry_after(config.conflict_retry_after));
         }
         Ok(Claim::Completed(record)) => {
-            shared.metrics.replayed.increment(1);
             tracing::debug!(name = %config.name, status = record.status(), "idempotency: replaying a stored response");
-            return replay(&shared, &record);
+            let answer = replay(&shared, &record);
+            match answer {
+                Ok(_) => shared.metrics.replayed.increment(1),
+                Err(_) => shared.metrics.store_error.increment(1),
+            }
+            return answer;
         }
         Ok(Claim::Mismatch) => {
             shared.metrics.mismatch.increment(1);
