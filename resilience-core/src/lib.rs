@@ -47,18 +47,22 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
 mod error;
 mod name;
+pub mod registry;
 pub mod telemetry;
 
+pub use circuit_breaker::CircuitBreaker;
 pub use classify::{Class, Classify};
 pub use config::ConfigError;
 pub use deadline::Deadline;
 pub use error::{Error, ErrorKind, FieldValue, Primitive};
 pub use name::Name;
+pub use registry::Registry;
 
 /// A type-erased error, as tower and most middleware pass errors around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
