@@ -105,11 +105,17 @@ fn layer(c: &mut Criterion) {
     let _guard = rt.enter();
     let mut g = c.benchmark_group("circuit_breaker/layer");
     let mut bare = Echo;
-    g.bench_function("baseline_no_layer", |b| b.iter(|| once(&mut bare, black_box(1))));
+    g.bench_function("baseline_no_layer", |b| {
+        b.iter(|| once(&mut bare, black_box(1)));
+    });
     let mut ours = resilience_svc();
-    g.bench_function("resilience", |b| b.iter(|| once(&mut ours, black_box(1))));
+    g.bench_function("resilience", |b| {
+        b.iter(|| once(&mut ours, black_box(1)));
+    });
     let mut theirs = tower_resilience_svc();
-    g.bench_function("tower_resilience", |b| b.iter(|| once(&mut theirs, black_box(1))));
+    g.bench_function("tower_resilience", |b| {
+        b.iter(|| once(&mut theirs, black_box(1)));
+    });
     g.finish();
 }
 
@@ -204,7 +210,11 @@ fn allocations(_: &mut Criterion) {
         "circuit_breaker allocations per call: resilience core {core}, resilience layer {layer}, \
          recloser {recloser}, failsafe {failsafe}, tower-resilience layer {tower_resilience}"
     );
-    assert_eq!((core, layer), (0, 0), "the closed success path must not allocate");
+    assert_eq!(
+        (core, layer),
+        (0, 0),
+        "the closed success path must not allocate"
+    );
 }
 
 criterion_group!(benches, allocations, core, layer, two_threads);

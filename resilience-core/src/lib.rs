@@ -5,6 +5,8 @@
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
+//! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreaker`], lock-free on its closed path;
+//! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
 //! - [`telemetry`]: every metric name, label and span field;
 //! - [`resilient`]: the attribute that wraps an async function (feature `macros`, on by
 //!   default).

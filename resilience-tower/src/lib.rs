@@ -4,7 +4,7 @@
 //! that already is one passes through (enriched), never wrapped twice, so a stack of
 //! layers fails in one flat vocabulary.
 //!
-//! - [`circuit_breaker`]: [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
+//! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
 //!   a [`resilience_core::CircuitBreaker`] around any service.
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and

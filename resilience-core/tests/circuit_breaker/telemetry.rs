@@ -10,8 +10,11 @@ use resilience_core::telemetry::{circuit_state, label, metric, outcome};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-/// (metric name, sorted labels) → value.
-fn metrics_after(f: impl FnOnce()) -> Vec<(String, Vec<(String, String)>, DebugValue)> {
+/// A recorded metric: name, sorted labels, value.
+type Recorded = (String, Vec<(String, String)>, DebugValue);
+
+/// Every metric recorded while `f` runs.
+fn metrics_after(f: impl FnOnce()) -> Vec<Recorded> {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, f);
@@ -31,11 +34,7 @@ fn metrics_after(f: impl FnOnce()) -> Vec<(String, Vec<(String, String)>, DebugV
         .collect()
 }
 
-fn value_of(
-    all: &[(String, Vec<(String, String)>, DebugValue)],
-    name: &str,
-    labels: &[(&str, &str)],
-) -> Option<f64> {
+fn value_of(all: &[Recorded], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut want: Vec<_> = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
