@@ -45,7 +45,7 @@
 //! A dependency that is down costs every caller a timeout, holds their threads and
 //! connections while it does, and keeps being hammered while it tries to recover. A
 //! breaker measures the outcomes of recent calls and, once too many fail (or are too
-//! slow), refuses calls for a while: the caller gets [`ErrorKind::CircuitOpen`] in
+//! slow), refuses calls for a while: the caller gets [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) in
 //! nanoseconds, with a [`retry_after`](crate::Error::retry_after) hint. After
 //! [`open_duration`](Builder::open_duration) it lets exactly
 //! [`half_open_calls`](Builder::half_open_calls) probes through — never more, whatever
@@ -53,7 +53,7 @@
 //!
 //! # What counts
 //!
-//! Outcomes are judged by a [`Classify`](crate::Classify) classifier: `Success` and
+//! Outcomes are judged by a [`Classify`] classifier: `Success` and
 //! failures (`Transient`, `Permanent`) count; `Benign` outcomes (the caller's fault, a
 //! 404) do not; errors that are rejections by another primitive (a full bulkhead further
 //! in) do not, because the dependency was never called; and a call whose [`Permit`] is
