@@ -4,6 +4,7 @@
 //!
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
+//! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
 //! - [`telemetry`]: every metric name, label and span field;
 //! - [`resilient`]: the attribute that wraps an async function (feature `macros`, on by
@@ -47,6 +48,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
 pub mod classify;
 pub mod config;
 pub mod deadline;
