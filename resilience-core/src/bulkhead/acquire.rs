@@ -5,10 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use super::state::Slots;
 use super::{Bulkhead, Permit};
 use crate::Error;
 
@@ -91,83 +89,67 @@ impl fmt::Debug for Acquire {
 /// Waits (the caller is already counted as waiting) until a slot is handed over or
 /// `until` passes. `by_deadline`: `until` is the ambient deadline, not `max_wait`.
 pub(super) fn wait(bulkhead: Bulkhead, until: Instant, by_deadline: bool) -> Acquire {
+    // The ticket exists from the moment the caller is counted as waiting, so a future
+    // dropped before its first poll leaves the queue too.
+    let ticket = Ticket {
+        bulkhead,
+        queued: true,
+    };
     Acquire::waiting(Box::pin(async move {
+        // Locals drop in reverse order: on cancellation the semaphore future below goes
+        // first (returning any hand-off it was given), then the ticket leaves the queue.
+        let mut ticket = ticket;
         let started = Instant::now();
         let admitted = {
-            let slots = &bulkhead.shared.slots;
-            let mut queued = std::pin::pin!(Queued {
-                slots,
-                acquire: Some(slots.handoff.acquire()),
-                claimed: false,
-            });
+            let mut handoff = std::pin::pin!(ticket.bulkhead.shared.slots.handoff.acquire());
             let mut sleep = std::pin::pin!(tokio::time::sleep_until(until));
             std::future::poll_fn(|cx| {
-                if queued.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(queued.claimed);
+                if let Poll::Ready(outcome) = handoff.as_mut().poll(cx) {
+                    // The semaphore is never closed, so `Err` cannot happen; if it did,
+                    // the waiter would give up like a timed-out one.
+                    let claimed = outcome.map(|permit| {
+                        // The slot is already counted in flight; the permit only
+                        // carried it here.
+                        permit.forget();
+                    });
+                    return Poll::Ready(claimed.is_ok());
                 }
                 sleep.as_mut().poll(cx).map(|()| false)
             })
             .await
         };
         let waited = started.elapsed();
+        let bulkhead = &ticket.bulkhead;
         bulkhead.shared.telemetry.wait.record(waited.as_secs_f64());
         if admitted {
-            Ok(Permit::new(bulkhead))
-        } else if by_deadline {
-            Err(bulkhead.deadline_error(waited))
-        } else {
-            Err(bulkhead.timed_out_error(waited))
+            ticket.queued = false;
+            return Ok(Permit::new(ticket.bulkhead.clone()));
         }
+        ticket.leave();
+        Err(if by_deadline {
+            ticket.bulkhead.deadline_error(waited)
+        } else {
+            ticket.bulkhead.timed_out_error(waited)
+        })
     }))
 }
 
-pin_project! {
-    /// A place in the hand-off queue. Dropped before it claimed a slot (the wait timed
-    /// out, or the caller's future was dropped), it leaves the queue without leaking one.
-    struct Queued<'a, F> {
-        slots: &'a Slots,
-        #[pin]
-        acquire: Option<F>,
-        claimed: bool,
-    }
+/// A caller's place in the queue: leaves it on drop unless it was admitted.
+struct Ticket {
+    bulkhead: Bulkhead,
+    queued: bool,
+}
 
-    impl<'a, F> PinnedDrop for Queued<'a, F> {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            // Return a hand-off this waiter may have been given to the semaphore first,
-            // so `leave` can find the surplus permit.
-            this.acquire.set(None);
-            if !*this.claimed {
-                this.slots.leave();
-            }
+impl Ticket {
+    fn leave(&mut self) {
+        if std::mem::take(&mut self.queued) {
+            self.bulkhead.shared.slots.leave();
         }
     }
 }
 
-impl<'a, F, E> Future for Queued<'a, F>
-where
-    F: Future<Output = Result<tokio::sync::SemaphorePermit<'a>, E>>,
-{
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        let Some(acquire) = this.acquire.as_mut().as_pin_mut() else {
-            return Poll::Ready(());
-        };
-        match acquire.poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(outcome) => {
-                // The semaphore is never closed, so `Err` cannot happen; if it did, the
-                // waiter would give up like a timed-out one.
-                if let Ok(permit) = outcome {
-                    // The slot is already counted in flight; the permit only carried it.
-                    permit.forget();
-                    *this.claimed = true;
-                }
-                this.acquire.set(None);
-                Poll::Ready(())
-            }
-        }
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.leave();
     }
 }
