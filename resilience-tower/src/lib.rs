@@ -4,6 +4,8 @@
 //! that already is one passes through (enriched), never wrapped twice, so a stack of
 //! layers fails in one flat vocabulary.
 //!
+//! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
+//!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
@@ -27,6 +29,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
 pub mod http;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).

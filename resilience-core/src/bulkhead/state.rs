@@ -123,7 +123,11 @@ impl Slots {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
             let handoff = word > IN_FLIGHT_MASK;
-            let next = if handoff { word - ONE_WAITING } else { word - 1 };
+            let next = if handoff {
+                word - ONE_WAITING
+            } else {
+                word - 1
+            };
             match self
                 .word
                 .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Relaxed)
@@ -146,7 +150,12 @@ impl Slots {
             if word > IN_FLIGHT_MASK {
                 if self
                     .word
-                    .compare_exchange(word, word - ONE_WAITING, Ordering::AcqRel, Ordering::Acquire)
+                    .compare_exchange(
+                        word,
+                        word - ONE_WAITING,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
                     .is_ok()
                 {
                     return;

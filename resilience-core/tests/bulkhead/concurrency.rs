@@ -109,7 +109,10 @@ async fn a_thousand_callers_never_exceed_capacity_and_each_completes_or_is_rejec
 
     assert!(upstream.peak() <= CAPACITY, "peak {}", upstream.peak());
     assert_eq!(outcomes.total(), TASKS);
-    assert_eq!(outcomes.completed.load(Ordering::SeqCst), upstream.finished());
+    assert_eq!(
+        outcomes.completed.load(Ordering::SeqCst),
+        upstream.finished()
+    );
     assert!(upstream.finished() >= CAPACITY);
     assert_eq!(upstream.current(), 0);
     assert_clean(&bulkhead).await;
@@ -128,7 +131,10 @@ async fn with_a_queue_a_thousand_callers_never_exceed_capacity() {
 
     assert!(upstream.peak() <= CAPACITY, "peak {}", upstream.peak());
     assert_eq!(outcomes.total(), TASKS);
-    assert_eq!(outcomes.completed.load(Ordering::SeqCst), upstream.finished());
+    assert_eq!(
+        outcomes.completed.load(Ordering::SeqCst),
+        upstream.finished()
+    );
     assert_clean(&bulkhead).await;
 }
 
@@ -150,7 +156,10 @@ async fn half_the_callers_cancelled_mid_wait_or_mid_call_leak_no_slot() {
     // Cancelled mid-call: the upstream saw them start and never finish.
     assert!(upstream.abandoned() > 0, "some were cancelled mid-call");
     // Cancelled before the call: while queued for a permit.
-    assert!(cancelled > upstream.abandoned(), "some were cancelled mid-wait");
+    assert!(
+        cancelled > upstream.abandoned(),
+        "some were cancelled mid-wait"
+    );
     assert_eq!(upstream.current(), 0);
     assert_clean(&bulkhead).await;
 }

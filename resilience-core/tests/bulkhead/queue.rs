@@ -88,13 +88,19 @@ async fn queue_overflow_rejects_at_once() {
     assert_eq!(bulkhead.waiting(), 2);
 
     let start = Instant::now();
-    let outcome = bulkhead.acquire().into_decided().expect("decided without waiting");
+    let outcome = bulkhead
+        .acquire()
+        .into_decided()
+        .expect("decided without waiting");
     let err = outcome.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BulkheadFull);
     assert_eq!(err.field("reason"), Some(&FieldValue::from("queue_full")));
     assert_eq!(start.elapsed(), Duration::ZERO);
     for waiter in waiters {
-        assert_eq!(waiter.await.unwrap().unwrap_err().kind(), ErrorKind::BulkheadFull);
+        assert_eq!(
+            waiter.await.unwrap().unwrap_err().kind(),
+            ErrorKind::BulkheadFull
+        );
     }
 }
 
@@ -202,10 +208,16 @@ async fn a_slot_handed_to_a_cancelled_waiter_passes_to_the_next() {
     drop(held);
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
-    second.await.unwrap().expect("the hand-off reached the next waiter");
+    second
+        .await
+        .unwrap()
+        .expect("the hand-off reached the next waiter");
     assert_eq!((bulkhead.in_flight(), bulkhead.waiting()), (0, 0));
     let _slot = bulkhead.try_acquire().expect("the slot is free");
-    assert!(bulkhead.try_acquire().is_err(), "and there is still one slot");
+    assert!(
+        bulkhead.try_acquire().is_err(),
+        "and there is still one slot"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,7 +233,11 @@ async fn a_permit_dropped_mid_call_frees_its_slot() {
 async fn dropping_an_undecided_or_decided_acquire_never_leaks() {
     let bulkhead = queued(1, 1, Duration::from_secs(1));
     let admitted = bulkhead.acquire();
-    assert_eq!(bulkhead.in_flight(), 1, "the attempt happens when `acquire` is called");
+    assert_eq!(
+        bulkhead.in_flight(),
+        1,
+        "the attempt happens when `acquire` is called"
+    );
     let waiting = bulkhead.acquire();
     assert!(waiting.is_waiting());
     assert_eq!(bulkhead.waiting(), 1);

@@ -13,10 +13,9 @@ fn values(snapshotter: &Snapshotter) -> Vec<(String, DebugValue)> {
         .into_vec()
         .into_iter()
         .filter(|(key, ..)| {
-            key
-                    .key()
-                    .labels()
-                    .any(|l| l.key() == label::NAME && l.value() == "payments")
+            key.key()
+                .labels()
+                .any(|l| l.key() == label::NAME && l.value() == "payments")
         })
         .map(|(key, .., value)| (key.key().name().to_owned(), value))
         .collect()
