@@ -164,11 +164,11 @@ fn allocations(_: &mut Criterion) {
     const N: u64 = 10_000;
 
     let mut service = ours();
-    let ours = allocations_in(&GLOBAL, N, || call_once(&mut service, 1));
+    let ours = allocations_in(GLOBAL, N, || call_once(&mut service, 1));
     let mut service = tower_limit();
-    let tower = allocations_in(&GLOBAL, N, || call_once(&mut service, 1));
+    let tower = allocations_in(GLOBAL, N, || call_once(&mut service, 1));
     let mut service = tower_resilience();
-    let peer = allocations_in(&GLOBAL, N, || call_once(&mut service, 1));
+    let peer = allocations_in(GLOBAL, N, || call_once(&mut service, 1));
     println!(
         "bulkhead allocations per call: resilience_layer {ours}, \
          tower_concurrency_limit {tower}, tower_resilience {peer}"
