@@ -41,9 +41,9 @@
 //! waiting on the one dependency. tower's `ConcurrencyLimit` caps concurrency but queues
 //! without bound through `poll_ready` — and axum's router is always ready, so the queue
 //! moves into the router instead (tower issue #793 asks for a rejecting limit). A bulkhead
-//! refuses the excess at once with [`ErrorKind::BulkheadFull`](crate::ErrorKind::BulkheadFull),
-//! a rejection with a `retry_after` hint, which an HTTP layer answers as 503 (or 429) +
-//! `Retry-After`: load is shed where it is cheapest, before any work is done.
+//! refuses the excess at once with `BulkheadFull`, a rejection with a `retry_after` hint,
+//! which an HTTP layer answers as 503 (or 429) + `Retry-After`: load is shed where it is
+//! cheapest, before any work is done.
 //!
 //! A small wait queue smooths bursts: up to [`max_waiting`](BulkheadBuilder::max_waiting)
 //! callers of [`acquire`](Bulkhead::acquire) wait, in FIFO order, for at most
