@@ -53,6 +53,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod idempotency;
 mod name;
 pub mod telemetry;
 

@@ -10,6 +10,8 @@
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
 //!   ([`http::HttpErrorLayer`]).
+//! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyLayer`]):
+//!   duplicates of a POST run the handler once and get the first response replayed.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -31,6 +33,7 @@
 
 pub mod bulkhead;
 pub mod http;
+pub mod idempotency;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]
