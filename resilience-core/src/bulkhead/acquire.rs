@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::{Bulkhead, Permit};
 use crate::Error;
 
-type Waiting = Pin<Box<dyn Future<Output = Result<Permit, Error>> + Send>>;
+type Waiting = Pin<Box<dyn Future<Output = Result<Permit, Error>> + Send + Sync>>;
 
 /// The future returned by [`Bulkhead::acquire`]: resolves to a [`Permit`] or to the error
 /// that refused one.

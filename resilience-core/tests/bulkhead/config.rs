@@ -105,8 +105,8 @@ fn clones_share_one_set_of_slots() {
 }
 
 #[test]
-fn futures_and_permits_are_send_and_static() {
-    fn send_static<T: Send + 'static>(_: &T) {}
+fn futures_and_permits_are_send_sync_and_static() {
+    fn send_static<T: Send + Sync + 'static>(_: &T) {}
     let bulkhead = Bulkhead::builder().build().unwrap();
     let acquire = bulkhead.acquire();
     send_static(&acquire);
