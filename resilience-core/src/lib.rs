@@ -4,6 +4,7 @@
 //!
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
+//! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
 //! - [`retry`]: bounded retries ([`retry::RetryPolicy`], [`retry::RetryBudget`]);
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreaker`], lock-free on its closed path;
@@ -50,6 +51,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
 pub mod config;

@@ -6,6 +6,8 @@
 //!
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
 //!   a [`resilience_core::CircuitBreaker`] around any service.
+//! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
+//!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
@@ -36,6 +38,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod deadline;
 pub mod http;
