@@ -267,6 +267,6 @@ async fn the_queue_order_is_the_order_of_acquire_calls_not_of_first_polls() {
     assert!(first.is_finished(), "the first caller gets the slot");
     assert!(!second.is_finished(), "the second caller keeps waiting");
     drop(first.await.unwrap().expect("admitted"));
-    second.await.unwrap().expect("admitted next");
+    drop(second.await.unwrap().expect("admitted next"));
     assert_eq!((bulkhead.in_flight(), bulkhead.waiting()), (0, 0));
 }
