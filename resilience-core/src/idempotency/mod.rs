@@ -41,7 +41,15 @@
 //! overwriting the newer claim.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod testing;
 
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{RedisStore, RedisStoreBuilder};
 pub use store::{BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, Record};
