@@ -24,6 +24,9 @@ pub(super) enum Limit {
     Bytes,
 }
 
+/// The fewest inserts between two sweeps.
+const MIN_SWEEP_AFTER: usize = 64;
+
 #[derive(Debug)]
 struct Entry {
     fingerprint: Fingerprint,
@@ -57,9 +60,12 @@ pub(super) struct Shard<H> {
     bytes: usize,
     max_entries: usize,
     max_bytes: usize,
-    /// Inserts since the last sweep; a sweep runs when this reaches the map's length, which
-    /// keeps the cost of sweeping O(1) per insert and expired entries at most half the map.
+    /// Inserts since the last sweep.
     inserts_since_sweep: usize,
+    /// A sweep runs once `inserts_since_sweep` reaches this: the entries left by the last
+    /// sweep (at least 64). So a sweep's cost is paid by as many inserts (O(1) per insert,
+    /// amortized), and entries that expire unseen are removed before the map doubles.
+    sweep_after: usize,
     /// The last fencing token handed out. A key always lives in the same shard, so a
     /// per-shard counter is enough to tell successive claims of one key apart.
     last_token: u64,
@@ -73,6 +79,7 @@ impl<H: BuildHasher> Shard<H> {
             max_entries,
             max_bytes,
             inserts_since_sweep: 0,
+            sweep_after: MIN_SWEEP_AFTER,
             last_token: 0,
         }
     }
@@ -173,6 +180,7 @@ impl<H: BuildHasher> Shard<H> {
         });
         self.bytes -= freed;
         self.inserts_since_sweep = 0;
+        self.sweep_after = self.map.len().max(MIN_SWEEP_AFTER);
         before - self.map.len()
     }
 
@@ -209,7 +217,7 @@ impl<H: BuildHasher> Shard<H> {
                 None
             }
         };
-        if fits(self).is_none() && self.inserts_since_sweep < self.map.len().max(64) {
+        if fits(self).is_none() && self.inserts_since_sweep < self.sweep_after {
             return Ok(());
         }
         self.purge_expired(now);
