@@ -2,17 +2,24 @@
 //!
 //! # Why a sharded map and not moka
 //!
-//! DESIGN asks to evaluate a well-kept concurrent cache against a sharded map. `moka`
-//! (`sync::Cache` with a per-entry [`Expiry`](https://docs.rs/moka) and `and_compute_with`
-//! for the atomic claim) was measured against this store in the same criterion run
-//! (`benches/benches/idempotency.rs`, claim + complete of a fresh key, one thread):
+//! DESIGN asks to evaluate a well-kept concurrent cache against a sharded map. moka 0.12
+//! (`sync::Cache` with a per-entry `Expiry` and `and_compute_with` for the atomic claim)
+//! was measured against this store in the same criterion run
+//! (`benches/benches/idempotency.rs`, one thread, CPU time, 36-byte keys, a 66-byte JSON
+//! record; a 2-core machine with a load average near 11, so only the ratios travel):
 //!
-//! FIGURES
+//! | | claim + complete, fresh key | replay (claim of a completed key) | allocations per claim + complete |
+//! |---|---|---|---|
+//! | this store, sharded (default) | 819 ns (1.22 M/s) | 170 ns (5.9 M/s) | 5 |
+//! | this store, one shard | 818 ns (1.22 M/s) | — | 5 |
+//! | moka | 4.04 µs (0.25 M/s) | 881 ns (1.1 M/s) | 22 |
 //!
-//! Besides being slower, moka cannot express the capacity policy: when full it evicts
-//! (TinyLFU/LRU), and an evicted in-flight lease lets a duplicate run the operation a
-//! second time; an evicted record turns a replay into a re-run. This store instead refuses
-//! new claims when full and never drops a live entry.
+//! The sharded map is about 5× faster on both paths, with a quarter of the allocations,
+//! and one thread pays nothing for the shards (they pay off when threads meet). moka also
+//! cannot express the capacity policy: when full it evicts (TinyLFU/LRU), and an evicted
+//! in-flight lease lets a duplicate run the operation a second time, an evicted record
+//! turns a replay into a re-run. This store instead refuses new claims when full and never
+//! drops a live entry. So the sharded map stays, and moka is only a bench dependency.
 
 mod config;
 mod shard;
