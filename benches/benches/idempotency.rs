@@ -46,7 +46,10 @@ fn keys(n: u64) -> Vec<String> {
 fn response() -> Record {
     Record::new(
         201,
-        vec![("content-type".into(), Bytes::from_static(b"application/json"))],
+        vec![(
+            "content-type".into(),
+            Bytes::from_static(b"application/json"),
+        )],
         Bytes::from_static(br#"{"id":"ch_1","amount":1000,"currency":"eur","status":"succeeded"}"#),
     )
 }
@@ -182,11 +185,7 @@ fn moka_claim_complete(store: &MokaStore, key: &str, record: &Record) {
 }
 
 /// Times `iters` claim + complete of fresh keys; the store and keys are made untimed.
-fn timed<S>(
-    iters: u64,
-    make: impl FnOnce(u64) -> S,
-    run: impl Fn(&S, &str, &Record),
-) -> Duration {
+fn timed<S>(iters: u64, make: impl FnOnce(u64) -> S, run: impl Fn(&S, &str, &Record)) -> Duration {
     let store = make(iters);
     let keys = keys(iters);
     let record = response();
@@ -221,7 +220,9 @@ fn memory(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let start = cpu_time::ThreadTime::now();
             for _ in 0..iters {
-                black_box(ready(store.claim(black_box("replayed"), &FINGERPRINT, LOCK_TTL)).unwrap());
+                black_box(
+                    ready(store.claim(black_box("replayed"), &FINGERPRINT, LOCK_TTL)).unwrap(),
+                );
             }
             start.elapsed()
         });
@@ -290,7 +291,10 @@ fn redis(c: &mut Criterion) {
                 panic!("fresh key {key} not claimed");
             };
             assert_eq!(
-                store.complete(lease, record, Duration::from_secs(60)).await.unwrap(),
+                store
+                    .complete(lease, record, Duration::from_secs(60))
+                    .await
+                    .unwrap(),
                 Commit::Done
             );
         }
@@ -355,7 +359,9 @@ async fn commands_since_reset(admin: &mut redis::aio::MultiplexedConnection) -> 
         .unwrap();
     let (mut sent, mut inside) = (0, 0);
     for line in info.lines() {
-        let Some(stat) = line.strip_prefix("cmdstat_") else { continue };
+        let Some(stat) = line.strip_prefix("cmdstat_") else {
+            continue;
+        };
         let (name, rest) = stat.split_once(':').unwrap_or((stat, ""));
         let calls = rest
             .split(',')

@@ -149,7 +149,11 @@ async fn expired_entries_are_swept_without_being_touched_again() {
     for i in 0..1000 {
         claimed(&store, &format!("new-{i}"), 1).await;
     }
-    assert!(store.len() < 2000, "expired entries were swept: {}", store.len());
+    assert!(
+        store.len() < 2000,
+        "expired entries were swept: {}",
+        store.len()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -160,7 +164,10 @@ async fn extreme_ttls_do_not_panic() {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        store.complete(lease, record(b"kept"), Duration::MAX).await.unwrap(),
+        store
+            .complete(lease, record(b"kept"), Duration::MAX)
+            .await
+            .unwrap(),
         Commit::Done
     );
     tokio::time::sleep(DAY * 365).await;

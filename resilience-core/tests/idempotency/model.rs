@@ -16,10 +16,22 @@ const MAX_BYTES: usize = 40;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Claim { key: usize, fp: u8, ttl_ms: u64 },
-    Complete { lease: usize, body: usize, ttl_ms: u64 },
-    Release { lease: usize },
-    Advance { ms: u64 },
+    Claim {
+        key: usize,
+        fp: u8,
+        ttl_ms: u64,
+    },
+    Complete {
+        lease: usize,
+        body: usize,
+        ttl_ms: u64,
+    },
+    Release {
+        lease: usize,
+    },
+    Advance {
+        ms: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -71,7 +83,12 @@ impl Model {
     }
 
     fn bytes_of(key: usize, entry: &Entry) -> usize {
-        KEYS[key].len() + if entry.lease.is_none() { body_record(entry.body).size() } else { 0 }
+        KEYS[key].len()
+            + if entry.lease.is_none() {
+                body_record(entry.body).size()
+            } else {
+                0
+            }
     }
 
     fn claim(&mut self, key: usize, fp: u8, ttl: u64, lease_index: usize) -> Outcome {
@@ -85,16 +102,33 @@ impl Model {
             };
         }
         let others = self.live().filter(|(k, _)| **k != key);
-        let (count, bytes) = others.fold((0, 0), |(c, b), (k, e)| (c + 1, b + Self::bytes_of(*k, e)));
+        let (count, bytes) =
+            others.fold((0, 0), |(c, b), (k, e)| (c + 1, b + Self::bytes_of(*k, e)));
         if count + 1 > MAX_ENTRIES || bytes + KEYS[key].len() > MAX_BYTES {
             return Outcome::Full;
         }
-        self.entries.insert(key, Entry { fp, expires_at: self.now + ttl, lease: Some(lease_index), body: 0 });
+        self.entries.insert(
+            key,
+            Entry {
+                fp,
+                expires_at: self.now + ttl,
+                lease: Some(lease_index),
+                body: 0,
+            },
+        );
         Outcome::Claimed
     }
 
-    fn finish(&mut self, key: usize, lease_index: usize, complete: Option<(usize, u64)>) -> Outcome {
-        let current = self.entries.get(&key).is_some_and(|e| e.expires_at > self.now && e.lease == Some(lease_index));
+    fn finish(
+        &mut self,
+        key: usize,
+        lease_index: usize,
+        complete: Option<(usize, u64)>,
+    ) -> Outcome {
+        let current = self
+            .entries
+            .get(&key)
+            .is_some_and(|e| e.expires_at > self.now && e.lease == Some(lease_index));
         if !current {
             return Outcome::Commit(Commit::Stale);
         }
@@ -146,21 +180,34 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let (got, expected) = match op {
             Op::Claim { key, fp: f, ttl_ms } => {
                 let expected = model.claim(key, f, ttl_ms, leases.len());
-                let (got, lease) =
-                    outcome_of_claim(store.claim(KEYS[key], &fp(f), Duration::from_millis(ttl_ms)).await);
+                let (got, lease) = outcome_of_claim(
+                    store
+                        .claim(KEYS[key], &fp(f), Duration::from_millis(ttl_ms))
+                        .await,
+                );
                 if let Some(lease) = lease {
                     leases.push((lease, key));
                 }
                 (got, expected)
             }
-            Op::Complete { lease, body, ttl_ms } => {
-                let Some((held, key)) = leases.get(lease).cloned() else { continue };
+            Op::Complete {
+                lease,
+                body,
+                ttl_ms,
+            } => {
+                let Some((held, key)) = leases.get(lease).cloned() else {
+                    continue;
+                };
                 let expected = model.finish(key, lease, Some((body, ttl_ms)));
-                let got = store.complete(held, body_record(body), Duration::from_millis(ttl_ms)).await;
+                let got = store
+                    .complete(held, body_record(body), Duration::from_millis(ttl_ms))
+                    .await;
                 (outcome_of_commit(got), expected)
             }
             Op::Release { lease } => {
-                let Some((held, key)) = leases.get(lease).cloned() else { continue };
+                let Some((held, key)) = leases.get(lease).cloned() else {
+                    continue;
+                };
                 let expected = model.finish(key, lease, None);
                 (outcome_of_commit(store.release(held).await), expected)
             }

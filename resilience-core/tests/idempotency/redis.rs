@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use resilience_core::idempotency::testing::{REQUIRE_REDIS_VAR, redis_url_or_skip};
-use resilience_core::idempotency::{Claim, Commit, IdempotencyStore, RedisStore, Record};
+use resilience_core::idempotency::{Claim, Commit, IdempotencyStore, Record, RedisStore};
 
 use crate::suite::{DAY, LOCK_TTL, assert_unavailable, claimed, fp, record};
 
@@ -44,14 +44,20 @@ async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
 
 #[tokio::test]
 async fn keys_live_under_the_prefix_with_redis_enforcing_the_lock_ttl() {
-    let Some(url) = redis_url_or_skip("keys_live_under_the_prefix") else { return };
+    let Some(url) = redis_url_or_skip("keys_live_under_the_prefix") else {
+        return;
+    };
     let store = store_at(&url);
     let mut conn = raw(&url).await;
     claimed(&store, "ключ", 1).await;
 
     let mut key = store.prefix().to_vec();
     key.extend_from_slice("ключ".as_bytes());
-    let pttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert!(pttl > 0 && pttl <= LOCK_TTL.as_millis() as i64, "{pttl}");
 
     // Another prefix is another namespace.
@@ -61,7 +67,9 @@ async fn keys_live_under_the_prefix_with_redis_enforcing_the_lock_ttl() {
 
 #[tokio::test]
 async fn a_value_of_an_unknown_format_is_refused_clearly() {
-    let Some(url) = redis_url_or_skip("a_value_of_an_unknown_format") else { return };
+    let Some(url) = redis_url_or_skip("a_value_of_an_unknown_format") else {
+        return;
+    };
     let store = store_at(&url);
     let mut conn = raw(&url).await;
     // Same fingerprint where the scripts look for it, but a version this release does not know.
@@ -69,7 +77,12 @@ async fn a_value_of_an_unknown_format_is_refused_clearly() {
     value.extend_from_slice(fp(1).as_bytes());
     let mut key = store.prefix().to_vec();
     key.extend_from_slice(b"k");
-    let () = redis::cmd("SET").arg(&key).arg(value).query_async(&mut conn).await.unwrap();
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(value)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
 
     let err = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
     assert_unavailable(&err);
@@ -80,7 +93,11 @@ async fn a_value_of_an_unknown_format_is_refused_clearly() {
 #[tokio::test]
 async fn an_unreachable_redis_is_store_unavailable_not_a_panic() {
     // A port that was free a moment ago: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
         .name("orders")
         .build()
@@ -92,7 +109,12 @@ async fn an_unreachable_redis_is_store_unavailable_not_a_panic() {
         assert!(std::error::Error::source(&err).is_some(), "{err:#}");
     }
     let lease = resilience_core::idempotency::Lease::new("k", 7, fp(1));
-    assert_unavailable(&store.complete(lease.clone(), record(b"x"), DAY).await.unwrap_err());
+    assert_unavailable(
+        &store
+            .complete(lease.clone(), record(b"x"), DAY)
+            .await
+            .unwrap_err(),
+    );
     assert_unavailable(&store.release(lease).await.unwrap_err());
     assert_unavailable(&store.ping().await.unwrap_err());
 }
@@ -161,7 +183,11 @@ impl OwnRedis {
         let client = redis::Client::open(self.url()).unwrap();
         for _ in 0..200 {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING").query_async::<()>(&mut conn).await.is_ok() {
+                if redis::cmd("PING")
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .is_ok()
+                {
                     return;
                 }
             }
@@ -188,8 +214,14 @@ async fn redis_stopped_mid_test_fails_calls_cleanly_and_the_store_recovers() {
     if redis_url_or_skip("redis_stopped_mid_test").is_none() {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let Some(server) = OwnRedis::start(port) else { return };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(server) = OwnRedis::start(port) else {
+        return;
+    };
     server.wait_until_up().await;
     let store = RedisStore::builder(server.url())
         .timeout(Duration::from_secs(2))
@@ -218,22 +250,39 @@ async fn redis_stopped_mid_test_fails_calls_cleanly_and_the_store_recovers() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(matches!(recovered, Some(Claim::Claimed(_))), "{recovered:?}");
+    assert!(
+        matches!(recovered, Some(Claim::Claimed(_))),
+        "{recovered:?}"
+    );
     drop(server);
 }
 
 #[tokio::test]
 async fn two_stores_on_one_redis_see_each_others_keys() {
-    let Some(url) = redis_url_or_skip("two_stores_on_one_redis") else { return };
+    let Some(url) = redis_url_or_skip("two_stores_on_one_redis") else {
+        return;
+    };
     let prefix = unique_prefix();
-    let first = RedisStore::builder(url.as_str()).prefix(prefix.clone()).build().unwrap();
-    let second = RedisStore::builder(url.as_str()).prefix(prefix).build().unwrap();
+    let first = RedisStore::builder(url.as_str())
+        .prefix(prefix.clone())
+        .build()
+        .unwrap();
+    let second = RedisStore::builder(url.as_str())
+        .prefix(prefix)
+        .build()
+        .unwrap();
     let lease = claimed(&first, "k", 1).await;
     assert!(matches!(
         second.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
         Claim::InFlight { .. }
     ));
     let stored = Record::new(200, vec![], Bytes::from_static(b"from the first instance"));
-    assert_eq!(first.complete(lease, stored.clone(), DAY).await.unwrap(), Commit::Done);
-    assert_eq!(second.claim("k", &fp(1), LOCK_TTL).await.unwrap(), Claim::Completed(stored));
+    assert_eq!(
+        first.complete(lease, stored.clone(), DAY).await.unwrap(),
+        Commit::Done
+    );
+    assert_eq!(
+        second.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
+        Claim::Completed(stored)
+    );
 }

@@ -25,7 +25,10 @@ pub(crate) fn record(body: &'static [u8]) -> Record {
     Record::new(
         201,
         vec![
-            ("content-type".into(), Bytes::from_static(b"application/json")),
+            (
+                "content-type".into(),
+                Bytes::from_static(b"application/json"),
+            ),
             ("location".into(), Bytes::from_static(b"/charges/1")),
         ],
         Bytes::from_static(body),
@@ -39,7 +42,9 @@ pub(crate) async fn claimed(store: &impl IdempotencyStore, key: &str, f: u8) -> 
     }
 }
 
-pub(crate) async fn fresh_key_is_claimed_and_duplicates_see_it_in_flight(store: impl IdempotencyStore) {
+pub(crate) async fn fresh_key_is_claimed_and_duplicates_see_it_in_flight(
+    store: impl IdempotencyStore,
+) {
     let lease = claimed(&store, "k", 1).await;
     assert_eq!(lease.key(), "k");
     assert_eq!(lease.fingerprint(), &fp(1));
@@ -57,14 +62,20 @@ pub(crate) async fn completed_key_replays_its_record_byte_for_byte(store: impl I
     let original = Record::new(
         200,
         vec![
-            ("content-type".into(), Bytes::from_static(b"application/octet-stream")),
+            (
+                "content-type".into(),
+                Bytes::from_static(b"application/octet-stream"),
+            ),
             ("x-empty".into(), Bytes::new()),
             ("x-binary".into(), Bytes::from_static(b"\x00\xff\r\n")),
         ],
         Bytes::from(body),
     );
     let lease = claimed(&store, "k", 1).await;
-    assert_eq!(store.complete(lease, original.clone(), DAY).await.unwrap(), Commit::Done);
+    assert_eq!(
+        store.complete(lease, original.clone(), DAY).await.unwrap(),
+        Commit::Done
+    );
     for _ in 0..2 {
         match store.claim("k", &fp(1), LOCK_TTL).await.unwrap() {
             Claim::Completed(replayed) => assert_eq!(replayed, original),
@@ -73,15 +84,32 @@ pub(crate) async fn completed_key_replays_its_record_byte_for_byte(store: impl I
     }
     let empty = Record::new(204, vec![], Bytes::new());
     let lease = claimed(&store, "empty", 1).await;
-    assert_eq!(store.complete(lease, empty.clone(), DAY).await.unwrap(), Commit::Done);
-    assert_eq!(store.claim("empty", &fp(1), LOCK_TTL).await.unwrap(), Claim::Completed(empty));
+    assert_eq!(
+        store.complete(lease, empty.clone(), DAY).await.unwrap(),
+        Commit::Done
+    );
+    assert_eq!(
+        store.claim("empty", &fp(1), LOCK_TTL).await.unwrap(),
+        Claim::Completed(empty)
+    );
 }
 
-pub(crate) async fn other_fingerprint_is_a_mismatch_in_flight_and_completed(store: impl IdempotencyStore) {
+pub(crate) async fn other_fingerprint_is_a_mismatch_in_flight_and_completed(
+    store: impl IdempotencyStore,
+) {
     let lease = claimed(&store, "k", 1).await;
-    assert_eq!(store.claim("k", &fp(2), LOCK_TTL).await.unwrap(), Claim::Mismatch);
-    assert_eq!(store.complete(lease, record(b"ok"), DAY).await.unwrap(), Commit::Done);
-    assert_eq!(store.claim("k", &fp(2), LOCK_TTL).await.unwrap(), Claim::Mismatch);
+    assert_eq!(
+        store.claim("k", &fp(2), LOCK_TTL).await.unwrap(),
+        Claim::Mismatch
+    );
+    assert_eq!(
+        store.complete(lease, record(b"ok"), DAY).await.unwrap(),
+        Commit::Done
+    );
+    assert_eq!(
+        store.claim("k", &fp(2), LOCK_TTL).await.unwrap(),
+        Claim::Mismatch
+    );
     // The mismatch changed nothing for the original request.
     assert_eq!(
         store.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
@@ -94,7 +122,10 @@ pub(crate) async fn release_frees_the_key_for_the_next_claim(store: impl Idempot
     assert_eq!(store.release(lease).await.unwrap(), Commit::Done);
     // Even with another fingerprint: nothing of the released request remains.
     let lease = claimed(&store, "k", 2).await;
-    assert_eq!(store.complete(lease, record(b"second"), DAY).await.unwrap(), Commit::Done);
+    assert_eq!(
+        store.complete(lease, record(b"second"), DAY).await.unwrap(),
+        Commit::Done
+    );
     assert_eq!(
         store.claim("k", &fp(2), LOCK_TTL).await.unwrap(),
         Claim::Completed(record(b"second"))
@@ -103,8 +134,20 @@ pub(crate) async fn release_frees_the_key_for_the_next_claim(store: impl Idempot
 
 pub(crate) async fn a_lease_commits_once(store: impl IdempotencyStore) {
     let lease = claimed(&store, "k", 1).await;
-    assert_eq!(store.complete(lease.clone(), record(b"one"), DAY).await.unwrap(), Commit::Done);
-    assert_eq!(store.complete(lease.clone(), record(b"two"), DAY).await.unwrap(), Commit::Stale);
+    assert_eq!(
+        store
+            .complete(lease.clone(), record(b"one"), DAY)
+            .await
+            .unwrap(),
+        Commit::Done
+    );
+    assert_eq!(
+        store
+            .complete(lease.clone(), record(b"two"), DAY)
+            .await
+            .unwrap(),
+        Commit::Stale
+    );
     assert_eq!(store.release(lease).await.unwrap(), Commit::Stale);
     assert_eq!(
         store.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
@@ -114,8 +157,14 @@ pub(crate) async fn a_lease_commits_once(store: impl IdempotencyStore) {
     let lease = claimed(&store, "r", 1).await;
     assert_eq!(store.release(lease.clone()).await.unwrap(), Commit::Done);
     assert_eq!(store.release(lease.clone()).await.unwrap(), Commit::Stale);
-    assert_eq!(store.complete(lease, record(b"late"), DAY).await.unwrap(), Commit::Stale);
-    assert!(matches!(store.claim("r", &fp(1), LOCK_TTL).await.unwrap(), Claim::Claimed(_)));
+    assert_eq!(
+        store.complete(lease, record(b"late"), DAY).await.unwrap(),
+        Commit::Stale
+    );
+    assert!(matches!(
+        store.claim("r", &fp(1), LOCK_TTL).await.unwrap(),
+        Claim::Claimed(_)
+    ));
 }
 
 pub(crate) async fn exactly_one_of_many_concurrent_claims_wins<S>(store: S)
@@ -144,7 +193,10 @@ where
     }
     assert_eq!(winners.len(), 1, "exactly one claim must win");
     let lease = winners.pop().unwrap();
-    assert_eq!(store.complete(lease, record(b"once"), DAY).await.unwrap(), Commit::Done);
+    assert_eq!(
+        store.complete(lease, record(b"once"), DAY).await.unwrap(),
+        Commit::Done
+    );
 
     // And once completed, every concurrent duplicate replays.
     let tasks: Vec<_> = (0..TASKS)
@@ -165,58 +217,74 @@ pub(crate) async fn abandoned_lease_is_reclaimable_after_the_lock_ttl_and_its_la
     // The worker holding `stale` vanishes; its lease lapses.
     tokio::time::sleep(PAST_LOCK_TTL).await;
     let fresh = claimed(&store, "k", 1).await;
-    assert_ne!(fresh.token(), stale.token(), "a new claim gets a new fencing token");
+    assert_ne!(
+        fresh.token(),
+        stale.token(),
+        "a new claim gets a new fencing token"
+    );
     // The stale worker wakes up and tries to write: refused, nothing overwritten.
-    assert_eq!(store.complete(stale.clone(), record(b"stale"), DAY).await.unwrap(), Commit::Stale);
+    assert_eq!(
+        store
+            .complete(stale.clone(), record(b"stale"), DAY)
+            .await
+            .unwrap(),
+        Commit::Stale
+    );
     assert_eq!(store.release(stale).await.unwrap(), Commit::Stale);
     assert!(matches!(
         store.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
         Claim::InFlight { .. }
     ));
-    assert_eq!(store.complete(fresh, record(b"fresh"), DAY).await.unwrap(), Commit::Done);
+    assert_eq!(
+        store.complete(fresh, record(b"fresh"), DAY).await.unwrap(),
+        Commit::Done
+    );
     assert_eq!(
         store.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
         Claim::Completed(record(b"fresh"))
     );
 }
 
-pub(crate) async fn expired_lease_commits_nothing_even_when_unclaimed(store: impl IdempotencyStore) {
+pub(crate) async fn expired_lease_commits_nothing_even_when_unclaimed(
+    store: impl IdempotencyStore,
+) {
     let lease = claimed(&store, "k", 1).await;
     tokio::time::sleep(PAST_LOCK_TTL).await;
-    assert_eq!(store.complete(lease, record(b"late"), DAY).await.unwrap(), Commit::Stale);
+    assert_eq!(
+        store.complete(lease, record(b"late"), DAY).await.unwrap(),
+        Commit::Stale
+    );
     // The late record was not stored: the key is free.
-    assert!(matches!(store.claim("k", &fp(2), LOCK_TTL).await.unwrap(), Claim::Claimed(_)));
+    assert!(matches!(
+        store.claim("k", &fp(2), LOCK_TTL).await.unwrap(),
+        Claim::Claimed(_)
+    ));
 }
 
 pub(crate) async fn completed_record_expires_after_its_ttl(store: impl IdempotencyStore) {
     let lease = claimed(&store, "k", 1).await;
-    assert_eq!(store.complete(lease, record(b"ok"), LOCK_TTL).await.unwrap(), Commit::Done);
+    assert_eq!(
+        store
+            .complete(lease, record(b"ok"), LOCK_TTL)
+            .await
+            .unwrap(),
+        Commit::Done
+    );
     assert_eq!(
         store.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
         Claim::Completed(record(b"ok"))
     );
     tokio::time::sleep(PAST_LOCK_TTL).await;
-    assert!(matches!(store.claim("k", &fp(2), LOCK_TTL).await.unwrap(), Claim::Claimed(_)));
+    assert!(matches!(
+        store.claim("k", &fp(2), LOCK_TTL).await.unwrap(),
+        Claim::Claimed(_)
+    ));
 }
 
 /// Keys that a naive store might confuse: empty, whitespace, control characters, Unicode,
 /// glob and hash-tag characters, and one that looks like another with a separator.
 pub(crate) const ODD_KEYS: &[&str] = &[
-    "",
-    " ",
-    "a b",
-    "a\nb",
-    "\0",
-    "\0\0",
-    "ключ",
-    "🔑",
-    "*",
-    "{tag}",
-    "a:b",
-    "a",
-    ":b",
-    "\\",
-    "'\"",
+    "", " ", "a b", "a\nb", "\0", "\0\0", "ключ", "🔑", "*", "{tag}", "a:b", "a", ":b", "\\", "'\"",
 ];
 
 pub(crate) async fn keys_with_arbitrary_characters_are_kept_apart(store: impl IdempotencyStore) {
@@ -224,7 +292,10 @@ pub(crate) async fn keys_with_arbitrary_characters_are_kept_apart(store: impl Id
         let lease = claimed(&store, key, i as u8).await;
         assert_eq!(lease.key(), *key);
         let body = Bytes::from(key.as_bytes().to_vec());
-        let commit = store.complete(lease, Record::new(200, vec![], body), DAY).await.unwrap();
+        let commit = store
+            .complete(lease, Record::new(200, vec![], body), DAY)
+            .await
+            .unwrap();
         assert_eq!(commit, Commit::Done);
     }
     for (i, key) in ODD_KEYS.iter().enumerate() {

@@ -152,6 +152,12 @@ mod tests {
             err(MemoryStore::builder().max_entries(4).shards(8)),
             "shards"
         );
-        assert!(MemoryStore::builder().max_entries(4).shards(4).build().is_ok());
+        assert!(
+            MemoryStore::builder()
+                .max_entries(4)
+                .shards(4)
+                .build()
+                .is_ok()
+        );
     }
 }

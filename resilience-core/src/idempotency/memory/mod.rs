@@ -140,7 +140,9 @@ impl MemoryStore {
     /// after a burst, e.g. from a periodic task.
     pub fn purge_expired(&self) -> usize {
         let now = Instant::now();
-        self.shards().map(|mut shard| shard.purge_expired(now)).sum()
+        self.shards()
+            .map(|mut shard| shard.purge_expired(now))
+            .sum()
     }
 
     fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard<RandomState>>> {
@@ -177,7 +179,9 @@ impl MemoryStore {
 /// Locks a shard. A panic while a shard is locked cannot leave it inconsistent (no code
 /// that may panic runs between two updates), so a poisoned lock is used as it is.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Default for MemoryStore {

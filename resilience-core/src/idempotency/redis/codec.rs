@@ -29,7 +29,10 @@ const LEASE_LEN: usize = HEADER + 8;
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Value {
     /// In flight, claimed with this fencing token.
-    Lease { fingerprint: Fingerprint, token: u64 },
+    Lease {
+        fingerprint: Fingerprint,
+        token: u64,
+    },
     /// Completed.
     Record {
         fingerprint: Fingerprint,
@@ -94,7 +97,9 @@ pub(super) fn decode(value: Bytes) -> Result<Value, CodecError> {
     let mut reader = Reader { value, at: 0 };
     let [version, tag] = reader.array::<2>()?;
     if version != VERSION {
-        return Err(CodecError("unknown format version (written by a newer release?)"));
+        return Err(CodecError(
+            "unknown format version (written by a newer release?)",
+        ));
     }
     let fingerprint = Fingerprint::from_bytes(reader.array::<32>()?);
     match tag {
@@ -212,7 +217,12 @@ mod tests {
         }
         let mut newer = good.clone();
         newer[0] = 2;
-        assert!(decode(Bytes::from(newer)).unwrap_err().0.contains("version"));
+        assert!(
+            decode(Bytes::from(newer))
+                .unwrap_err()
+                .0
+                .contains("version")
+        );
         let mut huge_count = good;
         huge_count[36..40].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(decode(Bytes::from(huge_count)).is_err());

@@ -96,7 +96,9 @@ mod tests {
 
     #[test]
     fn invalid_options_are_refused() {
-        let err = RedisStore::builder("http://example.test/").build().unwrap_err();
+        let err = RedisStore::builder("http://example.test/")
+            .build()
+            .unwrap_err();
         assert_eq!(err.option(), "url");
         let err = RedisStore::builder("not a url").build().unwrap_err();
         assert_eq!(err.option(), "url");
@@ -105,6 +107,10 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err.option(), "timeout");
-        assert!(RedisStore::builder("redis://127.0.0.1:6390/2").build().is_ok());
+        assert!(
+            RedisStore::builder("redis://127.0.0.1:6390/2")
+                .build()
+                .is_ok()
+        );
     }
 }
