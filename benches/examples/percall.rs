@@ -155,6 +155,9 @@ const CASES: &[&str] = &[
     "retry_ours_no_budget",
     "retry_tower",
     "retry_tower_resilience",
+    "part_deposit",
+    "part_start",
+    "part_deadline_current",
     "run_baseline",
     "run_ours",
     "run_typed_ours",
@@ -202,6 +205,29 @@ fn main() {
                 .build()
                 .layer(Echo);
             run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "part_deposit" => {
+            let p = policy(true);
+            let b = p.budget().unwrap().clone();
+            run(
+                n,
+                || (),
+                |()| {
+                    b.deposit();
+                    true
+                },
+            );
+        }
+        "part_start" => {
+            let p = policy(true);
+            run(n, || (), |()| black_box(p.start()).attempts() == 0);
+        }
+        "part_deadline_current" => {
+            run(
+                n,
+                || (),
+                |()| black_box(resilience_core::Deadline::current()).is_none(),
+            );
         }
         "run_baseline" => run(
             n,

@@ -213,14 +213,17 @@ fn report(
     }
 }
 
-/// Records the time a bounded call has in the current span's `deadline.remaining_seconds`.
-pub(crate) fn record_remaining(remaining: Duration) {
-    // Without any subscriber there is no span to record in; skip the span lookup.
+/// Records the time a bounded call has (until `deadline`, from `now`) in the current
+/// span's `deadline.remaining_seconds`.
+pub(crate) fn record_remaining(deadline: Deadline, now: Instant) {
+    // Without any subscriber there is no span to record in; skip the span lookup (and
+    // the subtraction).
     if !tracing::dispatcher::has_been_set() {
         return;
     }
     let span = tracing::Span::current();
     if !span.is_disabled() {
+        let remaining = deadline.instant().saturating_duration_since(now);
         span.record(field::DEADLINE_REMAINING_SECONDS, remaining.as_secs_f64());
     }
 }
@@ -336,7 +339,7 @@ impl<F: Future> Future for Enforce<F> {
                         this.future.set(Slot::Gone);
                         return Poll::Ready(Err(report(this.metrics.as_ref(), deadline, None)));
                     }
-                    record_remaining(deadline.instant().saturating_duration_since(now));
+                    record_remaining(deadline, now);
                     first = true;
                     State::Bounded {
                         deadline,

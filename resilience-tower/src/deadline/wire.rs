@@ -103,3 +103,59 @@ impl<'a> Wire<'a> {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn one_pass_lookup_agrees_with_hashed_lookups() {
+        let millis = HeaderName::from_static("connect-timeout-ms");
+        let filler: Vec<(&'static str, &'static str)> =
+            (0..10).map(|_| ("x-filler", "1")).collect();
+        let cases: Vec<Vec<(&'static str, &'static str)>> = vec![
+            vec![],
+            vec![("connect-timeout-ms", "250")],
+            vec![("connect-timeout-ms", " 250 "), ("connect-timeout-ms", "9")],
+            vec![("connect-timeout-ms", "soon")],
+            vec![("content-type", "application/grpc"), ("grpc-timeout", "5m")],
+            vec![
+                ("grpc-timeout", "5m"),
+                ("content-type", "application/grpc+proto"),
+            ],
+            vec![
+                ("content-type", "application/grpc"),
+                ("connect-timeout-ms", "250"),
+            ],
+            vec![("content-type", "text/plain"), ("grpc-timeout", "5m")],
+            vec![("content-type", "text/plain"), ("connect-timeout-ms", "7")],
+            vec![
+                ("content-type", "application/grpc"),
+                ("content-type", "text/plain"),
+            ],
+            [filler.as_slice(), &[("connect-timeout-ms", "40")]].concat(),
+            [
+                filler.as_slice(),
+                &[("content-type", "application/grpc"), ("grpc-timeout", "1S")],
+            ]
+            .concat(),
+        ];
+        for pairs in cases {
+            let headers = map(&pairs);
+            let wire = Wire::of(&headers, &millis);
+            let expected = (wire, wire.read(&headers));
+            assert_eq!(Wire::lookup(&headers, &millis), expected, "{pairs:?}");
+        }
+    }
+}
