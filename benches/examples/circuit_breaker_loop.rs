@@ -50,7 +50,10 @@ fn once<S: Service<u64>>(svc: &mut S, req: u64) -> bool {
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "layer".into());
-    let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -68,7 +71,12 @@ fn main() {
         "core" => {
             let cb = breaker();
             for _ in 0..n {
-                ok += u64::from(black_box(&cb).try_acquire().map(|p| p.record_success()).is_ok());
+                ok += u64::from(
+                    black_box(&cb)
+                        .try_acquire()
+                        .map(|p| p.record_success())
+                        .is_ok(),
+                );
             }
         }
         "layer" => {

@@ -93,6 +93,7 @@ impl CountWindow {
         }
     }
 
+    #[inline]
     fn index(&self, n: u32) -> usize {
         let low = self.magic.wrapping_mul(u64::from(n));
         ((u128::from(low) * self.slots.len() as u128) >> 64) as usize
@@ -118,6 +119,13 @@ impl CountWindow {
 
     pub(crate) fn totals(&self) -> Totals {
         decode(self.totals.load(Relaxed))
+    }
+
+    /// Whether every slot holds a success that was not slow (the window is full): the
+    /// packed totals are then exactly `len` calls and nothing else.
+    #[inline]
+    pub(crate) fn holds_only_successes(&self) -> bool {
+        self.totals.load(Relaxed) == self.slots.len() as u64
     }
 
     pub(crate) fn reset(&self) {
@@ -317,6 +325,23 @@ mod tests {
         assert_eq!(w.totals().failures, 1);
         // A success replacing a success changes nothing.
         assert_eq!(w.record(OK), None);
+        assert!(!w.holds_only_successes());
+        w.record(OK);
+        w.record(OK);
+        assert!(w.holds_only_successes());
+        w.record(FAIL);
+        assert!(!w.holds_only_successes());
+        let slow_ok = Outcome {
+            failure: false,
+            slow: true,
+        };
+        for _ in 0..3 {
+            w.record(slow_ok);
+        }
+        assert!(
+            !w.holds_only_successes(),
+            "slow successes are not plain successes"
+        );
         w.reset();
         assert_eq!(w.totals(), Totals::default());
     }
@@ -412,6 +437,10 @@ mod tests {
             assert_eq!((t.calls, t.failures), (1, 0));
             barrier.wait();
         }
-        assert_eq!(reader.join().unwrap(), 0, "saw a recycled bucket's old failures");
+        assert_eq!(
+            reader.join().unwrap(),
+            0,
+            "saw a recycled bucket's old failures"
+        );
     }
 }
