@@ -236,8 +236,10 @@ impl RetryBudget {
         // If the slot was recycled between the load and the add, the deposit lands in
         // the next epoch's slot: one slot late, never lost.
         let slot = &s.slots[(epoch % SLOTS) as usize];
-        let (held, value) = unpack(slot.load(Relaxed));
-        if held == epoch & TAG_MASK && value < FAST_LIMIT {
+        // One subtraction checks both: the tag is `epoch`'s and the balance is below
+        // `FAST_LIMIT` (anything else wraps to a larger number).
+        let word = slot.load(Relaxed);
+        if word.wrapping_sub((epoch & TAG_MASK) << VALUE_BITS) < (FAST_LIMIT + OFFSET) as u64 {
             slot.fetch_add(s.deposit as u64, Relaxed);
         } else {
             s.deposit_slow(epoch);
