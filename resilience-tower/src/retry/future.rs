@@ -50,7 +50,8 @@ pin_project! {
         Running { #[pin] future: F },
         Timed { #[pin] future: Timeout<F> },
         Waiting { #[pin] sleep: Sleep },
-        Polling,
+        // Waiting for the service to be ready again, no later than the call's deadline.
+        Polling { #[pin] until: Option<Sleep> },
         Expired,
         Done,
     }
@@ -105,6 +106,16 @@ fn start<S: Service<Req>, Req>(
     }
 }
 
+/// The state that waits for readiness before a further attempt: bounded by the call's
+/// deadline, if it has one.
+fn polling<F>(call: &RetryCall) -> State<F> {
+    State::Polling {
+        until: call
+            .deadline()
+            .map(|d| tokio::time::sleep_until(d.instant())),
+    }
+}
+
 impl<S, Req, C, T> Future for ResponseFuture<S, Req, C, T>
 where
     S: Service<Req>,
@@ -125,12 +136,26 @@ where
                 StateProj::Expired => Err(this.policy.limit_error(*this.limit)),
                 StateProj::Waiting { sleep } => {
                     ready!(sleep.poll(cx));
-                    this.state.set(State::Polling);
+                    this.state.set(polling(this.call));
                     continue;
                 }
-                StateProj::Polling => {
-                    // Re-poll readiness before every further attempt.
-                    if let Err(err) = ready!(this.service.poll_ready(cx)) {
+                StateProj::Polling { until } => {
+                    // Re-poll readiness before every further attempt, but not past the
+                    // deadline: a service that stays busy must not hold the call longer.
+                    let Poll::Ready(ready) = this.service.poll_ready(cx) else {
+                        if let Some(until) = until.as_pin_mut() {
+                            ready!(until.poll(cx));
+                            this.state.set(State::Done);
+                            let err = this.policy.limit_error(AttemptLimit::Expired);
+                            return Poll::Ready(Err(this.policy.finish(
+                                this.call,
+                                err,
+                                Stop::Deadline,
+                            )));
+                        }
+                        return Poll::Pending;
+                    };
+                    if let Err(err) = ready {
                         this.state.set(State::Done);
                         let err = Error::inner(err);
                         return Poll::Ready(Err(this.policy.finish(
@@ -163,7 +188,7 @@ where
             let stop = match this.policy.decide(this.call, outcome) {
                 Decision::Retry { delay } => {
                     this.state.set(if delay.is_zero() {
-                        State::Polling
+                        polling(this.call)
                     } else {
                         State::Waiting {
                             sleep: tokio::time::sleep(delay),
