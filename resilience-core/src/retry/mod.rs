@@ -147,7 +147,7 @@ use crate::Name;
 /// |---|---|---|
 /// | `max_attempts` | 3 | resilience4j, AWS SDKs (standard mode) |
 /// | `backoff` | exponential from 100 ms, ×2 | a typical service-to-service round trip |
-/// | `max_delay` | 10 s | |
+/// | `max_delay` | 10 s | half the AWS SDKs' 20 s cap (standard mode): service calls run under deadlines of seconds |
 /// | `jitter` | full | AWS SDKs, the AWS article's recommendation |
 /// | `attempt_timeout`, `max_elapsed` | none | the ambient deadline still applies |
 /// | `max_retry_after` | `max_delay` | the longest wait you configured |

@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use resilience_core::retry::{RetryCall, RetryPolicy};
-use resilience_core::{BoxError, Classify, Error, ErrorKind};
+use resilience_core::{BoxError, Classify, Error, ErrorKind, Primitive};
 use tower_service::Service;
 
 use super::body::ReplayBody;
@@ -306,8 +306,11 @@ where
                     )
                 }
                 Some(Err(err)) => {
+                    let name = p.policy.name().clone();
                     pending.take();
                     return Poll::Ready(Err(Error::new(ErrorKind::InvalidRequest)
+                        .with_primitive(Primitive::Retry)
+                        .with_instance(name)
                         .with_detail("the request body could not be read")
                         .with_source(err)));
                 }

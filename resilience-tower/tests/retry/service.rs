@@ -183,3 +183,38 @@ async fn waiting_for_readiness_before_a_retry_stops_at_the_deadline() {
     assert_eq!(start.elapsed(), Duration::from_secs(1));
     assert_eq!(stuck.calls.load(Ordering::SeqCst), 1);
 }
+
+/// A request body whose read fails.
+struct Broken;
+
+impl http_body::Body for Broken {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(Err(std::io::ErrorKind::ConnectionReset.into())))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_request_body_is_an_error_naming_the_retry_instance() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let inner = tower::service_fn(move |_req: Request<ReplayBody<Broken>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Error>(Response::new(())) }
+    });
+    let policy = RetryPolicy::builder().name("uploads").build().unwrap();
+    let err = HttpRetryLayer::new(policy)
+        .layer(inner)
+        .oneshot(Request::put("/").body(Broken).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(err.primitive(), Some(resilience_core::Primitive::Retry));
+    assert_eq!(err.instance(), Some("uploads"));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "never sent");
+}
