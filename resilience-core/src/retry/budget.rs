@@ -378,7 +378,11 @@ mod tests {
         for _ in 0..(3 * CLOCK_EVERY) {
             b.deposit();
         }
-        assert_eq!(unpack(s.slots[0].load(Relaxed)), (0, OFFSET - 1), "saturated");
+        assert_eq!(
+            unpack(s.slots[0].load(Relaxed)),
+            (0, OFFSET - 1),
+            "saturated"
+        );
         assert!(b.try_withdraw());
     }
 

@@ -84,12 +84,7 @@ impl<S, C> HttpRetry<S, C> {
 fn is_retryable_request<B>(request: &Request<B>) -> bool {
     matches!(
         *request.method(),
-        Method::GET
-            | Method::HEAD
-            | Method::OPTIONS
-            | Method::TRACE
-            | Method::PUT
-            | Method::DELETE
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     ) || request.headers().contains_key(IDEMPOTENCY_KEY)
 }
 
