@@ -110,6 +110,8 @@ pub struct Outcome {
     class: Class,
     rejection: bool,
     timed_out: bool,
+    /// The policy's own deadline error: the call stops with [`Stop::Deadline`].
+    deadline: bool,
 }
 
 impl Outcome {
@@ -119,6 +121,7 @@ impl Outcome {
             class,
             rejection: false,
             timed_out: false,
+            deadline: false,
         }
     }
 
@@ -134,6 +137,7 @@ impl Outcome {
             class,
             rejection,
             timed_out: false,
+            deadline: false,
         }
     }
 
@@ -144,6 +148,7 @@ impl Outcome {
             rejection: err.is_rejection(),
             timed_out: matches!(err.kind(), ErrorKind::Timeout | ErrorKind::DeadlineExceeded)
                 && !err.is_rejection(),
+            deadline: err.kind() == ErrorKind::DeadlineExceeded,
         }
     }
 
@@ -304,6 +309,7 @@ impl RetryPolicy {
             class: Class::Success,
             rejection: false,
             timed_out: false,
+            ..
         } = outcome
         {
             self.shared.meters.success.increment(1);
@@ -328,6 +334,8 @@ impl RetryPolicy {
         let hint = match outcome.class {
             Class::Success => return Decision::Return,
             Class::Transient { retry_after } => retry_after,
+            // The deadline cut the attempt off, or passed before it: say so.
+            _ if outcome.deadline => return Decision::Stop(Stop::Deadline),
             _ => return Decision::Stop(Stop::NotRetryable),
         };
         if call.start.is_none() {
