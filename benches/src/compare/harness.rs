@@ -48,6 +48,9 @@ impl Settings {
 pub struct Entry {
     name: &'static str,
     make: Box<dyn Fn() -> Runner>,
+    /// Builds (and drops) one input, for contenders whose inputs are made outside the
+    /// timed region: the allocations it makes are taken off the contender's count.
+    input: Option<Box<dyn Fn()>>,
 }
 
 impl std::fmt::Debug for Entry {
@@ -56,12 +59,23 @@ impl std::fmt::Debug for Entry {
     }
 }
 
+/// Inputs made ahead of each timed chunk by [`Entry::future_with_input`].
+const CHUNK: usize = 128;
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime builds")
+}
+
 impl Entry {
     /// A contender whose runners `make` builds.
     pub fn new(name: &'static str, make: impl Fn() -> Runner + 'static) -> Self {
         Self {
             name,
             make: Box::new(make),
+            input: None,
         }
     }
 
@@ -73,20 +87,17 @@ impl Entry {
         Self::new(name, move || Box::new(make()))
     }
 
-    /// A contender calling an async operation: `make` returns a fresh "call once" closure
-    /// (sharing the contender's state); each runner drives it on its own current-thread
-    /// tokio runtime (time enabled), so one `block_on` covers a whole batch.
-    pub fn future<F, Fut>(name: &'static str, make: impl Fn() -> F + 'static) -> Self
+    /// A contender calling an async operation: `make` returns a fresh "call once" async
+    /// closure (sharing the contender's state, e.g. owning a clone of a service, which
+    /// each call borrows: no per-call clone); each runner drives it on its own
+    /// current-thread tokio runtime (time enabled), so one `block_on` covers a whole batch.
+    pub fn future<F, T>(name: &'static str, make: impl Fn() -> F + 'static) -> Self
     where
-        F: FnMut() -> Fut + Send + 'static,
-        Fut: Future,
+        F: AsyncFnMut() -> T + Send + 'static,
     {
         Self::new(name, move || {
             let mut call = make();
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .expect("a current-thread runtime builds");
+            let rt = current_thread_runtime();
             Box::new(move |iters| {
                 rt.block_on(async {
                     let start = Instant::now();
@@ -96,6 +107,69 @@ impl Entry {
                     start.elapsed()
                 })
             })
+        })
+    }
+
+    /// Like [`future`](Self::future), for an operation that consumes an input it cannot
+    /// reuse (an `http::Request`): inputs are made with `input` ahead of each timed chunk
+    /// of calls, outside the timed region, and the allocations `input` makes are not
+    /// counted against the contender.
+    pub fn future_with_input<I, F, T>(
+        name: &'static str,
+        input: fn() -> I,
+        make: impl Fn() -> F + 'static,
+    ) -> Self
+    where
+        I: Send + 'static,
+        F: AsyncFnMut(I) -> T + Send + 'static,
+    {
+        let mut entry = Self::new(name, move || {
+            let mut call = make();
+            let rt = current_thread_runtime();
+            let mut inputs: Vec<I> = Vec::with_capacity(CHUNK);
+            Box::new(move |iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        let n = left.min(CHUNK as u64);
+                        left -= n;
+                        inputs.extend((0..n).map(|_| input()));
+                        let start = Instant::now();
+                        for item in inputs.drain(..) {
+                            std::hint::black_box(call(item).await);
+                        }
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+        entry.input = Some(Box::new(move || drop(std::hint::black_box(input()))));
+        entry
+    }
+
+    /// A tower service, cloned once per runner (clones share the instance's state, as
+    /// a server's per-connection clones do), called with `poll_ready` + `call` + `.await`
+    /// on a request made by `request` outside the timed region.
+    pub fn service<S, Req>(name: &'static str, svc: S, request: fn() -> Req) -> Self
+    where
+        S: tower_service::Service<Req> + Clone + Send + 'static,
+        Req: Send + 'static,
+    {
+        Self::future_with_input(name, request, move || {
+            let mut svc = svc.clone();
+            async move |req| {
+                let ready = std::future::poll_fn(|cx| svc.poll_ready(cx)).await;
+                assert!(
+                    ready.is_ok(),
+                    "{name}: not ready; comparisons measure success"
+                );
+                let Ok(response) = svc.call(req).await else {
+                    panic!("{name}: a call failed; comparisons measure success")
+                };
+                response
+            }
         })
     }
 
@@ -128,6 +202,8 @@ pub struct Measurement {
     pub ours_name: &'static str,
     /// Each peer, by name.
     pub peers: Vec<(&'static str, Measured)>,
+    /// Whether our success path must not allocate (see [`Comparison::zero_alloc`]).
+    pub zero_alloc: bool,
 }
 
 /// Ours against one or more peers doing the same job.
@@ -136,6 +212,7 @@ pub struct Comparison {
     name: &'static str,
     ours: Option<Entry>,
     peers: Vec<Entry>,
+    zero_alloc: bool,
 }
 
 impl Comparison {
@@ -146,6 +223,7 @@ impl Comparison {
             name,
             ours: None,
             peers: Vec::new(),
+            zero_alloc: false,
         }
     }
 
@@ -160,6 +238,14 @@ impl Comparison {
     #[must_use]
     pub fn peer(mut self, entry: Entry) -> Self {
         self.peers.push(entry);
+        self
+    }
+
+    /// Marks our contender's success path as one that must not allocate: a figure above
+    /// zero fails [`check`](super::check).
+    #[must_use]
+    pub fn zero_alloc(mut self) -> Self {
+        self.zero_alloc = true;
         self
     }
 
@@ -203,7 +289,21 @@ impl Comparison {
 
         let allocs: Vec<f64> = runners
             .iter_mut()
-            .map(|runner| count_allocs(runner, alloc, settings.alloc_calls))
+            .zip(&entries)
+            .map(|(runner, entry)| {
+                let made = count_allocs(runner, alloc, settings.alloc_calls);
+                let inputs = entry.input.as_ref().map_or(0.0, |input| {
+                    count_allocs(
+                        &mut |n| {
+                            (0..n).for_each(|_| input());
+                            Duration::ZERO
+                        },
+                        alloc,
+                        settings.alloc_calls,
+                    )
+                });
+                (made - inputs).max(0.0)
+            })
             .collect();
         drop(runners);
 
@@ -228,6 +328,7 @@ impl Comparison {
             ours,
             ours_name,
             peers: names.zip(measured).collect(),
+            zero_alloc: self.zero_alloc,
         }
     }
 }
@@ -255,7 +356,7 @@ fn median(samples: &mut [f64]) -> f64 {
 }
 
 fn count_allocs(
-    runner: &mut Runner,
+    runner: &mut dyn FnMut(u64) -> Duration,
     alloc: Option<&'static StatsAlloc<std::alloc::System>>,
     calls: u64,
 ) -> f64 {

@@ -61,6 +61,50 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// Allocations per call below which a success path counts as allocation-free: a stray
+/// allocation of the executor over a counting run shows up as a tiny fraction, an
+/// allocation per call as 1.
+pub const ZERO_ALLOC_TOLERANCE: f64 = 0.01;
+
+/// What is wrong with a run, one line per problem (empty: all good): a comparison of
+/// `expected` that is missing, a figure that is not a finite positive number (allocation
+/// counts: finite and not negative), or, for a comparison marked
+/// [`zero_alloc`](super::Comparison::zero_alloc), our success path allocating.
+#[must_use]
+pub fn check(measurements: &[Measurement], expected: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in expected {
+        if !measurements.iter().any(|m| m.name == *name) {
+            problems.push(format!("{name}: missing"));
+        }
+    }
+    for m in measurements {
+        let contenders = std::iter::once((m.ours_name, &m.ours))
+            .chain(m.peers.iter().map(|(name, measured)| (*name, measured)));
+        for (who, measured) in contenders {
+            for (what, value) in [
+                ("ns/call", measured.ns_per_call),
+                ("2-thread ns/call", measured.contended_ns_per_call),
+            ] {
+                if !(value.is_finite() && value > 0.0) {
+                    problems.push(format!("{}: {who}: {what} is {value}", m.name));
+                }
+            }
+            let allocs = measured.allocs_per_call;
+            if !(allocs.is_finite() && allocs >= 0.0) {
+                problems.push(format!("{}: {who}: allocs/call is {allocs}", m.name));
+            }
+        }
+        if m.zero_alloc && m.ours.allocs_per_call >= ZERO_ALLOC_TOLERANCE {
+            problems.push(format!(
+                "{}: {}: {} allocations per call on a success path that must not allocate",
+                m.name, m.ours_name, m.ours.allocs_per_call
+            ));
+        }
+    }
+    problems
+}
+
 /// The rows as a JSON array.
 ///
 /// # Errors
@@ -148,7 +192,9 @@ mod tests {
             ours: measured(10.0),
             ours_name: "resilience",
             peers: vec![("slow", measured(50.0)), ("fast", measured(5.0))],
+            zero_alloc: true,
         };
+        assert!(check(std::slice::from_ref(&m), &["breaker/layer"]).is_empty());
         let rows = rows(&[m]);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].ratio, 5.0);
@@ -162,5 +208,41 @@ mod tests {
             table.contains("5.00x") && table.contains("0.50x"),
             "{table}"
         );
+    }
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+    use crate::compare::Measured;
+
+    #[test]
+    fn check_reports_missing_comparisons_bad_figures_and_allocating_success_paths() {
+        let good = Measured {
+            ns_per_call: 10.0,
+            allocs_per_call: 0.0,
+            contended_ns_per_call: 12.0,
+        };
+        let m = Measurement {
+            name: "breaker/layer",
+            ours: Measured {
+                allocs_per_call: 1.0,
+                ..good
+            },
+            ours_name: "resilience",
+            peers: vec![(
+                "peer",
+                Measured {
+                    ns_per_call: f64::NAN,
+                    ..good
+                },
+            )],
+            zero_alloc: true,
+        };
+        let problems = check(&[m], &["breaker/layer", "retry/layer"]);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("retry/layer: missing"));
+        assert!(problems[1].contains("peer: ns/call is NaN"));
+        assert!(problems[2].contains("must not allocate"));
     }
 }
