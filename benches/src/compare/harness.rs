@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use stats_alloc::{Region, StatsAlloc};
 
-/// Runs `iters` calls of one contender and returns the time they took.
+/// Runs `iters` calls of one contender and returns the time they took (the built-in
+/// entries time chunks of calls and leave out chunks the scheduler preempted).
 pub type Runner = Box<dyn FnMut(u64) -> Duration + Send>;
 
 /// How long and how often to sample.
@@ -59,8 +60,37 @@ impl std::fmt::Debug for Entry {
     }
 }
 
-/// Inputs made ahead of each timed chunk by [`Entry::future_with_input`].
-const CHUNK: usize = 128;
+/// Calls per timed chunk (and inputs made ahead of each chunk by
+/// [`Entry::future_with_input`]).
+const CHUNK: u64 = 128;
+
+/// A chunk slower than this many times the batch's median chunk counts as the median.
+const PREEMPTED: u32 = 8;
+
+/// Times a batch chunk by chunk, so that a chunk the scheduler preempted (milliseconds,
+/// where a chunk takes microseconds: this machine is shared) does not count.
+///
+/// The batch's time is the sum of its chunks' times, each capped at [`PREEMPTED`] times
+/// the median chunk: costs that recur within a few chunks (a budget deposit window, an
+/// executor yield, a hash map insert) stay in; a descheduled thread's wait does not.
+#[derive(Debug, Default)]
+struct Clock {
+    chunks: Vec<Duration>,
+    scratch: Vec<Duration>,
+}
+
+impl Clock {
+    fn total(&mut self) -> Duration {
+        if self.chunks.len() < 3 {
+            return self.chunks.drain(..).sum();
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.chunks);
+        let mid = self.scratch.len() / 2;
+        let cap = *self.scratch.select_nth_unstable(mid).1 * PREEMPTED;
+        self.chunks.drain(..).map(|d| d.min(cap)).sum()
+    }
+}
 
 fn current_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -70,7 +100,7 @@ fn current_thread_runtime() -> tokio::runtime::Runtime {
 }
 
 impl Entry {
-    /// A contender whose runners `make` builds.
+    /// A contender whose runners `make` builds: runners that time themselves.
     pub fn new(name: &'static str, make: impl Fn() -> Runner + 'static) -> Self {
         Self {
             name,
@@ -79,12 +109,29 @@ impl Entry {
         }
     }
 
-    /// A contender from a factory of plain closures `iters -> elapsed`.
-    pub fn sync<F>(name: &'static str, make: impl Fn() -> F + 'static) -> Self
+    /// A contender calling a plain closure: `make` returns a fresh "call once" closure
+    /// (sharing the contender's state), which each runner calls in timed chunks.
+    pub fn sync<F, T>(name: &'static str, make: impl Fn() -> F + 'static) -> Self
     where
-        F: FnMut(u64) -> Duration + Send + 'static,
+        F: FnMut() -> T + Send + 'static,
     {
-        Self::new(name, move || Box::new(make()))
+        Self::new(name, move || {
+            let mut call = make();
+            let mut clock = Clock::default();
+            Box::new(move |iters| {
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(CHUNK);
+                    left -= n;
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        std::hint::black_box(call());
+                    }
+                    clock.chunks.push(start.elapsed());
+                }
+                clock.total()
+            })
+        })
     }
 
     /// A contender calling an async operation: `make` returns a fresh "call once" async
@@ -97,15 +144,22 @@ impl Entry {
     {
         Self::new(name, move || {
             let mut call = make();
+            let mut clock = Clock::default();
             let rt = current_thread_runtime();
             Box::new(move |iters| {
                 rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        std::hint::black_box(call().await);
+                    let mut left = iters;
+                    while left > 0 {
+                        let n = left.min(CHUNK);
+                        left -= n;
+                        let start = Instant::now();
+                        for _ in 0..n {
+                            std::hint::black_box(call().await);
+                        }
+                        clock.chunks.push(start.elapsed());
                     }
-                    start.elapsed()
-                })
+                });
+                clock.total()
             })
         })
     }
@@ -125,24 +179,24 @@ impl Entry {
     {
         let mut entry = Self::new(name, move || {
             let mut call = make();
+            let mut clock = Clock::default();
             let rt = current_thread_runtime();
-            let mut inputs: Vec<I> = Vec::with_capacity(CHUNK);
+            let mut inputs: Vec<I> = Vec::with_capacity(CHUNK as usize);
             Box::new(move |iters| {
                 rt.block_on(async {
-                    let mut total = Duration::ZERO;
                     let mut left = iters;
                     while left > 0 {
-                        let n = left.min(CHUNK as u64);
+                        let n = left.min(CHUNK);
                         left -= n;
                         inputs.extend((0..n).map(|_| input()));
                         let start = Instant::now();
                         for item in inputs.drain(..) {
                             std::hint::black_box(call(item).await);
                         }
-                        total += start.elapsed();
+                        clock.chunks.push(start.elapsed());
                     }
-                    total
-                })
+                });
+                clock.total()
             })
         });
         entry.input = Some(Box::new(move || drop(std::hint::black_box(input()))));

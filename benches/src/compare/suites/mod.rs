@@ -99,12 +99,3 @@ fn request_with_deadline() -> http::Request<()> {
     );
     request
 }
-
-/// Runs `f` `iters` times; the time it took.
-fn timed<T>(iters: u64, mut f: impl FnMut() -> T) -> std::time::Duration {
-    let start = std::time::Instant::now();
-    for _ in 0..iters {
-        std::hint::black_box(f());
-    }
-    start.elapsed()
-}
