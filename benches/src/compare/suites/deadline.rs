@@ -8,6 +8,8 @@
 //! - `deadline/header`: the request carries `connect-timeout-ms: 1000`. Ours parses it,
 //!   inserts the `Deadline` into the request extensions (the default), makes it the
 //!   ambient deadline and arms a timer; the peers do what they always do.
+//! - `deadline/header_no_extension`: the same with `request_extension(false)` (the
+//!   ambient deadline still carries it), which saves the extension's allocations.
 //! - `deadline/default_timeout`: ours with `default_timeout(1 s)` on a request without a
 //!   header: the same job as a fixed timeout, plus the extension and the ambient deadline.
 
@@ -52,6 +54,15 @@ pub(super) fn comparisons() -> Vec<Comparison> {
         DeadlineLayer::new().layer(HttpEcho),
         request_with_deadline,
     ));
+    let header_no_extension = Comparison::new("deadline/header_no_extension").ours(Entry::service(
+        "resilience layer",
+        DeadlineLayer::builder()
+            .request_extension(false)
+            .build()
+            .expect("a valid deadline layer")
+            .layer(HttpEcho),
+        request_with_deadline,
+    ));
     let default_timeout = Comparison::new("deadline/default_timeout").ours(Entry::service(
         "resilience layer",
         DeadlineLayer::builder()
@@ -64,6 +75,7 @@ pub(super) fn comparisons() -> Vec<Comparison> {
     vec![
         peers(no_header, plain_request),
         peers(header, request_with_deadline),
+        peers(header_no_extension, request_with_deadline),
         peers(default_timeout, plain_request),
     ]
 }
