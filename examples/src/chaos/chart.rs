@@ -42,12 +42,13 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), resilience_core::Bo
         .x_desc("seconds since start")
         .y_desc("% 2xx")
         .draw()?;
-    chart.draw_series(std::iter::once(Rectangle::new(
-        [(outage_from, 0.0), (outage_to, 105.0)],
-        OUTAGE.mix(0.2).filled(),
-    )))?
-    .label("upstream outage")
-    .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], OUTAGE.mix(0.3).filled()));
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(outage_from, 0.0), (outage_to, 105.0)],
+            OUTAGE.mix(0.2).filled(),
+        )))?
+        .label("upstream outage")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], OUTAGE.mix(0.3).filled()));
     for (gateway, color) in gateways {
         let points = gateway
             .seconds

@@ -120,10 +120,22 @@ pub async fn run(config: &Config) -> Result<Run, BoxError> {
     let hardened_served = Served::start(hardened.router.clone()).await?;
 
     let progress = [Arc::new(Progress::default()), Arc::new(Progress::default())];
-    let bar = config.progress.then(|| progress_bar(config, start, &progress));
+    let bar = config
+        .progress
+        .then(|| progress_bar(config, start, &progress));
     let (naive_load, hardened_load) = tokio::join!(
-        load::drive(naive.addr, config.load.clone(), start, Arc::clone(&progress[0])),
-        load::drive(hardened_served.addr, config.load.clone(), start, Arc::clone(&progress[1])),
+        load::drive(
+            naive.addr,
+            config.load.clone(),
+            start,
+            Arc::clone(&progress[0])
+        ),
+        load::drive(
+            hardened_served.addr,
+            config.load.clone(),
+            start,
+            Arc::clone(&progress[1])
+        ),
     );
     if let Some((bar, ticker)) = bar {
         ticker.abort();
@@ -138,7 +150,13 @@ pub async fn run(config: &Config) -> Result<Run, BoxError> {
     let counters = counters_available.then(|| Counters::read().since(before));
     let outage = (config.script.outage_start, config.script.outage_end());
     let report = Report {
-        naive: GatewayReport::new("naive", &naive_load, naive_upstream.ledger.snapshot(), None, outage),
+        naive: GatewayReport::new(
+            "naive",
+            &naive_load,
+            naive_upstream.ledger.snapshot(),
+            None,
+            outage,
+        ),
         hardened: GatewayReport::new(
             "hardened",
             &hardened_load,
@@ -180,11 +198,18 @@ fn progress_bar(
                 let elapsed = Instant::now().saturating_duration_since(start);
                 bar.set_position((elapsed.as_millis() as u64).min(total));
                 let now = [&naive, &hardened].map(|p| {
-                    (p.attempts.load(Ordering::Relaxed), p.ok.load(Ordering::Relaxed))
+                    (
+                        p.attempts.load(Ordering::Relaxed),
+                        p.ok.load(Ordering::Relaxed),
+                    )
                 });
                 let rate = |i: usize| {
                     let (all, ok) = (now[i].0 - last[i].0, now[i].1 - last[i].1);
-                    if all == 0 { "  - ".to_owned() } else { format!("{:>3}%", 100 * ok / all) }
+                    if all == 0 {
+                        "  - ".to_owned()
+                    } else {
+                        format!("{:>3}%", 100 * ok / all)
+                    }
                 };
                 let phase = if script.in_outage(elapsed) {
                     "OUTAGE"

@@ -11,10 +11,7 @@ use super::telemetry;
 
 /// The hardened gateway's routes plus `/metrics` and `/health`, which are not wrapped.
 pub fn router(hardened: &Hardened) -> Router {
-    hardened
-        .router
-        .clone()
-        .route("/metrics", get(metrics))
+    hardened.router.clone().route("/metrics", get(metrics))
 }
 
 async fn metrics() -> impl IntoResponse {

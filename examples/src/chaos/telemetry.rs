@@ -78,11 +78,7 @@ impl Counters {
             deadline_expiries: counter_sum(&text, metric::DEADLINE_EXCEEDED_TOTAL, &[]),
             shed: counter_sum(&text, metric::BULKHEAD_REJECTED_TOTAL, &[]),
             retries: counter_sum(&text, metric::RETRY_ATTEMPTS_TOTAL, &[]),
-            retry_budget_exhausted: counter_sum(
-                &text,
-                metric::RETRY_BUDGET_EXHAUSTED_TOTAL,
-                &[],
-            ),
+            retry_budget_exhausted: counter_sum(&text, metric::RETRY_BUDGET_EXHAUSTED_TOTAL, &[]),
         }
     }
 

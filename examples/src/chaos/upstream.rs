@@ -206,10 +206,7 @@ impl Ledger {
     pub fn snapshot(&self) -> LedgerSnapshot {
         let payments = self.payments.lock().unwrap_or_else(PoisonError::into_inner);
         let charged = payments.values().filter(|p| p.charged > 0).count() as u64;
-        let duplicate_charges = payments
-            .values()
-            .map(|p| p.charged.saturating_sub(1))
-            .sum();
+        let duplicate_charges = payments.values().map(|p| p.charged.saturating_sub(1)).sum();
         LedgerSnapshot {
             calls: self.calls.load(Ordering::Relaxed),
             overloaded: self.overloaded.load(Ordering::Relaxed),
