@@ -12,7 +12,7 @@
 //!
 //! A charge is a detached job: like a card network, it completes even when the caller
 //! hangs up, so a caller that gives up and asks again charges twice. The service honours a
-//! propagated deadline (the `x-request-timeout-ms` header written by the hardened gateway's
+//! propagated deadline (the `connect-timeout-ms` header written by the hardened gateway's
 //! client, see [`DEADLINE_HEADER`]): a charge that cannot complete before the caller's
 //! deadline is abandoned uncharged, which is exactly what deadline propagation is for.
 //!
@@ -41,7 +41,7 @@ use super::rng;
 
 /// The header carrying the caller's remaining budget in milliseconds, as written by the
 /// hardened gateway's deadline-propagating client.
-pub const DEADLINE_HEADER: &str = "x-request-timeout-ms";
+pub const DEADLINE_HEADER: &str = "connect-timeout-ms";
 
 /// What happens to every request during the outage window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
