@@ -4,10 +4,21 @@
 //! that already is one passes through (enriched), never wrapped twice, so a stack of
 //! layers fails in one flat vocabulary.
 //!
+//! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
+//!   a [`resilience_core::CircuitBreaker`] around any service.
+//! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
+//!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
 //!   ([`http::HttpErrorLayer`]).
+//! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyLayer`]):
+//!   duplicates of a POST run the handler once and get the first response replayed.
+//! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
+//!   idempotency rule, [`retry::HttpRetryLayer`].
+//! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
+//!   deadline (`grpc-timeout` or milliseconds) and enforces it,
+//!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -27,7 +38,12 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
+pub mod circuit_breaker;
+pub mod deadline;
 pub mod http;
+pub mod idempotency;
+pub mod retry;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]

@@ -1,11 +1,13 @@
 //! The load: bounded clients that behave as real ones do.
 //!
-//! Payments arrive at a fixed rate and are spread over a fixed number of clients; a client
-//! busy with an earlier payment starts the next one late (closed loop under overload, so the
-//! load stays bounded). Each payment is a `POST /charge` carrying an `Idempotency-Key`; on a
+//! Payments arrive at a fixed rate whatever the gateway does (an open loop: a slow gateway
+//! does not slow the arrivals down), each handled by one of a bounded pool of clients; a
+//! payment that finds every client busy is not attempted and counts as failed. Each payment is a `POST /charge` carrying an `Idempotency-Key`; on a
 //! timeout, a connection error, a 5xx, a 409 or a 429 the client waits (the server's
 //! `Retry-After` when it sent one, else exponential backoff with jitter) and re-submits the
-//! *same* payment with the *same* key, up to a number of attempts. Every attempt is recorded.
+//! *same* payment with the *same* key, up to a number of attempts and for at most its
+//! `patience` in total — so both gateways get the same time to succeed, however fast they
+//! fail. Every attempt is recorded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use hyper::header::{CONTENT_TYPE, RETRY_AFTER};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::rng;
@@ -29,12 +33,15 @@ use super::upstream::ChargeRequest;
 pub struct LoadConfig {
     /// New payments per second (across all clients).
     pub rate: f64,
-    /// Concurrent clients.
+    /// Clients: payments in progress at once, at most.
     pub clients: usize,
     /// How long new payments keep arriving.
     pub duration: Duration,
     /// Attempts per payment (first try included).
     pub attempts: u32,
+    /// How long a client keeps trying one payment, all attempts and waits included (a
+    /// checkout page does not spin forever).
+    pub patience: Duration,
     /// How long a client waits for an answer before it gives up on an attempt.
     pub timeout: Duration,
     /// Longest wait between attempts, whatever `Retry-After` says.
@@ -47,9 +54,10 @@ impl Default for LoadConfig {
     fn default() -> Self {
         Self {
             rate: 40.0,
-            clients: 32,
+            clients: 256,
             duration: Duration::from_secs(30),
-            attempts: 4,
+            attempts: 10,
+            patience: Duration::from_secs(6),
             timeout: Duration::from_secs(2),
             max_backoff: Duration::from_secs(2),
             seed: 7,
@@ -104,6 +112,8 @@ pub struct Sample {
     pub latency: Duration,
     /// How it ended.
     pub outcome: Outcome,
+    /// Which payment it was for (its arrival number).
+    pub payment: u64,
     /// Which attempt of its payment it was (1-based).
     pub attempt: u32,
 }
@@ -117,6 +127,8 @@ pub struct LoadResult {
     pub payments: u64,
     /// Payments that ended with a 2xx answer.
     pub payments_ok: u64,
+    /// Payments that arrived while every client was busy, never attempted.
+    pub unserved: u64,
 }
 
 /// Live counters for a progress display.
@@ -141,92 +153,92 @@ pub async fn drive(
         .pool_max_idle_per_host(config.clients)
         .build_http();
     let url: Arc<str> = format!("http://{target}/charge").into();
-    let clients = config.clients.max(1);
+    let clients = Arc::new(Semaphore::new(config.clients.max(1)));
     let config = Arc::new(config);
-    let workers: Vec<_> = (0..clients)
-        .map(|worker| {
-            let (client, url, config, progress) = (
-                client.clone(),
-                Arc::clone(&url),
-                Arc::clone(&config),
-                Arc::clone(&progress),
-            );
-            tokio::spawn(async move {
-                run_client(worker, clients, &client, &url, &config, start, &progress).await
-            })
-        })
-        .collect();
+    let interval = Duration::from_secs_f64(1.0 / config.rate.max(0.001));
+    let mut payments = JoinSet::new();
     let mut result = LoadResult::default();
-    for worker in workers {
-        if let Ok(part) = worker.await {
-            result.samples.extend(part.samples);
-            result.payments += part.payments;
-            result.payments_ok += part.payments_ok;
+    // Open loop: payments arrive on schedule however slow the gateway is. A payment that
+    // finds every client busy is not attempted, and counts as failed.
+    for seq in 0_u64.. {
+        let arrival = interval.mul_f64(seq as f64);
+        if arrival >= config.duration {
+            break;
+        }
+        tokio::time::sleep_until(start + arrival).await;
+        result.payments += 1;
+        let Ok(busy) = Arc::clone(&clients).try_acquire_owned() else {
+            result.unserved += 1;
+            continue;
+        };
+        let (client, url, config, progress) = (
+            client.clone(),
+            Arc::clone(&url),
+            Arc::clone(&config),
+            Arc::clone(&progress),
+        );
+        payments.spawn(async move {
+            let _busy = busy;
+            pay(seq, &client, &url, &config, start, &progress).await
+        });
+    }
+    while let Some(done) = payments.join_next().await {
+        if let Ok((samples, ok)) = done {
+            result.samples.extend(samples);
+            result.payments_ok += u64::from(ok);
         }
     }
     result
 }
 
-async fn run_client(
-    worker: usize,
-    clients: usize,
+/// One payment: attempts until a 2xx, a final answer, the attempts or the patience run out.
+async fn pay(
+    seq: u64,
     client: &HttpClient,
     url: &str,
     config: &LoadConfig,
     start: Instant,
     progress: &Progress,
-) -> LoadResult {
-    let mut result = LoadResult::default();
-    let interval = Duration::from_secs_f64(1.0 / config.rate.max(0.001));
-    // Retries of a payment stop once the run is over, plus one timeout of grace.
-    let cutoff = start + config.duration + config.timeout;
-    for seq in 0_u64.. {
-        let arrival = interval.mul_f64((seq * clients as u64 + worker as u64) as f64);
-        if arrival >= config.duration {
+) -> (Vec<Sample>, bool) {
+    let payment_id = format!("pay-{seq}");
+    let key = rng::mix(config.seed ^ rng::hash_str(&payment_id));
+    let body = serde_json::to_vec(&ChargeRequest {
+        payment_id: payment_id.clone(),
+        amount_cents: 100 + key % 9_900,
+    })
+    .map(Bytes::from)
+    .unwrap_or_default();
+    // Retries stop at the client's patience, and once the run is over (plus one timeout).
+    let give_up = (Instant::now() + config.patience).min(start + config.duration + config.timeout);
+    let mut samples = Vec::new();
+    for attempt in 1..=config.attempts {
+        let began = Instant::now();
+        let (outcome, retry_after) =
+            send(client, url, &payment_id, body.clone(), config.timeout).await;
+        let (ok, retry) = (outcome.is_ok(), outcome.is_retryable());
+        progress.attempts.fetch_add(1, Ordering::Relaxed);
+        progress.ok.fetch_add(u64::from(ok), Ordering::Relaxed);
+        samples.push(Sample {
+            start: began.duration_since(start),
+            latency: began.elapsed(),
+            outcome,
+            payment: seq,
+            attempt,
+        });
+        if ok || !retry || attempt == config.attempts {
+            return (samples, ok);
+        }
+        let backoff = retry_after.unwrap_or_else(|| {
+            let jitter = rng::unit(rng::mix(key ^ u64::from(attempt)));
+            Duration::from_millis(100 << attempt.min(6)).mul_f64(0.5 + jitter)
+        });
+        let resume = Instant::now() + backoff.min(config.max_backoff);
+        if resume >= give_up {
             break;
         }
-        tokio::time::sleep_until(start + arrival).await;
-        let payment_id = format!("pay-{worker}-{seq}");
-        let key = rng::mix(config.seed ^ rng::hash_str(&payment_id));
-        let body = serde_json::to_vec(&ChargeRequest {
-            payment_id: payment_id.clone(),
-            amount_cents: 100 + key % 9_900,
-        })
-        .map(Bytes::from)
-        .unwrap_or_default();
-        result.payments += 1;
-        for attempt in 1..=config.attempts {
-            let began = Instant::now();
-            let (outcome, retry_after) =
-                send(client, url, &payment_id, body.clone(), config.timeout).await;
-            let ok = outcome.is_ok();
-            let retry = outcome.is_retryable();
-            progress.attempts.fetch_add(1, Ordering::Relaxed);
-            if ok {
-                progress.ok.fetch_add(1, Ordering::Relaxed);
-                result.payments_ok += 1;
-            }
-            result.samples.push(Sample {
-                start: began.duration_since(start),
-                latency: began.elapsed(),
-                outcome,
-                attempt,
-            });
-            if !retry || attempt == config.attempts {
-                break;
-            }
-            let backoff = retry_after.unwrap_or_else(|| {
-                let jitter = rng::unit(rng::mix(key ^ u64::from(attempt)));
-                Duration::from_millis(100 << attempt.min(6)).mul_f64(0.5 + jitter)
-            });
-            let resume = Instant::now() + backoff.min(config.max_backoff);
-            if resume >= cutoff {
-                break;
-            }
-            tokio::time::sleep_until(resume).await;
-        }
+        tokio::time::sleep_until(resume).await;
     }
-    result
+    (samples, false)
 }
 
 async fn send(

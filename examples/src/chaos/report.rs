@@ -41,6 +41,8 @@ pub struct GatewayReport {
     pub payments: u64,
     /// Payments that ended with a 2xx answer.
     pub payments_ok: u64,
+    /// Payments that found every client busy.
+    pub unserved: u64,
     /// HTTP attempts made by the clients.
     pub attempts: u64,
     /// Attempts answered 2xx.
@@ -85,6 +87,7 @@ impl GatewayReport {
             name,
             payments: load.payments,
             payments_ok: load.payments_ok,
+            unserved: load.unserved,
             attempts: samples.len() as u64,
             attempts_ok: count(&Outcome::is_ok),
             replayed: count(&|o| matches!(o, Outcome::Ok { replayed: true })),
@@ -210,6 +213,9 @@ impl Report {
         vec![
             row("payments attempted", &|r| r.payments.to_string()),
             row("payments succeeded", &|r| pct(r.payments_ok, r.payments)),
+            row("payments unserved (all clients busy)", &|r| {
+                r.unserved.to_string()
+            }),
             row("HTTP requests (incl. client re-submits)", &|r| {
                 r.attempts.to_string()
             }),
@@ -302,6 +308,7 @@ mod tests {
             } else {
                 Outcome::Timeout
             },
+            payment: start_ms,
             attempt: 1,
         }
     }

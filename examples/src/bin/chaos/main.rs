@@ -28,12 +28,15 @@ struct Args {
     /// New payments per second, per gateway.
     #[arg(long, default_value_t = 40.0)]
     rate: f64,
-    /// Concurrent clients per gateway.
-    #[arg(long, default_value_t = 32)]
+    /// Clients per gateway: payments in progress at once, at most.
+    #[arg(long, default_value_t = 256)]
     clients: usize,
     /// Attempts per payment (the first one included).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 10)]
     attempts: u32,
+    /// How long a client keeps trying one payment, waits included.
+    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    patience: Duration,
     /// How long a client waits for an answer.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     client_timeout: Duration,
@@ -124,6 +127,7 @@ impl Args {
                 clients: self.clients,
                 duration: self.duration,
                 attempts: self.attempts.max(1),
+                patience: self.patience,
                 timeout: self.client_timeout,
                 seed: self.seed,
                 ..LoadConfig::default()

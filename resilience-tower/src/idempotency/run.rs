@@ -1,0 +1,227 @@
+//! The protected path: read the body, claim the key, then run, replay or refuse.
+
+use std::pin::pin;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::BodyExt;
+use resilience_core::idempotency::{Claim, IdempotencyStore, Record};
+use resilience_core::{BoxError, Error, ErrorKind, Primitive};
+use tower_service::Service;
+
+use super::config::IDEMPOTENT_REPLAYED;
+use super::fingerprint::{fingerprint, store_key};
+use super::lease::{Collected, LeaseGuard, Stored};
+use super::{IdempotencyBody, Shared};
+
+type Answer<B> = Result<Response<IdempotencyBody<B>>, Error>;
+
+/// An error of `kind` from this layer instance, with a sentence for the client.
+pub(crate) fn rejection<St>(shared: &Shared<St>, kind: ErrorKind, detail: &'static str) -> Error {
+    Error::new(kind)
+        .with_detail(detail)
+        .or_origin(Primitive::Idempotency, shared.config.name.clone())
+}
+
+pub(crate) async fn protected<S, St, ReqBody, ResBody>(
+    shared: Arc<Shared<St>>,
+    mut inner: S,
+    request: Request<ReqBody>,
+    key: Box<str>,
+) -> Answer<ResBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    St: IdempotencyStore + 'static,
+    ReqBody: Body + From<Bytes>,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let config = &shared.config;
+    let (parts, body) = request.into_parts();
+    let body = match read_request(body, config.max_request_body).await {
+        Ok(body) => body,
+        Err(kind) => {
+            shared.metrics.invalid.increment(1);
+            let detail = match kind {
+                ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
+                _ => "The request body could not be read.",
+            };
+            return Err(rejection(&shared, kind, detail));
+        }
+    };
+    let scope = config.scope.as_ref().and_then(|scope| scope(&parts));
+    let fingerprint = fingerprint(&parts.method, &parts.uri, scope.as_deref(), &body);
+    let key = store_key(&key, config.scope.is_some(), scope.as_deref());
+
+    let lease = match shared
+        .store
+        .claim(&key, &fingerprint, config.lock_ttl)
+        .await
+    {
+        Ok(Claim::Claimed(lease)) => lease,
+        Ok(Claim::InFlight { .. }) => {
+            shared.metrics.conflict.increment(1);
+            return Err(rejection(
+                &shared,
+                ErrorKind::IdempotencyConflict,
+                "A request with the same Idempotency-Key is still being processed.",
+            )
+            .with_retry_after(config.conflict_retry_after));
+        }
+        Ok(Claim::Completed(record)) => {
+            tracing::debug!(name = %config.name, status = record.status(), "idempotency: replaying a stored response");
+            let answer = replay(&shared, &record);
+            match answer {
+                Ok(_) => shared.metrics.replayed.increment(1),
+                Err(_) => shared.metrics.store_error.increment(1),
+            }
+            return answer;
+        }
+        Ok(Claim::Mismatch) => {
+            shared.metrics.mismatch.increment(1);
+            return Err(rejection(
+                &shared,
+                ErrorKind::IdempotencyMismatch,
+                "This Idempotency-Key was already used with a different request.",
+            ));
+        }
+        Ok(_) => {
+            // A claim outcome added to the store trait after this layer was written.
+            shared.metrics.store_error.increment(1);
+            return Err(rejection(
+                &shared,
+                ErrorKind::StoreUnavailable,
+                "The idempotency store gave an answer this layer does not understand.",
+            ));
+        }
+        Err(err) => {
+            shared.metrics.store_error.increment(1);
+            let err = err.or_origin(Primitive::Idempotency, config.name.clone());
+            if !config.fail_open {
+                return Err(err);
+            }
+            tracing::warn!(
+                name = %config.name,
+                error = %err,
+                "idempotency store failed; running the request unprotected (fail-open)",
+            );
+            let request = Request::from_parts(parts, ReqBody::from(body));
+            return match inner.call(request).await {
+                Ok(response) => Ok(response.map(IdempotencyBody::inner)),
+                Err(err) => Err(Error::inner(err)),
+            };
+        }
+    };
+
+    shared.metrics.new.increment(1);
+    let mut guard = LeaseGuard::new(Arc::clone(&shared), lease);
+    let request = Request::from_parts(parts, ReqBody::from(body));
+    let response = match inner.call(request).await.map_err(Error::inner) {
+        Ok(response) => response,
+        Err(err) => {
+            guard.release("the handler failed").await;
+            return Err(err);
+        }
+    };
+    let status = response.status();
+    if status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        guard.release("the response says to try again").await;
+        return Ok(response.map(IdempotencyBody::inner));
+    }
+    let (parts, body) = response.into_parts();
+    if body.size_hint().lower() > config.max_response_body as u64 {
+        guard
+            .release("the response body is over max_response_body")
+            .await;
+        return Ok(Response::from_parts(parts, IdempotencyBody::inner(body)));
+    }
+    let headers = stored_headers(&parts.headers, &config.stored_headers);
+    let body = match guard.store(status.as_u16(), headers, body).await {
+        Ok(Stored::Whole(bytes)) => IdempotencyBody::bytes(bytes),
+        Ok(Stored::Partial {
+            head,
+            trailers,
+            rest,
+        }) => IdempotencyBody::resumed(head, trailers, rest),
+        Err(err) => return Err(Error::inner(err)),
+    };
+    Ok(Response::from_parts(parts, body))
+}
+
+/// The stored response, marked `Idempotent-Replayed: true`.
+fn replay<St, B>(shared: &Shared<St>, record: &Record) -> Answer<B> {
+    let Ok(status) = StatusCode::from_u16(record.status()) else {
+        return Err(rejection(
+            shared,
+            ErrorKind::StoreUnavailable,
+            "The stored response for this Idempotency-Key is unreadable.",
+        ));
+    };
+    let mut response = Response::new(IdempotencyBody::bytes(record.body().clone()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in record.headers() {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_maybe_shared(value.clone()),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.append(name, value);
+            }
+            _ => {
+                tracing::warn!(
+                    name = %shared.config.name,
+                    header = %name,
+                    "idempotency: skipping an invalid stored header",
+                );
+            }
+        }
+    }
+    headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    Ok(response)
+}
+
+fn stored_headers(headers: &HeaderMap, names: &[HeaderName]) -> Vec<(Box<str>, Bytes)> {
+    let mut out = Vec::new();
+    for name in names {
+        for value in headers.get_all(name) {
+            out.push((
+                name.as_str().into(),
+                Bytes::copy_from_slice(value.as_bytes()),
+            ));
+        }
+    }
+    out
+}
+
+/// The whole request body, or `PayloadTooLarge` past `cap`, or `InvalidRequest` if it
+/// fails to arrive. Trailers are dropped.
+async fn read_request<B>(body: B, cap: usize) -> Result<Bytes, ErrorKind>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    if body.size_hint().lower() > cap as u64 {
+        return Err(ErrorKind::PayloadTooLarge);
+    }
+    let mut body = pin!(body);
+    let mut collected = Collected::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ErrorKind::InvalidRequest)?;
+        let Ok(mut data) = frame.into_data() else {
+            continue;
+        };
+        if collected.len().saturating_add(data.remaining()) > cap {
+            return Err(ErrorKind::PayloadTooLarge);
+        }
+        collected.push(data.copy_to_bytes(data.remaining()));
+    }
+    Ok(collected.freeze())
+}
