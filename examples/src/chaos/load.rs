@@ -127,6 +127,8 @@ pub struct LoadResult {
     pub payments: u64,
     /// Payments that ended with a 2xx answer.
     pub payments_ok: u64,
+    /// Which payments (by arrival number) ended with a 2xx answer.
+    pub succeeded: Vec<u64>,
     /// Payments that arrived while every client was busy, never attempted.
     pub unserved: u64,
 }
@@ -179,16 +181,26 @@ pub async fn drive(
         );
         payments.spawn(async move {
             let _busy = busy;
-            pay(seq, &client, &url, &config, start, &progress).await
+            let (samples, ok) = pay(seq, &client, &url, &config, start, &progress).await;
+            (seq, samples, ok)
         });
     }
     while let Some(done) = payments.join_next().await {
-        if let Ok((samples, ok)) = done {
+        if let Ok((seq, samples, ok)) = done {
             result.samples.extend(samples);
             result.payments_ok += u64::from(ok);
+            if ok {
+                result.succeeded.push(seq);
+            }
         }
     }
     result
+}
+
+/// The id (and `Idempotency-Key`) of the payment that arrived `seq`th.
+#[must_use]
+pub fn payment_id(seq: u64) -> String {
+    format!("pay-{seq}")
 }
 
 /// One payment: attempts until a 2xx, a final answer, the attempts or the patience run out.
@@ -200,7 +212,7 @@ async fn pay(
     start: Instant,
     progress: &Progress,
 ) -> (Vec<Sample>, bool) {
-    let payment_id = format!("pay-{seq}");
+    let payment_id = payment_id(seq);
     let key = rng::mix(config.seed ^ rng::hash_str(&payment_id));
     let body = serde_json::to_vec(&ChargeRequest {
         payment_id: payment_id.clone(),

@@ -150,17 +150,11 @@ pub async fn run(config: &Config) -> Result<Run, BoxError> {
     let counters = counters_available.then(|| Counters::read().since(before));
     let outage = (config.script.outage_start, config.script.outage_end());
     let report = Report {
-        naive: GatewayReport::new(
-            "naive",
-            &naive_load,
-            naive_upstream.ledger.snapshot(),
-            None,
-            outage,
-        ),
+        naive: GatewayReport::new("naive", &naive_load, &naive_upstream.ledger, None, outage),
         hardened: GatewayReport::new(
             "hardened",
             &hardened_load,
-            hardened_upstream.ledger.snapshot(),
+            &hardened_upstream.ledger,
             counters,
             outage,
         ),

@@ -5,9 +5,9 @@
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
-use super::load::{LoadResult, Outcome, Sample};
+use super::load::{LoadResult, Outcome, Sample, payment_id};
 use super::telemetry::Counters;
-use super::upstream::LedgerSnapshot;
+use super::upstream::{Ledger, LedgerSnapshot};
 
 /// Share of the pre-outage success rate a gateway must get back to, for two consecutive
 /// seconds, to count as recovered.
@@ -41,6 +41,9 @@ pub struct GatewayReport {
     pub payments: u64,
     /// Payments that ended with a 2xx answer.
     pub payments_ok: u64,
+    /// Payments that ended with a 2xx answer and were charged exactly once: the ones that
+    /// went right.
+    pub payments_clean: u64,
     /// Payments that found every client busy.
     pub unserved: u64,
     /// HTTP attempts made by the clients.
@@ -73,11 +76,17 @@ impl GatewayReport {
     pub fn new(
         name: &'static str,
         load: &LoadResult,
-        upstream: LedgerSnapshot,
+        ledger: &Ledger,
         counters: Option<Counters>,
         outage: (Duration, Duration),
     ) -> Self {
         let samples = &load.samples;
+        let upstream = ledger.snapshot();
+        let payments_clean = load
+            .succeeded
+            .iter()
+            .filter(|seq| ledger.charges_of(&payment_id(**seq)) == 1)
+            .count() as u64;
         let count =
             |f: &dyn Fn(&Outcome) -> bool| samples.iter().filter(|s| f(&s.outcome)).count() as u64;
         let kind_is = |kind: &'static str| move |o: &Outcome| matches!(o, Outcome::Status { kind: Some(k), .. } if k == kind);
@@ -87,6 +96,7 @@ impl GatewayReport {
             name,
             payments: load.payments,
             payments_ok: load.payments_ok,
+            payments_clean,
             unserved: load.unserved,
             attempts: samples.len() as u64,
             attempts_ok: count(&Outcome::is_ok),
@@ -213,6 +223,9 @@ impl Report {
         vec![
             row("payments attempted", &|r| r.payments.to_string()),
             row("payments succeeded", &|r| pct(r.payments_ok, r.payments)),
+            row("... and charged exactly once", &|r| {
+                pct(r.payments_clean, r.payments)
+            }),
             row("payments unserved (all clients busy)", &|r| {
                 r.unserved.to_string()
             }),

@@ -201,6 +201,13 @@ impl Ledger {
         }
     }
 
+    /// How many times `payment` was charged.
+    #[must_use]
+    pub fn charges_of(&self, payment: &str) -> u64 {
+        let payments = self.payments.lock().unwrap_or_else(PoisonError::into_inner);
+        payments.get(payment).map_or(0, |p| p.charged)
+    }
+
     /// What the ledger shows now.
     #[must_use]
     pub fn snapshot(&self) -> LedgerSnapshot {
