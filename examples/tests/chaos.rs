@@ -31,6 +31,7 @@ fn short_script() -> Config {
             patience: ms(2_000),
             timeout: ms(1_000),
             max_backoff: ms(300),
+            lost_rate: 0.05,
             seed: 11,
         },
         hardening: HardeningConfig {

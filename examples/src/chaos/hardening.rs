@@ -82,7 +82,7 @@ impl Default for HardeningConfig {
             budget: Duration::from_secs(1),
             margin: Duration::from_millis(100),
             max_in_flight: 24,
-            open_duration: Duration::from_secs(1),
+            open_duration: Duration::from_millis(500),
             redis: None,
         }
     }

@@ -2,8 +2,10 @@
 //!
 //! Payments arrive at a fixed rate whatever the gateway does (an open loop: a slow gateway
 //! does not slow the arrivals down), each handled by one of a bounded pool of clients; a
-//! payment that finds every client busy is not attempted and counts as failed. Each payment is a `POST /charge` carrying an `Idempotency-Key`; on a
-//! timeout, a connection error, a 5xx, a 409 or a 429 the client waits (the server's
+//! payment that finds every client busy is not attempted and counts as failed.
+//!
+//! Each payment is a `POST /charge` carrying an `Idempotency-Key`. On a timeout, a lost
+//! answer, a connection error, a 5xx, a 409 or a 429 the client waits (the server's
 //! `Retry-After` when it sent one, else exponential backoff with jitter) and re-submits the
 //! *same* payment with the *same* key, up to a number of attempts and for at most its
 //! `patience` in total — so both gateways get the same time to succeed, however fast they
@@ -46,6 +48,10 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Longest wait between attempts, whatever `Retry-After` says.
     pub max_backoff: Duration,
+    /// Share of answers lost on the way back to the client (a dropped connection, a
+    /// proxy reset): the gateway did the work, the client never saw the answer and sends
+    /// the payment again.
+    pub lost_rate: f64,
     /// Seed of the backoff jitter and the amounts.
     pub seed: u64,
 }
@@ -60,6 +66,7 @@ impl Default for LoadConfig {
             patience: Duration::from_secs(6),
             timeout: Duration::from_secs(2),
             max_backoff: Duration::from_secs(2),
+            lost_rate: 0.02,
             seed: 7,
         }
     }
@@ -82,6 +89,8 @@ pub enum Outcome {
     },
     /// No answer within the client's timeout.
     Timeout,
+    /// The answer was lost on the way back (see [`LoadConfig::lost_rate`]).
+    Lost,
     /// The connection failed.
     Connect,
 }
@@ -98,7 +107,7 @@ impl Outcome {
         match self {
             Self::Ok { .. } => false,
             Self::Status { status, .. } => *status >= 500 || matches!(status, 408 | 409 | 429),
-            Self::Timeout | Self::Connect => true,
+            Self::Timeout | Self::Lost | Self::Connect => true,
         }
     }
 }
@@ -143,6 +152,9 @@ pub struct Progress {
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// Separates the draw deciding a lost answer from the backoff jitter's.
+const LOST_SALT: u64 = 0x6C6F_7374;
 
 /// Drives the load at the gateway listening on `target`, with the run started at `start`.
 pub async fn drive(
@@ -225,8 +237,12 @@ async fn pay(
     let mut samples = Vec::new();
     for attempt in 1..=config.attempts {
         let began = Instant::now();
-        let (outcome, retry_after) =
+        let (mut outcome, mut retry_after) =
             send(client, url, &payment_id, body.clone(), config.timeout).await;
+        let lost = rng::unit(rng::mix(key ^ LOST_SALT ^ u64::from(attempt))) < config.lost_rate;
+        if lost && matches!(outcome, Outcome::Ok { .. } | Outcome::Status { .. }) {
+            (outcome, retry_after) = (Outcome::Lost, None);
+        }
         let (ok, retry) = (outcome.is_ok(), outcome.is_retryable());
         progress.attempts.fetch_add(1, Ordering::Relaxed);
         progress.ok.fetch_add(u64::from(ok), Ordering::Relaxed);

@@ -54,6 +54,8 @@ pub struct GatewayReport {
     pub replayed: u64,
     /// Attempts the client gave up on.
     pub client_timeouts: u64,
+    /// Answers lost on the way back to the client.
+    pub lost: u64,
     /// Attempts answered 503 `circuit_open`.
     pub circuit_open: u64,
     /// Attempts answered 409 `idempotency_conflict` (same key already in flight).
@@ -102,6 +104,7 @@ impl GatewayReport {
             attempts_ok: count(&Outcome::is_ok),
             replayed: count(&|o| matches!(o, Outcome::Ok { replayed: true })),
             client_timeouts: count(&|o| *o == Outcome::Timeout),
+            lost: count(&|o| *o == Outcome::Lost),
             circuit_open: count(&kind_is("circuit_open")),
             conflicts: count(&kind_is("idempotency_conflict")),
             latency: [
@@ -237,6 +240,9 @@ impl Report {
             row("latency p99", &|r| ms(r.latency[1])),
             row("latency max", &|r| ms(r.latency[2])),
             row("client timeouts", &|r| r.client_timeouts.to_string()),
+            row("answers lost on the way back (scripted)", &|r| {
+                r.lost.to_string()
+            }),
             row("upstream calls (per payment)", &|r| {
                 let per = r.upstream.calls as f64 / r.payments.max(1) as f64;
                 format!("{} ({per:.2}x)", r.upstream.calls)

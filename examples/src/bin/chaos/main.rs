@@ -41,6 +41,9 @@ struct Args {
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     client_timeout: Duration,
 
+    /// Share of gateway answers lost on the way back to the client (who sends again).
+    #[arg(long, default_value_t = 0.02)]
+    lost_rate: f64,
     /// Share of upstream answers that are 503 + Retry-After.
     #[arg(long, default_value_t = 0.10)]
     error_rate: f64,
@@ -128,6 +131,7 @@ impl Args {
                 duration: self.duration,
                 attempts: self.attempts.max(1),
                 patience: self.patience,
+                lost_rate: self.lost_rate,
                 timeout: self.client_timeout,
                 seed: self.seed,
                 ..LoadConfig::default()
