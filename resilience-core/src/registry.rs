@@ -14,16 +14,21 @@
 //! same.force_open();
 //! assert_eq!(breaker.state(), State::ForcedOpen);
 //!
+//! // Bulkheads are shared by name the same way.
+//! let pool = registry.bulkhead("payments", |b| b.max_concurrent(8)).unwrap();
+//! assert_eq!(pool.capacity(), 8);
+//!
 //! // One snapshot of everything, for a health endpoint.
 //! let snapshot = registry.snapshot();
 //! assert_eq!(snapshot.circuit_breakers.len(), 1);
 //! assert_eq!(snapshot.circuit_breakers[0].name, "payments");
+//! assert_eq!(snapshot.bulkheads[0].capacity, 8);
 //! ```
 //!
 //! # Why a registry
 //!
-//! A breaker protects one dependency, so every code path that calls "payments" must share
-//! one breaker, wherever it is constructed: a tower layer built in `main`, a
+//! A breaker or a bulkhead protects one dependency, so every code path that calls "payments"
+//! must share one instance, wherever it is constructed: a tower layer built in `main`, a
 //! `#[resilient(circuit_breaker = "payments")]` function deep in a module. The registry
 //! hands out the same instance for the same name ([`Registry::global`] is the one the
 //! attribute uses), and lists all of them for a health endpoint.
@@ -34,13 +39,15 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
+use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{Builder, CircuitBreaker, CircuitBreakerSnapshot};
 use crate::{ConfigError, Name};
 
 /// Named primitive instances: one map per kind of primitive.
 #[derive(Debug, Default)]
 pub struct Registry {
-    circuit_breakers: RwLock<HashMap<Name, CircuitBreaker>>,
+    circuit_breakers: Named<CircuitBreaker>,
+    bulkheads: Named<Bulkhead>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -69,62 +76,76 @@ impl Registry {
         name: impl Into<Name>,
         configure: impl FnOnce(Builder) -> Builder,
     ) -> Result<CircuitBreaker, ConfigError> {
-        let name = name.into();
-        if let Some(found) = self.get_circuit_breaker(&name) {
-            return Ok(found);
-        }
-        let mut map = self
-            .circuit_breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = map.get(&name) {
-            return Ok(found.clone());
-        }
-        let breaker = configure(CircuitBreaker::builder().name(name.clone()))
-            .name(name.clone())
-            .build()?;
-        map.insert(name, breaker.clone());
-        Ok(breaker)
+        self.circuit_breakers.get_or_create(name.into(), |name| {
+            configure(CircuitBreaker::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
     }
 
     /// The breaker named `name`, if one is registered.
     pub fn get_circuit_breaker(&self, name: &str) -> Option<CircuitBreaker> {
-        self.circuit_breakers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
+        self.circuit_breakers.get(name)
     }
 
     /// Registers `breaker` under its own name, replacing (and returning) any breaker
     /// registered under that name before.
     pub fn insert_circuit_breaker(&self, breaker: CircuitBreaker) -> Option<CircuitBreaker> {
         self.circuit_breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
             .insert(breaker.name().clone(), breaker)
     }
 
     /// Removes the breaker named `name` from the registry (handles already given out keep
     /// working).
     pub fn remove_circuit_breaker(&self, name: &str) -> Option<CircuitBreaker> {
-        self.circuit_breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name)
+        self.circuit_breakers.remove(name)
+    }
+
+    /// The bulkhead named `name`, created with `configure(builder)` if it does not exist
+    /// yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn bulkhead(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(BulkheadBuilder) -> BulkheadBuilder,
+    ) -> Result<Bulkhead, ConfigError> {
+        self.bulkheads.get_or_create(name.into(), |name| {
+            configure(Bulkhead::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The bulkhead named `name`, if one is registered.
+    pub fn get_bulkhead(&self, name: &str) -> Option<Bulkhead> {
+        self.bulkheads.get(name)
+    }
+
+    /// Registers `bulkhead` under its own name, replacing (and returning) any bulkhead
+    /// registered under that name before.
+    pub fn insert_bulkhead(&self, bulkhead: Bulkhead) -> Option<Bulkhead> {
+        self.bulkheads.insert(bulkhead.name().clone(), bulkhead)
+    }
+
+    /// Removes the bulkhead named `name` from the registry (handles already given out keep
+    /// working).
+    pub fn remove_bulkhead(&self, name: &str) -> Option<Bulkhead> {
+        self.bulkheads.remove(name)
     }
 
     /// A snapshot of every registered instance, sorted by name within each kind.
     pub fn snapshot(&self) -> RegistrySnapshot {
-        let mut circuit_breakers: Vec<_> = self
-            .circuit_breakers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(CircuitBreaker::snapshot)
-            .collect();
+        let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
-        RegistrySnapshot { circuit_breakers }
+        let mut bulkheads = self.bulkheads.map_values(Bulkhead::snapshot);
+        bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
+        RegistrySnapshot {
+            circuit_breakers,
+            bulkheads,
+        }
     }
 }
 
@@ -135,4 +156,68 @@ impl Registry {
 pub struct RegistrySnapshot {
     /// One snapshot per circuit breaker, by name.
     pub circuit_breakers: Vec<CircuitBreakerSnapshot>,
+    /// One snapshot per bulkhead, by name.
+    pub bulkheads: Vec<BulkheadSnapshot>,
+}
+
+/// One kind's instances by name. A poisoned lock is still used: every write leaves the map
+/// consistent (a single insert or remove).
+#[derive(Debug)]
+struct Named<T>(RwLock<HashMap<Name, T>>);
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Self(RwLock::default())
+    }
+}
+
+impl<T: Clone> Named<T> {
+    fn get(&self, name: &str) -> Option<T> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    fn get_or_create(
+        &self,
+        name: Name,
+        create: impl FnOnce(Name) -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
+        if let Some(found) = self.get(&name) {
+            return Ok(found);
+        }
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        // Another caller may have created it between the two locks.
+        if let Some(found) = map.get(&name) {
+            return Ok(found.clone());
+        }
+        let created = create(name.clone())?;
+        map.insert(name, created.clone());
+        Ok(created)
+    }
+
+    fn insert(&self, name: Name, value: T) -> Option<T> {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, value)
+    }
+
+    fn remove(&self, name: &str) -> Option<T> {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+    }
+
+    fn map_values<U>(&self, f: impl Fn(&T) -> U) -> Vec<U> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(f)
+            .collect()
+    }
 }

@@ -44,9 +44,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use resilience_core::bulkhead::Bulkhead;
 use resilience_core::deadline::{self, DeadlineMetrics};
-use resilience_core::idempotency::{IdempotencyStore, MemoryStore};
+use resilience_core::idempotency::{IdempotencyStore, MemoryStore, RedisStore};
 use resilience_core::retry::{Backoff, Jitter, RetryBudget, RetryPolicy};
 use resilience_core::{BoxError, CircuitBreaker, Registry};
 use resilience_tower::bulkhead::BulkheadLayer;
@@ -93,10 +92,8 @@ impl Default for HardeningConfig {
 pub struct Hardened {
     /// The routes, wrapped.
     pub router: Router,
-    /// Where its circuit breakers are registered.
+    /// Where its circuit breaker and bulkhead are registered.
     pub registry: Arc<Registry>,
-    /// The bulkhead in front of the handler.
-    pub bulkhead: Bulkhead,
 }
 
 /// Wraps the gateway's routes, calling payments at `upstream`.
@@ -138,15 +135,18 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
     let store: Arc<dyn IdempotencyStore> = match &config.redis {
         None => Arc::new(MemoryStore::new()),
         Some(url) => {
-            return Err(
-                format!("--redis {url}: the Redis store has not landed in this build yet").into(),
-            );
+            let store = RedisStore::builder(url.as_str())
+                .prefix("chaos:idempotency:")
+                .build()?;
+            // Fail at start, with Redis's own message, rather than on the first payment.
+            store
+                .ping()
+                .await
+                .map_err(|e| format!("--redis {url}: {e}"))?;
+            Arc::new(store)
         }
     };
-    let bulkhead = Bulkhead::builder()
-        .name("charge")
-        .max_concurrent(config.max_in_flight)
-        .build()?;
+    let bulkhead = registry.bulkhead("charge", |b| b.max_concurrent(config.max_in_flight))?;
     let retry = RetryPolicy::builder()
         .name("charge")
         .max_attempts(3)
@@ -166,13 +166,9 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
                     .max(config.budget)
                     .build()?,
             )
-            .layer(BulkheadLayer::new(bulkhead.clone()))
+            .layer(BulkheadLayer::new(bulkhead))
             .layer(IdempotencyLayer::builder(store).name("charge").build()?)
             .layer(HttpRetryLayer::new(retry)),
     );
-    Ok(Hardened {
-        router,
-        registry,
-        bulkhead,
-    })
+    Ok(Hardened { router, registry })
 }

@@ -2,8 +2,8 @@
 //! `/health` next to its routes.
 //!
 //! `/health` answers from the primitives' own state: every circuit breaker in the
-//! [`Registry`] (state, failure rate, calls in the window) and the bulkhead (in flight,
-//! capacity). It is `200` while no breaker is open and `503` otherwise, so a load balancer
+//! [`Registry`] (state, failure rate, calls in the window) and every bulkhead in it (in
+//! flight, capacity). It is `200` while no breaker is open and `503` otherwise, so a load balancer
 //! can take an instance whose dependency is down out of rotation.
 
 use std::sync::Arc;
@@ -14,7 +14,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use resilience_core::Registry;
-use resilience_core::bulkhead::Bulkhead;
 use resilience_core::circuit_breaker::State as BreakerState;
 use serde_json::{Value, json};
 
@@ -25,7 +24,7 @@ use super::telemetry;
 pub fn router(hardened: &Hardened) -> Router {
     let health = Router::new()
         .route("/health", get(health))
-        .with_state((Arc::clone(&hardened.registry), hardened.bulkhead.clone()));
+        .with_state(Arc::clone(&hardened.registry));
     hardened
         .router
         .clone()
@@ -33,9 +32,10 @@ pub fn router(hardened: &Hardened) -> Router {
         .merge(health)
 }
 
-/// The health report: `(healthy, body)`; healthy while no breaker is open.
+/// The health report of everything in `registry`: `(healthy, body)`; healthy while no
+/// breaker is open.
 #[must_use]
-pub fn health_report(registry: &Registry, bulkheads: &[&Bulkhead]) -> (bool, Value) {
+pub fn health_report(registry: &Registry) -> (bool, Value) {
     let snapshot = registry.snapshot();
     let healthy = snapshot
         .circuit_breakers
@@ -55,10 +55,10 @@ pub fn health_report(registry: &Registry, bulkheads: &[&Bulkhead]) -> (bool, Val
             })
         })
         .collect();
-    let bulkheads: Vec<Value> = bulkheads
+    let bulkheads: Vec<Value> = snapshot
+        .bulkheads
         .iter()
-        .map(|b| {
-            let s = b.snapshot();
+        .map(|s| {
             json!({
                 "name": s.name.as_str(),
                 "in_flight": s.in_flight,
@@ -75,10 +75,8 @@ pub fn health_report(registry: &Registry, bulkheads: &[&Bulkhead]) -> (bool, Val
     (healthy, body)
 }
 
-async fn health(
-    State((registry, bulkhead)): State<(Arc<Registry>, Bulkhead)>,
-) -> impl IntoResponse {
-    let (healthy, body) = health_report(&registry, &[&bulkhead]);
+async fn health(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
+    let (healthy, body) = health_report(&registry);
     let status = if healthy {
         StatusCode::OK
     } else {

@@ -67,7 +67,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use enforce::{DeadlineMetrics, Enforce, enforce, spawn};
-pub use scope::{Propagate, Scope, propagate, scope};
+pub use scope::{Propagate, Scope, in_scope, propagate, scope};
 
 /// An absolute instant by which work must be done.
 ///
@@ -129,6 +129,7 @@ impl Deadline {
     /// Outside any scope (or outside a tokio task) this is `None`, which means "no
     /// deadline", not "expired".
     #[must_use]
+    #[inline]
     pub fn current() -> Option<Self> {
         scope::CURRENT.try_with(|deadline| *deadline).ok()
     }

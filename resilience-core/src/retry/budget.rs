@@ -202,6 +202,10 @@ impl RetryBudget {
     }
 
     /// Records a call: adds `percent` of a retry. Called once per call (not per attempt).
+    ///
+    /// On the fast path (15 deposits in 16 on a thread), one relaxed load of the newest
+    /// epoch, one of its slot and one `fetch_add`: no clock read, no lock.
+    #[inline]
     pub fn deposit(&self) {
         let s = &*self.state;
         if s.deposit == 0 {
@@ -212,11 +216,10 @@ impl RetryBudget {
             c.set(n);
             n
         });
-        let epoch = if n % CLOCK_EVERY == 0 {
-            s.now_epoch()
-        } else {
-            s.epoch.load(Relaxed)
-        };
+        if n % CLOCK_EVERY == 0 {
+            return s.deposit_slow(s.now_epoch());
+        }
+        let epoch = s.epoch.load(Relaxed);
         // Fast path: the slot is current, so one `fetch_add` on the packed word adds to
         // its balance (the balance cannot carry into the tag: it stays far below 2^43).
         // If the slot was recycled between the load and the add, the deposit lands in
@@ -225,7 +228,7 @@ impl RetryBudget {
         if unpack(slot.load(Relaxed)).0 == epoch & TAG_MASK {
             slot.fetch_add(s.deposit as u64, Relaxed);
         } else {
-            s.add_latest(epoch, s.deposit);
+            s.deposit_slow(epoch);
         }
     }
 
@@ -251,6 +254,14 @@ impl RetryBudget {
 }
 
 impl State {
+    /// A deposit that recycles a slot or reads the clock: out of line, so the fast path
+    /// of [`RetryBudget::deposit`] stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn deposit_slow(&self, epoch: u64) {
+        self.add_latest(epoch, self.deposit);
+    }
+
     fn now_epoch(&self) -> u64 {
         let since = Instant::now().saturating_duration_since(self.created);
         let epoch = u64::try_from(since.as_nanos() / self.slot_nanos).unwrap_or(u64::MAX);
@@ -305,6 +316,7 @@ fn pack(tag: u64, value: i64) -> u64 {
     (tag << VALUE_BITS) | stored as u64
 }
 
+#[inline]
 fn unpack(word: u64) -> (u64, i64) {
     let stored = (word & ((1 << VALUE_BITS) - 1)) as i64;
     (word >> VALUE_BITS, stored - OFFSET)

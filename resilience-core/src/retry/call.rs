@@ -63,7 +63,8 @@ pub struct RetryCall {
     attempts: u32,
     start: Option<Instant>,
     deadline: Option<Deadline>,
-    prev: Duration,
+    /// The previous delay; `None` before the first retry (the backoff's base then).
+    prev: Option<Duration>,
     rng: Option<FastRng>,
     replayable: bool,
 }
@@ -210,26 +211,38 @@ pub fn as_error<E: 'static>(err: &E) -> Option<&Error> {
 impl RetryPolicy {
     /// Starts a call: deposits in the budget and reads the ambient deadline. Reads the
     /// clock only if `max_elapsed` is set.
+    #[inline]
     pub fn start(&self) -> RetryCall {
         let s = &*self.shared;
         if let Some(budget) = &s.budget {
             budget.deposit();
         }
-        let mut deadline = Deadline::current();
-        let mut start = None;
-        if let Some(budget) = s.max_elapsed {
-            let now = Instant::now();
-            start = Some(now);
-            let own = now
-                .checked_add(budget)
-                .map_or_else(|| Deadline::after(budget), Deadline::at);
-            deadline = Some(deadline.map_or(own, |d| d.min(own)));
+        let deadline = Deadline::current();
+        match s.max_elapsed {
+            None => RetryCall {
+                attempts: 0,
+                start: None,
+                deadline,
+                prev: None,
+                rng: None,
+                replayable: true,
+            },
+            Some(budget) => Self::start_bounded(deadline, budget),
         }
+    }
+
+    /// [`start`](Self::start) of a policy with `max_elapsed`: reads the clock.
+    #[inline(never)]
+    fn start_bounded(deadline: Option<Deadline>, budget: Duration) -> RetryCall {
+        let now = Instant::now();
+        let own = now
+            .checked_add(budget)
+            .map_or_else(|| Deadline::after(budget), Deadline::at);
         RetryCall {
             attempts: 0,
-            start,
-            deadline,
-            prev: s.backoff.base(),
+            start: Some(now),
+            deadline: Some(deadline.map_or(own, |d| d.min(own))),
+            prev: None,
             rng: None,
             replayable: true,
         }
@@ -237,6 +250,7 @@ impl RetryPolicy {
 
     /// How long the next attempt of `call` may run: the attempt timeout, clamped to what
     /// is left of the deadline.
+    #[inline]
     pub fn attempt_limit(&self, call: &RetryCall) -> AttemptLimit {
         let timeout = self.shared.attempt_timeout;
         match (call.deadline, timeout) {
@@ -282,9 +296,26 @@ impl RetryPolicy {
 
     /// Records an attempt's outcome and decides what comes next. The rule is in the
     /// [module docs](super#what-is-retried).
+    #[inline]
     pub fn decide(&self, call: &mut RetryCall, outcome: Outcome) -> Decision {
-        let s = &*self.shared;
         call.attempts = call.attempts.saturating_add(1);
+        // The common case, inlined into the caller: a plain success.
+        if let Outcome {
+            class: Class::Success,
+            rejection: false,
+            timed_out: false,
+        } = outcome
+        {
+            self.shared.meters.success.increment(1);
+            return Decision::Return;
+        }
+        self.decide_other(call, outcome)
+    }
+
+    /// [`decide`](Self::decide) for every outcome but a plain success.
+    #[inline(never)]
+    fn decide_other(&self, call: &mut RetryCall, outcome: Outcome) -> Decision {
+        let s = &*self.shared;
         let m = &s.meters;
         let counter = match outcome.class {
             _ if outcome.timed_out => &m.timeout,
@@ -318,10 +349,11 @@ impl RetryPolicy {
             let n = s.calls.fetch_add(1, Relaxed);
             FastRng::new(mix(s.seed ^ mix(n)))
         });
+        let prev = call.prev.unwrap_or_else(|| s.backoff.base());
         let jittered = s
             .jitter
-            .apply(&s.backoff, call.attempts, s.max_delay, call.prev, rng);
-        call.prev = jittered;
+            .apply(&s.backoff, call.attempts, s.max_delay, prev, rng);
+        call.prev = Some(jittered);
         let delay = hint.map_or(jittered, |h| jittered.max(h));
         if let Some(deadline) = call.deadline
             && delay >= deadline.remaining()

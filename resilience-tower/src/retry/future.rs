@@ -62,6 +62,7 @@ where
 {
     /// Makes the first attempt with `request` on `service` (which must be ready) and keeps
     /// `template` (if any) for the others.
+    #[inline]
     pub(crate) fn new(
         mut service: S,
         request: Req,
@@ -87,6 +88,7 @@ where
     }
 }
 
+#[inline]
 fn start<S: Service<Req>, Req>(
     service: &mut S,
     request: Req,

@@ -148,8 +148,17 @@ impl Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), resilience_core::BoxError> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    match demo(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chaos: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo(args: Args) -> Result<(), resilience_core::BoxError> {
     let config = args.config();
     println!(
         "chaos: {} payments/s from {} clients for {:?} at each gateway; upstream: {:.0}% 503, \
