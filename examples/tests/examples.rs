@@ -34,7 +34,10 @@ fn health_turns_503_when_the_breaker_opens() {
     let out = run(env!("CARGO_BIN_EXE_health"));
     assert!(out.contains("while inventory works: 200 OK"), "{out}");
     assert!(out.contains("after five failures: 503"), "{out}");
-    assert!(out.contains("resilience_circuit_state{name=\"inventory\"} 1"), "{out}");
+    assert!(
+        out.contains("resilience_circuit_state{name=\"inventory\"} 1"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -43,7 +46,10 @@ fn idempotent_payments_charges_once_per_key_or_skips_without_redis() {
     if out.starts_with("skipping") {
         return;
     }
-    assert!(out.contains("the handler charged 2 times for 2 payments"), "{out}");
+    assert!(
+        out.contains("the handler charged 2 times for 2 payments"),
+        "{out}"
+    );
     assert!(out.contains("422"), "{out}");
 }
 

@@ -80,7 +80,7 @@ impl Default for HardeningConfig {
         Self {
             budget: Duration::from_secs(1),
             margin: Duration::from_millis(100),
-            max_in_flight: 24,
+            max_in_flight: 48,
             open_duration: Duration::from_millis(500),
             redis: None,
         }

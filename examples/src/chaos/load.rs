@@ -6,7 +6,8 @@
 //!
 //! Each payment is a `POST /charge` carrying an `Idempotency-Key`. On a timeout, a lost
 //! answer, a connection error, a 5xx, a 409 or a 429 the client waits (the server's
-//! `Retry-After` when it sent one, else exponential backoff with jitter) and re-submits the
+//! `Retry-After` when it sent one, plus up to a quarter of it as jitter; else exponential
+//! backoff with jitter) and re-submits the
 //! *same* payment with the *same* key, up to a number of attempts and for at most its
 //! `patience` in total — so both gateways get the same time to succeed, however fast they
 //! fail. Every attempt is recorded.
@@ -256,10 +257,13 @@ async fn pay(
         if ok || !retry || attempt == config.attempts {
             return (samples, ok);
         }
-        let backoff = retry_after.unwrap_or_else(|| {
-            let jitter = rng::unit(rng::mix(key ^ u64::from(attempt)));
-            Duration::from_millis(100 << attempt.min(6)).mul_f64(0.5 + jitter)
-        });
+        // Retry-After when the server sent one (plus up to a quarter of it, so clients
+        // do not all come back in the same instant), else exponential backoff with jitter.
+        let jitter = rng::unit(rng::mix(key ^ u64::from(attempt)));
+        let backoff = retry_after.map_or_else(
+            || Duration::from_millis(100 << attempt.min(6)).mul_f64(0.5 + jitter),
+            |hint| hint.mul_f64(1.0 + jitter / 4.0),
+        );
         let resume = Instant::now() + backoff.min(config.max_backoff);
         if resume >= give_up {
             break;

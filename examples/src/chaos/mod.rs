@@ -199,11 +199,9 @@ fn progress_bar(
                 });
                 let rate = |i: usize| {
                     let (all, ok) = (now[i].0 - last[i].0, now[i].1 - last[i].1);
-                    if all == 0 {
-                        "  - ".to_owned()
-                    } else {
-                        format!("{:>3}%", 100 * ok / all)
-                    }
+                    (100 * ok)
+                        .checked_div(all)
+                        .map_or_else(|| "  - ".to_owned(), |pct| format!("{pct:>3}%"))
                 };
                 let phase = if script.in_outage(elapsed) {
                     "OUTAGE"

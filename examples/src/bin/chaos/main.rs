@@ -79,7 +79,7 @@ struct Args {
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     budget: Duration,
     /// The hardened gateway's cap on calls to payments in flight.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 48)]
     max_in_flight: usize,
     /// Keep idempotency records in Redis at this URL (in memory without it).
     #[arg(long, value_name = "URL")]
@@ -97,6 +97,9 @@ struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Also print the chart's data: per second, 2xx / requests and p99 for each gateway.
+    #[arg(long)]
+    per_second: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -176,6 +179,9 @@ async fn demo(args: Args) -> Result<(), resilience_core::BoxError> {
     );
     let run = chaos::run(&config).await?;
     println!("\n{}", run.report);
+    if args.per_second {
+        print_per_second(&run.report);
+    }
 
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -196,4 +202,31 @@ async fn demo(args: Args) -> Result<(), resilience_core::BoxError> {
             .await?;
     }
     Ok(())
+}
+
+fn print_per_second(report: &chaos::report::Report) {
+    println!("second | naive 2xx/requests  p99 | hardened 2xx/requests  p99");
+    let seconds = report
+        .naive
+        .seconds
+        .len()
+        .max(report.hardened.seconds.len());
+    for i in 0..seconds {
+        let cell = |g: &chaos::report::GatewayReport| {
+            g.seconds.get(i).map_or_else(String::new, |s| {
+                format!("{:>4}/{:<4} {:>5} ms", s.ok, s.attempts, s.p99.as_millis())
+            })
+        };
+        let phase = if (report.outage.0.as_secs()..report.outage.1.as_secs()).contains(&(i as u64))
+        {
+            " outage"
+        } else {
+            ""
+        };
+        println!(
+            "{i:>6} | {} | {}{phase}",
+            cell(&report.naive),
+            cell(&report.hardened)
+        );
+    }
 }
