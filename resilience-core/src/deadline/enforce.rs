@@ -216,6 +216,7 @@ fn report(
 
 /// Records the time a bounded call has (until `deadline`, from `now`) in the current
 /// span's `deadline.remaining_seconds`.
+#[inline]
 pub(crate) fn record_remaining(deadline: Deadline, now: Instant) {
     // Without any subscriber there is no span to record in; skip the span lookup (and
     // the subtraction).
