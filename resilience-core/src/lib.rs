@@ -4,11 +4,16 @@
 //!
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
-//! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
-//! - [`retry`]: bounded retries ([`retry::RetryPolicy`], [`retry::RetryBudget`]);
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreaker`], lock-free on its closed path;
+//! - [`retry`]: bounded retries ([`retry::RetryPolicy`], [`retry::RetryBudget`]);
+//! - [`deadline`](mod@deadline): an absolute [`Deadline`], ambient per task, enforced and
+//!   propagated (`grpc-timeout` and millisecond codecs);
+//! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
+//!   and `RedisStore` with feature `redis`);
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
+//! - [`config`]: [`ConfigError`], what every builder returns for an invalid setting;
 //! - [`telemetry`]: every metric name, label and span field;
 //! - [`resilient`]: the attribute that wraps an async function (feature `macros`, on by
 //!   default).
