@@ -51,6 +51,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 mod error;
+mod macro_support;
 mod name;
 pub mod telemetry;
 
@@ -72,5 +73,7 @@ pub use resilience_macros::resilient;
 pub mod __private {
     pub use tracing::Instrument;
 
+    pub use crate::classify::TransientErrors;
+    pub use crate::macro_support::*;
     pub use crate::telemetry::call_span;
 }

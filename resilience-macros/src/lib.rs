@@ -15,6 +15,7 @@
 
 mod attr;
 mod expand;
+mod valid;
 
 use proc_macro::TokenStream;
 

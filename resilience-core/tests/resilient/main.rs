@@ -1,0 +1,5 @@
+//! Behaviour of `#[resilient(...)]` under paused time: each option does what its primitive
+//! does, in the documented order, and errors reach the caller as its own `E`.
+
+mod support;
+mod time;
