@@ -3,7 +3,6 @@
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::spanned::Spanned;
 use syn::{Ident, LitInt, LitStr, Path, Token, parenthesized};
 
 /// The options of `#[resilient(...)]`, as written.
@@ -21,8 +20,6 @@ pub(crate) struct Options {
 
 /// The options inside `retry(...)`, as written.
 pub(crate) struct RetryOptions {
-    /// The `retry` keyword, for errors about the option as a whole.
-    pub(crate) span: Span,
     pub(crate) attempts: Option<LitInt>,
     pub(crate) backoff: Option<LitStr>,
     pub(crate) base: Option<LitStr>,
@@ -53,7 +50,7 @@ impl Parse for Options {
             if input.peek(Token![crate]) {
                 let key = input.parse::<Token![crate]>()?;
                 input.parse::<Token![=]>()?;
-                let path = path_value(input, "crate", "a path: crate = my_reexport::resilience")?;
+                let path = path_value(input, "crate", "a path", "crate = my_reexports::resilience")?;
                 set(&mut options.krate, path, key.span, "crate", &mut errors);
             } else {
                 let key: Ident = input.parse()?;
@@ -72,7 +69,7 @@ impl Parse for Options {
                         set(&mut options.timeout, lit, span, "timeout", &mut errors);
                     }
                     "retry" => {
-                        let retry = RetryOptions::parse_after(input, span)?;
+                        let retry = RetryOptions::parse_after(input)?;
                         set(&mut options.retry, retry, span, "retry", &mut errors);
                     }
                     "circuit_breaker" => {
@@ -88,7 +85,8 @@ impl Parse for Options {
                         let path = path_value(
                             input,
                             "classify",
-                            "a path to a classifier: classify = my_errors::Classifier",
+                            "a path to a value that implements `Classify`",
+                            "classify = my_errors::CLASSIFIER",
                         )?;
                         set(&mut options.classify, path, span, "classify", &mut errors);
                     }
@@ -111,9 +109,8 @@ impl Parse for Options {
 
 impl RetryOptions {
     /// Parses what follows the `retry` keyword: nothing (the retry defaults) or `(...)`.
-    fn parse_after(input: ParseStream<'_>, span: Span) -> syn::Result<Self> {
+    fn parse_after(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut retry = RetryOptions {
-            span,
             attempts: None,
             backoff: None,
             base: None,
@@ -222,17 +219,14 @@ fn instance_value(input: ParseStream<'_>, key: &Ident, ty: &str) -> syn::Result<
     Err(syn::Error::new(input.span(), message))
 }
 
-fn path_value(input: ParseStream<'_>, key: &str, example: &str) -> syn::Result<Path> {
-    let fork = input.fork();
-    if fork.parse::<syn::Lit>().is_ok() {
-        return Err(syn::Error::new(
-            input.span(),
-            format!("`{key}` takes {example}, not a literal"),
-        ));
+fn path_value(input: ParseStream<'_>, key: &str, what: &str, example: &str) -> syn::Result<Path> {
+    let message = format!("`{key}` takes {what}: {example}");
+    if input.fork().parse::<syn::Lit>().is_ok() {
+        return Err(syn::Error::new(input.span(), format!("{message} (not a literal)")));
     }
     input
         .parse::<Path>()
-        .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes {example}")))
+        .map_err(|e| syn::Error::new(e.span(), message))
 }
 
 fn expected_eq(err: syn::Error, key: &Ident) -> syn::Error {

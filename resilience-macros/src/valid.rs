@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use proc_macro2::Span;
 use syn::{FnArg, ItemFn, LitStr, Path, ReturnType, Type};
 
 use crate::attr::{Errors, Instance, Options, RetryOptions};
@@ -74,7 +73,7 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         .as_ref()
         .and_then(|lit| duration(lit, "timeout", &mut errors));
     let retry = options.retry.map(|retry| {
-        check_receiver_for_retry(func, retry.span, &mut errors);
+        check_receiver_for_retry(func, &mut errors);
         check_retry(retry, &mut errors)
     });
     errors.finish(Plan {
@@ -114,19 +113,17 @@ fn check_function(func: &ItemFn, errors: &mut Errors) {
 /// With retry the body runs once per attempt, so `self` must be a reference (the same
 /// `&self` is used again; `&mut self` is reborrowed for each attempt). A `self` taken by
 /// value would be used up by the first attempt.
-fn check_receiver_for_retry(func: &ItemFn, retry: Span, errors: &mut Errors) {
+fn check_receiver_for_retry(func: &ItemFn, errors: &mut Errors) {
     let Some(FnArg::Receiver(receiver)) = func.sig.inputs.first() else {
         return;
     };
     let by_reference = receiver.reference.is_some() || matches!(&*receiver.ty, Type::Reference(_));
     if !by_reference {
-        let mut err = syn::Error::new_spanned(
+        errors.push(syn::Error::new_spanned(
             receiver,
             "with `retry`, the body runs once per attempt, so `self` cannot be taken by value; \
              take `&self` (or `&mut self`)",
-        );
-        err.combine(syn::Error::new(retry, "retry is enabled here"));
-        errors.push(err);
+        ));
     }
 }
 
