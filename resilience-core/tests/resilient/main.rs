@@ -2,4 +2,5 @@
 //! does, in the documented order, and errors reach the caller as its own `E`.
 
 mod support;
+mod forms;
 mod time;
