@@ -78,23 +78,35 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         ReturnType::Type(_, ty) => Some(ty.clone()),
         ReturnType::Default => None,
     };
-    // Binding the body to the declared return type makes the compiler check the body
-    // against it, so a type error points at the user's expression rather than at the
-    // attribute. `impl Trait` cannot be named in a `let`, so those bodies go unanchored.
+    // A `return` of the declared type ahead of the body fixes the async block's output
+    // type before the body is checked, so every `return` and the tail are checked against
+    // the declared type and a mismatch points at the user's expression rather than at the
+    // attribute (as tracing's `#[instrument]` does). `impl Trait` cannot be named in a
+    // `let`, so those bodies go unanchored.
     let anchored = match &ret {
         Some(ty) if !mentions_impl_trait(ty) => quote_spanned! {block.span()=>
             {
-                let __resilience_ret: #ty = #block;
-                __resilience_ret
+                #[allow(
+                    unknown_lints,
+                    unreachable_code,
+                    clippy::diverging_sub_expression,
+                    clippy::empty_loop,
+                    clippy::needless_return
+                )]
+                if false {
+                    let __resilience_ret: #ty = loop {};
+                    return __resilience_ret;
+                }
+                #block
             }
         },
         _ => quote!(#block),
     };
-
     if !plan.uses_primitives() {
+        let anchored = quote_spanned!(block.span()=> async move #anchored);
         let body = quote_spanned! {block.span()=>
             #private::Instrument::instrument(
-                async move #anchored,
+                #anchored,
                 #private::call_span(#name),
             )
             .await
@@ -184,7 +196,10 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
     // `E: From<resilience_core::Error>` is required here; point a missing impl at the
     // declared return type.
     let finish_span = ret.as_ref().map_or_else(Span::call_site, |ty| ty.span());
-    let finish = quote_spanned!(finish_span=> #private::finish);
+    let finish = match &plan.krate {
+        Some(_) => quote_spanned!(finish_span=> #private::finish),
+        None => quote_spanned!(finish_span=> ::resilience_core::__private::finish),
+    };
     quote! {
         #(#attrs)*
         #vis #sig {

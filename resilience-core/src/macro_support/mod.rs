@@ -17,4 +17,4 @@ mod outcome;
 pub use args::CloneArg;
 pub use cached::Cached;
 pub use layers::{deadline, lift, timeout};
-pub use outcome::{Failure, Judged, finish, judge};
+pub use outcome::{Failure, FromError, Judged, finish, judge};

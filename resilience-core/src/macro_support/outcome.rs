@@ -16,7 +16,7 @@ pub enum Failure<E> {
 /// The function's result: a primitive's error becomes the user's `E`, with the operation
 /// name added when no inner layer set one.
 #[inline]
-pub fn finish<T, E: From<Error>>(
+pub fn finish<T, E: FromError>(
     result: Result<T, Failure<E>>,
     operation: &'static str,
 ) -> Result<T, E> {
@@ -89,3 +89,13 @@ where
 {
     Judged::classify(classifier, attempt.await)
 }
+
+/// `From<resilience_core::Error>`, with a message that says why it is needed.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `From<resilience_core::Error>` to carry the errors of `#[resilient]`'s primitives",
+    label = "the error type of this `Result` must implement `From<resilience_core::Error>`",
+    note = "a timeout, a passed deadline, an open breaker or a full bulkhead reach the caller as this type; add `impl From<resilience_core::Error> for {Self}`"
+)]
+pub trait FromError: From<Error> {}
+
+impl<E: From<Error>> FromError for E {}
