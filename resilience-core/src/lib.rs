@@ -51,6 +51,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod idempotency;
 mod macro_support;
 mod name;
 pub mod telemetry;

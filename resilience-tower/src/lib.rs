@@ -8,6 +8,8 @@
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
 //!   ([`http::HttpErrorLayer`]).
+//! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyLayer`]):
+//!   duplicates of a POST run the handler once and get the first response replayed.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -28,6 +30,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod http;
+pub mod idempotency;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]

@@ -1,0 +1,74 @@
+use std::fmt;
+use std::sync::Arc;
+
+use resilience_core::idempotency::IdempotencyStore;
+use tower_layer::Layer;
+
+use super::config::{Config, IdempotencyLayerBuilder};
+use super::telemetry::Metrics;
+use super::{IdempotencyService, Shared};
+
+/// Applies `Idempotency-Key` semantics to an HTTP service: see
+/// [the module docs](super) for the behaviour and [`IdempotencyLayerBuilder`] for the
+/// options.
+///
+/// # Clone
+///
+/// Clones share the store, the configuration and the metric handles (one `Arc`); every
+/// service the layer wraps shares them too, so the key space is one per layer instance
+/// (and one per store: two layers over one shared store see each other's keys).
+pub struct IdempotencyLayer<St> {
+    shared: Arc<Shared<St>>,
+}
+
+impl<St: IdempotencyStore> IdempotencyLayer<St> {
+    /// A layer over `store` with the default options (see [`IdempotencyLayerBuilder`]).
+    pub fn new(store: St) -> Self {
+        Self::from_parts(store, Config::default())
+    }
+
+    /// A builder over `store`, to change the defaults.
+    pub fn builder(store: St) -> IdempotencyLayerBuilder<St> {
+        IdempotencyLayerBuilder::new(store)
+    }
+
+    pub(crate) fn from_parts(store: St, config: Config) -> Self {
+        let metrics = Metrics::new(&config.name);
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                metrics,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &St {
+        &self.shared.store
+    }
+}
+
+impl<St> Clone for IdempotencyLayer<St> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<St> fmt::Debug for IdempotencyLayer<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdempotencyLayer")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, St> Layer<S> for IdempotencyLayer<St> {
+    type Service = IdempotencyService<S, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        IdempotencyService::new(inner, Arc::clone(&self.shared))
+    }
+}

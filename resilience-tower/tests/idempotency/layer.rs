@@ -1,0 +1,316 @@
+//! Behaviour that does not depend on the store: store failures, cancellation, lease
+//! expiry, inner errors, metrics. These drive the service directly (no network), so
+//! time can be paused.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use resilience_core::idempotency::{
+    BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, MemoryStore, Record,
+};
+use resilience_core::telemetry::{label, metric, outcome};
+use resilience_core::{BoxError, Error, ErrorKind, Primitive};
+use resilience_tower::idempotency::{IdempotencyBody, IdempotencyLayer, IdempotencyLayerBuilder};
+use tokio::sync::Notify;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+/// A store whose backend is down.
+struct DownStore;
+
+fn down() -> Error {
+    Error::new(ErrorKind::StoreUnavailable).with_detail("the store is down")
+}
+
+impl IdempotencyStore for DownStore {
+    fn claim<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a Fingerprint,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<Claim, Error>> {
+        Box::pin(async { Err(down()) })
+    }
+
+    fn complete(&self, _: Lease, _: Record, _: Duration) -> BoxFuture<'_, Result<Commit, Error>> {
+        Box::pin(async { Err(down()) })
+    }
+
+    fn release(&self, _: Lease) -> BoxFuture<'_, Result<Commit, Error>> {
+        Box::pin(async { Err(down()) })
+    }
+}
+
+type Answer = Result<Response<IdempotencyBody<Full<Bytes>>>, Error>;
+
+/// The layered service under test.
+trait Svc:
+    Service<
+        Request<Full<Bytes>>,
+        Response = Response<IdempotencyBody<Full<Bytes>>>,
+        Error = Error,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Svc for S where
+    S: Service<
+            Request<Full<Bytes>>,
+            Response = Response<IdempotencyBody<Full<Bytes>>>,
+            Error = Error,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// What the handler does: counts its runs, then behaves as `behave` says.
+#[derive(Clone, Copy)]
+enum Behave {
+    Answer,
+    Sleep(Duration),
+    Hang,
+    FailFirst,
+}
+
+#[derive(Default)]
+struct Handler {
+    runs: AtomicUsize,
+    started: Notify,
+}
+
+/// The layer around a handler; returns the service and the handler's state.
+fn service<St: IdempotencyStore + 'static>(
+    layer: IdempotencyLayer<St>,
+    behave: Behave,
+) -> (impl Svc, Arc<Handler>) {
+    let handler = Arc::new(Handler::default());
+    let state = Arc::clone(&handler);
+    let inner = service_fn(move |_: Request<Full<Bytes>>| {
+        let state = Arc::clone(&state);
+        async move {
+            let run = state.runs.fetch_add(1, Ordering::SeqCst) + 1;
+            state.started.notify_waiters();
+            match behave {
+                Behave::Answer => {}
+                Behave::Sleep(d) => tokio::time::sleep(d).await,
+                Behave::Hang => std::future::pending::<()>().await,
+                Behave::FailFirst if run == 1 => return Err(BoxError::from("handler failed")),
+                Behave::FailFirst => {}
+            }
+            Ok::<_, BoxError>(Response::new(Full::new(Bytes::from(format!("run {run}")))))
+        }
+    });
+    (layer.layer(inner), handler)
+}
+
+fn post(key: &str) -> Request<Full<Bytes>> {
+    Request::post("/pay")
+        .header("idempotency-key", key)
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .expect("valid request")
+}
+
+fn call<S: Svc>(
+    svc: &S,
+    request: Request<Full<Bytes>>,
+) -> impl Future<Output = Answer> + Send + 'static {
+    svc.clone().oneshot(request)
+}
+
+async fn body(response: Response<IdempotencyBody<Full<Bytes>>>) -> Bytes {
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+}
+
+fn builder<St: IdempotencyStore>(store: St) -> IdempotencyLayerBuilder<St> {
+    IdempotencyLayer::builder(store).name("payments")
+}
+
+#[tokio::test]
+async fn store_down_fails_closed_with_503_kind_and_the_handler_not_run() {
+    let (svc, handler) = service(builder(DownStore).build().expect("config"), Behave::Answer);
+    let err = call(&svc, post("k")).await.expect_err("fails closed");
+    assert_eq!(err.kind(), ErrorKind::StoreUnavailable);
+    assert_eq!(err.primitive(), Some(Primitive::Idempotency));
+    assert_eq!(err.instance(), Some("payments"));
+    assert_eq!(
+        resilience_tower::http::ProblemConfig::new().status(&err),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn store_down_fails_open_when_configured_and_runs_the_handler_every_time() {
+    let layer = builder(DownStore).fail_open(true).build().expect("config");
+    let (svc, handler) = service(layer, Behave::Answer);
+    for run in 1..=2 {
+        let response = call(&svc, post("k")).await.expect("runs unprotected");
+        assert_eq!(body(response).await, format!("run {run}"));
+    }
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn inner_errors_are_not_stored_and_the_retry_runs() {
+    let layer = builder(MemoryStore::new()).build().expect("config");
+    let (svc, handler) = service(layer, Behave::FailFirst);
+    let err = call(&svc, post("k")).await.expect_err("inner error");
+    assert_eq!(err.kind(), ErrorKind::Inner);
+    let response = call(&svc, post("k")).await.expect("retry runs");
+    assert_eq!(body(response).await, "run 2");
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_request_releases_its_key_so_the_retry_runs() {
+    let layer = builder(MemoryStore::new()).build().expect("config");
+    let (svc, handler) = service(layer, Behave::Hang);
+    let started = handler.started.notified();
+    let first = tokio::spawn(call(&svc, post("k")));
+    started.await;
+    let err = call(&svc, post("k")).await.expect_err("in flight");
+    assert_eq!(err.kind(), ErrorKind::IdempotencyConflict);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+
+    first.abort();
+    assert!(first.await.expect_err("aborted").is_cancelled());
+    tokio::task::yield_now().await; // the spawned release runs
+    let started = handler.started.notified();
+    let retry = tokio::spawn(call(&svc, post("k")));
+    started.await;
+    assert_eq!(
+        handler.runs.load(Ordering::SeqCst),
+        2,
+        "the retry ran the handler"
+    );
+    retry.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_release_on_cancel_a_cancelled_key_waits_for_the_lock_ttl() {
+    let layer = builder(MemoryStore::new())
+        .release_on_cancel(false)
+        .lock_ttl(Duration::from_secs(30))
+        .build()
+        .expect("config");
+    let (svc, handler) = service(layer, Behave::Hang);
+    let started = handler.started.notified();
+    let first = tokio::spawn(call(&svc, post("k")));
+    started.await;
+    first.abort();
+    let _ = first.await;
+    tokio::task::yield_now().await;
+    let err = call(&svc, post("k")).await.expect_err("still locked");
+    assert_eq!(err.kind(), ErrorKind::IdempotencyConflict);
+
+    tokio::time::advance(Duration::from_secs(31)).await;
+    let started = handler.started.notified();
+    let retry = tokio::spawn(call(&svc, post("k")));
+    started.await;
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
+    retry.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_that_outlives_its_lease_is_answered_but_not_stored() {
+    let layer = builder(MemoryStore::new())
+        .lock_ttl(Duration::from_secs(1))
+        .build()
+        .expect("config");
+    let (svc, handler) = service(layer, Behave::Sleep(Duration::from_secs(2)));
+    let response = call(&svc, post("k")).await.expect("answered");
+    assert_eq!(body(response).await, "run 1");
+    let response = call(&svc, post("k")).await.expect("runs again");
+    assert!(!response.headers().contains_key("idempotent-replayed"));
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 2);
+}
+
+type Snapshot = Vec<(
+    metrics_util::CompositeKey,
+    Option<metrics::Unit>,
+    Option<metrics::SharedString>,
+    DebugValue,
+)>;
+
+/// The counter for `name` and `outcome` in `snapshot` (snapshots reset counters, so take
+/// one and read it several times).
+fn count(snapshot: &Snapshot, name: &str, wanted: &str) -> u64 {
+    snapshot
+        .iter()
+        .filter(|(key, ..)| key.key().name() == metric::IDEMPOTENCY_REQUESTS_TOTAL)
+        .filter(|(key, ..)| {
+            let labels: Vec<_> = key.key().labels().map(|l| (l.key(), l.value())).collect();
+            labels.contains(&(label::NAME, name)) && labels.contains(&(label::OUTCOME, wanted))
+        })
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => *n,
+            other => panic!("not a counter: {other:?}"),
+        })
+        .sum()
+}
+
+#[test]
+fn requests_are_counted_by_outcome() {
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let layer = builder(MemoryStore::new()).build().expect("config");
+            let (svc, handler) = service(layer, Behave::Sleep(Duration::from_millis(50)));
+            call(&svc, post("a")).await.expect("new");
+            call(&svc, post("a")).await.expect("replayed");
+            let mut other = post("a");
+            *other.uri_mut() = "/other".parse().expect("uri");
+            call(&svc, other).await.expect_err("mismatch");
+            call(&svc, post("")).await.expect_err("invalid");
+            let started = handler.started.notified();
+            let slow = tokio::spawn(call(&svc, post("b")));
+            started.await;
+            call(&svc, post("b")).await.expect_err("conflict");
+            slow.await.expect("task").expect("new");
+
+            let down = builder(DownStore).name("down").build().expect("config");
+            let (svc, _) = service(down, Behave::Answer);
+            call(&svc, post("c")).await.expect_err("store error");
+        });
+    });
+    let snapshot = recorder.snapshotter().snapshot().into_vec();
+    for (wanted, n) in [
+        (outcome::NEW, 2),
+        (outcome::REPLAYED, 1),
+        (outcome::MISMATCH, 1),
+        (outcome::INVALID, 1),
+        (outcome::CONFLICT, 1),
+        (outcome::STORE_ERROR, 0),
+    ] {
+        assert_eq!(count(&snapshot, "payments", wanted), n, "{wanted}");
+    }
+    assert_eq!(count(&snapshot, "down", outcome::STORE_ERROR), 1);
+}
+
+#[tokio::test]
+async fn layer_is_usable_behind_a_shared_dyn_store() {
+    let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryStore::new());
+    let (svc, handler) = service(IdempotencyLayer::new(store), Behave::Answer);
+    call(&svc, post("k")).await.expect("new");
+    let replay = call(&svc, post("k")).await.expect("replay");
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 1);
+}
