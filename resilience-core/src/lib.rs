@@ -5,6 +5,7 @@
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
+//! - [`retry`]: bounded retries ([`retry::RetryPolicy`], [`retry::RetryBudget`]);
 //! - [`telemetry`]: every metric name, label and span field;
 //! - [`resilient`]: the attribute that wraps an async function (feature `macros`, on by
 //!   default).
@@ -54,6 +55,7 @@ mod error;
 pub mod idempotency;
 mod macro_support;
 mod name;
+pub mod retry;
 pub mod telemetry;
 
 pub use classify::{Class, Classify};

@@ -10,6 +10,8 @@
 //!   ([`http::HttpErrorLayer`]).
 //! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyLayer`]):
 //!   duplicates of a POST run the handler once and get the first response replayed.
+//! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
+//!   idempotency rule, [`retry::HttpRetryLayer`].
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -31,6 +33,7 @@
 
 pub mod http;
 pub mod idempotency;
+pub mod retry;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]

@@ -1,0 +1,396 @@
+//! [`RetryBudget`]: a cap on retries as a share of traffic, shared by every call that
+//! holds it (the Finagle model, as tower's `TpsBudget`).
+//!
+//! # Why a budget, not just `max_attempts`
+//!
+//! `max_attempts = 3` bounds one call, not the dependency's load: when the dependency is
+//! down, every call makes three attempts and the dependency sees three times its usual
+//! traffic exactly when it can least take it. A budget bounds the *sum*: each call
+//! deposits `percent` of a retry, each retry withdraws a whole one, and a floor of
+//! `min_per_sec` retries per second keeps low-traffic services able to retry at all. With
+//! the defaults (20% + 10/s over 10 s, as Finagle) a failing dependency sees at most
+//! 1.2× its traffic plus 10 requests per second, whatever `max_attempts` says.
+//!
+//! # How it counts
+//!
+//! Balances are fixed-point integers (one retry = 10 000 units), so fractional
+//! percentages are exact to 0.01%: `percent(0.6)` allows 6 retries per 10 calls, not 10
+//! (tower's `TpsBudget` rounds the cost of a retry down and allows 10; tower issue #857).
+//! Deposits and withdrawals land in ten time slots covering `ttl`; a slot is recycled
+//! when its time has passed, so both expire after `ttl`.
+//!
+//! A deposit is one `fetch_add` on the current slot, other updates a compare-and-swap:
+//! no lock anywhere. A withdrawal
+//! takes first and checks after, giving the retry back if the balance went negative, so
+//! concurrent withdrawals can never overdraw the budget (they may, rarely, both be
+//! refused when one could have succeeded). Deposits, on the success path, do not read the
+//! clock: they land in the newest slot any caller has seen, and the clock is read on
+//! every withdrawal and on every 16th deposit of a thread. A deposit stamped late expires
+//! early, so the error only ever errs towards fewer retries.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::check;
+use crate::{ConfigError, Primitive};
+
+/// One retry, in budget units: percentages are exact to 1 / `UNIT`.
+const UNIT: i64 = 10_000;
+/// Time slots per `ttl`.
+const SLOTS: u64 = 10;
+/// Slot words: a 20-bit epoch tag above a 44-bit offset balance.
+const VALUE_BITS: u32 = 44;
+const TAG_MASK: u64 = (1 << (64 - VALUE_BITS)) - 1;
+const OFFSET: i64 = 1 << (VALUE_BITS - 1);
+/// The clock is read on every `CLOCK_EVERY`th deposit of a thread.
+const CLOCK_EVERY: u32 = 16;
+
+thread_local! {
+    static DEPOSITS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A retry budget: at most `percent` of calls plus `min_per_sec` retries per second,
+/// over a sliding window of `ttl`.
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_core::retry::RetryBudget;
+///
+/// let budget = RetryBudget::builder()
+///     .ttl(Duration::from_secs(10))
+///     .min_per_sec(0)
+///     .percent(0.6)
+///     .build()
+///     .unwrap();
+/// for _ in 0..10 {
+///     budget.deposit();
+/// }
+/// let granted = (0..10).filter(|_| budget.try_withdraw()).count();
+/// assert_eq!(granted, 6);
+/// ```
+///
+/// # Clone
+///
+/// Clones share one budget (an `Arc`): give the same budget to every policy and layer
+/// that calls the same dependency.
+#[derive(Clone)]
+pub struct RetryBudget {
+    state: Arc<State>,
+}
+
+struct State {
+    created: Instant,
+    slot_nanos: u128,
+    reserve: i64,
+    deposit: i64,
+    ttl: Duration,
+    min_per_sec: u32,
+    percent: f64,
+    /// The newest epoch any caller has seen.
+    epoch: AtomicU64,
+    slots: [AtomicU64; SLOTS as usize],
+}
+
+/// Builds a [`RetryBudget`]; see [`RetryBudget::builder`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct RetryBudgetBuilder {
+    ttl: Duration,
+    min_per_sec: u32,
+    percent: f64,
+}
+
+impl Default for RetryBudgetBuilder {
+    fn default() -> Self {
+        Self {
+            ttl: RetryBudget::DEFAULT_TTL,
+            min_per_sec: RetryBudget::DEFAULT_MIN_PER_SEC,
+            percent: RetryBudget::DEFAULT_PERCENT,
+        }
+    }
+}
+
+impl RetryBudgetBuilder {
+    /// How long deposits and withdrawals count; 1 s to 60 s, as Finagle. Default 10 s.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Retries per second allowed whatever the traffic (the floor). Default 10, as
+    /// Finagle.
+    pub fn min_per_sec(mut self, min_per_sec: u32) -> Self {
+        self.min_per_sec = min_per_sec;
+        self
+    }
+
+    /// Retries allowed per call, as a fraction: `0.2` is 20%. From 0 to 10 (1000%).
+    /// Default 0.2, as Finagle.
+    pub fn percent(mut self, percent: f64) -> Self {
+        self.percent = percent;
+        self
+    }
+
+    /// Checks the options and builds the budget.
+    pub fn build(self) -> Result<RetryBudget, ConfigError> {
+        let p = Primitive::Retry;
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.ttl) {
+            return Err(ConfigError::new(
+                p,
+                "ttl",
+                format!("must be between 1s and 60s, got {:?}", self.ttl),
+            ));
+        }
+        let percent = check::at_least_f64(p, "percent", self.percent, 0.0)?;
+        if percent > 10.0 {
+            return Err(ConfigError::new(
+                p,
+                "percent",
+                format!("must be at most 10 (1000%), got {percent}"),
+            ));
+        }
+        // Both are bounded above (percent <= 10, ttl <= 60 s), so they fit an i64.
+        let deposit = (percent * UNIT as f64).round() as i64;
+        let reserve = (f64::from(self.min_per_sec) * self.ttl.as_secs_f64() * UNIT as f64) as i64;
+        Ok(RetryBudget {
+            state: Arc::new(State {
+                created: Instant::now(),
+                slot_nanos: (self.ttl.as_nanos() / u128::from(SLOTS)).max(1),
+                reserve,
+                deposit,
+                ttl: self.ttl,
+                min_per_sec: self.min_per_sec,
+                percent,
+                epoch: AtomicU64::new(0),
+                slots: std::array::from_fn(|_| AtomicU64::new(pack(0, 0))),
+            }),
+        })
+    }
+}
+
+impl RetryBudget {
+    /// Default window: 10 s, as Finagle.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
+    /// Default floor: 10 retries per second, as Finagle.
+    pub const DEFAULT_MIN_PER_SEC: u32 = 10;
+    /// Default share: 20% of calls, as Finagle.
+    pub const DEFAULT_PERCENT: f64 = 0.2;
+
+    /// A builder with the Finagle defaults (10 s, 10/s, 20%).
+    pub fn builder() -> RetryBudgetBuilder {
+        RetryBudgetBuilder::default()
+    }
+
+    /// The window.
+    pub fn ttl(&self) -> Duration {
+        self.state.ttl
+    }
+
+    /// The floor, in retries per second.
+    pub fn min_per_sec(&self) -> u32 {
+        self.state.min_per_sec
+    }
+
+    /// The share of calls that may be retried, as a fraction.
+    pub fn percent(&self) -> f64 {
+        self.state.percent
+    }
+
+    /// Records a call: adds `percent` of a retry. Called once per call (not per attempt).
+    pub fn deposit(&self) {
+        let s = &*self.state;
+        if s.deposit == 0 {
+            return;
+        }
+        let n = DEPOSITS.with(|c| {
+            let n = c.get().wrapping_add(1);
+            c.set(n);
+            n
+        });
+        let epoch = if n % CLOCK_EVERY == 0 {
+            s.now_epoch()
+        } else {
+            s.epoch.load(Relaxed)
+        };
+        // Fast path: the slot is current, so one `fetch_add` on the packed word adds to
+        // its balance (the balance cannot carry into the tag: it stays far below 2^43).
+        // If the slot was recycled between the load and the add, the deposit lands in
+        // the next epoch's slot: one slot late, never lost.
+        let slot = &s.slots[(epoch % SLOTS) as usize];
+        if unpack(slot.load(Relaxed)).0 == epoch & TAG_MASK {
+            slot.fetch_add(s.deposit as u64, Relaxed);
+        } else {
+            s.add_latest(epoch, s.deposit);
+        }
+    }
+
+    /// Takes one retry if the balance allows it; `false` means "do not retry".
+    pub fn try_withdraw(&self) -> bool {
+        let s = &*self.state;
+        let epoch = s.add_latest(s.now_epoch(), -UNIT);
+        if s.reserve + s.sum(epoch) >= 0 {
+            true
+        } else {
+            // Give it back; if the slot moved on meanwhile, the debit expired with it.
+            s.add(epoch, UNIT);
+            false
+        }
+    }
+
+    /// The retries available now (a fraction when deposits are partial).
+    pub fn balance(&self) -> f64 {
+        let s = &*self.state;
+        let b = s.reserve + s.sum(s.now_epoch());
+        b.max(0) as f64 / UNIT as f64
+    }
+}
+
+impl State {
+    fn now_epoch(&self) -> u64 {
+        let since = Instant::now().saturating_duration_since(self.created);
+        let epoch = u64::try_from(since.as_nanos() / self.slot_nanos).unwrap_or(u64::MAX);
+        self.epoch.fetch_max(epoch, Relaxed).max(epoch)
+    }
+
+    /// Adds `delta` to the slot of `epoch`, or of a newer epoch if one was seen meanwhile;
+    /// returns the epoch used.
+    fn add_latest(&self, mut epoch: u64, delta: i64) -> u64 {
+        while !self.add(epoch, delta) {
+            epoch = self.epoch.load(Relaxed).max(epoch + 1);
+        }
+        epoch
+    }
+
+    /// Adds `delta` to the slot of `epoch`, recycling the slot if it holds an older epoch.
+    /// `false` if the slot already holds a newer epoch.
+    fn add(&self, epoch: u64, delta: i64) -> bool {
+        let slot = &self.slots[(epoch % SLOTS) as usize];
+        let tag = epoch & TAG_MASK;
+        let mut current = slot.load(Relaxed);
+        loop {
+            let (held, value) = unpack(current);
+            let next = if held == tag {
+                pack(tag, value.saturating_add(delta))
+            } else if is_newer(held, tag) {
+                return false;
+            } else {
+                pack(tag, delta)
+            };
+            match slot.compare_exchange_weak(current, next, Relaxed, Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The net units of the slots within the window ending at `epoch`.
+    fn sum(&self, epoch: u64) -> i64 {
+        let tag = epoch & TAG_MASK;
+        self.slots
+            .iter()
+            .map(|slot| unpack(slot.load(Relaxed)))
+            .filter(|&(held, _)| tag.wrapping_sub(held) & TAG_MASK < SLOTS)
+            .map(|(_, value)| value)
+            .sum()
+    }
+}
+
+fn pack(tag: u64, value: i64) -> u64 {
+    let stored = value.clamp(-OFFSET, OFFSET - 1) + OFFSET;
+    (tag << VALUE_BITS) | stored as u64
+}
+
+fn unpack(word: u64) -> (u64, i64) {
+    let stored = (word & ((1 << VALUE_BITS) - 1)) as i64;
+    (word >> VALUE_BITS, stored - OFFSET)
+}
+
+/// Whether tag `a` is a newer epoch than `b` (modulo the tag width).
+fn is_newer(a: u64, b: u64) -> bool {
+    let ahead = a.wrapping_sub(b) & TAG_MASK;
+    ahead != 0 && ahead < TAG_MASK / 2
+}
+
+impl fmt::Debug for RetryBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryBudget")
+            .field("ttl", &self.state.ttl)
+            .field("min_per_sec", &self.state.min_per_sec)
+            .field("percent", &self.state.percent)
+            .field("balance", &self.balance())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(min_per_sec: u32, percent: f64) -> RetryBudget {
+        RetryBudget::builder()
+            .min_per_sec(min_per_sec)
+            .percent(percent)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn packing_round_trips_signed_values() {
+        for v in [-OFFSET, -1, 0, 1, OFFSET - 1] {
+            assert_eq!(unpack(pack(5, v)), (5, v));
+        }
+        assert!(is_newer(1, 0));
+        assert!(is_newer(0, TAG_MASK), "wraps");
+        assert!(!is_newer(3, 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fractional_percentages_are_exact() {
+        for (percent, deposits, expected) in [(0.6, 10, 6), (0.15, 100, 15), (0.333, 1000, 333)] {
+            let b = budget(0, percent);
+            (0..deposits).for_each(|_| b.deposit());
+            let granted = (0..deposits).filter(|_| b.try_withdraw()).count();
+            assert_eq!(granted, expected, "percent {percent}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn floor_refills_after_the_window() {
+        let b = budget(2, 0.0);
+        let first = (0..100).filter(|_| b.try_withdraw()).count();
+        assert_eq!(first, 20, "2/s over 10 s");
+        tokio::time::advance(Duration::from_secs(11)).await;
+        let later = (0..100).filter(|_| b.try_withdraw()).count();
+        assert_eq!(later, 20, "withdrawals expire with the window");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deposits_expire_after_ttl() {
+        let b = budget(0, 1.0);
+        (0..50).for_each(|_| b.deposit());
+        assert_eq!(b.balance(), 50.0);
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert_eq!(b.balance(), 0.0);
+        assert!(!b.try_withdraw());
+    }
+
+    #[test]
+    fn invalid_options_are_config_errors() {
+        let bad = [
+            RetryBudget::builder().percent(f64::NAN).build(),
+            RetryBudget::builder().percent(-0.1).build(),
+            RetryBudget::builder().percent(11.0).build(),
+            RetryBudget::builder().ttl(Duration::ZERO).build(),
+            RetryBudget::builder().ttl(Duration::from_secs(61)).build(),
+        ];
+        for result in bad {
+            let err = result.unwrap_err();
+            assert_eq!(err.primitive(), Primitive::Retry);
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The per-call state machine: what the function-level runner and the tower layer share.
+//!
+//! A caller drives it as: [`RetryPolicy::start`] → for each attempt,
+//! [`attempt_limit`](RetryPolicy::attempt_limit) (how long the attempt may run), run it,
+//! [`decide`](RetryPolicy::decide) on its [`Outcome`] → sleep the delay and go again, or
+//! stop and [`finish`](RetryPolicy::finish) the last error.
+
+use std::any::Any;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use metrics::Counter;
+use tokio::time::Instant;
+
+use super::RetryPolicy;
+use super::backoff::{FastRng, mix};
+use crate::telemetry::{label, metric, outcome};
+use crate::{BoxError, Class, Deadline, Error, ErrorKind, Name, Primitive};
+
+/// Metric handles, resolved once per policy.
+pub(crate) struct Meters {
+    success: Counter,
+    failure: Counter,
+    benign: Counter,
+    rejected: Counter,
+    timeout: Counter,
+    exhausted: Counter,
+}
+
+impl Meters {
+    pub(crate) fn new(name: &Name) -> Self {
+        let attempts = |o: &'static str| {
+            metrics::counter!(
+                metric::RETRY_ATTEMPTS_TOTAL,
+                label::NAME => name.to_shared_string(),
+                label::OUTCOME => o,
+            )
+        };
+        Self {
+            success: attempts(outcome::SUCCESS),
+            failure: attempts(outcome::FAILURE),
+            benign: attempts(outcome::BENIGN),
+            rejected: attempts(outcome::REJECTED),
+            timeout: attempts(outcome::TIMEOUT),
+            exhausted: metrics::counter!(
+                metric::RETRY_BUDGET_EXHAUSTED_TOTAL,
+                label::NAME => name.to_shared_string(),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Debug for Meters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Meters")
+    }
+}
+
+/// The state of one call through a [`RetryPolicy`]: attempts made, the call's deadline,
+/// the previous delay and the jitter's random source. Made by [`RetryPolicy::start`].
+#[derive(Debug)]
+pub struct RetryCall {
+    attempts: u32,
+    start: Option<Instant>,
+    deadline: Option<Deadline>,
+    prev: Duration,
+    rng: Option<FastRng>,
+    replayable: bool,
+}
+
+impl RetryCall {
+    /// Marks the call as one that cannot be repeated (a request whose body could not be
+    /// kept for replay): its first failure is final, with [`Stop::NotReplayable`].
+    pub fn set_replayable(&mut self, replayable: bool) {
+        self.replayable = replayable;
+    }
+
+    /// Attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The deadline this call keeps to: the ambient one, or `max_elapsed` from the start,
+    /// whichever is earlier.
+    pub fn deadline(&self) -> Option<Deadline> {
+        self.deadline
+    }
+}
+
+/// How long the next attempt may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptLimit {
+    /// No attempt timeout and no deadline: run it as it is.
+    Unbounded,
+    /// Abandon the attempt after `timeout`.
+    Within {
+        /// The time the attempt may take.
+        timeout: Duration,
+        /// `true` if the deadline, not the attempt timeout, set the limit.
+        by_deadline: bool,
+    },
+    /// The deadline has passed: do not make the attempt.
+    Expired,
+}
+
+/// What an attempt's result means, for [`RetryPolicy::decide`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    class: Class,
+    rejection: bool,
+    timed_out: bool,
+}
+
+impl Outcome {
+    /// An outcome of `class` from the operation itself.
+    pub const fn new(class: Class) -> Self {
+        Self {
+            class,
+            rejection: false,
+            timed_out: false,
+        }
+    }
+
+    /// The outcome of `result` judged as `class`: a rejection if the error is a
+    /// [`resilience_core::Error`](crate::Error) (possibly boxed) that
+    /// [is a rejection](crate::Error::is_rejection).
+    pub fn of<T, E: 'static>(class: Class, result: &Result<T, E>) -> Self {
+        let rejection = match result {
+            Ok(_) => false,
+            Err(err) => as_error(err).is_some_and(Error::is_rejection),
+        };
+        Self {
+            class,
+            rejection,
+            timed_out: false,
+        }
+    }
+
+    /// The outcome of an error this policy made (a timeout, an expired deadline).
+    pub fn of_error(err: &Error) -> Self {
+        Self {
+            class: err.effective_class(),
+            rejection: err.is_rejection(),
+            timed_out: matches!(err.kind(), ErrorKind::Timeout | ErrorKind::DeadlineExceeded)
+                && !err.is_rejection(),
+        }
+    }
+
+    /// The class.
+    pub const fn class(&self) -> Class {
+        self.class
+    }
+}
+
+/// What to do after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The attempt succeeded: return its result.
+    Return,
+    /// Sleep `delay`, then make another attempt.
+    Retry {
+        /// How long to wait first.
+        delay: Duration,
+    },
+    /// Stop and return the attempt's result (passing errors through
+    /// [`RetryPolicy::finish`]).
+    Stop(Stop),
+}
+
+/// Why a call stopped retrying. The error context says it as field `retry_stop`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stop {
+    /// The outcome is not retried (permanent, benign, or a rejection without a hint).
+    NotRetryable,
+    /// `max_attempts` attempts were made.
+    MaxAttempts,
+    /// The server asked to wait longer than `max_retry_after`.
+    RetryAfterTooLong,
+    /// The next delay would end at or past the deadline.
+    Deadline,
+    /// The request cannot be replayed (its body was not kept, or its method is not
+    /// idempotent).
+    NotReplayable,
+    /// The retry budget was empty.
+    BudgetExhausted,
+}
+
+impl Stop {
+    /// A stable `snake_case` identifier: the value of the error field `retry_stop`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stop::NotRetryable => "not_retryable",
+            Stop::MaxAttempts => "max_attempts",
+            Stop::RetryAfterTooLong => "retry_after_too_long",
+            Stop::Deadline => "deadline",
+            Stop::NotReplayable => "not_replayable",
+            Stop::BudgetExhausted => "budget_exhausted",
+        }
+    }
+}
+
+/// The [`resilience_core::Error`](crate::Error) inside `err`, if it is one or boxes one.
+pub fn as_error<E: 'static>(err: &E) -> Option<&Error> {
+    let err: &dyn Any = err;
+    err.downcast_ref::<Error>()
+        .or_else(|| err.downcast_ref::<BoxError>()?.downcast_ref::<Error>())
+}
+
+impl RetryPolicy {
+    /// Starts a call: deposits in the budget and reads the ambient deadline. Reads the
+    /// clock only if `max_elapsed` is set.
+    pub fn start(&self) -> RetryCall {
+        let s = &*self.shared;
+        if let Some(budget) = &s.budget {
+            budget.deposit();
+        }
+        let mut deadline = Deadline::current();
+        let mut start = None;
+        if let Some(budget) = s.max_elapsed {
+            let now = Instant::now();
+            start = Some(now);
+            let own = now
+                .checked_add(budget)
+                .map_or_else(|| Deadline::after(budget), Deadline::at);
+            deadline = Some(deadline.map_or(own, |d| d.min(own)));
+        }
+        RetryCall {
+            attempts: 0,
+            start,
+            deadline,
+            prev: s.backoff.base(),
+            rng: None,
+            replayable: true,
+        }
+    }
+
+    /// How long the next attempt of `call` may run: the attempt timeout, clamped to what
+    /// is left of the deadline.
+    pub fn attempt_limit(&self, call: &RetryCall) -> AttemptLimit {
+        let timeout = self.shared.attempt_timeout;
+        match (call.deadline, timeout) {
+            (None, None) => AttemptLimit::Unbounded,
+            (None, Some(timeout)) => AttemptLimit::Within {
+                timeout,
+                by_deadline: false,
+            },
+            (Some(deadline), timeout) => {
+                let left = deadline.remaining();
+                if left.is_zero() {
+                    return AttemptLimit::Expired;
+                }
+                match timeout {
+                    Some(t) if t < left => AttemptLimit::Within {
+                        timeout: t,
+                        by_deadline: false,
+                    },
+                    _ => AttemptLimit::Within {
+                        timeout: left,
+                        by_deadline: true,
+                    },
+                }
+            }
+        }
+    }
+
+    /// The error for an attempt cut off by `limit` (or not made because it was
+    /// [`Expired`](AttemptLimit::Expired)).
+    pub fn limit_error(&self, limit: AttemptLimit) -> Error {
+        let err = match limit {
+            AttemptLimit::Within {
+                by_deadline: false, ..
+            } => Error::new(ErrorKind::Timeout),
+            AttemptLimit::Within { .. } => Error::new(ErrorKind::DeadlineExceeded).during_call(),
+            AttemptLimit::Unbounded | AttemptLimit::Expired => {
+                Error::new(ErrorKind::DeadlineExceeded)
+            }
+        };
+        err.with_primitive(Primitive::Retry)
+            .with_instance(self.shared.name.clone())
+    }
+
+    /// Records an attempt's outcome and decides what comes next. The rule is in the
+    /// [module docs](super#what-is-retried).
+    pub fn decide(&self, call: &mut RetryCall, outcome: Outcome) -> Decision {
+        let s = &*self.shared;
+        call.attempts = call.attempts.saturating_add(1);
+        let m = &s.meters;
+        let counter = match outcome.class {
+            _ if outcome.timed_out => &m.timeout,
+            _ if outcome.rejection => &m.rejected,
+            Class::Success => &m.success,
+            Class::Benign => &m.benign,
+            _ => &m.failure,
+        };
+        counter.increment(1);
+        let hint = match outcome.class {
+            Class::Success => return Decision::Return,
+            Class::Transient { retry_after } => retry_after,
+            _ => return Decision::Stop(Stop::NotRetryable),
+        };
+        if call.start.is_none() {
+            call.start = Some(Instant::now());
+        }
+        if !call.replayable {
+            return Decision::Stop(Stop::NotReplayable);
+        }
+        if outcome.rejection && hint.is_none() {
+            return Decision::Stop(Stop::NotRetryable);
+        }
+        if call.attempts >= s.max_attempts {
+            return Decision::Stop(Stop::MaxAttempts);
+        }
+        if hint.is_some_and(|h| h > s.max_retry_after) {
+            return Decision::Stop(Stop::RetryAfterTooLong);
+        }
+        let rng = call.rng.get_or_insert_with(|| {
+            let n = s.calls.fetch_add(1, Relaxed);
+            FastRng::new(mix(s.seed ^ mix(n)))
+        });
+        let jittered = s
+            .jitter
+            .apply(&s.backoff, call.attempts, s.max_delay, call.prev, rng);
+        call.prev = jittered;
+        let delay = hint.map_or(jittered, |h| jittered.max(h));
+        if let Some(deadline) = call.deadline
+            && delay >= deadline.remaining()
+        {
+            tracing::event!(
+                target: "resilience",
+                tracing::Level::INFO,
+                retry.name = s.name.as_str(),
+                attempt = call.attempts,
+                delay_seconds = delay.as_secs_f64(),
+                deadline.remaining_seconds = deadline.remaining().as_secs_f64(),
+                "retry: not retrying, the next delay would end past the deadline",
+            );
+            return Decision::Stop(Stop::Deadline);
+        }
+        if let Some(budget) = &s.budget
+            && !budget.try_withdraw()
+        {
+            m.exhausted.increment(1);
+            tracing::event!(
+                target: "resilience",
+                tracing::Level::WARN,
+                retry.name = s.name.as_str(),
+                attempt = call.attempts,
+                "retry: not retrying, the retry budget is exhausted",
+            );
+            return Decision::Stop(Stop::BudgetExhausted);
+        }
+        tracing::event!(
+            target: "resilience",
+            tracing::Level::INFO,
+            retry.name = s.name.as_str(),
+            attempt = call.attempts,
+            delay_seconds = delay.as_secs_f64(),
+            class = outcome.class.as_str(),
+            retry_after_seconds = hint.map(|h| h.as_secs_f64()),
+            "retry: attempt failed, retrying",
+        );
+        Decision::Retry { delay }
+    }
+
+    /// The error a stopped call returns, made from the last attempt's error: with the
+    /// attempts made, the time spent, and field `retry_stop`; for
+    /// [`Stop::BudgetExhausted`], a new error of kind
+    /// [`RetryBudgetExhausted`](ErrorKind::RetryBudgetExhausted) with `last` as its source
+    /// (absorbed, see [`Error::with_source`]).
+    pub fn finish(&self, call: &RetryCall, last: Error, stop: Stop) -> Error {
+        let s = &*self.shared;
+        let mut err = last
+            .with_attempts(call.attempts)
+            .with_field("retry_stop", stop.as_str());
+        if let Some(start) = call.start {
+            err = err.with_elapsed(start.elapsed());
+        }
+        if stop == Stop::BudgetExhausted {
+            err = Error::new(ErrorKind::RetryBudgetExhausted)
+                .with_primitive(Primitive::Retry)
+                .with_instance(s.name.clone())
+                .with_source(err);
+        }
+        err
+    }
+}

@@ -1,0 +1,247 @@
+//! Bounded retries: [`RetryPolicy`], with backoff and jitter, a shared [`RetryBudget`],
+//! server hints and the ambient deadline.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::time::Duration;
+//!
+//! use resilience_core::retry::{Backoff, Jitter, RetryPolicy};
+//! use resilience_core::{Error, ErrorKind};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let policy = RetryPolicy::builder()
+//!     .name("inventory")
+//!     .max_attempts(3)
+//!     .backoff(Backoff::exponential(Duration::from_millis(50)))
+//!     .max_delay(Duration::from_secs(1))
+//!     .jitter(Jitter::Full)
+//!     .attempt_timeout(Duration::from_millis(300))
+//!     .build()
+//!     .expect("valid policy");
+//!
+//! // A dependency that fails twice, then answers.
+//! let calls = AtomicU32::new(0);
+//! let stock = policy
+//!     .run(|| async {
+//!         match calls.fetch_add(1, Ordering::Relaxed) {
+//!             0 | 1 => Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+//!             _ => Ok(42),
+//!         }
+//!     })
+//!     .await
+//!     .expect("third attempt succeeds");
+//! assert_eq!((stock, calls.load(Ordering::Relaxed)), (42, 3));
+//!
+//! // A rejection without a hint is not retried: the protection said no.
+//! let err = policy
+//!     .run(|| async { Err::<u32, _>(Error::new(ErrorKind::BulkheadFull)) })
+//!     .await
+//!     .unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::BulkheadFull);
+//! assert_eq!(err.attempts(), Some(1));
+//! # }
+//! ```
+//!
+//! # Why bounded, three ways
+//!
+//! A retry hides a blip from users, and the same retry turns a small outage into a storm.
+//! So every retry here is bounded in **count** (`max_attempts`), in **time** (never past
+//! the deadline, see below) and in **share of traffic** (a [`RetryBudget`], on by
+//! default: a dependency that fails sees at most about 20% more load, not three times as
+//! much).
+//!
+//! # What is retried
+//!
+//! A classifier ([`Classify`](crate::Classify), default
+//! [`TransientErrors`](crate::classify::TransientErrors)) gives each attempt's result a
+//! [`Class`](crate::Class). Then, in this order:
+//!
+//! 1. `Success`: returned.
+//! 2. `Permanent` and `Benign`: returned, never retried (a hint on them changes nothing;
+//!    a `DeadlineExceeded` is `Permanent` by default, so it is never retried either).
+//! 3. `Transient` from a **rejection** of an inner layer (an
+//!    [`Error`](crate::Error) whose [`is_rejection`](crate::Error::is_rejection) is true:
+//!    breaker open, bulkhead full, ...): retried only if it carries a `retry_after` hint
+//!    that fits, that is: the checks below pass. Without a hint it is returned at once;
+//!    hammering a layer that just protected the dependency defeats it.
+//! 4. `Transient`: retried, unless
+//!    - `max_attempts` attempts were made ([`Stop::MaxAttempts`]);
+//!    - the hint is longer than `max_retry_after` (default: `max_delay`)
+//!      ([`Stop::RetryAfterTooLong`]): the error goes back with its hint, for the caller to
+//!      honour;
+//!    - the delay would end at or past the deadline ([`Stop::Deadline`]);
+//!    - the budget has no retry left ([`Stop::BudgetExhausted`]), checked last so that a
+//!      refused retry never spends budget.
+//!
+//! The delay is the jittered backoff (see [`Backoff`], [`Jitter`]) but never shorter than
+//! the hint: a server that says `Retry-After: 2` is not asked again in 100 ms.
+//!
+//! # Deadlines
+//!
+//! The call keeps to the ambient deadline ([`deadline::scope`](crate::deadline::scope)),
+//! or to `max_elapsed` from its start if that is earlier. No delay ends past it: when the
+//! next one would, the call stops and returns the last error, with field
+//! `retry_stop=deadline`. Each attempt's timeout is clamped to what is left; an attempt cut
+//! off by the deadline fails with `DeadlineExceeded` (not retried), one cut off by its own
+//! `attempt_timeout` with `Timeout` (transient, retried). A deadline already passed
+//! before the first attempt fails with `DeadlineExceeded` without calling the operation.
+//!
+//! # What error comes out
+//!
+//! - [`run`](RetryPolicy::run) / [`run_with`](RetryPolicy::run_with) return
+//!   `Result<T, Error>`: the last error, converted with [`Error::inner`](crate::Error::inner)
+//!   (your error stays downcastable), with `attempts`, `elapsed` and the field
+//!   `retry_stop` (`not_retryable`, `max_attempts`, `retry_after_too_long`, `deadline`,
+//!   `not_replayable`,
+//!   `budget_exhausted`). When the budget refused, the kind is
+//!   [`RetryBudgetExhausted`](crate::ErrorKind::RetryBudgetExhausted) and the last error
+//!   its source: a caller sees that the dependency failed *and* that retries were
+//!   withheld on purpose.
+//! - [`run_typed`](RetryPolicy::run_typed) / [`run_typed_with`](RetryPolicy::run_typed_with)
+//!   return `Result<T, E>` with `E: From<Error>` (what `#[resilient]` generates): the last
+//!   `E` as it is, so `match` on your own variants keeps working; only errors the policy
+//!   makes (timeouts, deadline) come through `From`. When `E` is `Error`, it is enriched
+//!   as by `run`.
+//!
+//! `elapsed` is measured from the call's start when `max_elapsed` is set; otherwise from
+//! the end of the first failed attempt, because reading the clock on every successful
+//! call would cost more than the rest of the policy.
+//!
+//! # Telemetry
+//!
+//! `resilience_retry_attempts_total{name, outcome}` counts every attempt (`success`,
+//! `failure`, `benign`, `rejected`, `timeout`);
+//! `resilience_retry_budget_exhausted_total{name}` counts refused retries. Each retry
+//! emits an INFO event (target `resilience`) with `attempt`, `delay_seconds`, `class` and
+//! `retry_after_seconds`; a budget refusal a WARN event, a deadline stop an INFO event.
+//! Handles are resolved once, when the policy is built.
+
+mod backoff;
+mod budget;
+mod call;
+mod config;
+mod run;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+pub use backoff::{Backoff, FastRng, Jitter};
+pub use budget::{RetryBudget, RetryBudgetBuilder};
+pub use call::{AttemptLimit, Decision, Outcome, RetryCall, Stop, as_error};
+pub use config::RetryPolicyBuilder;
+
+use crate::Name;
+
+/// A retry policy: how often, how long apart, and within what budget to retry.
+///
+/// Build one with [`RetryPolicy::builder`]; run operations with
+/// [`run`](RetryPolicy::run) or [`run_typed`](RetryPolicy::run_typed); layers drive it
+/// step by step with [`start`](RetryPolicy::start),
+/// [`attempt_limit`](RetryPolicy::attempt_limit) and [`decide`](RetryPolicy::decide).
+///
+/// # Defaults
+///
+/// | option | default | anchor |
+/// |---|---|---|
+/// | `max_attempts` | 3 | resilience4j, AWS SDKs (standard mode) |
+/// | `backoff` | exponential from 100 ms, ×2 | a typical service-to-service round trip |
+/// | `max_delay` | 10 s | |
+/// | `jitter` | full | AWS SDKs, the AWS article's recommendation |
+/// | `attempt_timeout`, `max_elapsed` | none | the ambient deadline still applies |
+/// | `max_retry_after` | `max_delay` | the longest wait you configured |
+/// | budget | own, 20% + 10/s over 10 s | Finagle |
+///
+/// # Clone
+///
+/// Clones share everything (an `Arc`): the configuration, the budget, the jitter seed's
+/// counter and the metric handles. Per-call state lives in [`RetryCall`].
+#[derive(Clone)]
+pub struct RetryPolicy {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: Name,
+    max_attempts: u32,
+    backoff: Backoff,
+    max_delay: Duration,
+    jitter: Jitter,
+    attempt_timeout: Option<Duration>,
+    max_elapsed: Option<Duration>,
+    max_retry_after: Duration,
+    budget: Option<RetryBudget>,
+    seed: u64,
+    calls: AtomicU64,
+    meters: call::Meters,
+}
+
+impl RetryPolicy {
+    /// A builder with the defaults in the table above.
+    pub fn builder() -> RetryPolicyBuilder {
+        RetryPolicyBuilder::default()
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// Attempts per call, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.shared.max_attempts
+    }
+
+    /// The delay curve.
+    pub fn backoff(&self) -> Backoff {
+        self.shared.backoff
+    }
+
+    /// The cap of computed delays.
+    pub fn max_delay(&self) -> Duration {
+        self.shared.max_delay
+    }
+
+    /// The jitter.
+    pub fn jitter(&self) -> Jitter {
+        self.shared.jitter
+    }
+
+    /// The per-attempt timeout, if any.
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.shared.attempt_timeout
+    }
+
+    /// The per-call time budget, if any.
+    pub fn max_elapsed(&self) -> Option<Duration> {
+        self.shared.max_elapsed
+    }
+
+    /// The longest server hint this policy waits for.
+    pub fn max_retry_after(&self) -> Duration {
+        self.shared.max_retry_after
+    }
+
+    /// The retry budget, if any.
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.shared.budget.as_ref()
+    }
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &*self.shared;
+        f.debug_struct("RetryPolicy")
+            .field("name", &s.name)
+            .field("max_attempts", &s.max_attempts)
+            .field("backoff", &s.backoff)
+            .field("max_delay", &s.max_delay)
+            .field("jitter", &s.jitter)
+            .field("attempt_timeout", &s.attempt_timeout)
+            .field("max_elapsed", &s.max_elapsed)
+            .field("max_retry_after", &s.max_retry_after)
+            .field("budget", &s.budget)
+            .finish()
+    }
+}

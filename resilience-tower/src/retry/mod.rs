@@ -1,0 +1,144 @@
+//! Retries as tower middleware: [`RetryLayer`] for any request that is `Clone`, and
+//! [`HttpRetryLayer`] for `http::Request`s, with a buffered, replayable body and the
+//! idempotency rule.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::time::Duration;
+//!
+//! use resilience_core::retry::{Backoff, RetryPolicy};
+//! use resilience_core::{Error, ErrorKind};
+//! use resilience_tower::retry::RetryLayer;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let policy = RetryPolicy::builder()
+//!     .name("quotes")
+//!     .max_attempts(3)
+//!     .backoff(Backoff::exponential(Duration::from_millis(20)))
+//!     .build()
+//!     .unwrap();
+//! let calls = Arc::new(AtomicU32::new(0));
+//! let counter = Arc::clone(&calls);
+//! let svc = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(policy))
+//!     .service(service_fn(move |symbol: &'static str| {
+//!         let n = counter.fetch_add(1, Ordering::Relaxed);
+//!         async move {
+//!             if n == 0 { Err(Error::new(ErrorKind::Timeout)) } else { Ok(symbol.len()) }
+//!         }
+//!     }));
+//! assert_eq!(svc.oneshot("ACME").await.unwrap(), 4);
+//! assert_eq!(calls.load(Ordering::Relaxed), 2);
+//! # }
+//! ```
+//!
+//! What is retried, the delays, the budget and the deadline are the policy's: see
+//! [`resilience_core::retry`]. The layers add what only a service can do:
+//!
+//! - **Readiness before every attempt.** Each call moves the ready inner service into
+//!   its future (leaving a clone behind, as tower's own `Retry` does) and polls it ready
+//!   again before each further attempt, so a retry waits for capacity instead of
+//!   overrunning an inner bulkhead or breaker.
+//! - **Replay by clone.** [`Retry`] clones the request once per call, before the first
+//!   attempt, and again for each further one.
+//! - **HTTP bodies.** [`HttpRetry`] buffers the body (up to
+//!   [`max_body`](HttpRetry::max_body), 64 KiB by default) so every attempt sends the
+//!   same bytes. A larger body is streamed through once and not retried, with an INFO
+//!   event saying so.
+//! - **Idempotency.** By default [`HttpRetry`] retries only `GET`, `HEAD`, `OPTIONS`,
+//!   `PUT` and `DELETE`, or requests carrying an `Idempotency-Key` header: repeating a
+//!   `POST` that may have been processed can charge a card twice.
+//!
+//! The layers' error type is [`resilience_core::Error`]; see
+//! [`RetryPolicy::finish`](resilience_core::retry::RetryPolicy::finish) for the context
+//! it carries. A response that is still classified as a failure after the last attempt
+//! (a `503` from [`HttpStatus`](crate::http::HttpStatus)) is returned as the response,
+//! not turned into an error.
+
+mod body;
+mod future;
+mod http;
+mod layer;
+
+use std::task::{Context, Poll};
+
+use resilience_core::retry::RetryPolicy;
+use resilience_core::{BoxError, Classify, Error};
+use tower_service::Service;
+
+pub use self::body::ReplayBody;
+pub use self::future::{Replay, ResponseFuture};
+pub use self::http::{HttpRetry, HttpRetryFuture};
+pub use self::layer::{HttpRetryLayer, RetryLayer};
+
+/// Retries a service's calls through a [`RetryPolicy`], replaying requests by clone.
+///
+/// # Clone
+///
+/// Clones share the policy (its budget and metric handles) and clone the inner service
+/// and the classifier.
+#[derive(Clone, Debug)]
+pub struct Retry<S, C> {
+    inner: S,
+    policy: RetryPolicy,
+    classifier: C,
+}
+
+impl<S, C> Retry<S, C> {
+    /// Wraps `inner`.
+    pub const fn new(inner: S, policy: RetryPolicy, classifier: C) -> Self {
+        Self {
+            inner,
+            policy,
+            classifier,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, Req> Service<Req> for Retry<S, C>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError> + 'static,
+    C: Classify<S::Response, S::Error> + Clone,
+    Req: Clone,
+{
+    type Response = S::Response;
+    type Error = Error;
+    type Future = ResponseFuture<S, Req, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx).map_err(Error::inner)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        let call = self.policy.start();
+        let template = request.clone();
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::new(
+            ready,
+            request,
+            Some(template),
+            self.classifier.clone(),
+            self.policy.clone(),
+            call,
+        )
+    }
+}

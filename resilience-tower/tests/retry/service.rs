@@ -1,0 +1,142 @@
+//! `RetryLayer` and `HttpRetryLayer` around in-process services, under paused time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use resilience_core::retry::{Backoff, Jitter, RetryPolicy};
+use resilience_core::{Error, ErrorKind};
+use resilience_tower::retry::{HttpRetryLayer, ReplayBody, RetryLayer};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy::builder()
+        .max_attempts(max_attempts)
+        .backoff(Backoff::constant(10 * MS))
+        .jitter(Jitter::None)
+        .no_budget()
+        .build()
+        .unwrap()
+}
+
+/// Fails `failures` times, counting `poll_ready` and `call`.
+#[derive(Clone)]
+struct Flaky {
+    failures: u32,
+    ready: Arc<AtomicU32>,
+    calls: Arc<AtomicU32>,
+}
+
+impl Service<u32> for Flaky {
+    type Response = u32;
+    type Error = Error;
+    type Future = std::future::Ready<Result<u32, Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.ready.fetch_add(1, Ordering::SeqCst);
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u32) -> Self::Future {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(if n < self.failures {
+            Err(Error::new(ErrorKind::Timeout))
+        } else {
+            Ok(req * 2)
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_is_polled_before_every_attempt_and_requests_are_replayed() {
+    let flaky = Flaky {
+        failures: 2,
+        ready: Arc::default(),
+        calls: Arc::default(),
+    };
+    let svc = RetryLayer::new(policy(3)).layer(flaky.clone());
+    assert_eq!(svc.oneshot(21).await.unwrap(), 42);
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        flaky.ready.load(Ordering::SeqCst),
+        3,
+        "one poll_ready per attempt"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_error_carries_attempts_and_why_it_stopped() {
+    let flaky = Flaky {
+        failures: 10,
+        ready: Arc::default(),
+        calls: Arc::default(),
+    };
+    let err = RetryLayer::new(policy(4))
+        .layer(flaky)
+        .oneshot(1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(err.attempts(), Some(4));
+    assert_eq!(
+        err.field("retry_stop").map(ToString::to_string).as_deref(),
+        Some("max_attempts")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ok_503_with_retry_after_is_retried_after_the_hint() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (c, s) = (Arc::clone(&calls), Arc::clone(&seen));
+    let inner = tower::service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+        s.lock().unwrap().push(Instant::now());
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut response = Response::builder();
+            if n == 0 {
+                response = response
+                    .status(StatusCode::SERVICE_UNAVAILABLE)
+                    .header("retry-after", "2");
+            }
+            Ok::<_, Error>(response.body(()).unwrap())
+        }
+    });
+    let svc = HttpRetryLayer::new(policy(3)).layer(inner);
+    let response = svc
+        .oneshot(Request::get("/").body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[1] - seen[0],
+        Duration::from_secs(2),
+        "not the 10 ms backoff"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_final_503_is_returned_as_the_response() {
+    let inner = tower::service_fn(|_req: Request<ReplayBody<Full<Bytes>>>| async {
+        Ok::<_, Error>(
+            Response::builder()
+                .status(StatusCode::BAD_GATEWAY)
+                .body(())
+                .unwrap(),
+        )
+    });
+    let response = HttpRetryLayer::new(policy(2))
+        .layer(inner)
+        .oneshot(Request::get("/").body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+}
