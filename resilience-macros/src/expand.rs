@@ -172,18 +172,25 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         (Some(retry), Some(judged)) => {
             let policy = retry_policy(retry, &krate, &private, &name);
             quote! {
-                let mut __resilience_retry = #private::RetryRun::new(#policy);
-                loop {
-                    #clones
-                    let __resilience_judged = #judged.await;
-                    match __resilience_retry.next(__resilience_judged).await {
-                        #private::Next::Done(__resilience_result) => break __resilience_result,
-                        #private::Next::Retry => {}
+                match #policy {
+                    ::core::result::Result::Err(__resilience_err) => {
+                        ::core::result::Result::Err(__resilience_err)
+                    }
+                    ::core::result::Result::Ok(__resilience_policy) => {
+                        let mut __resilience_retry = #private::RetryRun::start(__resilience_policy);
+                        loop {
+                            #clones
+                            let __resilience_judged = __resilience_retry.attempt(#judged).await;
+                            match __resilience_retry.next(__resilience_judged).await {
+                                #private::Next::Done(__resilience_outcome) => break __resilience_outcome,
+                                #private::Next::Retry => {}
+                            }
+                        }
                     }
                 }
             }
         }
-        (None, Some(judged)) => quote!(#judged.await.into_result()),
+        (None, Some(judged)) => quote!(#judged.await.into_outcome()),
         (_, None) => quote!(#attempt.await),
     };
     let call = match plan.deadline {
@@ -297,55 +304,70 @@ fn resolve(
     }}
 }
 
-/// The retry policy, built on the first call and kept in a static of the function.
+/// The retry policy, built on the first call and kept in a static of the function:
+/// `Result<&'static RetryPolicy, Error>`.
 fn retry_policy(
     retry: &RetryPlan,
     krate: &TokenStream,
     private: &TokenStream,
     name: &TokenStream,
 ) -> TokenStream {
-    let mut builder = quote!(#private::retry_builder(#name));
-    if let Some(attempts) = retry.attempts {
-        builder = quote!(#builder.max_attempts(#attempts));
-    }
-    if let Some(backoff) = retry.backoff {
-        let backoff = match backoff {
-            Backoff::Constant => quote!(Constant),
-            Backoff::Linear => quote!(Linear),
-            Backoff::Exponential => quote!(Exponential),
-        };
-        builder = quote!(#builder.backoff(#private::BackoffKind::#backoff));
-    }
-    if let Some(base) = retry.base {
-        let base = duration(base);
-        builder = quote!(#builder.base_delay(#base));
-    }
-    if let Some(max) = retry.max {
-        let max = duration(max);
-        builder = quote!(#builder.max_delay(#max));
-    }
-    if let Some(jitter) = retry.jitter {
-        let jitter = match jitter {
-            Jitter::None => quote!(None),
-            Jitter::Full => quote!(Full),
-            Jitter::Equal => quote!(Equal),
-            Jitter::Decorrelated => quote!(Decorrelated),
-        };
-        builder = quote!(#builder.jitter(#private::JitterKind::#jitter));
-    }
-    if let Some(budget) = &retry.budget {
-        let source = resolve(
-            budget,
-            private,
-            quote!(#krate::retry::RetryBudget),
-            "BudgetSource",
-            "registry_budget",
-        );
-        builder = quote!(#private::with_budget(#builder, #source));
-    }
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
+    let attempts = retry.attempts.map_or_else(|| none.clone(), |n| some(quote!(#n)));
+    let backoff = retry.backoff.map_or_else(
+        || none.clone(),
+        |backoff| {
+            let kind = match backoff {
+                Backoff::Constant => quote!(Constant),
+                Backoff::Linear => quote!(Linear),
+                Backoff::Exponential => quote!(Exponential),
+            };
+            some(quote!(#private::BackoffKind::#kind))
+        },
+    );
+    let base = retry.base.map_or_else(|| none.clone(), |d| some(duration(d)));
+    let max = retry.max.map_or_else(|| none.clone(), |d| some(duration(d)));
+    let jitter = retry.jitter.map_or_else(
+        || none.clone(),
+        |jitter| {
+            let jitter = match jitter {
+                Jitter::None => quote!(None),
+                Jitter::Full => quote!(Full),
+                Jitter::Equal => quote!(Equal),
+                Jitter::Decorrelated => quote!(Decorrelated),
+            };
+            some(quote!(#krate::retry::Jitter::#jitter))
+        },
+    );
+    let budget = retry.budget.as_ref().map_or_else(
+        || none.clone(),
+        |budget| {
+            some(resolve(
+                budget,
+                private,
+                quote!(#krate::retry::RetryBudget),
+                "BudgetSource",
+                "registry_budget",
+            ))
+        },
+    );
     quote! {{
-        static __RESILIENCE_POLICY: #private::Cached<#private::RetryPolicy> = #private::Cached::new();
-        __RESILIENCE_POLICY.get_or_try_init(|| #private::build_retry(#builder))
+        static __RESILIENCE_POLICY: #private::Cached<#krate::retry::RetryPolicy> =
+            #private::Cached::new();
+        __RESILIENCE_POLICY.get_or_try_init(|| {
+            #private::retry_policy(
+                #private::RetrySpec {
+                    name: #name,
+                    attempts: #attempts,
+                    backoff: #backoff,
+                    base: #base,
+                    max: #max,
+                    jitter: #jitter,
+                },
+                #budget,
+            )
+        })
     }}
 }
 

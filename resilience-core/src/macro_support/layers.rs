@@ -4,42 +4,39 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::Failure;
+use super::Outcome;
 use crate::deadline::{self, Deadline};
 use crate::{Error, ErrorKind, Primitive};
 
-/// The body's result, with its error kept as the function's own.
+/// The body's result, as an outcome no primitive interfered with.
 #[inline]
-pub async fn lift<T, E, F>(body: F) -> Result<T, Failure<E>>
+pub async fn lift<T, E, F>(body: F) -> Outcome<T, E>
 where
     F: Future<Output = Result<T, E>>,
 {
-    body.await.map_err(Failure::Op)
+    Ok(body.await)
 }
 
 /// Bounds one attempt by `limit`: past it the attempt is dropped and fails with
 /// [`ErrorKind::Timeout`].
-pub async fn timeout<T, E, F>(limit: Duration, body: F) -> Result<T, Failure<E>>
+pub async fn timeout<T, E, F>(limit: Duration, body: F) -> Outcome<T, E>
 where
     F: Future<Output = Result<T, E>>,
 {
-    match tokio::time::timeout(limit, body).await {
-        Ok(result) => result.map_err(Failure::Op),
-        Err(_) => Err(Failure::Resilience(
-            Error::new(ErrorKind::Timeout)
-                .with_primitive(Primitive::Timeout)
-                .with_elapsed(limit)
-                .with_field("timeout", limit),
-        )),
-    }
+    tokio::time::timeout(limit, body).await.map_err(|_| {
+        Error::new(ErrorKind::Timeout)
+            .with_primitive(Primitive::Timeout)
+            .with_elapsed(limit)
+            .with_field("timeout", limit)
+    })
 }
 
 /// Runs the whole call under a deadline `budget` from now (or the ambient deadline, when
 /// that is earlier): the deadline is ambient inside (retries and bulkhead waits see it)
 /// and enforced, failing with [`ErrorKind::DeadlineExceeded`].
-pub async fn deadline<T, E, F>(budget: Duration, call: F) -> Result<T, Failure<E>>
+pub async fn deadline<T, E, F>(budget: Duration, call: F) -> Outcome<T, E>
 where
-    F: Future<Output = Result<T, Failure<E>>>,
+    F: Future<Output = Outcome<T, E>>,
 {
     let requested = Deadline::after(budget);
     let effective = Deadline::current().map_or(requested, |outer| outer.min(requested));
@@ -47,13 +44,11 @@ where
         Error::new(ErrorKind::DeadlineExceeded).with_primitive(Primitive::Deadline)
     };
     if effective.is_expired() {
-        return Err(Failure::Resilience(exceeded().with_elapsed(Duration::ZERO)));
+        return Err(exceeded().with_elapsed(Duration::ZERO));
     }
     let started = tokio::time::Instant::now();
     match tokio::time::timeout_at(effective.instant(), deadline::scope(effective, call)).await {
         Ok(result) => result,
-        Err(_) => Err(Failure::Resilience(
-            exceeded().with_elapsed(started.elapsed()).during_call(),
-        )),
+        Err(_) => Err(exceeded().with_elapsed(started.elapsed()).during_call()),
     }
 }

@@ -3,18 +3,18 @@
 //!
 //! The attribute composes the primitives, outermost first:
 //! deadline → retry → circuit breaker → bulkhead → attempt timeout → the body.
-//! Inside that stack an attempt's outcome is a `Result<T, Failure<E>>`: the body's own
-//! error stays an `E` and an error made by a primitive stays an [`Error`], so that a
-//! classifier judges only the function's errors, a breaker can tell a rejection by an
-//! inner bulkhead from a failure of the dependency, and the user's `E` is built (through
-//! `E: From<Error>`) once, at the very end.
+//! Inside that stack an attempt's outcome is an [`Outcome<T, E>`]
+//! (`Result<Result<T, E>, Error>`): the body's own result, or a primitive's error; see
+//! `outcome.rs`.
 
 mod args;
 mod cached;
 mod layers;
 mod outcome;
+mod retry;
 
 pub use args::CloneArg;
 pub use cached::Cached;
 pub use layers::{deadline, lift, timeout};
-pub use outcome::{Failure, FromError, Judged, finish, judge};
+pub use retry::{BackoffKind, Next, RetryRun, RetrySpec, retry_policy};
+pub use outcome::{FromError, Judged, Outcome, finish, judge};

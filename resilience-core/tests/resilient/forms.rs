@@ -80,3 +80,13 @@ async fn the_futures_stay_send() {
     assert_send(account.balance(Duration::ZERO)).await.unwrap();
     assert_send(total([1])).await.unwrap();
 }
+
+#[resilient(retry(attempts = 2), timeout = "1s", deadline = "2s")]
+async fn retried(text: String) -> Result<usize, AppError> {
+    Ok(text.len())
+}
+
+#[tokio::test(start_paused = true)]
+async fn retried_futures_stay_send() {
+    assert_eq!(assert_send(retried(String::from("abc"))).await.unwrap(), 3);
+}

@@ -3,4 +3,5 @@
 
 mod support;
 mod forms;
+mod retry;
 mod time;

@@ -1,0 +1,162 @@
+//! `retry(...)`: the policy built from the attribute's options, and the loop's steps over
+//! [`RetryPolicy`]'s state machine (`start` → `attempt_limit` → `decide` → `finish`).
+
+use std::any::Any;
+use std::future::Future;
+use std::time::Duration;
+
+use super::{Judged, Outcome};
+use crate::retry::{AttemptLimit, Backoff, Decision, Jitter, RetryBudget, RetryCall, RetryPolicy, Stop};
+use crate::telemetry::field;
+use crate::{Error, ErrorKind, Primitive};
+
+/// The delay curve named by `backoff = "..."`.
+#[derive(Clone, Copy, Debug)]
+pub enum BackoffKind {
+    /// `"constant"`: `base` before every retry.
+    Constant,
+    /// `"linear"`: `base`, `2 * base`, `3 * base`, ...
+    Linear,
+    /// `"exponential"`: `base`, `2 * base`, `4 * base`, ...
+    Exponential,
+}
+
+/// The options of `retry(...)`; `None` keeps the policy's default.
+#[derive(Debug)]
+pub struct RetrySpec {
+    /// The operation name, which names the policy (metric label, error context).
+    pub name: &'static str,
+    /// `attempts`.
+    pub attempts: Option<u32>,
+    /// `backoff`.
+    pub backoff: Option<BackoffKind>,
+    /// `base`.
+    pub base: Option<Duration>,
+    /// `max`.
+    pub max: Option<Duration>,
+    /// `jitter`.
+    pub jitter: Option<Jitter>,
+}
+
+/// The default first delay of [`RetryPolicy`] (exponential from 100 ms).
+const DEFAULT_BASE: Duration = Duration::from_millis(100);
+/// The default cap of [`RetryPolicy`]'s delays.
+const DEFAULT_MAX: Duration = Duration::from_secs(10);
+
+/// Builds the policy of one function. `budget`: a shared budget (`budget = ...`), else the
+/// policy's own.
+pub fn retry_policy(
+    spec: RetrySpec,
+    budget: Option<Result<&RetryBudget, Error>>,
+) -> Result<RetryPolicy, Error> {
+    let mut builder = RetryPolicy::builder().name(spec.name);
+    if let Some(attempts) = spec.attempts {
+        builder = builder.max_attempts(attempts);
+    }
+    if spec.backoff.is_some() || spec.base.is_some() {
+        let base = spec.base.unwrap_or(DEFAULT_BASE);
+        builder = builder.backoff(match spec.backoff.unwrap_or(BackoffKind::Exponential) {
+            BackoffKind::Constant => Backoff::constant(base),
+            BackoffKind::Linear => Backoff::linear(base, base),
+            BackoffKind::Exponential => Backoff::exponential(base),
+        });
+        // A first delay above the default cap raises the cap rather than failing.
+        if spec.max.is_none() && base > DEFAULT_MAX {
+            builder = builder.max_delay(base);
+        }
+    }
+    if let Some(max) = spec.max {
+        builder = builder.max_delay(max);
+    }
+    if let Some(jitter) = spec.jitter {
+        builder = builder.jitter(jitter);
+    }
+    if let Some(budget) = budget {
+        builder = builder.budget(budget?.clone());
+    }
+    builder.build().map_err(|err| {
+        Error::inner(err)
+            .with_primitive(Primitive::Retry)
+            .with_instance(spec.name)
+            .with_class(crate::Class::Permanent)
+    })
+}
+
+/// One call's retry loop state.
+#[derive(Debug)]
+pub struct RetryRun<'a> {
+    policy: &'a RetryPolicy,
+    call: RetryCall,
+}
+
+/// What the loop does after an attempt.
+#[derive(Debug)]
+pub enum Next<T, E> {
+    /// Return this outcome.
+    Done(Outcome<T, E>),
+    /// The delay has been slept: make another attempt.
+    Retry,
+}
+
+impl<'a> RetryRun<'a> {
+    /// Starts a call (deposits in the budget, reads the ambient deadline).
+    #[inline]
+    pub fn start(policy: &'a RetryPolicy) -> Self {
+        Self {
+            policy,
+            call: policy.start(),
+        }
+    }
+
+    /// Runs one attempt, cut off at the call's deadline, and records its number in the
+    /// current (`resilience.call`) span's `attempt` field.
+    pub async fn attempt<T, E, F>(&mut self, attempt: F) -> Judged<T, E>
+    where
+        F: Future<Output = Judged<T, E>>,
+    {
+        tracing::Span::current().record(field::ATTEMPT, self.call.attempts() + 1);
+        let limit = self.policy.attempt_limit(&self.call);
+        match limit {
+            AttemptLimit::Unbounded => attempt.await,
+            AttemptLimit::Within { timeout, .. } => tokio::time::timeout(timeout, attempt)
+                .await
+                .unwrap_or_else(|_| Judged::error(self.policy.limit_error(limit))),
+            AttemptLimit::Expired => Judged::error(self.policy.limit_error(limit)),
+        }
+    }
+
+    /// Decides on an attempt's outcome: sleeps the delay and asks for another attempt, or
+    /// returns the outcome. A stopped call's own `E` comes back unchanged (as
+    /// [`RetryPolicy::run_typed`] does); a primitive's error, or an `E` that is an
+    /// [`Error`], gets the attempts, the elapsed time and the reason it stopped.
+    pub async fn next<T, E: 'static>(&mut self, judged: Judged<T, E>) -> Next<T, E> {
+        let outcome = match &judged.outcome {
+            Ok(result) => crate::retry::Outcome::of(judged.class, result),
+            Err(err) => crate::retry::Outcome::of_error(err),
+        };
+        match self.policy.decide(&mut self.call, outcome) {
+            Decision::Return => Next::Done(judged.outcome),
+            Decision::Retry { delay } => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                Next::Retry
+            }
+            Decision::Stop(stop) => Next::Done(self.stopped(judged.outcome, stop)),
+        }
+    }
+
+    fn stopped<T, E: 'static>(&self, outcome: Outcome<T, E>, stop: Stop) -> Outcome<T, E> {
+        match outcome {
+            Ok(Err(mut err)) => {
+                if let Some(err) = (&mut err as &mut dyn Any).downcast_mut::<Error>() {
+                    let last = std::mem::replace(err, Error::new(ErrorKind::Inner));
+                    *err = self.policy.finish(&self.call, last, stop);
+                }
+                Ok(Err(err))
+            }
+            Err(err) => Err(self.policy.finish(&self.call, err, stop)),
+            ok => ok,
+        }
+    }
+}
