@@ -12,6 +12,9 @@
 //!   duplicates of a POST run the handler once and get the first response replayed.
 //! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
 //!   idempotency rule, [`retry::HttpRetryLayer`].
+//! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
+//!   deadline (`grpc-timeout` or milliseconds) and enforces it,
+//!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -31,6 +34,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod deadline;
 pub mod http;
 pub mod idempotency;
 pub mod retry;

@@ -31,21 +31,43 @@
 //! under it sees the same end: retries stop before it, bulkhead waits end at it, and the
 //! wire formats in `resilience-tower` hand what is left to the next service.
 //!
+//! # Enforcing it
+//!
+//! [`scope`] only *sets* the deadline. [`enforce`] runs a future under the ambient
+//! deadline and abandons it with [`ErrorKind::DeadlineExceeded`](crate::ErrorKind) when it
+//! passes; [`Deadline::run`] is `scope` and `enforce` in one. A deadline that has already
+//! passed is a rejection: the operation is never polled. Without any deadline, `enforce`
+//! is a pass-through with no timer.
+//!
+//! # Across `tokio::spawn`
+//!
+//! The ambient deadline is a tokio task-local, so it follows the future it was set on
+//! through every `.await` on any runtime (current-thread or multi-thread, across worker
+//! threads), but it does **not** follow work into a new task: `tokio::spawn(work)` starts
+//! `work` with no deadline. Opt in with [`propagate`] (capture the deadline now, re-scope
+//! it in the task) or [`spawn`] (propagate and enforce). `spawn_blocking` and threads are
+//! out of reach of task-locals; pass [`Deadline::remaining`] to them explicitly.
+//!
+//! # On the wire
+//!
+//! [`codec`] encodes and decodes the remaining time as gRPC's `grpc-timeout` and as
+//! milliseconds; the server and client layers of `resilience-tower` use it to receive a
+//! deadline from the caller and hand what is left to the next service.
+//!
 //! All times come from tokio's clock ([`tokio::time::Instant`]), so tests can run under
 //! `tokio::time::pause()`.
 
+pub mod codec;
+mod enforce;
+mod scope;
+
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-tokio::task_local! {
-    static CURRENT: Deadline;
-}
+pub use enforce::{DeadlineMetrics, Enforce, enforce, spawn};
+pub use scope::{Propagate, Scope, propagate, scope};
 
 /// An absolute instant by which work must be done.
 ///
@@ -108,7 +130,7 @@ impl Deadline {
     /// deadline", not "expired".
     #[must_use]
     pub fn current() -> Option<Self> {
-        CURRENT.try_with(|deadline| *deadline).ok()
+        scope::CURRENT.try_with(|deadline| *deadline).ok()
     }
 }
 
@@ -117,55 +139,5 @@ impl fmt::Debug for Deadline {
         f.debug_struct("Deadline")
             .field("remaining", &self.remaining())
             .finish()
-    }
-}
-
-/// Runs `future` with `deadline` as the ambient deadline.
-///
-/// Inside, [`Deadline::current`] returns the earlier of `deadline` and any deadline already
-/// in force where the returned future is first polled: a nested scope never extends the
-/// deadline of the scope around it.
-///
-/// The scope only *sets* the deadline; it does not cancel `future` when the deadline passes.
-/// The primitives read it to bound their waits.
-pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
-    Scope {
-        requested: deadline,
-        effective: None,
-        future,
-    }
-}
-
-pin_project! {
-    /// The future returned by [`scope`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Scope<F> {
-        requested: Deadline,
-        effective: Option<Deadline>,
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F: fmt::Debug> fmt::Debug for Scope<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope")
-            .field("deadline", &self.effective.unwrap_or(self.requested))
-            .field("future", &self.future)
-            .finish()
-    }
-}
-
-impl<F: Future> Future for Scope<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        // Resolved on the first poll, where the enclosing scope (if any) is in force.
-        let deadline = *this.effective.get_or_insert_with(|| {
-            Deadline::current().map_or(*this.requested, |outer| outer.min(*this.requested))
-        });
-        let future = this.future;
-        CURRENT.sync_scope(deadline, || future.poll(cx))
     }
 }

@@ -35,6 +35,7 @@ mod body;
 mod classify;
 mod error;
 mod error_layer;
+pub mod grpc;
 pub mod problem;
 pub mod retry_after;
 

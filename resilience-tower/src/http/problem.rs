@@ -190,6 +190,14 @@ pub(crate) fn report_and_respond(config: &ProblemConfig, err: &Error) -> Respons
     config.response(err)
 }
 
+/// [`report_and_respond`] for a gRPC request: the answer is a gRPC status
+/// ([`super::grpc::response`]).
+pub(crate) fn report_and_respond_grpc(err: &Error) -> Response<Full<Bytes>> {
+    err.record_in_current_span();
+    err.emit_event();
+    super::grpc::response(err)
+}
+
 fn default_status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::CircuitOpen

@@ -306,11 +306,12 @@ mod tests {
     fn invalid_options_are_refused_by_name() {
         type Configure =
             fn(IdempotencyLayerBuilder<MemoryStore>) -> IdempotencyLayerBuilder<MemoryStore>;
-        let cases: [(&str, Configure); 5] = [
+        let cases: [(&str, Configure); 6] = [
             ("methods", |b| b.methods([])),
             ("lock_ttl", |b| b.lock_ttl(Duration::ZERO)),
             ("record_ttl", |b| b.record_ttl(Duration::ZERO)),
             ("max_request_body", |b| b.max_request_body(0)),
+            ("max_response_body", |b| b.max_response_body(0)),
             ("conflict_retry_after", |b| {
                 b.conflict_retry_after(Duration::ZERO)
             }),

@@ -21,7 +21,8 @@ pub(crate) enum KeyHeader<'a> {
 /// The IETF draft (`draft-ietf-httpapi-idempotency-key-header`) defines the value as a
 /// structured-field string (`"8e03978e-…"`); most APIs in the wild (Stripe, PayPal) send
 /// it bare. Both are accepted: surrounding double quotes are removed. The key itself must
-/// be 1–255 visible ASCII characters (`!` to `~`); a quoted key may not contain `"` or `\`.
+/// be 1–255 visible ASCII characters (`!` to `~`); a quoted key may not contain `"` or `\`,
+/// and a value that opens or closes with `"` without the other (`"abc`) is malformed.
 pub(crate) fn read<'a>(headers: &'a HeaderMap, name: &HeaderName) -> KeyHeader<'a> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
@@ -39,6 +40,11 @@ pub(crate) fn read<'a>(headers: &'a HeaderMap, name: &HeaderName) -> KeyHeader<'
                 );
             }
             inner
+        }
+        [b'"', ..] | [.., b'"'] => {
+            return KeyHeader::Malformed(
+                "A quoted Idempotency-Key must start and end with a double quote.",
+            );
         }
         _ => bytes,
     };
@@ -91,7 +97,7 @@ mod tests {
     }
 
     #[test]
-    fn empty_long_and_invisible_keys_are_malformed() {
+    fn empty_long_invisible_and_half_quoted_keys_are_malformed() {
         for bad in [
             &b""[..],
             b"\"\"",
@@ -100,6 +106,9 @@ mod tests {
             b"a\tb",
             "ключ".as_bytes(),
             b"\"a\\\"b\"",
+            b"\"",
+            b"\"abc",
+            b"abc\"",
         ] {
             assert!(read_bytes(bad).is_err(), "{bad:?} accepted");
         }

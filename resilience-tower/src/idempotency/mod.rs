@@ -53,7 +53,7 @@
 //!
 //! | situation | answer | outcome label |
 //! |---|---|---|
-//! | key malformed (empty, over 255 characters, not visible ASCII, repeated), or missing when required | 400 `InvalidRequest` | `invalid` |
+//! | key malformed (empty, over 255 characters, not visible ASCII, half-quoted like `"abc`, repeated), or missing when required | 400 `InvalidRequest` | `invalid` |
 //! | body over [`max_request_body`](IdempotencyLayerBuilder::max_request_body) | 413 `PayloadTooLarge`, handler not run | `invalid` |
 //! | first request with the key | the handler's response, stored | `new` |
 //! | same key and request, first still running | 409 `IdempotencyConflict` + `Retry-After` | `conflict` |
@@ -106,6 +106,12 @@
 //! detached task (`tokio::spawn`) that keeps running after the request is dropped;
 //! set `release_on_cancel(false)` for those, so a retry waits for the lock TTL.
 //!
+//! Once the handler has answered, its work is done and dropping the request cancels
+//! nothing: the layer finishes in a spawned task what it was doing (reading the response
+//! body and storing it, or releasing the key), within the lock TTL, so the client's retry
+//! gets the replay rather than a second run of the handler. (Bounding that task needs
+//! tokio's timers, which every axum or hyper server runtime enables.)
+//!
 //! # Lock TTL
 //!
 //! A claim holds the key for [`lock_ttl`](IdempotencyLayerBuilder::lock_ttl). A handler
@@ -126,6 +132,7 @@ mod fingerprint;
 mod future;
 mod key;
 mod layer;
+mod lease;
 mod run;
 mod telemetry;
 

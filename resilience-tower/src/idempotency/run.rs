@@ -1,18 +1,19 @@
 //! The protected path: read the body, claim the key, then run, replay or refuse.
 
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
-use resilience_core::idempotency::{Claim, Commit, IdempotencyStore, Lease, Record};
+use resilience_core::idempotency::{Claim, IdempotencyStore, Record};
 use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use tower_service::Service;
 
 use super::config::IDEMPOTENT_REPLAYED;
 use super::fingerprint::{fingerprint, store_key};
+use super::lease::{Collected, LeaseGuard, Stored};
 use super::{IdempotencyBody, Shared};
 
 type Answer<B> = Result<Response<IdempotencyBody<B>>, Error>;
@@ -36,7 +37,7 @@ where
     St: IdempotencyStore + 'static,
     ReqBody: Body + From<Bytes>,
     ReqBody::Error: Into<BoxError>,
-    ResBody: Body<Data = Bytes>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
     let config = &shared.config;
@@ -72,9 +73,13 @@ where
             .with_retry_after(config.conflict_retry_after));
         }
         Ok(Claim::Completed(record)) => {
-            shared.metrics.replayed.increment(1);
             tracing::debug!(name = %config.name, status = record.status(), "idempotency: replaying a stored response");
-            return replay(&shared, &record);
+            let answer = replay(&shared, &record);
+            match answer {
+                Ok(_) => shared.metrics.replayed.increment(1),
+                Err(_) => shared.metrics.store_error.increment(1),
+            }
+            return answer;
         }
         Ok(Claim::Mismatch) => {
             shared.metrics.mismatch.increment(1);
@@ -113,10 +118,7 @@ where
     };
 
     shared.metrics.new.increment(1);
-    let mut guard = LeaseGuard {
-        shared: Arc::clone(&shared),
-        lease: Some(lease),
-    };
+    let mut guard = LeaseGuard::new(Arc::clone(&shared), lease);
     let request = Request::from_parts(parts, ReqBody::from(body));
     let response = match inner.call(request).await.map_err(Error::inner) {
         Ok(response) => response,
@@ -140,35 +142,17 @@ where
             .await;
         return Ok(Response::from_parts(parts, IdempotencyBody::inner(body)));
     }
-    let mut body = Box::pin(body);
-    match read_response(&mut body, config.max_response_body).await {
-        Err(err) => {
-            let err = Error::inner(err);
-            guard.release("the response body failed").await;
-            Err(err)
-        }
-        Ok(Buffered::Partial { head, trailers }) => {
-            let why = if trailers.is_some() {
-                "the response has trailers, which are not stored"
-            } else {
-                "the response body is over max_response_body"
-            };
-            guard.release(why).await;
-            Ok(Response::from_parts(
-                parts,
-                IdempotencyBody::resumed(head, trailers, body),
-            ))
-        }
-        Ok(Buffered::Complete(bytes)) => {
-            let record = Record::new(
-                status.as_u16(),
-                stored_headers(&parts.headers, &config.stored_headers),
-                bytes.clone(),
-            );
-            guard.complete(record).await;
-            Ok(Response::from_parts(parts, IdempotencyBody::bytes(bytes)))
-        }
-    }
+    let headers = stored_headers(&parts.headers, &config.stored_headers);
+    let body = match guard.store(status.as_u16(), headers, body).await {
+        Ok(Stored::Whole(bytes)) => IdempotencyBody::bytes(bytes),
+        Ok(Stored::Partial {
+            head,
+            trailers,
+            rest,
+        }) => IdempotencyBody::resumed(head, trailers, rest),
+        Err(err) => return Err(Error::inner(err)),
+    };
+    Ok(Response::from_parts(parts, body))
 }
 
 /// The stored response, marked `Idempotent-Replayed: true`.
@@ -228,157 +212,16 @@ where
         return Err(ErrorKind::PayloadTooLarge);
     }
     let mut body = pin!(body);
-    let mut first: Option<Bytes> = None;
-    let mut more = BytesMut::new();
-    let mut len = 0usize;
+    let mut collected = Collected::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ErrorKind::InvalidRequest)?;
         let Ok(mut data) = frame.into_data() else {
             continue;
         };
-        len = len.saturating_add(data.remaining());
-        if len > cap {
+        if collected.len().saturating_add(data.remaining()) > cap {
             return Err(ErrorKind::PayloadTooLarge);
         }
-        let chunk = data.copy_to_bytes(data.remaining());
-        match first.take() {
-            None if more.is_empty() => first = Some(chunk),
-            held => {
-                if let Some(held) = held {
-                    more.extend_from_slice(&held);
-                }
-                more.extend_from_slice(&chunk);
-            }
-        }
+        collected.push(data.copy_to_bytes(data.remaining()));
     }
-    Ok(first.unwrap_or_else(|| more.freeze()))
-}
-
-enum Buffered {
-    /// The whole body, within the cap.
-    Complete(Bytes),
-    /// What was read before the cap was passed or trailers arrived.
-    Partial {
-        head: Bytes,
-        trailers: Option<HeaderMap>,
-    },
-}
-
-async fn read_response<B>(body: &mut Pin<Box<B>>, cap: usize) -> Result<Buffered, BoxError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(Into::into)?;
-        match frame.into_data() {
-            Ok(data) => {
-                if buf.is_empty() && data.len() > cap {
-                    return Ok(Buffered::Partial {
-                        head: data,
-                        trailers: None,
-                    });
-                }
-                buf.extend_from_slice(&data);
-                if buf.len() > cap {
-                    return Ok(Buffered::Partial {
-                        head: buf.freeze(),
-                        trailers: None,
-                    });
-                }
-            }
-            Err(frame) => {
-                return Ok(Buffered::Partial {
-                    head: buf.freeze(),
-                    trailers: frame.into_trailers().ok(),
-                });
-            }
-        }
-    }
-    Ok(Buffered::Complete(buf.freeze()))
-}
-
-/// Holds the lease while the handler runs; if the request is dropped before the lease
-/// is handed back, releases it from a spawned task (see "Cancellation" in the module
-/// docs).
-struct LeaseGuard<St: IdempotencyStore + 'static> {
-    shared: Arc<Shared<St>>,
-    lease: Option<Lease>,
-}
-
-impl<St: IdempotencyStore + 'static> LeaseGuard<St> {
-    async fn release(&mut self, why: &'static str) {
-        let Some(lease) = self.lease.take() else {
-            return;
-        };
-        let name = &self.shared.config.name;
-        tracing::debug!(name = %name, reason = why, "idempotency: response not stored; key released");
-        match self.shared.store.release(lease).await {
-            Ok(Commit::Done) => {}
-            Ok(Commit::Stale) => {
-                tracing::debug!(name = %name, "idempotency: lease had already expired");
-            }
-            Err(err) => {
-                tracing::warn!(
-                    name = %name,
-                    error = %err,
-                    "idempotency: releasing a key failed; it stays locked until the lock TTL",
-                );
-            }
-        }
-    }
-
-    async fn complete(&mut self, record: Record) {
-        let Some(lease) = self.lease.take() else {
-            return;
-        };
-        let config = &self.shared.config;
-        match self
-            .shared
-            .store
-            .complete(lease, record, config.record_ttl)
-            .await
-        {
-            Ok(Commit::Done) => {}
-            Ok(Commit::Stale) => tracing::warn!(
-                name = %config.name,
-                lock_ttl = ?config.lock_ttl,
-                "idempotency: the handler outlived its lease; response sent but not stored",
-            ),
-            Err(err) => tracing::warn!(
-                name = %config.name,
-                error = %err,
-                "idempotency: storing the response failed; response sent but not stored",
-            ),
-        }
-    }
-}
-
-impl<St: IdempotencyStore + 'static> Drop for LeaseGuard<St> {
-    fn drop(&mut self) {
-        let Some(lease) = self.lease.take() else {
-            return;
-        };
-        let name = &self.shared.config.name;
-        if !self.shared.config.release_on_cancel {
-            tracing::debug!(name = %name, "idempotency: request cancelled; key held until the lock TTL");
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let shared = Arc::clone(&self.shared);
-                runtime.spawn(async move {
-                    if let Err(err) = shared.store.release(lease).await {
-                        tracing::warn!(name = %shared.config.name, error = %err, "idempotency: releasing a cancelled request's key failed");
-                    }
-                });
-                tracing::debug!(name = %name, "idempotency: request cancelled; key released");
-            }
-            Err(_) => tracing::warn!(
-                name = %name,
-                "idempotency: request cancelled outside a tokio runtime; key held until the lock TTL",
-            ),
-        }
-    }
+    Ok(collected.freeze())
 }

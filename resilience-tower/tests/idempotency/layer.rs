@@ -314,3 +314,53 @@ async fn layer_is_usable_behind_a_shared_dyn_store() {
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(handler.runs.load(Ordering::SeqCst), 1);
 }
+
+/// A store that answers every claim with a record no HTTP status can hold.
+struct CorruptStore;
+
+impl IdempotencyStore for CorruptStore {
+    fn claim<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a Fingerprint,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<Claim, Error>> {
+        Box::pin(async {
+            Ok(Claim::Completed(Record::new(
+                1000,
+                Vec::new(),
+                Bytes::new(),
+            )))
+        })
+    }
+
+    fn complete(&self, _: Lease, _: Record, _: Duration) -> BoxFuture<'_, Result<Commit, Error>> {
+        Box::pin(async { Ok(Commit::Done) })
+    }
+
+    fn release(&self, _: Lease) -> BoxFuture<'_, Result<Commit, Error>> {
+        Box::pin(async { Ok(Commit::Done) })
+    }
+}
+
+#[test]
+fn an_unreadable_stored_record_is_a_store_error_not_a_replay() {
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (svc, handler) = service(
+                builder(CorruptStore).build().expect("config"),
+                Behave::Answer,
+            );
+            let err = call(&svc, post("k")).await.expect_err("unreadable");
+            assert_eq!(err.kind(), ErrorKind::StoreUnavailable);
+            assert_eq!(handler.runs.load(Ordering::SeqCst), 0);
+        });
+    });
+    let snapshot = recorder.snapshotter().snapshot().into_vec();
+    assert_eq!(count(&snapshot, "payments", outcome::STORE_ERROR), 1);
+    assert_eq!(count(&snapshot, "payments", outcome::REPLAYED), 0);
+}

@@ -1,11 +1,13 @@
 //! `IdempotencyLayer` in a real axum app on 127.0.0.1, over each store.
 //!
 //! [`suite`] holds the behaviour every store must give; [`store_suite!`] instantiates it
-//! for one store. Tests that do not depend on the store live in [`layer`].
+//! for one store. Tests that do not depend on the store live in [`layer`] and
+//! [`streamed`] (responses whose body arrives in parts).
 
 #[path = "../common/mod.rs"]
 mod common;
 mod layer;
+mod streamed;
 mod suite;
 mod support;
 

@@ -7,7 +7,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 use resilience_core::{BoxError, Error};
 
-use crate::http::problem::report_and_respond;
+use crate::http::problem::{report_and_respond, report_and_respond_grpc};
 use crate::http::{HttpErrorBody, ProblemConfig};
 
 pin_project! {
@@ -17,6 +17,7 @@ pin_project! {
         #[pin]
         state: State<F>,
         config: Arc<ProblemConfig>,
+        grpc: bool,
     }
 }
 
@@ -30,23 +31,34 @@ pin_project! {
 }
 
 impl<F> HttpErrorFuture<F> {
-    pub(crate) fn called(future: F, config: Arc<ProblemConfig>) -> Self {
+    pub(crate) fn called(future: F, config: Arc<ProblemConfig>, grpc: bool) -> Self {
         Self {
             state: State::Called { future },
             config,
+            grpc,
         }
     }
 
-    pub(crate) fn failed(error: Error, config: Arc<ProblemConfig>) -> Self {
+    pub(crate) fn failed(error: Error, config: Arc<ProblemConfig>, grpc: bool) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
             config,
+            grpc,
         }
     }
 }
 
-fn problem_response<B>(config: &ProblemConfig, err: &Error) -> Response<HttpErrorBody<B>> {
-    report_and_respond(config, err).map(HttpErrorBody::problem)
+fn problem_response<B>(
+    config: &ProblemConfig,
+    grpc: bool,
+    err: &Error,
+) -> Response<HttpErrorBody<B>> {
+    let response = if grpc {
+        report_and_respond_grpc(err)
+    } else {
+        report_and_respond(config, err)
+    };
+    response.map(HttpErrorBody::problem)
 }
 
 impl<F, B, E> Future for HttpErrorFuture<F>
@@ -61,10 +73,10 @@ where
         let response = match this.state.project() {
             StateProj::Called { future } => match ready!(future.poll(cx)) {
                 Ok(response) => response.map(HttpErrorBody::inner),
-                Err(err) => problem_response(this.config, &Error::from(err.into())),
+                Err(err) => problem_response(this.config, *this.grpc, &Error::from(err.into())),
             },
             StateProj::Failed { error } => match error.take() {
-                Some(err) => problem_response(this.config, &err),
+                Some(err) => problem_response(this.config, *this.grpc, &err),
                 None => panic!("HttpErrorFuture polled after completion"),
             },
         };

@@ -43,7 +43,12 @@ use super::{HttpErrorBody, ProblemConfig};
 /// # }
 /// ```
 ///
-/// Errors that are not a [`resilience_core::Error`] become kind `Inner` (502). Before
+/// Errors that are not a [`resilience_core::Error`] become kind `Inner` (502).
+///
+/// A gRPC request (`content-type: application/grpc*`) is answered with a gRPC status
+/// instead ([`grpc::response`](super::grpc::response): HTTP 200 with `grpc-status`, e.g.
+/// 4 `DEADLINE_EXCEEDED`), since gRPC clients read the outcome from `grpc-status`, not
+/// from the HTTP status. Before
 /// answering, the error is reported: recorded on the current span
 /// ([`Error::record_in_current_span`]) and emitted as an event ([`Error::emit_event`]).
 ///
@@ -127,9 +132,11 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let grpc = super::grpc::is_grpc(request.headers());
+        let config = Arc::clone(&self.config);
         match self.ready_error.take() {
-            Some(err) => HttpErrorFuture::failed(err, Arc::clone(&self.config)),
-            None => HttpErrorFuture::called(self.inner.call(request), Arc::clone(&self.config)),
+            Some(err) => HttpErrorFuture::failed(err, config, grpc),
+            None => HttpErrorFuture::called(self.inner.call(request), config, grpc),
         }
     }
 }

@@ -1,0 +1,369 @@
+//! Enforcement: [`enforce`] and [`Deadline::run`] abandon a future when its deadline
+//! passes, and fail with [`ErrorKind::DeadlineExceeded`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use metrics::Counter;
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use super::{Deadline, scope::CURRENT};
+use crate::telemetry::{deadline_where, field, label, metric};
+use crate::{Error, ErrorKind, Name, Primitive};
+
+/// Runs `future` under the ambient deadline ([`Deadline::current`], read on the first
+/// poll) and fails with [`ErrorKind::DeadlineExceeded`] when it passes.
+///
+/// - No ambient deadline: `future` runs as it would unwrapped; no timer is created and
+///   nothing is allocated.
+/// - The deadline has already passed on the first poll: the error is a rejection
+///   ([`Error::is_rejection`]) and `future` is dropped without ever being polled, so the
+///   operation never starts.
+/// - The deadline passes while `future` runs: `future` is dropped at once (its work stops
+///   at its next `.await`), and the error is marked
+///   [`during_call`](Error::during_call).
+///
+/// The error carries the primitive (`deadline`), the time the call had
+/// ([`field`](Error::field) `budget`), the [`elapsed`](Error::elapsed) time and where it
+/// passed (field `where`: `before_call` or `during_call`). Each expiry increments
+/// `resilience_deadline_exceeded_total{name, where}` (name `default` unless
+/// [`with_metrics`](Enforce::with_metrics) names the instance), and a bounded call records
+/// the time it had in the current span's `deadline.remaining_seconds` field.
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_core::deadline::{self, Deadline};
+/// use resilience_core::ErrorKind;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let slow = async {
+///     tokio::time::sleep(Duration::from_secs(10)).await;
+///     "done"
+/// };
+/// let result = deadline::scope(Deadline::after(Duration::from_millis(100)), async {
+///     deadline::enforce(slow).await
+/// })
+/// .await;
+/// let err = result.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+/// assert!(!err.is_rejection()); // it was running when the deadline passed
+///
+/// // Without a deadline, nothing changes.
+/// assert_eq!(deadline::enforce(async { 7 }).await.unwrap(), 7);
+/// # }
+/// ```
+pub fn enforce<F: Future>(future: F) -> Enforce<F> {
+    Enforce::new(None, future)
+}
+
+/// Spawns `future` on the tokio runtime with the ambient deadline of the caller, enforced:
+/// `tokio::spawn(propagate(enforce(future)))`.
+///
+/// See [`propagate`](super::propagate) for why a plain `tokio::spawn` loses the deadline.
+/// The task ends with `Err(DeadlineExceeded)` when the deadline passes, whether or not
+/// anyone still awaits its `JoinHandle`.
+///
+/// # Panics
+///
+/// Like `tokio::spawn`, when called outside a tokio runtime.
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<Result<F::Output, Error>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(super::propagate(enforce(future)))
+}
+
+impl Deadline {
+    /// Runs `future` with this deadline as its ambient deadline (as
+    /// [`scope`](super::scope)) and enforces it (as [`enforce`]): `scope` and `enforce`
+    /// in one future, with one timer.
+    ///
+    /// An earlier deadline already in force where the future is first polled wins.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use resilience_core::{Deadline, ErrorKind};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let expired = Deadline::after(Duration::ZERO);
+    /// let err = expired.run(async { unreachable!("never polled") }).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+    /// assert!(err.is_rejection());
+    /// # }
+    /// ```
+    pub fn run<F: Future>(self, future: F) -> Enforce<F> {
+        Enforce::new(Some(self), future)
+    }
+}
+
+/// Named telemetry for enforcement: the `resilience_deadline_exceeded_total` counter
+/// handles of one instance, resolved once (with the recorder installed when this is
+/// built) so that an expiry costs an atomic increment, never a label lookup.
+///
+/// # Clone
+///
+/// Clones share the handles (one `Arc`).
+#[derive(Clone)]
+pub struct DeadlineMetrics {
+    inner: Arc<MetricsInner>,
+}
+
+struct MetricsInner {
+    name: Name,
+    before_call: Counter,
+    during_call: Counter,
+}
+
+impl DeadlineMetrics {
+    /// Resolves the counters of the instance `name`.
+    pub fn new(name: impl Into<Name>) -> Self {
+        let name = name.into();
+        let counter = |where_: &'static str| {
+            metrics::counter!(
+                metric::DEADLINE_EXCEEDED_TOTAL,
+                label::NAME => name.to_shared_string(),
+                label::WHERE => where_,
+            )
+        };
+        let before_call = counter(deadline_where::BEFORE_CALL);
+        let during_call = counter(deadline_where::DURING_CALL);
+        Self {
+            inner: Arc::new(MetricsInner {
+                name,
+                before_call,
+                during_call,
+            }),
+        }
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &str {
+        self.inner.name.as_str()
+    }
+
+    /// Counts one expiry and builds its error; see [`enforce`] for the context it carries.
+    /// `started` is `None` when the deadline had passed before the call.
+    pub fn exceeded(&self, deadline: Deadline, started: Option<Instant>) -> Error {
+        let inner = &*self.inner;
+        let counter = match started {
+            None => &inner.before_call,
+            Some(_) => &inner.during_call,
+        };
+        counter.increment(1);
+        exceeded_error(deadline, started).with_instance(inner.name.clone())
+    }
+}
+
+impl fmt::Debug for DeadlineMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeadlineMetrics")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error of a deadline that passed: before the call when `started` is `None`, else
+/// during it.
+fn exceeded_error(deadline: Deadline, started: Option<Instant>) -> Error {
+    let err = Error::new(ErrorKind::DeadlineExceeded).with_primitive(Primitive::Deadline);
+    match started {
+        None => err
+            .with_elapsed(Duration::ZERO)
+            .with_field("budget", Duration::ZERO)
+            .with_field("where", deadline_where::BEFORE_CALL),
+        Some(started) => err
+            .with_elapsed(started.elapsed())
+            .with_field(
+                "budget",
+                deadline.instant().saturating_duration_since(started),
+            )
+            .with_field("where", deadline_where::DURING_CALL)
+            .during_call(),
+    }
+}
+
+fn report(
+    metrics: Option<&DeadlineMetrics>,
+    deadline: Deadline,
+    started: Option<Instant>,
+) -> Error {
+    match metrics {
+        Some(metrics) => metrics.exceeded(deadline, started),
+        None => {
+            let where_ = match started {
+                None => deadline_where::BEFORE_CALL,
+                Some(_) => deadline_where::DURING_CALL,
+            };
+            metrics::counter!(
+                metric::DEADLINE_EXCEEDED_TOTAL,
+                label::NAME => "default",
+                label::WHERE => where_,
+            )
+            .increment(1);
+            exceeded_error(deadline, started)
+        }
+    }
+}
+
+/// Records the time a bounded call has in the current span's `deadline.remaining_seconds`.
+pub(crate) fn record_remaining(remaining: Duration) {
+    // Without any subscriber there is no span to record in; skip the span lookup.
+    if !tracing::dispatcher::has_been_set() {
+        return;
+    }
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record(field::DEADLINE_REMAINING_SECONDS, remaining.as_secs_f64());
+    }
+}
+
+pin_project! {
+    /// The future returned by [`enforce`] and [`Deadline::run`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Enforce<F> {
+        requested: Option<Deadline>,
+        started: Option<Instant>,
+        state: State,
+        metrics: Option<DeadlineMetrics>,
+        #[pin]
+        future: Slot<F>,
+        #[pin]
+        timer: Timer,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// Not polled yet: the deadline is read on the first poll.
+    Unresolved,
+    /// No deadline: a plain pass-through.
+    Unbounded,
+    /// Running under `deadline` since `started`.
+    Bounded {
+        deadline: Deadline,
+        started: Instant,
+    },
+    /// Finished or abandoned.
+    Done,
+}
+
+pin_project! {
+    #[project = SlotProj]
+    enum Slot<F> {
+        Live { #[pin] future: F },
+        Gone,
+    }
+}
+
+pin_project! {
+    #[project = TimerProj]
+    enum Timer {
+        Idle,
+        Armed { #[pin] sleep: Sleep },
+    }
+}
+
+impl<F> Enforce<F> {
+    fn new(requested: Option<Deadline>, future: F) -> Self {
+        Self {
+            requested,
+            started: None,
+            state: State::Unresolved,
+            metrics: None,
+            future: Slot::Live { future },
+            timer: Timer::Idle,
+        }
+    }
+
+    /// Counts expiries under `metrics`' instance name (and puts it in the error) instead
+    /// of under `default`.
+    pub fn with_metrics(mut self, metrics: DeadlineMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Tells the future that the call starts at `now`, a clock reading the caller already
+    /// made, and that the caller has checked the deadline was still ahead then: the first
+    /// poll then reads no clock (layers use it to read the clock once per request).
+    /// `now` is also where the error's `elapsed` and `budget` are measured from.
+    pub fn started_at(mut self, now: Instant) -> Self {
+        self.started = Some(now);
+        self
+    }
+}
+
+impl<F> fmt::Debug for Enforce<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enforce")
+            .field("requested", &self.requested)
+            .field("state", &self.state)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> Future for Enforce<F> {
+    type Output = Result<F::Output, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let State::Unresolved = this.state {
+            let deadline = match (*this.requested, Deadline::current()) {
+                (Some(requested), Some(outer)) => Some(requested.min(outer)),
+                (requested, outer) => requested.or(outer),
+            };
+            *this.state = match deadline {
+                None => State::Unbounded,
+                Some(deadline) => {
+                    let now = match *this.started {
+                        Some(now) => now,
+                        None => Instant::now(),
+                    };
+                    if this.started.is_none() && now >= deadline.instant() {
+                        *this.state = State::Done;
+                        this.future.set(Slot::Gone);
+                        return Poll::Ready(Err(report(this.metrics.as_ref(), deadline, None)));
+                    }
+                    record_remaining(deadline.instant().saturating_duration_since(now));
+                    this.timer.set(Timer::Armed {
+                        sleep: tokio::time::sleep_until(deadline.instant()),
+                    });
+                    State::Bounded {
+                        deadline,
+                        started: now,
+                    }
+                }
+            };
+        }
+
+        let SlotProj::Live { future } = this.future.as_mut().project() else {
+            panic!("`Enforce` polled after completion");
+        };
+        let (deadline, started) = match *this.state {
+            State::Bounded { deadline, started } => (deadline, started),
+            _ => return future.poll(cx).map(Ok),
+        };
+        let polled = match this.requested {
+            // `run`: the deadline is this future's own; make it ambient inside.
+            Some(_) => CURRENT.sync_scope(deadline, || future.poll(cx)),
+            // `enforce`: the ambient deadline is already in force.
+            None => future.poll(cx),
+        };
+        if let Poll::Ready(output) = polled {
+            *this.state = State::Done;
+            return Poll::Ready(Ok(output));
+        }
+        if let TimerProj::Armed { sleep } = this.timer.project() {
+            ready!(sleep.poll(cx));
+        }
+        *this.state = State::Done;
+        this.future.set(Slot::Gone);
+        Poll::Ready(Err(report(this.metrics.as_ref(), deadline, Some(started))))
+    }
+}

@@ -1,0 +1,150 @@
+//! The ambient deadline: [`scope`] sets it for a future, [`propagate`] carries it into
+//! spawned work.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::Deadline;
+
+tokio::task_local! {
+    pub(super) static CURRENT: Deadline;
+}
+
+/// Runs `future` with `deadline` as the ambient deadline.
+///
+/// Inside, [`Deadline::current`] returns the earlier of `deadline` and any deadline already
+/// in force where the returned future is first polled: a nested scope never extends the
+/// deadline of the scope around it.
+///
+/// The scope only *sets* the deadline; it does not cancel `future` when the deadline passes.
+/// The primitives read it to bound their waits; [`enforce`](super::enforce) (or
+/// [`Deadline::run`], which is `scope` and `enforce` in one) abandons the future when it
+/// passes.
+pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
+    Scope {
+        requested: deadline,
+        effective: None,
+        future,
+    }
+}
+
+pin_project! {
+    /// The future returned by [`scope`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Scope<F> {
+        requested: Deadline,
+        effective: Option<Deadline>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for Scope<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("deadline", &self.effective.unwrap_or(self.requested))
+            .field("future", &self.future)
+            .finish()
+    }
+}
+
+impl<F: Future> Future for Scope<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // Resolved on the first poll, where the enclosing scope (if any) is in force.
+        let deadline = *this.effective.get_or_insert_with(|| {
+            Deadline::current().map_or(*this.requested, |outer| outer.min(*this.requested))
+        });
+        let future = this.future;
+        CURRENT.sync_scope(deadline, || future.poll(cx))
+    }
+}
+
+/// Captures the ambient deadline *now* and makes it the ambient deadline of `future`
+/// wherever `future` runs: the opt-in for work handed to `tokio::spawn`.
+///
+/// Task-locals belong to a task. `tokio::spawn(work)` starts a new task with none of them,
+/// so inside `work` [`Deadline::current`] is `None` and the spawned work runs unbounded
+/// even though the request that started it has long given up. Wrap the work before
+/// spawning it:
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_core::deadline::{self, Deadline};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let d = Deadline::after(Duration::from_secs(1));
+/// deadline::scope(d, async move {
+///     // Plain spawn: the task-local does not cross the task boundary.
+///     let lost = tokio::spawn(async { Deadline::current() }).await.unwrap();
+///     assert_eq!(lost, None);
+///
+///     // `propagate` captures the deadline here and re-scopes it in the new task.
+///     let kept = tokio::spawn(deadline::propagate(async { Deadline::current() }));
+///     assert_eq!(kept.await.unwrap(), Some(d));
+/// })
+/// .await;
+/// # }
+/// ```
+///
+/// The capture happens when `propagate` is called, in the task that calls it, not when the
+/// returned future is first polled (by then it runs in another task). Outside any scope,
+/// nothing is captured and `future` runs as it would unwrapped. Like [`scope`],
+/// propagation only sets the deadline; wrap the work in [`enforce`](super::enforce) as
+/// well (`propagate(enforce(work))`) to abandon it when the deadline passes. [`spawn`](super::spawn)
+/// does both in one call.
+pub fn propagate<F: Future>(future: F) -> Propagate<F> {
+    Propagate {
+        deadline: Deadline::current(),
+        future,
+    }
+}
+
+pin_project! {
+    /// The future returned by [`propagate`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Propagate<F> {
+        deadline: Option<Deadline>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> Propagate<F> {
+    /// The deadline captured when the future was created, if any.
+    pub fn deadline(&self) -> Option<Deadline> {
+        self.deadline
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for Propagate<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Propagate")
+            .field("deadline", &self.deadline)
+            .field("future", &self.future)
+            .finish()
+    }
+}
+
+impl<F: Future> Future for Propagate<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match *this.deadline {
+            None => this.future.poll(cx),
+            Some(captured) => {
+                // Polled in a scope of its own (a caller may still nest one): keep the earlier.
+                let deadline = Deadline::current().map_or(captured, |outer| outer.min(captured));
+                let future = this.future;
+                CURRENT.sync_scope(deadline, || future.poll(cx))
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The client side: [`PropagateDeadlineLayer`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{HeaderName, Request};
+use resilience_core::deadline::DeadlineMetrics;
+use resilience_core::deadline::codec::TIMEOUT_MS;
+use resilience_core::{BoxError, ConfigError, Deadline, Error, Name};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::DeadlineFuture;
+use super::wire::Wire;
+
+/// Applies [`PropagateDeadline`]: writes the ambient deadline's remaining time into
+/// outgoing requests.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::Request;
+/// use resilience_core::{Deadline, ErrorKind, deadline};
+/// use resilience_tower::deadline::PropagateDeadlineLayer;
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let client = ServiceBuilder::new()
+///     .layer(PropagateDeadlineLayer::new())
+///     .service(service_fn(|req: Request<()>| async move {
+///         Ok::<_, std::convert::Infallible>(req.headers().get("connect-timeout-ms").cloned())
+///     }));
+///
+/// // Under a deadline, the remaining time goes out with the request.
+/// let sent = deadline::scope(Deadline::after(Duration::from_millis(800)), async {
+///     client.clone().oneshot(Request::new(())).await
+/// })
+/// .await
+/// .unwrap();
+/// assert_eq!(sent.unwrap(), "800");
+///
+/// // Without one, the request is untouched.
+/// assert_eq!(client.clone().oneshot(Request::new(())).await.unwrap(), None);
+///
+/// // With nothing left, the request is never sent.
+/// let err = Deadline::after(Duration::ZERO)
+///     .run(client.oneshot(Request::new(())))
+///     .await
+///     .unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PropagateDeadlineLayer {
+    config: Arc<ClientConfig>,
+}
+
+struct ClientConfig {
+    margin: Duration,
+    header: HeaderName,
+    metrics: DeadlineMetrics,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("name", &self.metrics.name())
+            .field("margin", &self.margin)
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+impl PropagateDeadlineLayer {
+    /// A layer with the defaults of [`PropagateDeadlineLayerBuilder`].
+    pub fn new() -> Self {
+        PropagateDeadlineLayerBuilder::new().layer()
+    }
+
+    /// Starts a configuration.
+    pub fn builder() -> PropagateDeadlineLayerBuilder {
+        PropagateDeadlineLayerBuilder::new()
+    }
+}
+
+impl Default for PropagateDeadlineLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for PropagateDeadlineLayer {
+    type Service = PropagateDeadline<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PropagateDeadline {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Configures a [`PropagateDeadlineLayer`].
+///
+/// | option | default | why |
+/// |---|---|---|
+/// | [`name`](Self::name) | `"default"` | metric label and error context |
+/// | [`margin`](Self::margin) | zero | as gRPC, which sends the remaining time unchanged |
+/// | [`header`](Self::header) | `connect-timeout-ms` ([`TIMEOUT_MS`]) | must match the server's |
+#[derive(Clone, Debug)]
+pub struct PropagateDeadlineLayerBuilder {
+    name: Name,
+    margin: Duration,
+    header: HeaderName,
+}
+
+impl PropagateDeadlineLayerBuilder {
+    fn new() -> Self {
+        Self {
+            name: Name::from_static("default"),
+            margin: Duration::ZERO,
+            header: HeaderName::from_static(TIMEOUT_MS),
+        }
+    }
+
+    /// The instance name, for the `name` metric label and error context.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Time subtracted from the remaining time before it is sent: the network and
+    /// queueing time the request will spend before the next service starts its clock, so
+    /// that the callee gives up no later than the caller does.
+    #[must_use]
+    pub fn margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The header carrying the timeout in milliseconds on non-gRPC requests (gRPC
+    /// requests always use `grpc-timeout`).
+    #[must_use]
+    pub fn header(mut self, header: HeaderName) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// Builds the layer. Every combination of options is valid today; the `Result` keeps
+    /// the shape of every other builder.
+    pub fn build(self) -> Result<PropagateDeadlineLayer, ConfigError> {
+        Ok(self.layer())
+    }
+
+    fn layer(self) -> PropagateDeadlineLayer {
+        PropagateDeadlineLayer {
+            config: Arc::new(ClientConfig {
+                margin: self.margin,
+                header: self.header,
+                metrics: DeadlineMetrics::new(self.name),
+            }),
+        }
+    }
+}
+
+/// The client side: writes the ambient deadline's remaining time, minus the margin, into
+/// each outgoing request — `grpc-timeout` for gRPC requests, the millisecond header for
+/// the rest.
+///
+/// - No ambient deadline ([`Deadline::current`] is `None` when `call` runs): the request
+///   goes out untouched.
+/// - Nothing left (zero after the margin, or under a millisecond for the millisecond
+///   header): `DeadlineExceeded`, a rejection, without calling the inner service.
+/// - The request already carries a shorter timeout in that header: it is kept.
+///
+/// The layer does not abandon the call when the deadline passes: the server layer (or
+/// [`enforce`](resilience_core::deadline::enforce)) around the code making the call does
+/// that, and the callee stops its own work at the same moment because it received the
+/// same deadline.
+///
+/// # Clone
+///
+/// Clones share the configuration and metric handles (one `Arc`) and clone the inner
+/// service.
+#[derive(Clone, Debug)]
+pub struct PropagateDeadline<S> {
+    inner: S,
+    config: Arc<ClientConfig>,
+}
+
+impl<S> PropagateDeadline<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for PropagateDeadline<S>
+where
+    S: Service<Request<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = Error;
+    type Future = DeadlineFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx).map_err(Error::inner)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let Some(deadline) = Deadline::current() else {
+            return DeadlineFuture::unbounded(self.inner.call(request));
+        };
+        let config = &*self.config;
+        let remaining = deadline.remaining().saturating_sub(config.margin);
+        let wire = Wire::of(request.headers(), &config.header);
+        let Some(value) = wire.encode(remaining) else {
+            return DeadlineFuture::failed(config.metrics.exceeded(deadline, None));
+        };
+        let shorter_already = matches!(wire.read(request.headers()), Some(Ok(t)) if t <= remaining);
+        if !shorter_already {
+            wire.insert(request.headers_mut(), value);
+        }
+        DeadlineFuture::unbounded(self.inner.call(request))
+    }
+}
