@@ -196,7 +196,11 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
     let call = match plan.deadline {
         Some(budget) => {
             let budget = duration(budget);
-            quote!(#private::deadline(#budget, async move { #call }).await)
+            quote! {{
+                static __RESILIENCE_DEADLINE: #private::Cached<#krate::deadline::DeadlineMetrics> =
+                    #private::Cached::new();
+                #private::deadline(#budget, &__RESILIENCE_DEADLINE, #name, async move { #call }).await
+            }}
         }
         None => quote!({ #call }),
     };

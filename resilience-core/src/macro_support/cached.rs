@@ -32,6 +32,14 @@ impl<T> Cached<T> {
     }
 }
 
+impl<T> Cached<T> {
+    /// The kept value, or the one `init` makes (which is then kept).
+    #[inline]
+    pub fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
+        self.cell.get_or_init(init)
+    }
+}
+
 impl<T> Default for Cached<T> {
     fn default() -> Self {
         Self::new()

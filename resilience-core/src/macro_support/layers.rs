@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::Outcome;
-use crate::deadline::{self, Deadline};
+use super::{Cached, Outcome};
+use crate::deadline::{Deadline, DeadlineMetrics};
 use crate::{Error, ErrorKind, Primitive};
 
 /// The body's result, as an outcome no primitive interfered with.
@@ -32,23 +32,21 @@ where
 }
 
 /// Runs the whole call under a deadline `budget` from now (or the ambient deadline, when
-/// that is earlier): the deadline is ambient inside (retries and bulkhead waits see it)
-/// and enforced, failing with [`ErrorKind::DeadlineExceeded`].
-pub async fn deadline<T, E, F>(budget: Duration, call: F) -> Outcome<T, E>
+/// that is earlier): ambient inside (retries and bulkhead waits keep to it) and enforced
+/// ([`Deadline::run`]), failing with [`ErrorKind::DeadlineExceeded`] counted under the
+/// operation's name.
+pub async fn deadline<T, E, F>(
+    budget: Duration,
+    metrics: &'static Cached<DeadlineMetrics>,
+    operation: &'static str,
+    call: F,
+) -> Outcome<T, E>
 where
     F: Future<Output = Outcome<T, E>>,
 {
-    let requested = Deadline::after(budget);
-    let effective = Deadline::current().map_or(requested, |outer| outer.min(requested));
-    let exceeded = || {
-        Error::new(ErrorKind::DeadlineExceeded).with_primitive(Primitive::Deadline)
-    };
-    if effective.is_expired() {
-        return Err(exceeded().with_elapsed(Duration::ZERO));
-    }
-    let started = tokio::time::Instant::now();
-    match tokio::time::timeout_at(effective.instant(), deadline::scope(effective, call)).await {
-        Ok(result) => result,
-        Err(_) => Err(exceeded().with_elapsed(started.elapsed()).during_call()),
+    let metrics = metrics.get_or_init(|| DeadlineMetrics::new(operation)).clone();
+    match Deadline::after(budget).run(call).with_metrics(metrics).await {
+        Ok(outcome) => outcome,
+        Err(err) => Err(err),
     }
 }
