@@ -6,11 +6,16 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
+use std::sync::LazyLock;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_core::retry::{Backoff, RetryPolicy};
+use resilience_core::telemetry::call_span;
+use tracing::Instrument;
 use resilience_core::{Error, resilient};
 
 #[global_allocator]
@@ -45,6 +50,46 @@ async fn with_deadline_and_timeout(x: u64) -> Result<u64, Error> {
     Ok(black_box(x) + 1)
 }
 
+#[resilient(
+    name = "bench.retry",
+    retry(attempts = 3, backoff = "exponential", base = "50ms", max = "1s")
+)]
+async fn with_retry(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x) + 1)
+}
+
+/// The policy `with_retry` builds, for the hand-composed equivalent.
+static POLICY: LazyLock<RetryPolicy> = LazyLock::new(|| {
+    RetryPolicy::builder()
+        .name("bench.retry.hand")
+        .max_attempts(3)
+        .backoff(Backoff::exponential(Duration::from_millis(50)))
+        .max_delay(Duration::from_secs(1))
+        .build()
+        .unwrap()
+});
+
+/// What `#[resilient(name, retry(...))]` does, written by hand: the call span and the
+/// policy's typed runner.
+async fn hand_composed_retry(x: u64) -> Result<u64, Error> {
+    POLICY
+        .run_typed(|| body(x))
+        .instrument(call_span("bench.retry.hand"))
+        .await
+}
+
+async fn backon_retry(x: u64) -> Result<u64, Error> {
+    (|| body(x))
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(50))
+                .with_max_delay(Duration::from_secs(1))
+                .with_max_times(2)
+                .with_jitter(),
+        )
+        .await
+}
+
 fn macro_overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -67,18 +112,34 @@ fn macro_overhead(c: &mut Criterion) {
     });
     group.finish();
 
+    let mut group = c.benchmark_group("macro_retry_first_attempt_succeeds");
+    group.bench_function("unwrapped_body", |b| {
+        b.iter(|| ready(body(black_box(1))));
+    });
+    group.bench_function("resilient_retry", |b| {
+        b.iter(|| ready(with_retry(black_box(1))));
+    });
+    group.bench_function("hand_composed_run_typed", |b| {
+        b.iter(|| ready(hand_composed_retry(black_box(1))));
+    });
+    group.bench_function("backon_retry", |b| {
+        b.iter(|| ready(backon_retry(black_box(1))));
+    });
+    group.finish();
+
     let calls = 10_000;
     println!(
-        "allocations per call: unwrapped {}, name only {}, timeout {}, deadline + timeout {}",
+        "allocations per call: unwrapped {}, name only {}, timeout {}, deadline + timeout {}, \
+         retry {}, hand-composed retry {}, backon {}",
         allocations_in(GLOBAL, calls, || ready(body(1))),
         allocations_in(GLOBAL, calls, || ready(name_only(1))),
         allocations_in(GLOBAL, calls, || ready(with_timeout(1))),
         allocations_in(GLOBAL, calls, || ready(with_deadline_and_timeout(1))),
+        allocations_in(GLOBAL, calls, || ready(with_retry(1))),
+        allocations_in(GLOBAL, calls, || ready(hand_composed_retry(1))),
+        allocations_in(GLOBAL, calls, || ready(backon_retry(1))),
     );
 }
 
 criterion_group!(benches, macro_overhead);
 criterion_main!(benches);
-
-#[allow(dead_code)]
-const _: Duration = Duration::ZERO;

@@ -12,9 +12,11 @@ mod cached;
 mod layers;
 mod outcome;
 mod retry;
+mod timeout;
 
 pub use args::CloneArg;
 pub use cached::Cached;
-pub use layers::{deadline, lift, timeout};
+pub use layers::{deadline, lift};
+pub use timeout::{Timeout, timeout};
 pub use retry::{BackoffKind, Next, RetryRun, RetrySpec, retry_policy};
 pub use outcome::{FromError, Judged, Outcome, finish, judge};

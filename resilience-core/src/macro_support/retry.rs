@@ -114,7 +114,10 @@ impl<'a> RetryRun<'a> {
     where
         F: Future<Output = Judged<T, E>>,
     {
-        tracing::Span::current().record(field::ATTEMPT, self.call.attempts() + 1);
+        // Without any subscriber there is no span to record in; skip the span lookup.
+        if tracing::dispatcher::has_been_set() {
+            tracing::Span::current().record(field::ATTEMPT, self.call.attempts() + 1);
+        }
         let limit = self.policy.attempt_limit(&self.call);
         match limit {
             AttemptLimit::Unbounded => attempt.await,
