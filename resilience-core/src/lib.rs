@@ -4,8 +4,11 @@
 //!
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
+//! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
 //! - [`retry`]: bounded retries ([`retry::RetryPolicy`], [`retry::RetryBudget`]);
+//! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreaker`], lock-free on its closed path;
+//! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
 //! - [`telemetry`]: every metric name, label and span field;
 //! - [`resilient`]: the attribute that wraps an async function (feature `macros`, on by
 //!   default).
@@ -48,6 +51,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
+pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
@@ -55,14 +60,17 @@ mod error;
 pub mod idempotency;
 mod macro_support;
 mod name;
+pub mod registry;
 pub mod retry;
 pub mod telemetry;
 
+pub use circuit_breaker::CircuitBreaker;
 pub use classify::{Class, Classify};
 pub use config::ConfigError;
 pub use deadline::Deadline;
 pub use error::{Error, ErrorKind, FieldValue, Primitive};
 pub use name::Name;
+pub use registry::Registry;
 
 /// A type-erased error, as tower and most middleware pass errors around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

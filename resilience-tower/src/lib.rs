@@ -4,6 +4,10 @@
 //! that already is one passes through (enriched), never wrapped twice, so a stack of
 //! layers fails in one flat vocabulary.
 //!
+//! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
+//!   a [`resilience_core::CircuitBreaker`] around any service.
+//! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
+//!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
@@ -34,6 +38,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bulkhead;
+pub mod circuit_breaker;
 pub mod deadline;
 pub mod http;
 pub mod idempotency;

@@ -1,0 +1,155 @@
+//! [`Acquire`]: the future of [`Bulkhead::acquire`], and the waiting path behind it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::time::Instant;
+
+use super::{Bulkhead, Permit};
+use crate::Error;
+
+type Waiting = Pin<Box<dyn Future<Output = Result<Permit, Error>> + Send + Sync>>;
+
+/// The future returned by [`Bulkhead::acquire`]: resolves to a [`Permit`] or to the error
+/// that refused one.
+///
+/// When a slot is free (or the bulkhead refuses at once), the outcome is decided inside
+/// `acquire` and this future is ready on its first poll without allocating. Only a
+/// caller that must wait gets a boxed waiting future (one allocation, on the slow path).
+///
+/// Dropping it while it waits leaves the queue; dropping it after it was decided releases
+/// the permit it holds. Either way no slot leaks.
+#[must_use = "futures do nothing unless polled; dropping this releases its place"]
+pub struct Acquire {
+    state: State,
+}
+
+enum State {
+    Decided(Option<Result<Permit, Error>>),
+    Waiting(Waiting),
+}
+
+impl Acquire {
+    pub(super) fn decided(outcome: Result<Permit, Error>) -> Self {
+        Self {
+            state: State::Decided(Some(outcome)),
+        }
+    }
+
+    pub(super) fn waiting(future: Waiting) -> Self {
+        Self {
+            state: State::Waiting(future),
+        }
+    }
+
+    /// The outcome, if it was decided without waiting; otherwise the future itself, to be
+    /// awaited. Like `FutureExt::now_or_never`, but the waiting future is not lost: the
+    /// tower layer uses it to call its inner service at once on the fast path.
+    pub fn into_decided(self) -> Result<Result<Permit, Error>, Self> {
+        match self.state {
+            State::Decided(Some(outcome)) => Ok(outcome),
+            state => Err(Self { state }),
+        }
+    }
+
+    /// Whether the caller is (or was) queued for a permit.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.state, State::Waiting(_))
+    }
+}
+
+impl Future for Acquire {
+    type Output = Result<Permit, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            State::Decided(outcome) => match outcome.take() {
+                Some(outcome) => Poll::Ready(outcome),
+                None => panic!("`Acquire` polled after completion"),
+            },
+            State::Waiting(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for Acquire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Decided(Some(Ok(_))) => "admitted",
+            State::Decided(Some(Err(_))) => "rejected",
+            State::Decided(None) => "done",
+            State::Waiting(_) => "waiting",
+        };
+        f.debug_struct("Acquire").field("state", &state).finish()
+    }
+}
+
+/// Waits (the caller is already counted as waiting) until a slot is handed over or
+/// `until` passes. `by_deadline`: `until` is the ambient deadline, not `max_wait`.
+pub(super) fn wait(bulkhead: Bulkhead, until: Instant, by_deadline: bool) -> Acquire {
+    // The ticket exists from the moment the caller is counted as waiting, so a future
+    // dropped before its first poll leaves the queue too.
+    let ticket = Ticket {
+        bulkhead,
+        queued: true,
+    };
+    Acquire::waiting(Box::pin(async move {
+        // Locals drop in reverse order: on cancellation the semaphore future below goes
+        // first (returning any hand-off it was given), then the ticket leaves the queue.
+        let mut ticket = ticket;
+        let started = Instant::now();
+        let admitted = {
+            let mut handoff = std::pin::pin!(ticket.bulkhead.shared.slots.handoff.acquire());
+            let mut sleep = std::pin::pin!(tokio::time::sleep_until(until));
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(outcome) = handoff.as_mut().poll(cx) {
+                    // The semaphore is never closed, so `Err` cannot happen; if it did,
+                    // the waiter would give up like a timed-out one.
+                    let claimed = outcome.map(|permit| {
+                        // The slot is already counted in flight; the permit only
+                        // carried it here.
+                        permit.forget();
+                    });
+                    return Poll::Ready(claimed.is_ok());
+                }
+                sleep.as_mut().poll(cx).map(|()| false)
+            })
+            .await
+        };
+        let waited = started.elapsed();
+        let bulkhead = &ticket.bulkhead;
+        bulkhead.shared.telemetry.wait.record(waited.as_secs_f64());
+        if admitted {
+            ticket.queued = false;
+            return Ok(Permit::new(ticket.bulkhead.clone()));
+        }
+        ticket.leave();
+        Err(if by_deadline {
+            ticket.bulkhead.deadline_error(waited)
+        } else {
+            ticket.bulkhead.timed_out_error(waited)
+        })
+    }))
+}
+
+/// A caller's place in the queue: leaves it on drop unless it was admitted.
+struct Ticket {
+    bulkhead: Bulkhead,
+    queued: bool,
+}
+
+impl Ticket {
+    fn leave(&mut self) {
+        if std::mem::take(&mut self.queued) {
+            self.bulkhead.shared.slots.leave();
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}

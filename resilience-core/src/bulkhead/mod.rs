@@ -1,0 +1,355 @@
+//! Bulkheads: a cap on concurrent calls, with fast rejection and an optional, bounded,
+//! deadline-aware wait.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use resilience_core::bulkhead::Bulkhead;
+//! use resilience_core::ErrorKind;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let bulkhead = Bulkhead::builder()
+//!     .name("db")
+//!     .max_concurrent(2)
+//!     .build()
+//!     .expect("valid config");
+//!
+//! let first = bulkhead.try_acquire().unwrap();
+//! let second = bulkhead.acquire().await.unwrap();
+//! assert_eq!(bulkhead.in_flight(), 2);
+//!
+//! // Full: the third caller is refused at once, with a hint for when to come back.
+//! let err = bulkhead.try_acquire().unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::BulkheadFull);
+//! assert!(err.is_rejection());
+//! assert_eq!(err.instance(), Some("db"));
+//! assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+//!
+//! // Permits are RAII guards: dropping one frees its slot.
+//! drop(first);
+//! let answer = bulkhead.call(async { 42 }).await.unwrap();
+//! assert_eq!(answer, 42);
+//! drop(second);
+//! assert_eq!(bulkhead.in_flight(), 0);
+//! # }
+//! ```
+//!
+//! # Why shed instead of queueing
+//!
+//! One slow dependency must not take every worker with it. Without a cap, each request
+//! that waits on it holds a task, a connection and memory, until the whole service is
+//! waiting on the one dependency. tower's `ConcurrencyLimit` caps concurrency but queues
+//! without bound through `poll_ready` — and axum's router is always ready, so the queue
+//! moves into the router instead (tower issue #793 asks for a rejecting limit). A bulkhead
+//! refuses the excess at once with `BulkheadFull`, a rejection with a `retry_after` hint,
+//! which an HTTP layer answers as 503 (or 429) + `Retry-After`: load is shed where it is
+//! cheapest, before any work is done.
+//!
+//! A small wait queue smooths bursts: up to [`max_waiting`](BulkheadBuilder::max_waiting)
+//! callers of [`acquire`](Bulkhead::acquire) wait, in FIFO order, for at most
+//! [`max_wait`](BulkheadBuilder::max_wait). Both are bounded, so the queue cannot grow into
+//! the problem it was meant to absorb.
+//!
+//! # Outcomes
+//!
+//! | situation | outcome |
+//! |---|---|
+//! | a slot is free and nobody is queued | a [`Permit`], at once |
+//! | full, no queue (`max_waiting` 0) or [`try_acquire`](Bulkhead::try_acquire) | `BulkheadFull` at once (`reason=at_capacity`) |
+//! | full and the queue is full | `BulkheadFull` at once (`reason=queue_full`) |
+//! | queued, `max_wait` passed first | `BulkheadFull` (`reason=max_wait`, `waited=…`) |
+//! | queued, the ambient [deadline](crate::deadline) passed first (or had passed) | `DeadlineExceeded`, a rejection (`waited=…`) |
+//!
+//! A wait ends at whichever comes first, `max_wait` or the deadline, and the error names
+//! the one that ended it: `BulkheadFull` says "try again later" (transient), while
+//! `DeadlineExceeded` says "no later attempt fits" (permanent), so a retry layer around
+//! the bulkhead does the right thing with each. The deadline is read only when a caller
+//! would have to wait: admitting to a free slot is the deadline layer's decision, and
+//! leaving the fast path free of a task-local lookup keeps it at two compare-and-swaps.
+//!
+//! Every `BulkheadFull` carries the configured [`retry_after`](BulkheadBuilder::retry_after)
+//! hint and, like every error the bulkhead produces, its origin (`bulkhead=<name>`).
+//!
+//! # Cancellation
+//!
+//! Dropping a [`Permit`] releases its slot — when the call returns, fails, panics, or its
+//! future is dropped mid-call. Dropping an [`Acquire`] that is waiting removes the caller
+//! from the queue; a slot that was being handed to it passes to the next waiter. No
+//! cancellation point leaks a slot or a place in the queue.
+//!
+//! # Cost
+//!
+//! The uncontended path takes and gives back a slot with one compare-and-swap each on a
+//! single atomic word: no lock, no allocation, no clock read. The queue is a tokio
+//! semaphore used only for hand-offs; it is touched when someone waits. The protocol is
+//! described in the source of `state.rs`.
+//!
+//! # Telemetry
+//!
+//! Handles are resolved once, at [`build`](BulkheadBuilder::build), labelled with the
+//! instance name: `resilience_bulkhead_in_flight` (gauge, permits held),
+//! `resilience_bulkhead_rejected_total` (every refusal: full, queue full, `max_wait`,
+//! deadline) and `resilience_bulkhead_wait_seconds` (only callers that waited, admitted
+//! or not; the fast path reads no clock). A refusal also emits a `DEBUG` event.
+
+mod acquire;
+mod config;
+mod permit;
+mod state;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use acquire::Acquire;
+pub use config::{BulkheadBuilder, MAX_PERMITS};
+pub use permit::Permit;
+
+use self::state::{Entry, Slots};
+use crate::telemetry::{label, metric};
+use crate::{Deadline, Error, ErrorKind, Name, Primitive};
+
+/// A concurrency cap with fast rejection and an optional bounded wait queue; see the
+/// [module docs](self).
+///
+/// # Clone
+///
+/// Cloning is one reference-count increment. Clones share everything: the slots, the
+/// queue, the configuration and the metric handles, so every clone (in every layer and
+/// task) enforces the same limit. Build one bulkhead per dependency and clone it.
+#[derive(Clone)]
+pub struct Bulkhead {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    slots: Slots,
+    name: Name,
+    max_concurrent: usize,
+    max_waiting: usize,
+    max_wait: Duration,
+    retry_after: Duration,
+    telemetry: Telemetry,
+}
+
+struct Telemetry {
+    in_flight: metrics::Gauge,
+    rejected: metrics::Counter,
+    wait: metrics::Histogram,
+}
+
+/// A point-in-time view of a [`Bulkhead`], for health endpoints and registries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BulkheadSnapshot {
+    /// The instance name.
+    pub name: Name,
+    /// `max_concurrent`: how many calls may hold a permit at once.
+    pub capacity: usize,
+    /// Permits held now (a slot being handed to a waiter counts as held).
+    pub in_flight: usize,
+    /// Callers queued for a permit now.
+    pub waiting: usize,
+    /// `max_waiting`: how many callers may queue.
+    pub max_waiting: usize,
+}
+
+impl Bulkhead {
+    /// A builder with the documented defaults (25 concurrent calls, no queue, as
+    /// resilience4j); see [`BulkheadBuilder`].
+    pub fn builder() -> BulkheadBuilder {
+        BulkheadBuilder::default()
+    }
+
+    fn from_builder(b: BulkheadBuilder) -> Self {
+        let labels = [(label::NAME, b.name.to_shared_string())];
+        let telemetry = Telemetry {
+            in_flight: metrics::gauge!(metric::BULKHEAD_IN_FLIGHT, &labels),
+            rejected: metrics::counter!(metric::BULKHEAD_REJECTED_TOTAL, &labels),
+            wait: metrics::histogram!(metric::BULKHEAD_WAIT_SECONDS, &labels),
+        };
+        Self {
+            shared: Arc::new(Shared {
+                slots: Slots::new(b.max_concurrent, b.max_waiting),
+                name: b.name,
+                max_concurrent: b.max_concurrent,
+                max_waiting: b.max_waiting,
+                max_wait: b.max_wait,
+                retry_after: b.retry_after,
+                telemetry,
+            }),
+        }
+    }
+
+    /// Takes a permit if a slot is free, never waiting: otherwise `BulkheadFull` at once,
+    /// even when a queue is configured (queued callers keep their turn).
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit, Error> {
+        if self.shared.slots.try_take() {
+            Ok(Permit::new(self.clone()))
+        } else {
+            Err(self.full_error("at_capacity"))
+        }
+    }
+
+    /// Takes a permit, waiting in the queue if the configuration allows; see the table in
+    /// the [module docs](self).
+    ///
+    /// The attempt is made when `acquire` is called, not when the future is first polled:
+    /// the returned [`Acquire`] already holds the permit or the error, unless the caller
+    /// was queued. So a layer can decide in its `call` whether it may call its inner
+    /// service at once ([`Acquire::into_decided`]).
+    #[inline]
+    pub fn acquire(&self) -> Acquire {
+        if self.shared.slots.try_take() {
+            return Acquire::decided(Ok(Permit::new(self.clone())));
+        }
+        self.acquire_slow()
+    }
+
+    #[cold]
+    fn acquire_slow(&self) -> Acquire {
+        let shared = &*self.shared;
+        if shared.max_waiting == 0 {
+            return Acquire::decided(Err(self.full_error("at_capacity")));
+        }
+        let now = Instant::now();
+        let mut until = now
+            .checked_add(shared.max_wait)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
+        let mut by_deadline = false;
+        if let Some(deadline) = Deadline::current() {
+            if deadline.instant() <= until {
+                until = deadline.instant();
+                by_deadline = true;
+            }
+        }
+        if by_deadline && until <= now {
+            return Acquire::decided(Err(self.deadline_error(Duration::ZERO)));
+        }
+        match shared.slots.try_take_or_enqueue() {
+            Entry::Taken => Acquire::decided(Ok(Permit::new(self.clone()))),
+            Entry::QueueFull => Acquire::decided(Err(self.full_error("queue_full"))),
+            Entry::Queued => acquire::wait(self.clone(), until, by_deadline),
+        }
+    }
+
+    /// Runs `operation` holding a permit ([`acquire`](Self::acquire), so it may wait as
+    /// configured). The permit is released when `operation` finishes or the returned
+    /// future is dropped.
+    pub async fn call<F: Future>(&self, operation: F) -> Result<F::Output, Error> {
+        let _permit = self.acquire().await?;
+        Ok(operation.await)
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// `max_concurrent`: how many calls may hold a permit at once.
+    pub fn capacity(&self) -> usize {
+        self.shared.max_concurrent
+    }
+
+    /// `max_waiting`: how many callers may queue.
+    pub fn max_waiting(&self) -> usize {
+        self.shared.max_waiting
+    }
+
+    /// `max_wait`: the longest a queued caller waits.
+    pub fn max_wait(&self) -> Duration {
+        self.shared.max_wait
+    }
+
+    /// Permits held now (a slot being handed to a waiter counts as held).
+    pub fn in_flight(&self) -> usize {
+        self.shared.slots.in_flight()
+    }
+
+    /// Callers queued for a permit now.
+    pub fn waiting(&self) -> usize {
+        self.shared.slots.waiting()
+    }
+
+    /// Slots free now: `capacity - in_flight`.
+    pub fn available(&self) -> usize {
+        self.capacity().saturating_sub(self.in_flight())
+    }
+
+    /// A point-in-time view for health endpoints and registries.
+    pub fn snapshot(&self) -> BulkheadSnapshot {
+        BulkheadSnapshot {
+            name: self.shared.name.clone(),
+            capacity: self.shared.max_concurrent,
+            in_flight: self.in_flight(),
+            waiting: self.waiting(),
+            max_waiting: self.shared.max_waiting,
+        }
+    }
+
+    /// Whether `self` and `other` are clones of the same bulkhead.
+    pub fn same_as(&self, other: &Bulkhead) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    fn rejected(&self, err: Error) -> Error {
+        self.shared.telemetry.rejected.increment(1);
+        tracing::debug!(
+            bulkhead = self.shared.name.as_str(),
+            kind = err.kind().as_str(),
+            "bulkhead refused a call"
+        );
+        err
+    }
+
+    #[cold]
+    fn full_error(&self, reason: &'static str) -> Error {
+        self.rejected(
+            Error::new(ErrorKind::BulkheadFull)
+                .or_origin(Primitive::Bulkhead, self.shared.name.clone())
+                .with_retry_after(self.shared.retry_after)
+                .with_field("reason", reason),
+        )
+    }
+
+    #[cold]
+    fn timed_out_error(&self, waited: Duration) -> Error {
+        self.rejected(
+            Error::new(ErrorKind::BulkheadFull)
+                .or_origin(Primitive::Bulkhead, self.shared.name.clone())
+                .with_retry_after(self.shared.retry_after)
+                .with_elapsed(waited)
+                .with_field("reason", "max_wait")
+                .with_field("waited", waited),
+        )
+    }
+
+    #[cold]
+    fn deadline_error(&self, waited: Duration) -> Error {
+        self.rejected(
+            Error::new(ErrorKind::DeadlineExceeded)
+                .or_origin(Primitive::Bulkhead, self.shared.name.clone())
+                .with_elapsed(waited)
+                .with_field("waited", waited),
+        )
+    }
+}
+
+impl fmt::Debug for Bulkhead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &*self.shared;
+        f.debug_struct("Bulkhead")
+            .field("name", &s.name.as_str())
+            .field("capacity", &s.max_concurrent)
+            .field("in_flight", &self.in_flight())
+            .field("waiting", &self.waiting())
+            .field("max_waiting", &s.max_waiting)
+            .field("max_wait", &s.max_wait)
+            .field("retry_after", &s.retry_after)
+            .finish()
+    }
+}

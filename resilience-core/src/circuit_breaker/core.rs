@@ -1,0 +1,328 @@
+//! The shared state of a breaker and every decision it makes: admit, record, transition.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::State;
+use super::config::{Config, SlidingWindow, duration_nanos};
+use super::state::Word;
+use super::telemetry::{Judged, Telemetry};
+use super::window::{CountWindow, Outcome, TimeWindow, Totals, Window};
+use crate::{Error, ErrorKind, Primitive};
+
+/// What a permit remembers: the state word it was admitted under (its epoch) and, when
+/// slow calls are measured, when it started (nanoseconds since the clock base).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    pub(crate) word: Word,
+    pub(crate) start: u64,
+}
+
+pub(crate) struct Shared {
+    word: AtomicU64,
+    pub(crate) config: Config,
+    window: Window,
+    consecutive: AtomicU32,
+    base: Instant,
+    /// While open: when half-open may begin (ns since `base`). Written before the
+    /// transition's release store, read after an acquire load of `word`.
+    open_until: AtomicU64,
+    entered_at: AtomicU64,
+    /// Openings since the breaker last closed, for the open-duration growth.
+    trips: AtomicU32,
+    /// Serialises transitions (cold path only): admission and recording never take it.
+    transition: Mutex<()>,
+    pub(crate) telemetry: Telemetry,
+}
+
+impl Shared {
+    pub(crate) fn new(mut config: Config) -> Self {
+        let window = match config.window {
+            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
+            SlidingWindow::Time { duration, buckets } => {
+                Window::Time(TimeWindow::new(buckets, duration_nanos(duration / buckets)))
+            }
+        };
+        let telemetry = Telemetry::new(config.name.clone(), config.hook.take());
+        Self {
+            word: AtomicU64::new(Word::new(State::Closed, 0).0),
+            config,
+            window,
+            consecutive: AtomicU32::new(0),
+            base: Instant::now(),
+            open_until: AtomicU64::new(0),
+            entered_at: AtomicU64::new(0),
+            trips: AtomicU32::new(0),
+            transition: Mutex::new(()),
+            telemetry,
+        }
+    }
+
+    /// Nanoseconds since the clock base, by tokio's clock.
+    pub(crate) fn now(&self) -> u64 {
+        duration_nanos(Instant::now().saturating_duration_since(self.base))
+    }
+
+    pub(crate) fn word(&self) -> Word {
+        Word(self.word.load(Acquire))
+    }
+
+    /// Admits a call or says why not. Closed: one atomic load (plus a clock read when
+    /// slow calls are measured).
+    #[inline]
+    pub(crate) fn acquire(&self) -> Result<Ticket, Error> {
+        let word = self.word();
+        if word.state() == State::Closed {
+            let start = if self.config.slow.is_some() {
+                self.now()
+            } else {
+                0
+            };
+            return Ok(Ticket { word, start });
+        }
+        self.acquire_slow(word)
+    }
+
+    #[cold]
+    fn acquire_slow(&self, mut word: Word) -> Result<Ticket, Error> {
+        loop {
+            match word.state() {
+                State::Closed | State::Disabled => {
+                    let start = if self.config.slow.is_some() {
+                        self.now()
+                    } else {
+                        0
+                    };
+                    return Ok(Ticket { word, start });
+                }
+                State::ForcedOpen => return Err(self.reject(None)),
+                State::Open => {
+                    let now = self.now();
+                    let until = self.open_until.load(Relaxed);
+                    if now < until {
+                        return Err(self.reject(Some(Duration::from_nanos(until - now))));
+                    }
+                    self.transition(word, State::HalfOpen);
+                }
+                State::HalfOpen => {
+                    let (in_flight, successes) = (word.in_flight(), word.successes());
+                    if in_flight + successes < self.config.half_open_calls {
+                        let next = word.with_probes(in_flight + 1, successes);
+                        match self
+                            .word
+                            .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
+                        {
+                            Ok(_) => {
+                                let start = if self.config.slow.is_some() {
+                                    self.now()
+                                } else {
+                                    0
+                                };
+                                return Ok(Ticket { word, start });
+                            }
+                            Err(actual) => {
+                                word = Word(actual);
+                                continue;
+                            }
+                        }
+                    }
+                    let now = self.now();
+                    let since = now.saturating_sub(self.entered_at.load(Relaxed));
+                    if since < self.config.max_half_open_nanos {
+                        return Err(self.reject(None));
+                    }
+                    self.transition(word, State::Open);
+                }
+            }
+            word = self.word();
+        }
+    }
+
+    fn reject(&self, retry_after: Option<Duration>) -> Error {
+        self.telemetry.rejected();
+        let err = Error::new(ErrorKind::CircuitOpen)
+            .with_primitive(Primitive::CircuitBreaker)
+            .with_instance(self.telemetry.name());
+        match retry_after {
+            Some(d) => err.with_retry_after(d),
+            None => err,
+        }
+    }
+
+    /// Records how an admitted call ended.
+    #[inline]
+    pub(crate) fn complete(&self, ticket: Ticket, judged: Judged) {
+        self.telemetry.count(judged);
+        match ticket.word.state() {
+            State::Closed => match judged {
+                Judged::Success => self.record_closed(ticket, false),
+                Judged::Failure => self.record_closed(ticket, true),
+                _ => {}
+            },
+            State::HalfOpen => self.record_probe(ticket, judged),
+            _ => {}
+        }
+    }
+
+    fn is_slow(&self, ticket: Ticket, now: &mut Option<u64>) -> bool {
+        match self.config.slow {
+            Some((threshold, _)) => {
+                let t = *now.get_or_insert_with(|| self.now());
+                t.saturating_sub(ticket.start) >= threshold
+            }
+            None => false,
+        }
+    }
+
+    #[inline]
+    fn record_closed(&self, ticket: Ticket, failure: bool) {
+        let mut now = None;
+        let slow = self.is_slow(ticket, &mut now);
+        let current = Word(self.word.load(Relaxed));
+        if !current.same_epoch(ticket.word) {
+            return; // The breaker moved on while the call ran.
+        }
+        let outcome = Outcome { failure, slow };
+        let totals = match &self.window {
+            Window::Count(w) => w.record(outcome),
+            Window::Time(w) => Some(w.record(outcome, *now.get_or_insert_with(|| self.now()))),
+        };
+        let mut trip = false;
+        if let Some(limit) = self.config.consecutive_failures {
+            if failure {
+                trip = self.consecutive.fetch_add(1, Relaxed).saturating_add(1) >= limit;
+            } else if self.consecutive.load(Relaxed) != 0 {
+                self.consecutive.store(0, Relaxed);
+            }
+        }
+        if let Some(Totals {
+            calls,
+            failures,
+            slow,
+        }) = totals
+        {
+            trip |= self.config.rate_tripped(calls, failures, slow);
+        }
+        if trip {
+            self.transition(current, State::Open);
+        }
+    }
+
+    #[cold]
+    fn record_probe(&self, ticket: Ticket, judged: Judged) {
+        let failed = match judged {
+            Judged::Failure => true,
+            Judged::Success => self.is_slow(ticket, &mut None),
+            _ => false,
+        };
+        let mut word = self.word();
+        loop {
+            if !word.same_epoch(ticket.word) {
+                return;
+            }
+            if failed {
+                self.transition(word, State::Open);
+                return;
+            }
+            let in_flight = word.in_flight().saturating_sub(1);
+            let successes = word.successes() + u32::from(judged == Judged::Success);
+            let next = word.with_probes(in_flight, successes);
+            match self
+                .word
+                .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    if successes >= self.config.half_open_calls {
+                        self.transition(next, State::Closed);
+                    }
+                    return;
+                }
+                Err(actual) => word = Word(actual),
+            }
+        }
+    }
+
+    /// Moves from the epoch of `expected` to `to`. Returns `false` if the breaker already
+    /// left that epoch. A transition into the current state (a reset while closed) clears
+    /// the window and starts a new epoch but reports no change.
+    #[cold]
+    pub(crate) fn transition(&self, expected: Word, to: State) -> bool {
+        let guard = self
+            .transition
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut current = self.word();
+        if !current.same_epoch(expected) {
+            return false;
+        }
+        let from = current.state();
+        let now = self.now();
+        let mut open_for = None;
+        match to {
+            State::Open => {
+                let trips = if from == State::Closed {
+                    1
+                } else {
+                    self.trips.load(Relaxed).saturating_add(1)
+                };
+                self.trips.store(trips, Relaxed);
+                let duration = self.config.open_duration_for(trips);
+                self.open_until
+                    .store(now.saturating_add(duration_nanos(duration)), Relaxed);
+                open_for = Some(duration);
+            }
+            State::Closed => {
+                self.window.reset();
+                self.consecutive.store(0, Relaxed);
+                self.trips.store(0, Relaxed);
+            }
+            _ => {}
+        }
+        self.entered_at.store(now, Relaxed);
+        let next = current.next(to);
+        // Only probe counters can change under the lock, so this loop ends in success.
+        while let Err(actual) = self
+            .word
+            .compare_exchange_weak(current.0, next.0, AcqRel, Acquire)
+        {
+            current = Word(actual);
+        }
+        self.telemetry.set_state(to);
+        drop(guard);
+        if from != to {
+            self.telemetry.transitioned(from, to, open_for);
+        }
+        true
+    }
+
+    /// Moves to `to` from whatever state the breaker is in.
+    pub(crate) fn force(&self, to: State) {
+        while !self.transition(self.word(), to) {}
+    }
+
+    pub(crate) fn totals(&self) -> Totals {
+        self.window.totals(|| self.now())
+    }
+
+    pub(crate) fn time_in_state(&self) -> Duration {
+        Duration::from_nanos(self.now().saturating_sub(self.entered_at.load(Relaxed)))
+    }
+
+    /// While open: the time left before half-open may begin.
+    pub(crate) fn open_remaining(&self) -> Option<Duration> {
+        (self.word().state() == State::Open)
+            .then(|| Duration::from_nanos(self.open_until.load(Relaxed).saturating_sub(self.now())))
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", self.telemetry.name())
+            .field("state", &self.word().state())
+            .finish_non_exhaustive()
+    }
+}

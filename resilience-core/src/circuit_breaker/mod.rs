@@ -1,0 +1,239 @@
+//! Circuit breaker: stop calling a dependency that is failing, and probe it back to health
+//! without a thundering herd.
+//!
+//! ```
+//! use std::time::Duration;
+//! use resilience_core::circuit_breaker::{CircuitBreaker, State};
+//! use resilience_core::ErrorKind;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let breaker = CircuitBreaker::builder()
+//!     .name("payments")
+//!     .count_window(10)
+//!     .minimum_calls(4)
+//!     .failure_rate_threshold(0.5)
+//!     .open_duration(Duration::from_secs(5))
+//!     .half_open_calls(1)
+//!     .build()
+//!     .unwrap();
+//!
+//! // Four failures out of four calls: the breaker opens.
+//! for _ in 0..4 {
+//!     let result = breaker.call(async { Err::<(), _>(std::io::Error::other("down")) }).await;
+//!     assert_eq!(result.unwrap_err().kind(), ErrorKind::Inner);
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//!
+//! // Open: calls are refused at once, with a hint of when to come back.
+//! let refused = breaker.call(async { Ok::<_, std::io::Error>(1) }).await.unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::CircuitOpen);
+//! assert!(refused.is_rejection());
+//! assert_eq!(refused.retry_after(), Some(Duration::from_secs(5)));
+//!
+//! // After the open duration one probe goes through; its success closes the breaker.
+//! tokio::time::advance(Duration::from_secs(5)).await;
+//! let permit = breaker.try_acquire().unwrap();
+//! assert_eq!(breaker.state(), State::HalfOpen);
+//! assert!(breaker.try_acquire().is_err()); // only one probe
+//! permit.record_success();
+//! assert_eq!(breaker.state(), State::Closed);
+//! # }
+//! ```
+//!
+//! # Why
+//!
+//! A dependency that is down costs every caller a timeout, holds their threads and
+//! connections while it does, and keeps being hammered while it tries to recover. A
+//! breaker measures the outcomes of recent calls and, once too many fail (or are too
+//! slow), refuses calls for a while: the caller gets [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) in
+//! nanoseconds, with a [`retry_after`](crate::Error::retry_after) hint. After
+//! [`open_duration`](Builder::open_duration) it lets exactly
+//! [`half_open_calls`](Builder::half_open_calls) probes through — never more, whatever
+//! the concurrency — and closes when they all succeed or re-opens at the first failure.
+//!
+//! # What counts
+//!
+//! Outcomes are judged by a [`Classify`] classifier: `Success` and
+//! failures (`Transient`, `Permanent`) count; `Benign` outcomes (the caller's fault, a
+//! 404) do not; errors that are rejections by another primitive (a full bulkhead further
+//! in) do not, because the dependency was never called; and a call whose [`Permit`] is
+//! dropped without a result (a cancelled future) does not either — a dropped half-open
+//! probe gives its slot back at once.
+//!
+//! # Cost
+//!
+//! In the closed state, admitting a call is one atomic load; recording a success that
+//! replaces a success in a count window is one atomic increment (the totals only change
+//! when the evicted outcome differs). No lock, no allocation, and no clock read unless
+//! slow calls are measured or the window is time-based. Transitions take a lock, which
+//! admission and recording never wait on.
+//!
+//! # Clone
+//!
+//! A `CircuitBreaker` is a handle to shared state in an `Arc`: clones are the same breaker
+//! (same state, window and metrics).
+
+mod config;
+mod core;
+mod permit;
+mod state;
+mod telemetry;
+mod window;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{Builder, SlidingWindow};
+pub use permit::{OwnedPermit, Permit};
+pub use state::State;
+pub use telemetry::StateChange;
+
+use self::core::Shared;
+use crate::classify::TransientErrors;
+use crate::{BoxError, Classify, Error, Name};
+
+/// A circuit breaker; see the [module documentation](self).
+#[derive(Clone, Debug)]
+pub struct CircuitBreaker {
+    shared: Arc<Shared>,
+}
+
+impl CircuitBreaker {
+    /// A builder with the defaults listed on [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub(crate) fn from_config(config: config::Config) -> Self {
+        Self {
+            shared: Arc::new(Shared::new(config)),
+        }
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &Name {
+        self.shared.telemetry.name()
+    }
+
+    /// Asks to run one call. `Ok` holds a [`Permit`] to report the outcome on;
+    /// `Err` is an [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) rejection
+    /// naming this breaker, with `retry_after` set to the time left before half-open
+    /// when the breaker is open (none when forced open or out of half-open probes).
+    ///
+    /// # Errors
+    ///
+    /// The breaker refused the call.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Error> {
+        let ticket = self.shared.acquire()?;
+        Ok(Permit::new(&self.shared, ticket))
+    }
+
+    /// [`try_acquire`](CircuitBreaker::try_acquire) for a permit that can move into a
+    /// `'static` future (it holds a handle to the breaker).
+    ///
+    /// # Errors
+    ///
+    /// The breaker refused the call.
+    #[inline]
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Error> {
+        let ticket = self.shared.acquire()?;
+        Ok(OwnedPermit::new(Arc::clone(&self.shared), ticket))
+    }
+
+    /// Runs `operation` if the breaker admits it and records its outcome with the default
+    /// classifier ([`TransientErrors`]). The operation's own error comes back as kind
+    /// [`Inner`](crate::ErrorKind::Inner) (an [`Error`] passes through unchanged).
+    ///
+    /// # Errors
+    ///
+    /// `CircuitOpen` if refused, else the operation's error.
+    pub async fn call<T, E, F>(&self, operation: F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: Into<BoxError> + 'static,
+    {
+        self.call_with(&TransientErrors, operation).await
+    }
+
+    /// [`call`](CircuitBreaker::call) with a classifier of your own.
+    ///
+    /// # Errors
+    ///
+    /// `CircuitOpen` if refused, else the operation's error.
+    pub async fn call_with<T, E, C, F>(&self, classifier: &C, operation: F) -> Result<T, Error>
+    where
+        C: Classify<T, E> + ?Sized,
+        F: Future<Output = Result<T, E>>,
+        E: Into<BoxError> + 'static,
+    {
+        let permit = self.try_acquire()?;
+        let result = operation.await;
+        permit.record_result(classifier, &result);
+        result.map_err(Error::inner)
+    }
+
+    /// The current state. Open turns half-open on the first call after the open duration,
+    /// so an idle breaker reports `Open` until someone asks to call.
+    pub fn state(&self) -> State {
+        self.shared.word().state()
+    }
+
+    /// Opens the breaker until [`reset`](CircuitBreaker::reset): every call is refused.
+    pub fn force_open(&self) {
+        self.shared.force(State::ForcedOpen);
+    }
+
+    /// Admits every call and records nothing until [`reset`](CircuitBreaker::reset).
+    pub fn disable(&self) {
+        self.shared.force(State::Disabled);
+    }
+
+    /// Closes the breaker with an empty window, whatever its state; permits issued before
+    /// no longer count.
+    pub fn reset(&self) {
+        self.shared.force(State::Closed);
+    }
+
+    /// The breaker's current figures, for a health endpoint.
+    pub fn snapshot(&self) -> CircuitBreakerSnapshot {
+        let totals = self.shared.totals();
+        let rate = |n: u32| (totals.calls > 0).then(|| f64::from(n) / f64::from(totals.calls));
+        CircuitBreakerSnapshot {
+            name: self.name().clone(),
+            state: self.state(),
+            failure_rate: rate(totals.failures),
+            slow_call_rate: rate(totals.slow),
+            calls: totals.calls,
+            failed_calls: totals.failures,
+            slow_calls: totals.slow,
+            time_in_state: self.shared.time_in_state(),
+            retry_after: self.shared.open_remaining(),
+        }
+    }
+}
+
+/// A breaker's figures at one moment; see [`CircuitBreaker::snapshot`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CircuitBreakerSnapshot {
+    /// The instance name.
+    pub name: Name,
+    /// The state.
+    pub state: State,
+    /// Failed calls / calls in the window; `None` while the window is empty.
+    pub failure_rate: Option<f64>,
+    /// Slow calls / calls in the window; `None` while the window is empty.
+    pub slow_call_rate: Option<f64>,
+    /// Calls recorded in the window (the window is cleared whenever the breaker closes).
+    pub calls: u32,
+    /// Failed calls in the window.
+    pub failed_calls: u32,
+    /// Slow calls in the window (zero unless slow calls are measured).
+    pub slow_calls: u32,
+    /// How long the breaker has been in this state.
+    pub time_in_state: Duration,
+    /// While open: the time left before probes are admitted.
+    pub retry_after: Option<Duration>,
+}

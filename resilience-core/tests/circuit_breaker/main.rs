@@ -1,0 +1,15 @@
+//! Circuit breaker: state machine, windows, concurrency, configuration, telemetry, registry.
+
+mod behaviour;
+mod concurrency;
+mod config;
+mod model;
+mod registry;
+mod telemetry;
+
+use std::time::Duration;
+
+/// Milliseconds, for brevity.
+pub(crate) const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}

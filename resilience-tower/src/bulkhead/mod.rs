@@ -1,0 +1,144 @@
+//! [`BulkheadLayer`]: a concurrency cap for a service that sheds the excess at once
+//! instead of queueing it, built on [`resilience_core::bulkhead::Bulkhead`].
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use resilience_core::bulkhead::Bulkhead;
+//! use resilience_tower::bulkhead::BulkheadLayer;
+//! use resilience_tower::http::HttpErrorLayer;
+//! use tower::ServiceBuilder;
+//!
+//! let bulkhead = Bulkhead::builder()
+//!     .name("reports")
+//!     .max_concurrent(16)
+//!     .build()
+//!     .expect("valid config");
+//!
+//! // The 17th concurrent request gets 503 + `Retry-After` + problem+json at once.
+//! let app: Router = Router::new()
+//!     .route("/reports", get(|| async { "report" }))
+//!     .layer(
+//!         ServiceBuilder::new()
+//!             .layer(HttpErrorLayer::new())
+//!             .layer(BulkheadLayer::new(bulkhead)),
+//!     );
+//! # let _ = app;
+//! ```
+//!
+//! # Why acquire in `call`
+//!
+//! tower's `ConcurrencyLimit` takes its permit in `poll_ready` and waits there. axum's
+//! router is always ready and clones the service per request, so that wait never applies
+//! backpressure to anyone: requests pile up inside the server. This layer takes its
+//! permit in `call`, per request: a clone of the service holds nothing between requests,
+//! and a request that finds the bulkhead full fails at once with `BulkheadFull` (a
+//! rejection; the inner service is never called) — or, with a wait queue configured,
+//! waits for its turn in the response future, bounded by `max_wait` and the deadline.
+//!
+//! # HTTP
+//!
+//! Put [`HttpErrorLayer`](crate::http::HttpErrorLayer) outside it: `BulkheadFull` becomes
+//! 503 Service Unavailable with `Retry-After` (the bulkhead's
+//! [`retry_after`](resilience_core::bulkhead::BulkheadBuilder::retry_after) hint, whole
+//! seconds rounded up) and a problem+json body; a wait ended by the deadline becomes 504.
+//! For a public API whose clients back off on 429, map the kind to 429 with
+//! [`ProblemConfig::with_status`](crate::http::ProblemConfig::with_status):
+//!
+//! ```
+//! use http::StatusCode;
+//! use resilience_core::ErrorKind;
+//! use resilience_tower::http::{HttpErrorLayer, ProblemConfig};
+//!
+//! let layer = HttpErrorLayer::with_config(
+//!     ProblemConfig::new().with_status(ErrorKind::BulkheadFull, StatusCode::TOO_MANY_REQUESTS),
+//! );
+//! # let _ = layer;
+//! ```
+
+mod future;
+mod layer;
+
+use std::task::{Context, Poll};
+
+use resilience_core::{BoxError, Error};
+use tower_service::Service;
+
+pub use future::ResponseFuture;
+pub use layer::BulkheadLayer;
+
+/// A service that runs each call holding a permit of a shared
+/// [`resilience_core::bulkhead::Bulkhead`].
+///
+/// - `poll_ready` is the inner service's; it never waits for a permit.
+/// - `call` takes a permit. On the fast path it calls the inner service at once and the
+///   permit travels in the [`ResponseFuture`], released when the inner future completes
+///   (for an HTTP response: when its head is ready, as with tower's `ConcurrencyLimit`)
+///   or is dropped. A full bulkhead fails the future with `BulkheadFull` without calling
+///   the inner service. A caller that must wait keeps the (ready) inner service and the
+///   request in the future and calls it once a permit is handed over; a clone of the
+///   inner service takes its place for the next request, which is why `S: Clone`.
+/// - Inner errors become [`Error`] with [`Error::inner`] (an inner `Error` passes
+///   through unchanged).
+///
+/// # Clone
+///
+/// Clones share the bulkhead (one limit for all of them, as axum's per-request clones
+/// need) and clone the inner service. No permit is ever held by the service itself.
+#[derive(Clone, Debug)]
+pub struct Bulkhead<S> {
+    inner: S,
+    bulkhead: resilience_core::bulkhead::Bulkhead,
+}
+
+impl<S> Bulkhead<S> {
+    /// Wraps `inner`, enforcing `bulkhead`.
+    pub const fn new(inner: S, bulkhead: resilience_core::bulkhead::Bulkhead) -> Self {
+        Self { inner, bulkhead }
+    }
+
+    /// The shared bulkhead, for introspection.
+    pub fn bulkhead(&self) -> &resilience_core::bulkhead::Bulkhead {
+        &self.bulkhead
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, Req> Service<Req> for Bulkhead<S>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = Error;
+    type Future = ResponseFuture<S, Req>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx).map_err(Error::inner)
+    }
+
+    fn call(&mut self, request: Req) -> Self::Future {
+        match self.bulkhead.acquire().into_decided() {
+            Ok(Ok(permit)) => ResponseFuture::called(self.inner.call(request), permit),
+            Ok(Err(error)) => ResponseFuture::failed(error),
+            Err(waiting) => {
+                let fresh = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, fresh);
+                ResponseFuture::waiting(waiting, ready, request)
+            }
+        }
+    }
+}

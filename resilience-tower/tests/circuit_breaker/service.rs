@@ -1,0 +1,95 @@
+//! The layer as a plain tower service: classification, cancellation, readiness, clones.
+
+use std::future::pending;
+use std::time::Duration;
+
+use resilience_core::circuit_breaker::State;
+use resilience_core::{CircuitBreaker, Error, ErrorKind};
+use resilience_tower::circuit_breaker::CircuitBreakerLayer;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+fn breaker(half_open_calls: u32) -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .name("svc")
+        .count_window(2)
+        .open_duration(Duration::from_secs(5))
+        .half_open_calls(half_open_calls)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_trip_and_rejections_name_the_breaker() {
+    let breaker = breaker(1);
+    let svc =
+        CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|fail: bool| async move {
+            if fail {
+                Err(std::io::Error::other("down"))
+            } else {
+                Ok("ok")
+            }
+        }));
+    let err = svc.clone().oneshot(true).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Inner);
+    assert!(err.downcast_ref::<std::io::Error>().is_some());
+    svc.clone().oneshot(true).await.unwrap_err();
+    assert_eq!(breaker.state(), State::Open);
+
+    let refused = svc.clone().oneshot(false).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::CircuitOpen);
+    assert_eq!(refused.instance(), Some("svc"));
+    assert_eq!(refused.retry_after(), Some(Duration::from_secs(5)));
+
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(svc.oneshot(false).await.unwrap(), "ok");
+    assert_eq!(breaker.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_response_future_frees_its_probe_slot_at_once() {
+    let breaker = breaker(1);
+    for _ in 0..2 {
+        breaker.try_acquire().unwrap().record_failure();
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let mut hanging = CircuitBreakerLayer::new(breaker.clone())
+        .layer(service_fn(|_: ()| pending::<Result<(), Error>>()));
+    let future = hanging.ready().await.unwrap().call(());
+    assert_eq!(breaker.state(), State::HalfOpen);
+    assert!(breaker.try_acquire().is_err(), "the only probe is taken");
+    drop(future);
+    breaker.try_acquire().unwrap().record_success();
+    assert_eq!(breaker.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn inner_rejections_are_passed_through_and_not_counted() {
+    let breaker = breaker(1);
+    let svc = CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|_: ()| async {
+        Err::<(), _>(Error::new(ErrorKind::BulkheadFull).with_instance("pool"))
+    }));
+    for _ in 0..5 {
+        let err = svc.clone().oneshot(()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BulkheadFull);
+        assert_eq!(err.instance(), Some("pool"));
+    }
+    assert_eq!(breaker.state(), State::Closed);
+    assert_eq!(breaker.snapshot().calls, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn clones_share_one_breaker() {
+    let breaker = breaker(1);
+    let layer = CircuitBreakerLayer::new(breaker.clone());
+    let a = layer.layer(service_fn(|_: ()| async {
+        Err::<(), _>(std::io::Error::other("x"))
+    }));
+    let b = a.clone();
+    a.oneshot(()).await.unwrap_err();
+    b.clone().oneshot(()).await.unwrap_err();
+    assert_eq!(b.breaker().state(), State::Open);
+    assert_eq!(
+        b.oneshot(()).await.unwrap_err().kind(),
+        ErrorKind::CircuitOpen
+    );
+}
