@@ -29,18 +29,27 @@
 //! attribute uses), and lists all of them for a health endpoint.
 //!
 //! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
-//! instead of looking a name up on every call.
+//! instead of looking a name up on every call (`#[resilient]` keeps the handle in a static
+//! of the function after its first call).
+//!
+//! Three kinds of instance are kept, each in its own namespace: circuit breakers,
+//! bulkheads and retry budgets (a name may be used by one of each).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
+use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{Builder, CircuitBreaker, CircuitBreakerSnapshot};
+use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::{ConfigError, Name};
 
 /// Named primitive instances: one map per kind of primitive.
 #[derive(Debug, Default)]
 pub struct Registry {
-    circuit_breakers: RwLock<HashMap<Name, CircuitBreaker>>,
+    circuit_breakers: Named<CircuitBreaker>,
+    bulkheads: Named<Bulkhead>,
+    retry_budgets: Named<RetryBudget>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -69,62 +78,115 @@ impl Registry {
         name: impl Into<Name>,
         configure: impl FnOnce(Builder) -> Builder,
     ) -> Result<CircuitBreaker, ConfigError> {
-        let name = name.into();
-        if let Some(found) = self.get_circuit_breaker(&name) {
-            return Ok(found);
-        }
-        let mut map = self
-            .circuit_breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = map.get(&name) {
-            return Ok(found.clone());
-        }
-        let breaker = configure(CircuitBreaker::builder().name(name.clone()))
-            .name(name.clone())
-            .build()?;
-        map.insert(name, breaker.clone());
-        Ok(breaker)
+        self.circuit_breakers.get_or_create(name.into(), |name| {
+            configure(CircuitBreaker::builder().name(name.clone()))
+                .name(name.clone())
+                .build()
+        })
     }
 
     /// The breaker named `name`, if one is registered.
     pub fn get_circuit_breaker(&self, name: &str) -> Option<CircuitBreaker> {
-        self.circuit_breakers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
+        self.circuit_breakers.get(name)
     }
 
     /// Registers `breaker` under its own name, replacing (and returning) any breaker
     /// registered under that name before.
     pub fn insert_circuit_breaker(&self, breaker: CircuitBreaker) -> Option<CircuitBreaker> {
-        self.circuit_breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(breaker.name().clone(), breaker)
+        self.circuit_breakers.insert(breaker.name().clone(), breaker)
     }
 
     /// Removes the breaker named `name` from the registry (handles already given out keep
     /// working).
     pub fn remove_circuit_breaker(&self, name: &str) -> Option<CircuitBreaker> {
-        self.circuit_breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name)
+        self.circuit_breakers.remove(name)
     }
 
-    /// A snapshot of every registered instance, sorted by name within each kind.
+    /// The bulkhead named `name`, created with `configure(builder)` if it does not exist
+    /// yet; as [`circuit_breaker`](Registry::circuit_breaker): the name is `name`, and the
+    /// first configuration wins.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn bulkhead(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(BulkheadBuilder) -> BulkheadBuilder,
+    ) -> Result<Bulkhead, ConfigError> {
+        self.bulkheads.get_or_create(name.into(), |name| {
+            configure(Bulkhead::builder().name(name.clone()))
+                .name(name.clone())
+                .build()
+        })
+    }
+
+    /// The bulkhead named `name`, if one is registered.
+    pub fn get_bulkhead(&self, name: &str) -> Option<Bulkhead> {
+        self.bulkheads.get(name)
+    }
+
+    /// Registers `bulkhead` under its own name, replacing (and returning) any bulkhead
+    /// registered under that name before.
+    pub fn insert_bulkhead(&self, bulkhead: Bulkhead) -> Option<Bulkhead> {
+        self.bulkheads.insert(bulkhead.name().clone(), bulkhead)
+    }
+
+    /// Removes the bulkhead named `name` from the registry (handles already given out
+    /// keep working).
+    pub fn remove_bulkhead(&self, name: &str) -> Option<Bulkhead> {
+        self.bulkheads.remove(name)
+    }
+
+    /// The retry budget named `name`, created with `configure(builder)` if it does not
+    /// exist yet (the first configuration wins). Policies holding clones of one budget
+    /// share its balance: `#[resilient(retry(budget = "payments"))]` on several functions
+    /// bounds their retries together.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn retry_budget(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(RetryBudgetBuilder) -> RetryBudgetBuilder,
+    ) -> Result<RetryBudget, ConfigError> {
+        self.retry_budgets
+            .get_or_create(name.into(), |_| configure(RetryBudget::builder()).build())
+    }
+
+    /// The retry budget named `name`, if one is registered.
+    pub fn get_retry_budget(&self, name: &str) -> Option<RetryBudget> {
+        self.retry_budgets.get(name)
+    }
+
+    /// Registers `budget` under `name`, replacing (and returning) any budget registered
+    /// under that name before.
+    pub fn insert_retry_budget(
+        &self,
+        name: impl Into<Name>,
+        budget: RetryBudget,
+    ) -> Option<RetryBudget> {
+        self.retry_budgets.insert(name.into(), budget)
+    }
+
+    /// Removes the retry budget named `name` from the registry (policies holding it keep
+    /// it).
+    pub fn remove_retry_budget(&self, name: &str) -> Option<RetryBudget> {
+        self.retry_budgets.remove(name)
+    }
+
+    /// A snapshot of every registered breaker and bulkhead, sorted by name within each
+    /// kind.
     pub fn snapshot(&self) -> RegistrySnapshot {
-        let mut circuit_breakers: Vec<_> = self
-            .circuit_breakers
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .map(CircuitBreaker::snapshot)
-            .collect();
+        let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
-        RegistrySnapshot { circuit_breakers }
+        let mut bulkheads = self.bulkheads.map_values(Bulkhead::snapshot);
+        bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
+        RegistrySnapshot {
+            circuit_breakers,
+            bulkheads,
+        }
     }
 }
 
@@ -135,4 +197,76 @@ impl Registry {
 pub struct RegistrySnapshot {
     /// One snapshot per circuit breaker, by name.
     pub circuit_breakers: Vec<CircuitBreakerSnapshot>,
+    /// One snapshot per bulkhead, by name.
+    pub bulkheads: Vec<BulkheadSnapshot>,
+}
+
+/// One kind's name → instance map.
+#[derive(Debug)]
+struct Named<T> {
+    map: RwLock<HashMap<Name, T>>,
+}
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: Clone> Named<T> {
+    fn get<Q>(&self, name: &Q) -> Option<T>
+    where
+        Name: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// The instance under `name`, or the one `create` makes (under the write lock, so two
+    /// racing callers get the same instance).
+    fn get_or_create(
+        &self,
+        name: Name,
+        create: impl FnOnce(&Name) -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
+        if let Some(found) = self.get(&name) {
+            return Ok(found);
+        }
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = map.get(&name) {
+            return Ok(found.clone());
+        }
+        let made = create(&name)?;
+        map.insert(name, made.clone());
+        Ok(made)
+    }
+
+    fn insert(&self, name: Name, value: T) -> Option<T> {
+        self.map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, value)
+    }
+
+    fn remove(&self, name: &str) -> Option<T> {
+        self.map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+    }
+
+    fn map_values<S>(&self, f: impl FnMut(&T) -> S) -> Vec<S> {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(f)
+            .collect()
+    }
 }

@@ -9,6 +9,8 @@
 
 mod args;
 mod cached;
+mod guards;
+mod instances;
 mod layers;
 mod outcome;
 mod retry;
@@ -16,6 +18,10 @@ mod timeout;
 
 pub use args::CloneArg;
 pub use cached::Cached;
+pub use guards::{bulkhead, circuit_breaker};
+pub use instances::{
+    BreakerSource, BudgetSource, BulkheadSource, registry_breaker, registry_budget, registry_bulkhead,
+};
 pub use layers::{deadline, lift};
 pub use timeout::{Timeout, timeout};
 pub use retry::{BackoffKind, Next, RetryRun, RetrySpec, retry_policy};

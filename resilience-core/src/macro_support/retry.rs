@@ -74,12 +74,9 @@ pub fn retry_policy(
     if let Some(budget) = budget {
         builder = builder.budget(budget?.clone());
     }
-    builder.build().map_err(|err| {
-        Error::inner(err)
-            .with_primitive(Primitive::Retry)
-            .with_instance(spec.name)
-            .with_class(crate::Class::Permanent)
-    })
+    builder
+        .build()
+        .map_err(|err| super::instances::config_error(err, Primitive::Retry, spec.name))
 }
 
 /// One call's retry loop state.

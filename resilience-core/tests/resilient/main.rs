@@ -4,4 +4,5 @@
 mod support;
 mod forms;
 mod retry;
+mod shared;
 mod time;
