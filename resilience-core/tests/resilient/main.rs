@@ -2,6 +2,7 @@
 //! does, in the documented order, and errors reach the caller as its own `E`.
 
 mod support;
+mod equivalence;
 mod forms;
 mod retry;
 mod shared;

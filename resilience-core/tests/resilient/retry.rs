@@ -260,3 +260,55 @@ async fn an_arc_argument_is_shared_by_the_attempts() {
     assert_eq!(shared(Arc::clone(&counter)).await.unwrap(), 2);
     assert_eq!(counter.get(), 2);
 }
+
+// Budgets shared by name (registry) or by path.
+
+static SPENDER: Calls = Calls::new();
+
+#[resilient(retry(attempts = 10, base = "1ms", budget = "tests.shared_budget"))]
+async fn spender() -> Result<(), resilience_core::Error> {
+    SPENDER.hit();
+    Err(resilience_core::Error::new(ErrorKind::Inner))
+}
+
+#[resilient(retry(attempts = 10, base = "1ms", budget = "tests.shared_budget"))]
+async fn saver() -> Result<(), AppError> {
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn functions_naming_one_budget_share_its_retries() {
+    resilience_core::Registry::global()
+        .retry_budget("tests.shared_budget", |b| b.min_per_sec(0).percent(0.5))
+        .unwrap();
+    // Three successful calls deposit 1.5 retries; the failing call's own deposit makes 2.
+    for _ in 0..3 {
+        saver().await.unwrap();
+    }
+    let err = spender().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RetryBudgetExhausted);
+    assert_eq!(SPENDER.get(), 3, "the first attempt and the two retries the budget allowed");
+}
+
+static PATH_BUDGET: std::sync::LazyLock<resilience_core::retry::RetryBudget> =
+    std::sync::LazyLock::new(|| {
+        resilience_core::retry::RetryBudget::builder()
+            .min_per_sec(0)
+            .percent(0.0)
+            .build()
+            .unwrap()
+    });
+
+static NO_RETRIES: Calls = Calls::new();
+
+#[resilient(retry(attempts = 10, base = "1ms", budget = PATH_BUDGET))]
+async fn no_retries() -> Result<(), AppError> {
+    NO_RETRIES.hit();
+    Err(AppError::Failed("down"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_can_be_a_static() {
+    no_retries().await.unwrap_err();
+    assert_eq!(NO_RETRIES.get(), 1, "an empty budget allows no retry");
+}
