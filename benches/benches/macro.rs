@@ -13,10 +13,14 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_core::bulkhead::Bulkhead;
+use resilience_core::circuit_breaker::CircuitBreaker;
+use resilience_core::classify::TransientErrors;
 use resilience_core::retry::{Backoff, RetryPolicy};
+use resilience_core::{Deadline, ErrorKind};
 use resilience_core::telemetry::call_span;
-use tracing::Instrument;
 use resilience_core::{Error, resilient};
+use tracing::Instrument;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -24,7 +28,10 @@ static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 /// Polls `future` once; every benchmarked future is ready at once.
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(out) => out,
         Poll::Pending => panic!("the benchmarked future must complete on its first poll"),
     }
@@ -90,6 +97,49 @@ async fn backon_retry(x: u64) -> Result<u64, Error> {
         .await
 }
 
+static BREAKER: LazyLock<CircuitBreaker> =
+    LazyLock::new(|| CircuitBreaker::builder().name("bench.full").build().unwrap());
+static BULKHEAD: LazyLock<Bulkhead> =
+    LazyLock::new(|| Bulkhead::builder().name("bench.full").build().unwrap());
+
+#[resilient(
+    name = "bench.full",
+    deadline = "2s",
+    timeout = "300ms",
+    retry(attempts = 3, backoff = "exponential", base = "50ms", max = "1s"),
+    circuit_breaker = BREAKER,
+    bulkhead = BULKHEAD,
+)]
+async fn full_stack(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x) + 1)
+}
+
+static HAND_BREAKER: LazyLock<CircuitBreaker> =
+    LazyLock::new(|| CircuitBreaker::builder().name("bench.full.hand").build().unwrap());
+static HAND_BULKHEAD: LazyLock<Bulkhead> =
+    LazyLock::new(|| Bulkhead::builder().name("bench.full.hand").build().unwrap());
+
+/// The same stack written with the core API: span → deadline → retry → breaker → bulkhead
+/// → timeout.
+async fn hand_composed_full_stack(x: u64) -> Result<u64, Error> {
+    let attempt = || async {
+        let permit = HAND_BREAKER.try_acquire()?;
+        let limited = tokio::time::timeout(Duration::from_millis(300), body(x));
+        let result = match HAND_BULKHEAD.call(limited).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_elapsed)) => Err(Error::new(ErrorKind::Timeout)),
+            Err(rejected) => Err(rejected),
+        };
+        permit.record_result(&TransientErrors, &result);
+        result
+    };
+    Deadline::after(Duration::from_secs(2))
+        .run(POLICY.run_typed(attempt))
+        .instrument(call_span("bench.full.hand"))
+        .await
+        .and_then(|result| result)
+}
+
 fn macro_overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -127,10 +177,33 @@ fn macro_overhead(c: &mut Criterion) {
     });
     group.finish();
 
+    let mut group = c.benchmark_group("macro_full_stack");
+    group.bench_function("unwrapped_body", |b| {
+        b.iter(|| ready(body(black_box(1))));
+    });
+    group.bench_function("resilient_full_stack", |b| {
+        b.iter(|| ready(full_stack(black_box(1))));
+    });
+    group.bench_function("hand_composed_full_stack", |b| {
+        b.iter(|| ready(hand_composed_full_stack(black_box(1))));
+    });
+    group.bench_function("call_span_alone", |b| {
+        b.iter(|| call_span(black_box("bench.span")));
+    });
+    group.finish();
+
+    println!(
+        "future sizes (bytes): unwrapped {}, retry {}, hand-composed retry {}, full stack {}, hand-composed full stack {}",
+        std::mem::size_of_val(&body(1)),
+        std::mem::size_of_val(&with_retry(1)),
+        std::mem::size_of_val(&hand_composed_retry(1)),
+        std::mem::size_of_val(&full_stack(1)),
+        std::mem::size_of_val(&hand_composed_full_stack(1)),
+    );
     let calls = 10_000;
     println!(
         "allocations per call: unwrapped {}, name only {}, timeout {}, deadline + timeout {}, \
-         retry {}, hand-composed retry {}, backon {}",
+         retry {}, hand-composed retry {}, backon {}, full stack {}, hand-composed full stack {}",
         allocations_in(GLOBAL, calls, || ready(body(1))),
         allocations_in(GLOBAL, calls, || ready(name_only(1))),
         allocations_in(GLOBAL, calls, || ready(with_timeout(1))),
@@ -138,6 +211,8 @@ fn macro_overhead(c: &mut Criterion) {
         allocations_in(GLOBAL, calls, || ready(with_retry(1))),
         allocations_in(GLOBAL, calls, || ready(hand_composed_retry(1))),
         allocations_in(GLOBAL, calls, || ready(backon_retry(1))),
+        allocations_in(GLOBAL, calls, || ready(full_stack(1))),
+        allocations_in(GLOBAL, calls, || ready(hand_composed_full_stack(1))),
     );
 }
 

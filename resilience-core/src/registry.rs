@@ -93,7 +93,8 @@ impl Registry {
     /// Registers `breaker` under its own name, replacing (and returning) any breaker
     /// registered under that name before.
     pub fn insert_circuit_breaker(&self, breaker: CircuitBreaker) -> Option<CircuitBreaker> {
-        self.circuit_breakers.insert(breaker.name().clone(), breaker)
+        self.circuit_breakers
+            .insert(breaker.name().clone(), breaker)
     }
 
     /// Removes the breaker named `name` from the registry (handles already given out keep

@@ -35,8 +35,7 @@ pub(crate) enum Instance {
     Path(Path),
 }
 
-const KNOWN: &str =
-    "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `circuit_breaker`, `bulkhead`, `classify`";
+const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `circuit_breaker`, `bulkhead`, `classify`";
 const KNOWN_RETRY: &str = "`attempts`, `backoff`, `base`, `max`, `jitter`, `budget`";
 
 impl Parse for Options {
@@ -50,7 +49,8 @@ impl Parse for Options {
             if input.peek(Token![crate]) {
                 let key = input.parse::<Token![crate]>()?;
                 input.parse::<Token![=]>()?;
-                let path = path_value(input, "crate", "a path", "crate = my_reexports::resilience")?;
+                let path =
+                    path_value(input, "crate", "a path", "crate = my_reexports::resilience")?;
                 set(&mut options.krate, path, key.span, "crate", &mut errors);
             } else {
                 let key: Ident = input.parse()?;
@@ -74,14 +74,28 @@ impl Parse for Options {
                     }
                     "circuit_breaker" => {
                         let instance = instance_value(input, &key, "CircuitBreaker")?;
-                        set(&mut options.circuit_breaker, instance, span, "circuit_breaker", &mut errors);
+                        set(
+                            &mut options.circuit_breaker,
+                            instance,
+                            span,
+                            "circuit_breaker",
+                            &mut errors,
+                        );
                     }
                     "bulkhead" => {
                         let instance = instance_value(input, &key, "Bulkhead")?;
-                        set(&mut options.bulkhead, instance, span, "bulkhead", &mut errors);
+                        set(
+                            &mut options.bulkhead,
+                            instance,
+                            span,
+                            "bulkhead",
+                            &mut errors,
+                        );
                     }
                     "classify" => {
-                        input.parse::<Token![=]>().map_err(|e| expected_eq(e, &key))?;
+                        input
+                            .parse::<Token![=]>()
+                            .map_err(|e| expected_eq(e, &key))?;
                         let path = path_value(
                             input,
                             "classify",
@@ -147,53 +161,57 @@ fn parse_retry_key(
     retry: &mut RetryOptions,
     errors: &mut Errors,
 ) -> syn::Result<()> {
-        let key: Ident = input.parse()?;
-        let span = key.span();
-        match key.to_string().as_str() {
-            "attempts" => {
-                input.parse::<Token![=]>().map_err(|e| expected_eq(e, &key))?;
-                let lit: LitInt = input.parse().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        "`attempts` takes an integer literal (the first call included): attempts = 3",
-                    )
-                })?;
-                set(&mut retry.attempts, lit, span, "attempts", errors);
-            }
-            "backoff" => {
-                let lit = string_value(input, &key, "backoff = \"exponential\"")?;
-                set(&mut retry.backoff, lit, span, "backoff", errors);
-            }
-            "base" => {
-                let lit = string_value(input, &key, "base = \"50ms\"")?;
-                set(&mut retry.base, lit, span, "base", errors);
-            }
-            "max" => {
-                let lit = string_value(input, &key, "max = \"1s\"")?;
-                set(&mut retry.max, lit, span, "max", errors);
-            }
-            "jitter" => {
-                let lit = string_value(input, &key, "jitter = \"full\"")?;
-                set(&mut retry.jitter, lit, span, "jitter", errors);
-            }
-            "budget" => {
-                let instance = instance_value(input, &key, "RetryBudget")?;
-                set(&mut retry.budget, instance, span, "budget", errors);
-            }
-            other => {
-                return Err(syn::Error::new(
-                    span,
-                    format!("unknown `retry` option `{other}`; supported: {KNOWN_RETRY}"),
-                ));
-            }
+    let key: Ident = input.parse()?;
+    let span = key.span();
+    match key.to_string().as_str() {
+        "attempts" => {
+            input
+                .parse::<Token![=]>()
+                .map_err(|e| expected_eq(e, &key))?;
+            let lit: LitInt = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "`attempts` takes an integer literal (the first call included): attempts = 3",
+                )
+            })?;
+            set(&mut retry.attempts, lit, span, "attempts", errors);
         }
-        Ok(())
+        "backoff" => {
+            let lit = string_value(input, &key, "backoff = \"exponential\"")?;
+            set(&mut retry.backoff, lit, span, "backoff", errors);
+        }
+        "base" => {
+            let lit = string_value(input, &key, "base = \"50ms\"")?;
+            set(&mut retry.base, lit, span, "base", errors);
+        }
+        "max" => {
+            let lit = string_value(input, &key, "max = \"1s\"")?;
+            set(&mut retry.max, lit, span, "max", errors);
+        }
+        "jitter" => {
+            let lit = string_value(input, &key, "jitter = \"full\"")?;
+            set(&mut retry.jitter, lit, span, "jitter", errors);
+        }
+        "budget" => {
+            let instance = instance_value(input, &key, "RetryBudget")?;
+            set(&mut retry.budget, instance, span, "budget", errors);
+        }
+        other => {
+            return Err(syn::Error::new(
+                span,
+                format!("unknown `retry` option `{other}`; supported: {KNOWN_RETRY}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `= "..."`, with a message naming the option and an example when the value is not a
 /// string literal.
 fn string_value(input: ParseStream<'_>, key: &Ident, example: &str) -> syn::Result<LitStr> {
-    input.parse::<Token![=]>().map_err(|e| expected_eq(e, key))?;
+    input
+        .parse::<Token![=]>()
+        .map_err(|e| expected_eq(e, key))?;
     input.parse::<LitStr>().map_err(|e| {
         syn::Error::new(
             e.span(),
@@ -204,7 +222,9 @@ fn string_value(input: ParseStream<'_>, key: &Ident, example: &str) -> syn::Resu
 
 /// `= "name"` or `= path::TO_INSTANCE`.
 fn instance_value(input: ParseStream<'_>, key: &Ident, ty: &str) -> syn::Result<Instance> {
-    input.parse::<Token![=]>().map_err(|e| expected_eq(e, key))?;
+    input
+        .parse::<Token![=]>()
+        .map_err(|e| expected_eq(e, key))?;
     if input.peek(LitStr) {
         return Ok(Instance::Name(input.parse()?));
     }
@@ -212,8 +232,16 @@ fn instance_value(input: ParseStream<'_>, key: &Ident, ty: &str) -> syn::Result<
         "`{key}` takes a registry name (`{key} = \"payments\"`) or a path to a `{ty}` \
          (`{key} = PAYMENTS`)"
     );
-    if input.peek(Ident) || input.peek(Token![::]) || input.peek(Token![crate]) || input.peek(Token![self]) || input.peek(Token![super]) || input.peek(Token![Self]) {
-        let path: Path = input.parse().map_err(|e| syn::Error::new(e.span(), &message))?;
+    if input.peek(Ident)
+        || input.peek(Token![::])
+        || input.peek(Token![crate])
+        || input.peek(Token![self])
+        || input.peek(Token![super])
+        || input.peek(Token![Self])
+    {
+        let path: Path = input
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), &message))?;
         return Ok(Instance::Path(path));
     }
     Err(syn::Error::new(input.span(), message))
@@ -222,7 +250,10 @@ fn instance_value(input: ParseStream<'_>, key: &Ident, ty: &str) -> syn::Result<
 fn path_value(input: ParseStream<'_>, key: &str, what: &str, example: &str) -> syn::Result<Path> {
     let message = format!("`{key}` takes {what}: {example}");
     if input.fork().parse::<syn::Lit>().is_ok() {
-        return Err(syn::Error::new(input.span(), format!("{message} (not a literal)")));
+        return Err(syn::Error::new(
+            input.span(),
+            format!("{message} (not a literal)"),
+        ));
     }
     input
         .parse::<Path>()

@@ -162,9 +162,11 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                 "BreakerSource",
                 "registry_breaker",
             );
-            Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt)))
+            Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt).await))
         }
-        None if plan.retry.is_some() => Some(quote!(#private::judge(#classifier, #attempt))),
+        None if plan.retry.is_some() => Some(quote! {
+            #private::Judged::classify(#classifier, #attempt.await)
+        }),
         None => None,
     };
 
@@ -180,7 +182,8 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                         let mut __resilience_retry = #private::RetryRun::start(__resilience_policy);
                         loop {
                             #clones
-                            let __resilience_judged = __resilience_retry.attempt(#judged).await;
+                            let __resilience_judged =
+                                __resilience_retry.attempt(async { #judged }).await;
                             match __resilience_retry.next(__resilience_judged).await {
                                 #private::Next::Done(__resilience_outcome) => break __resilience_outcome,
                                 #private::Next::Retry => {}
@@ -190,7 +193,7 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                 }
             }
         }
-        (None, Some(judged)) => quote!(#judged.await.into_outcome()),
+        (None, Some(judged)) => quote!(#judged.into_outcome()),
         (_, None) => quote!(#attempt.await),
     };
     let call = match plan.deadline {
@@ -199,7 +202,10 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             quote! {{
                 static __RESILIENCE_DEADLINE: #private::Cached<#krate::deadline::DeadlineMetrics> =
                     #private::Cached::new();
-                #private::deadline(#budget, &__RESILIENCE_DEADLINE, #name, async move { #call }).await
+                #private::flatten(
+                    #private::deadline(#budget, &__RESILIENCE_DEADLINE, #name, async move { #call })
+                        .await,
+                )
             }}
         }
         None => quote!({ #call }),
@@ -318,7 +324,9 @@ fn retry_policy(
 ) -> TokenStream {
     let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
     let none = quote!(::core::option::Option::None);
-    let attempts = retry.attempts.map_or_else(|| none.clone(), |n| some(quote!(#n)));
+    let attempts = retry
+        .attempts
+        .map_or_else(|| none.clone(), |n| some(quote!(#n)));
     let backoff = retry.backoff.map_or_else(
         || none.clone(),
         |backoff| {
@@ -330,8 +338,12 @@ fn retry_policy(
             some(quote!(#private::BackoffKind::#kind))
         },
     );
-    let base = retry.base.map_or_else(|| none.clone(), |d| some(duration(d)));
-    let max = retry.max.map_or_else(|| none.clone(), |d| some(duration(d)));
+    let base = retry
+        .base
+        .map_or_else(|| none.clone(), |d| some(duration(d)));
+    let max = retry
+        .max
+        .map_or_else(|| none.clone(), |d| some(duration(d)));
     let jitter = retry.jitter.map_or_else(
         || none.clone(),
         |jitter| {

@@ -128,8 +128,10 @@ fn check_receiver_for_retry(func: &ItemFn, errors: &mut Errors) {
 }
 
 fn check_retry(retry: RetryOptions, errors: &mut Errors) -> RetryPlan {
-    let attempts = retry.attempts.as_ref().and_then(|lit| {
-        match lit.base10_parse::<u32>() {
+    let attempts = retry
+        .attempts
+        .as_ref()
+        .and_then(|lit| match lit.base10_parse::<u32>() {
             Ok(0) => {
                 errors.push(syn::Error::new_spanned(
                     lit,
@@ -145,8 +147,7 @@ fn check_retry(retry: RetryOptions, errors: &mut Errors) -> RetryPlan {
                 ));
                 None
             }
-        }
-    });
+        });
     let backoff = retry.backoff.as_ref().and_then(|lit| {
         let found = match lit.value().as_str() {
             "constant" => Some(Backoff::Constant),
@@ -184,8 +185,14 @@ fn check_retry(retry: RetryOptions, errors: &mut Errors) -> RetryPlan {
         }
         found
     });
-    let base = retry.base.as_ref().and_then(|lit| duration(lit, "base", errors));
-    let max = retry.max.as_ref().and_then(|lit| duration(lit, "max", errors));
+    let base = retry
+        .base
+        .as_ref()
+        .and_then(|lit| duration(lit, "base", errors));
+    let max = retry
+        .max
+        .as_ref()
+        .and_then(|lit| duration(lit, "max", errors));
     if let (Some(base), Some(max), Some(max_lit)) = (base, max, &retry.max) {
         if base > max {
             errors.push(syn::Error::new_spanned(
@@ -246,4 +253,3 @@ fn names_a_result(ty: &Type) -> bool {
         _ => false,
     }
 }
-

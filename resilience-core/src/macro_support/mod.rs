@@ -18,11 +18,12 @@ mod timeout;
 
 pub use args::CloneArg;
 pub use cached::Cached;
-pub use guards::{bulkhead, circuit_breaker};
+pub use guards::{BreakerAttempt, BulkheadAttempt, bulkhead, circuit_breaker};
 pub use instances::{
-    BreakerSource, BudgetSource, BulkheadSource, registry_breaker, registry_budget, registry_bulkhead,
+    BreakerSource, BudgetSource, BulkheadSource, registry_breaker, registry_budget,
+    registry_bulkhead,
 };
-pub use layers::{deadline, lift};
-pub use timeout::{Timeout, timeout};
-pub use retry::{BackoffKind, Next, RetryRun, RetrySpec, retry_policy};
-pub use outcome::{FromError, Judged, Outcome, finish, judge};
+pub use layers::{deadline, flatten};
+pub use outcome::{FromError, Judged, Outcome, finish};
+pub use retry::{BackoffKind, Next, RetryAttempt, RetryRun, RetrySpec, retry_policy};
+pub use timeout::{Timeout, lift, timeout};

@@ -7,8 +7,6 @@
 //! an inner primitive from a failure of the dependency, and builds the user's `E` (through
 //! `E: From<Error>`) once, at the very end.
 
-use std::future::Future;
-
 use crate::{Class, Classify, Error, Name};
 
 /// The body's result, or a primitive's error.
@@ -55,7 +53,8 @@ impl<T, E> Judged<T, E> {
 
     /// Classifies `outcome`: the body's result by `classifier`, a primitive's error by its
     /// effective class.
-    pub(super) fn classify<C: Classify<T, E> + ?Sized>(
+    #[inline]
+    pub fn classify<C: Classify<T, E> + ?Sized>(
         classifier: &C,
         outcome: Outcome<T, E>,
     ) -> Self {
@@ -71,14 +70,4 @@ impl<T, E> Judged<T, E> {
     pub fn into_outcome(self) -> Outcome<T, E> {
         self.outcome
     }
-}
-
-/// Runs one attempt and judges its outcome with `classifier` (retry without a breaker).
-#[inline]
-pub async fn judge<T, E, C, F>(classifier: &C, attempt: F) -> Judged<T, E>
-where
-    C: Classify<T, E> + ?Sized,
-    F: Future<Output = Outcome<T, E>>,
-{
-    Judged::classify(classifier, attempt.await)
 }

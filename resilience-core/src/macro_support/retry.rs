@@ -3,10 +3,16 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
+
 use super::{Judged, Outcome};
-use crate::retry::{AttemptLimit, Backoff, Decision, Jitter, RetryBudget, RetryCall, RetryPolicy, Stop};
+use crate::retry::{
+    AttemptLimit, Backoff, Decision, Jitter, RetryBudget, RetryCall, RetryPolicy, Stop,
+};
 use crate::telemetry::field;
 use crate::{Error, ErrorKind, Primitive};
 
@@ -105,24 +111,27 @@ impl<'a> RetryRun<'a> {
         }
     }
 
-    /// Runs one attempt, cut off at the call's deadline, and records its number in the
-    /// current (`resilience.call`) span's `attempt` field.
-    pub async fn attempt<T, E, F>(&mut self, attempt: F) -> Judged<T, E>
-    where
-        F: Future<Output = Judged<T, E>>,
-    {
+    /// One attempt, cut off at the call's deadline (not made at all if it has passed);
+    /// records the attempt's number in the current (`resilience.call`) span's `attempt`
+    /// field.
+    pub fn attempt<F: Future>(&mut self, attempt: F) -> RetryAttempt<'a, F> {
         // Without any subscriber there is no span to record in; skip the span lookup.
         if tracing::dispatcher::has_been_set() {
             tracing::Span::current().record(field::ATTEMPT, self.call.attempts() + 1);
         }
         let limit = self.policy.attempt_limit(&self.call);
-        match limit {
-            AttemptLimit::Unbounded => attempt.await,
-            AttemptLimit::Within { timeout, .. } => tokio::time::timeout(timeout, attempt)
-                .await
-                .unwrap_or_else(|_| Judged::error(self.policy.limit_error(limit))),
-            AttemptLimit::Expired => Judged::error(self.policy.limit_error(limit)),
-        }
+        let state = match limit {
+            AttemptLimit::Unbounded => AttemptState::Unbounded { attempt },
+            AttemptLimit::Within { timeout, .. } => AttemptState::Within {
+                attempt: tokio::time::timeout(timeout, attempt),
+                policy: self.policy,
+                limit,
+            },
+            AttemptLimit::Expired => AttemptState::Expired {
+                error: Some(self.policy.limit_error(limit)),
+            },
+        };
+        RetryAttempt { state }
     }
 
     /// Decides on an attempt's outcome: sleeps the delay and asks for another attempt, or
@@ -157,6 +166,59 @@ impl<'a> RetryRun<'a> {
             }
             Err(err) => Err(self.policy.finish(&self.call, err, stop)),
             ok => ok,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`RetryRun::attempt`].
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct RetryAttempt<'a, F> {
+        #[pin]
+        state: AttemptState<'a, F>,
+    }
+}
+
+pin_project! {
+    #[project = AttemptProj]
+    #[derive(Debug)]
+    enum AttemptState<'a, F> {
+        // No deadline: the attempt as it is.
+        Unbounded { #[pin] attempt: F },
+        // Cut off at the deadline; `policy` and `limit` make the error if it is.
+        Within {
+            #[pin]
+            attempt: tokio::time::Timeout<F>,
+            policy: &'a RetryPolicy,
+            limit: AttemptLimit,
+        },
+        // The deadline had passed: not made.
+        Expired { error: Option<Error> },
+    }
+}
+
+impl<T, E, F> Future for RetryAttempt<'_, F>
+where
+    F: Future<Output = Judged<T, E>>,
+{
+    type Output = Judged<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            AttemptProj::Unbounded { attempt } => attempt.poll(cx),
+            AttemptProj::Within {
+                attempt,
+                policy,
+                limit,
+            } => attempt
+                .poll(cx)
+                .map(|done| done.unwrap_or_else(|_| Judged::error(policy.limit_error(*limit)))),
+            AttemptProj::Expired { error } => Poll::Ready(Judged::error(
+                error
+                    .take()
+                    .unwrap_or_else(|| Error::new(ErrorKind::DeadlineExceeded)),
+            )),
         }
     }
 }

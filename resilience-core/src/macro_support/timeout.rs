@@ -25,19 +25,32 @@ where
 {
     Timeout {
         body,
-        limit,
+        limit: Some(limit),
+        timer: Timer::Idle,
+    }
+}
+
+/// The body's result as an outcome no primitive interfered with (no timeout).
+#[inline]
+pub fn lift<T, E, F>(body: F) -> Timeout<F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    Timeout {
+        body,
+        limit: None,
         timer: Timer::Idle,
     }
 }
 
 pin_project! {
-    /// The future of [`timeout`].
+    /// The future of [`timeout`] and [`lift`].
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
     pub struct Timeout<F> {
         #[pin]
         body: F,
-        limit: Duration,
+        limit: Option<Duration>,
         #[pin]
         timer: Timer,
     }
@@ -63,8 +76,11 @@ where
         if let Poll::Ready(result) = this.body.poll(cx) {
             return Poll::Ready(Ok(result));
         }
+        let Some(limit) = *this.limit else {
+            return Poll::Pending;
+        };
         if let TimerProj::Idle = this.timer.as_mut().project() {
-            let sleep = tokio::time::sleep_until(Instant::now() + *this.limit);
+            let sleep = tokio::time::sleep_until(Instant::now() + limit);
             this.timer.set(Timer::Armed { sleep });
         }
         let TimerProj::Armed { sleep } = this.timer.project() else {
@@ -73,8 +89,8 @@ where
         match sleep.poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Error::new(ErrorKind::Timeout)
                 .with_primitive(Primitive::Timeout)
-                .with_elapsed(*this.limit)
-                .with_field("timeout", *this.limit))),
+                .with_elapsed(limit)
+                .with_field("timeout", limit))),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -81,7 +81,11 @@ fn breaker(name: &'static str) -> CircuitBreaker {
 }
 
 fn bulkhead(name: &'static str) -> Bulkhead {
-    Bulkhead::builder().name(name).max_concurrent(4).build().unwrap()
+    Bulkhead::builder()
+        .name(name)
+        .max_concurrent(4)
+        .build()
+        .unwrap()
 }
 
 static MACRO_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SCRIPT));
@@ -162,7 +166,7 @@ async fn the_attribute_behaves_as_the_hand_composed_core_calls() {
     assert_eq!(MACRO_BREAKER.state(), HAND_BREAKER.state());
 
     // And the script did what it says, so the comparison covered each path.
-    let answers: Vec<_> = seen.iter().map(|s| s.answer.clone()).collect();
+    let answers: Vec<_> = seen.iter().map(|s| s.answer).collect();
     assert_eq!(
         answers,
         [
@@ -173,5 +177,9 @@ async fn the_attribute_behaves_as_the_hand_composed_core_calls() {
             Err((ErrorKind::CircuitOpen, Some(1))),
         ]
     );
-    assert_eq!(seen[1].elapsed, Duration::from_millis(400), "timeout + delay");
+    assert_eq!(
+        seen[1].elapsed,
+        Duration::from_millis(400),
+        "timeout + delay"
+    );
 }

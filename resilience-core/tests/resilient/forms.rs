@@ -50,7 +50,10 @@ async fn methods_on_ref_self_and_mut_self_keep_their_signatures() {
 }
 
 #[resilient(timeout = "1s")]
-async fn describe<T: Display + Send>(value: T, suffix: impl AsRef<str>) -> Result<String, AppError> {
+async fn describe<T: Display + Send>(
+    value: T,
+    suffix: impl AsRef<str>,
+) -> Result<String, AppError> {
     Ok(format!("{value}{}", suffix.as_ref()))
 }
 

@@ -35,7 +35,13 @@ static EXPONENTIAL: Starts = Starts::new();
 
 #[resilient(
     name = "retry.exponential",
-    retry(attempts = 4, backoff = "exponential", base = "100ms", max = "250ms", jitter = "none")
+    retry(
+        attempts = 4,
+        backoff = "exponential",
+        base = "100ms",
+        max = "250ms",
+        jitter = "none"
+    )
 )]
 async fn always_fails() -> Result<(), AppError> {
     EXPONENTIAL.hit();
@@ -45,7 +51,10 @@ async fn always_fails() -> Result<(), AppError> {
 #[tokio::test(start_paused = true)]
 async fn retries_the_configured_number_of_times_with_the_configured_delays() {
     let err = always_fails().await.unwrap_err();
-    assert!(matches!(err, AppError::Failed("down")), "the last own error comes back as is");
+    assert!(
+        matches!(err, AppError::Failed("down")),
+        "the last own error comes back as is"
+    );
     assert_eq!(
         EXPONENTIAL.gaps(),
         [100, 200, 250].map(Duration::from_millis),
@@ -125,7 +134,10 @@ async fn classify_decides_what_is_retried() {
 
 static TIMED: Calls = Calls::new();
 
-#[resilient(retry(attempts = 3, backoff = "constant", base = "50ms", jitter = "none"), timeout = "100ms")]
+#[resilient(
+    retry(attempts = 3, backoff = "constant", base = "50ms", jitter = "none"),
+    timeout = "100ms"
+)]
 async fn times_out_twice() -> Result<&'static str, AppError> {
     if TIMED.hit() < 3 {
         sleep(Duration::from_secs(10)).await;
@@ -155,7 +167,10 @@ async fn the_last_timeout_comes_back_with_the_attempts_made() {
 
 static BOUNDED: Calls = Calls::new();
 
-#[resilient(deadline = "1s", retry(attempts = 100, backoff = "constant", base = "300ms", jitter = "none"))]
+#[resilient(
+    deadline = "1s",
+    retry(attempts = 100, backoff = "constant", base = "300ms", jitter = "none")
+)]
 async fn bounded_retries() -> Result<(), AppError> {
     BOUNDED.hit();
     Err(AppError::Failed("down"))
@@ -221,14 +236,22 @@ async fn methods_retry_with_fresh_owned_arguments_and_a_reborrowed_mut_self() {
     };
     let n = store.write(String::from("a"), "!").await.unwrap();
     assert_eq!(n, 3);
-    assert_eq!(store.writes, ["a!", "a!", "a!"], "each attempt got the original `line`");
+    assert_eq!(
+        store.writes,
+        ["a!", "a!", "a!"],
+        "each attempt got the original `line`"
+    );
     let calls = Calls::new();
     assert_eq!(store.count(&calls).await.unwrap(), 3);
     assert_eq!(calls.get(), 2);
 }
 
 #[resilient(retry(attempts = 3, base = "1ms"))]
-async fn generic_sum<T>(items: Vec<T>, more: impl IntoIterator<Item = T> + Clone, calls: &Calls) -> Result<T, AppError>
+async fn generic_sum<T>(
+    items: Vec<T>,
+    more: impl IntoIterator<Item = T> + Clone,
+    calls: &Calls,
+) -> Result<T, AppError>
 where
     T: Clone + std::iter::Sum<T>,
 {
@@ -287,7 +310,11 @@ async fn functions_naming_one_budget_share_its_retries() {
     }
     let err = spender().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RetryBudgetExhausted);
-    assert_eq!(SPENDER.get(), 3, "the first attempt and the two retries the budget allowed");
+    assert_eq!(
+        SPENDER.get(),
+        3,
+        "the first attempt and the two retries the budget allowed"
+    );
 }
 
 static PATH_BUDGET: std::sync::LazyLock<resilience_core::retry::RetryBudget> =

@@ -28,13 +28,21 @@ static INVENTORY: Calls = Calls::new();
 #[resilient(circuit_breaker = "tests.inventory")]
 async fn reserve(fail: bool) -> Result<(), AppError> {
     INVENTORY.hit();
-    if fail { Err(AppError::Failed("down")) } else { Ok(()) }
+    if fail {
+        Err(AppError::Failed("down"))
+    } else {
+        Ok(())
+    }
 }
 
 #[resilient(circuit_breaker = "tests.inventory")]
 async fn release(fail: bool) -> Result<(), AppError> {
     INVENTORY.hit();
-    if fail { Err(AppError::Failed("down")) } else { Ok(()) }
+    if fail {
+        Err(AppError::Failed("down"))
+    } else {
+        Ok(())
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -90,11 +98,17 @@ async fn a_breaker_can_be_a_static_or_a_function_returning_one() {
     pay().await.unwrap_err();
     pay().await.unwrap_err();
     assert_eq!(PAYMENTS_BREAKER.state(), State::Open);
-    assert_eq!(pay().await.unwrap_err().kind(), Some(ErrorKind::CircuitOpen));
+    assert_eq!(
+        pay().await.unwrap_err().kind(),
+        Some(ErrorKind::CircuitOpen)
+    );
 
     book().await.unwrap_err();
     assert_eq!(ledger_breaker().state(), State::Open);
-    assert_eq!(book().await.unwrap_err().kind(), Some(ErrorKind::CircuitOpen));
+    assert_eq!(
+        book().await.unwrap_err().kind(),
+        Some(ErrorKind::CircuitOpen)
+    );
 }
 
 /// Validation failures are the caller's fault: not held against the dependency.
@@ -131,7 +145,10 @@ async fn benign_errors_do_not_count_against_the_breaker() {
 
 static OPEN_RETRIED: Calls = Calls::new();
 
-#[resilient(retry(attempts = 3, base = "10ms"), circuit_breaker = "tests.open_retried")]
+#[resilient(
+    retry(attempts = 3, base = "10ms"),
+    circuit_breaker = "tests.open_retried"
+)]
 async fn open_retried() -> Result<(), AppError> {
     OPEN_RETRIED.hit();
     Ok(())
@@ -201,11 +218,21 @@ async fn a_full_bulkhead_is_not_held_against_the_breaker_but_a_timeout_is() {
     a.unwrap();
     assert_eq!(b.unwrap_err().kind(), Some(ErrorKind::BulkheadFull));
     assert_eq!(c.unwrap_err().kind(), Some(ErrorKind::BulkheadFull));
-    assert_eq!(breaker.state(), State::Closed, "rejections are not failures");
+    assert_eq!(
+        breaker.state(),
+        State::Closed,
+        "rejections are not failures"
+    );
 
     let slow = Duration::from_secs(1);
-    assert_eq!(guarded(slow).await.unwrap_err().kind(), Some(ErrorKind::Timeout));
-    assert_eq!(guarded(slow).await.unwrap_err().kind(), Some(ErrorKind::Timeout));
+    assert_eq!(
+        guarded(slow).await.unwrap_err().kind(),
+        Some(ErrorKind::Timeout)
+    );
+    assert_eq!(
+        guarded(slow).await.unwrap_err().kind(),
+        Some(ErrorKind::Timeout)
+    );
     assert_eq!(breaker.state(), State::Open, "timeouts are failures");
     assert_eq!(GUARDED.get(), 3);
 }
