@@ -184,9 +184,11 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                             #clones
                             let __resilience_judged =
                                 __resilience_retry.attempt(async { #judged }).await;
-                            match __resilience_retry.next(__resilience_judged).await {
+                            match __resilience_retry.next(__resilience_judged) {
                                 #private::Next::Done(__resilience_outcome) => break __resilience_outcome,
-                                #private::Next::Retry => {}
+                                #private::Next::Retry(__resilience_delay) => {
+                                    #private::sleep(__resilience_delay).await;
+                                }
                             }
                         }
                     }

@@ -25,5 +25,5 @@ pub use instances::{
 };
 pub use layers::{deadline, flatten};
 pub use outcome::{FromError, Judged, Outcome, finish};
-pub use retry::{BackoffKind, Next, RetryAttempt, RetryRun, RetrySpec, retry_policy};
+pub use retry::{BackoffKind, Next, RetryAttempt, RetryRun, RetrySpec, retry_policy, sleep};
 pub use timeout::{Timeout, lift, timeout};

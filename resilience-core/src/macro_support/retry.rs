@@ -85,6 +85,13 @@ pub fn retry_policy(
         .map_err(|err| super::instances::config_error(err, Primitive::Retry, spec.name))
 }
 
+/// Waits `delay` before the next attempt (no timer for a zero delay).
+pub async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
 /// One call's retry loop state.
 #[derive(Debug)]
 pub struct RetryRun<'a> {
@@ -97,8 +104,8 @@ pub struct RetryRun<'a> {
 pub enum Next<T, E> {
     /// Return this outcome.
     Done(Outcome<T, E>),
-    /// The delay has been slept: make another attempt.
-    Retry,
+    /// Sleep this long (see [`sleep`]), then make another attempt.
+    Retry(Duration),
 }
 
 impl<'a> RetryRun<'a> {
@@ -134,23 +141,18 @@ impl<'a> RetryRun<'a> {
         RetryAttempt { state }
     }
 
-    /// Decides on an attempt's outcome: sleeps the delay and asks for another attempt, or
-    /// returns the outcome. A stopped call's own `E` comes back unchanged (as
+    /// Decides on an attempt's outcome: another attempt after a delay, or the outcome. A stopped call's own `E` comes back unchanged (as
     /// [`RetryPolicy::run_typed`] does); a primitive's error, or an `E` that is an
     /// [`Error`], gets the attempts, the elapsed time and the reason it stopped.
-    pub async fn next<T, E: 'static>(&mut self, judged: Judged<T, E>) -> Next<T, E> {
+    #[inline]
+    pub fn next<T, E: 'static>(&mut self, judged: Judged<T, E>) -> Next<T, E> {
         let outcome = match &judged.outcome {
             Ok(result) => crate::retry::Outcome::of(judged.class, result),
             Err(err) => crate::retry::Outcome::of_error(err),
         };
         match self.policy.decide(&mut self.call, outcome) {
             Decision::Return => Next::Done(judged.outcome),
-            Decision::Retry { delay } => {
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
-                Next::Retry
-            }
+            Decision::Retry { delay } => Next::Retry(delay),
             Decision::Stop(stop) => Next::Done(self.stopped(judged.outcome, stop)),
         }
     }
