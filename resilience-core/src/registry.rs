@@ -14,29 +14,32 @@
 //! same.force_open();
 //! assert_eq!(breaker.state(), State::ForcedOpen);
 //!
+//! // Bulkheads are shared by name the same way.
+//! let pool = registry.bulkhead("payments", |b| b.max_concurrent(8)).unwrap();
+//! assert_eq!(pool.capacity(), 8);
+//!
 //! // One snapshot of everything, for a health endpoint.
 //! let snapshot = registry.snapshot();
 //! assert_eq!(snapshot.circuit_breakers.len(), 1);
 //! assert_eq!(snapshot.circuit_breakers[0].name, "payments");
+//! assert_eq!(snapshot.bulkheads[0].capacity, 8);
 //! ```
 //!
 //! # Why a registry
 //!
-//! A breaker protects one dependency, so every code path that calls "payments" must share
-//! one breaker, wherever it is constructed: a tower layer built in `main`, a
+//! A breaker or a bulkhead protects one dependency, so every code path that calls "payments"
+//! must share one instance, wherever it is constructed: a tower layer built in `main`, a
 //! `#[resilient(circuit_breaker = "payments")]` function deep in a module. The registry
 //! hands out the same instance for the same name ([`Registry::global`] is the one the
 //! attribute uses), and lists all of them for a health endpoint.
 //!
-//! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
-//! instead of looking a name up on every call (`#[resilient]` keeps the handle in a static
-//! of the function after its first call).
+//! Retry budgets are shared by name as well ([`Registry::retry_budget`]), so that
+//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget.
 //!
-//! Three kinds of instance are kept, each in its own namespace: circuit breakers,
-//! bulkheads and retry budgets (a name may be used by one of each).
+//! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
+//! instead of looking a name up on every call.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
@@ -80,7 +83,7 @@ impl Registry {
     ) -> Result<CircuitBreaker, ConfigError> {
         self.circuit_breakers.get_or_create(name.into(), |name| {
             configure(CircuitBreaker::builder().name(name.clone()))
-                .name(name.clone())
+                .name(name)
                 .build()
         })
     }
@@ -104,8 +107,7 @@ impl Registry {
     }
 
     /// The bulkhead named `name`, created with `configure(builder)` if it does not exist
-    /// yet; as [`circuit_breaker`](Registry::circuit_breaker): the name is `name`, and the
-    /// first configuration wins.
+    /// yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
     ///
     /// # Errors
     ///
@@ -117,7 +119,7 @@ impl Registry {
     ) -> Result<Bulkhead, ConfigError> {
         self.bulkheads.get_or_create(name.into(), |name| {
             configure(Bulkhead::builder().name(name.clone()))
-                .name(name.clone())
+                .name(name)
                 .build()
         })
     }
@@ -133,8 +135,8 @@ impl Registry {
         self.bulkheads.insert(bulkhead.name().clone(), bulkhead)
     }
 
-    /// Removes the bulkhead named `name` from the registry (handles already given out
-    /// keep working).
+    /// Removes the bulkhead named `name` from the registry (handles already given out keep
+    /// working).
     pub fn remove_bulkhead(&self, name: &str) -> Option<Bulkhead> {
         self.bulkheads.remove(name)
     }
@@ -178,7 +180,7 @@ impl Registry {
     }
 
     /// A snapshot of every registered breaker and bulkhead, sorted by name within each
-    /// kind.
+    /// kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -202,68 +204,60 @@ pub struct RegistrySnapshot {
     pub bulkheads: Vec<BulkheadSnapshot>,
 }
 
-/// One kind's name → instance map.
+/// One kind's instances by name. A poisoned lock is still used: every write leaves the map
+/// consistent (a single insert or remove).
 #[derive(Debug)]
-struct Named<T> {
-    map: RwLock<HashMap<Name, T>>,
-}
+struct Named<T>(RwLock<HashMap<Name, T>>);
 
 impl<T> Default for Named<T> {
     fn default() -> Self {
-        Self {
-            map: RwLock::new(HashMap::new()),
-        }
+        Self(RwLock::default())
     }
 }
 
 impl<T: Clone> Named<T> {
-    fn get<Q>(&self, name: &Q) -> Option<T>
-    where
-        Name: std::borrow::Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map
+    fn get(&self, name: &str) -> Option<T> {
+        self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()
     }
 
-    /// The instance under `name`, or the one `create` makes (under the write lock, so two
-    /// racing callers get the same instance).
     fn get_or_create(
         &self,
         name: Name,
-        create: impl FnOnce(&Name) -> Result<T, ConfigError>,
+        create: impl FnOnce(Name) -> Result<T, ConfigError>,
     ) -> Result<T, ConfigError> {
         if let Some(found) = self.get(&name) {
             return Ok(found);
         }
-        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        // Another caller may have created it between the two locks.
         if let Some(found) = map.get(&name) {
             return Ok(found.clone());
         }
-        let made = create(&name)?;
-        map.insert(name, made.clone());
-        Ok(made)
+        let created = create(name.clone())?;
+        map.insert(name, created.clone());
+        Ok(created)
     }
 
     fn insert(&self, name: Name, value: T) -> Option<T> {
-        self.map
+        self.0
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name, value)
     }
 
     fn remove(&self, name: &str) -> Option<T> {
-        self.map
+        self.0
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(name)
     }
 
-    fn map_values<S>(&self, f: impl FnMut(&T) -> S) -> Vec<S> {
-        self.map
+    fn map_values<U>(&self, f: impl Fn(&T) -> U) -> Vec<U> {
+        self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .values()

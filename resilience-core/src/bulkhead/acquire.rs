@@ -86,23 +86,36 @@ impl fmt::Debug for Acquire {
     }
 }
 
-/// Waits (the caller is already counted as waiting) until a slot is handed over or
-/// `until` passes. `by_deadline`: `until` is the ambient deadline, not `max_wait`.
-pub(super) fn wait(bulkhead: Bulkhead, until: Instant, by_deadline: bool) -> Acquire {
+/// Waits (the caller is already counted as waiting, since `started`) until a slot is
+/// handed over or `until` passes. `by_deadline`: `until` is the ambient deadline, not
+/// `max_wait`.
+///
+/// The waiting future is polled once here, with a no-op waker, so that the caller takes
+/// its place in the hand-off semaphore's FIFO queue *now*: the queue order is the order of
+/// `acquire` calls, not the order in which the callers' futures happen to be first polled
+/// (a tower layer calls `acquire` in `call` and awaits it later, in its response future).
+/// The timer is only created on the caller's own first poll, so that no runtime is needed
+/// here.
+pub(super) fn wait(
+    bulkhead: Bulkhead,
+    started: Instant,
+    until: Instant,
+    by_deadline: bool,
+) -> Acquire {
     // The ticket exists from the moment the caller is counted as waiting, so a future
     // dropped before its first poll leaves the queue too.
     let ticket = Ticket {
         bulkhead,
         queued: true,
     };
-    Acquire::waiting(Box::pin(async move {
+    let mut future: Waiting = Box::pin(async move {
         // Locals drop in reverse order: on cancellation the semaphore future below goes
         // first (returning any hand-off it was given), then the ticket leaves the queue.
         let mut ticket = ticket;
-        let started = Instant::now();
         let admitted = {
             let mut handoff = std::pin::pin!(ticket.bulkhead.shared.slots.handoff.acquire());
-            let mut sleep = std::pin::pin!(tokio::time::sleep_until(until));
+            let mut sleep = std::pin::pin!(None::<tokio::time::Sleep>);
+            let mut registered = false;
             std::future::poll_fn(|cx| {
                 if let Poll::Ready(outcome) = handoff.as_mut().poll(cx) {
                     // The semaphore is never closed, so `Err` cannot happen; if it did,
@@ -114,7 +127,17 @@ pub(super) fn wait(bulkhead: Bulkhead, until: Instant, by_deadline: bool) -> Acq
                     });
                     return Poll::Ready(claimed.is_ok());
                 }
-                sleep.as_mut().poll(cx).map(|()| false)
+                if !std::mem::replace(&mut registered, true) {
+                    // The poll from `wait` itself: the place in the queue is taken.
+                    return Poll::Pending;
+                }
+                if sleep.is_none() {
+                    sleep.set(Some(tokio::time::sleep_until(until)));
+                }
+                match sleep.as_mut().as_pin_mut() {
+                    Some(sleep) => sleep.poll(cx).map(|()| false),
+                    None => Poll::Pending,
+                }
             })
             .await
         };
@@ -131,7 +154,15 @@ pub(super) fn wait(bulkhead: Bulkhead, until: Instant, by_deadline: bool) -> Acq
         } else {
             ticket.bulkhead.timed_out_error(waited)
         })
-    }))
+    });
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(std::task::Waker::noop()))
+    {
+        // A slot was handed over in the meantime.
+        Poll::Ready(outcome) => Acquire::decided(outcome),
+        Poll::Pending => Acquire::waiting(future),
+    }
 }
 
 /// A caller's place in the queue: leaves it on drop unless it was admitted.

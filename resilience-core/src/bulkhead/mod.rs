@@ -201,7 +201,9 @@ impl Bulkhead {
     /// The attempt is made when `acquire` is called, not when the future is first polled:
     /// the returned [`Acquire`] already holds the permit or the error, unless the caller
     /// was queued. So a layer can decide in its `call` whether it may call its inner
-    /// service at once ([`Acquire::into_decided`]).
+    /// service at once ([`Acquire::into_decided`]). A queued caller takes its place in the
+    /// FIFO queue here too, so callers are served in the order they called `acquire`,
+    /// whenever their futures are first polled.
     #[inline]
     pub fn acquire(&self) -> Acquire {
         if self.shared.slots.try_take() {
@@ -233,7 +235,7 @@ impl Bulkhead {
         match shared.slots.try_take_or_enqueue() {
             Entry::Taken => Acquire::decided(Ok(Permit::new(self.clone()))),
             Entry::QueueFull => Acquire::decided(Err(self.full_error("queue_full"))),
-            Entry::Queued => acquire::wait(self.clone(), until, by_deadline),
+            Entry::Queued => acquire::wait(self.clone(), now, until, by_deadline),
         }
     }
 

@@ -66,7 +66,8 @@ pub fn enforce<F: Future>(future: F) -> Enforce<F> {
 ///
 /// See [`propagate`](super::propagate) for why a plain `tokio::spawn` loses the deadline.
 /// The task ends with `Err(DeadlineExceeded)` when the deadline passes, whether or not
-/// anyone still awaits its `JoinHandle`.
+/// anyone still awaits its `JoinHandle`. Called outside any scope, there is no deadline to
+/// carry and the task runs to completion unbounded, as with `tokio::spawn`.
 ///
 /// # Panics
 ///

@@ -67,7 +67,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use enforce::{DeadlineMetrics, Enforce, enforce, spawn};
-pub use scope::{Propagate, Scope, propagate, scope};
+pub use scope::{Propagate, Scope, in_scope, propagate, scope};
 
 /// An absolute instant by which work must be done.
 ///

@@ -32,6 +32,31 @@ pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
     }
 }
 
+/// Runs `f` with `deadline` as the ambient deadline: the synchronous counterpart of
+/// [`scope`], for code that *creates* futures and reads the deadline while doing so.
+///
+/// As with [`scope`], an earlier deadline already in force wins. The deadline is ambient
+/// only while `f` runs; a future `f` returns does not keep it (wrap that in [`scope`]).
+///
+/// A tower service's `call` is such code: a bulkhead layer takes its permit, or its place
+/// in the queue, in `call`, and bounds a wait by the deadline it sees there. The server
+/// `DeadlineLayer` of `resilience-tower` calls its inner service inside `in_scope`.
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_core::deadline::{self, Deadline};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let d = Deadline::after(Duration::from_secs(1));
+/// assert_eq!(deadline::in_scope(d, Deadline::current), Some(d));
+/// assert_eq!(Deadline::current(), None);
+/// # }
+/// ```
+pub fn in_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
+    let deadline = Deadline::current().map_or(deadline, |outer| outer.min(deadline));
+    CURRENT.sync_scope(deadline, f)
+}
+
 pin_project! {
     /// The future returned by [`scope`].
     #[must_use = "futures do nothing unless polled"]

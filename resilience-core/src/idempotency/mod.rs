@@ -39,9 +39,29 @@
 //! and the key was claimed again, the old holder's [`complete`](IdempotencyStore::complete)
 //! or [`release`](IdempotencyStore::release) is refused ([`Commit::Stale`]) instead of
 //! overwriting the newer claim.
+//!
+//! # Stores
+//!
+//! - [`MemoryStore`]: the default, for one instance; sharded, bounded in entries and bytes,
+//!   refuses new claims when full rather than evicting a live lease or record.
+//! - `RedisStore` (feature `redis`): shared by every instance of a service; one Lua script
+//!   (one round trip) per call, TTLs kept by Redis, every call bounded by a timeout.
+//!
+//! Both fail with [`ErrorKind::StoreUnavailable`](crate::ErrorKind::StoreUnavailable)
+//! (primitive [`Idempotency`](crate::Primitive::Idempotency)) when they cannot answer; an
+//! HTTP layer turns that into 503 (fail closed) or, if configured, runs the request
+//! unprotected (fail open).
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod testing;
 
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{RedisStore, RedisStoreBuilder};
 pub use store::{BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, Record};

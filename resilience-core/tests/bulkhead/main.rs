@@ -5,5 +5,6 @@ mod concurrency;
 mod config;
 mod model;
 mod queue;
+mod registry;
 mod support;
 mod telemetry;

@@ -245,3 +245,28 @@ async fn dropping_an_undecided_or_decided_acquire_never_leaks() {
     drop(admitted);
     assert_eq!((bulkhead.in_flight(), bulkhead.waiting()), (0, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_queue_order_is_the_order_of_acquire_calls_not_of_first_polls() {
+    // `acquire` decides at the call (the tower layer calls it in `call` and awaits it later
+    // in the response future), so the place in the queue must be taken there too.
+    let bulkhead = queued(1, 2, Duration::from_secs(10));
+    let held = bulkhead.try_acquire().unwrap();
+    let first = bulkhead.acquire();
+    let second = bulkhead.acquire();
+    assert_eq!(bulkhead.waiting(), 2);
+
+    // The later caller's future happens to be polled first.
+    let second = tokio::spawn(second);
+    settle().await;
+    let first = tokio::spawn(first);
+    settle().await;
+
+    drop(held);
+    settle().await;
+    assert!(first.is_finished(), "the first caller gets the slot");
+    assert!(!second.is_finished(), "the second caller keeps waiting");
+    drop(first.await.unwrap().expect("admitted"));
+    drop(second.await.unwrap().expect("admitted next"));
+    assert_eq!((bulkhead.in_flight(), bulkhead.waiting()), (0, 0));
+}

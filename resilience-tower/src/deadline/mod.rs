@@ -111,9 +111,9 @@ use wire::Wire;
 /// Expiries count in `resilience_deadline_exceeded_total{name, where}`; the remaining
 /// budget is recorded in the current span's `deadline.remaining_seconds` field.
 ///
-/// Work done synchronously in the inner service's `call` (before its future is first
-/// polled) runs before the scope is entered; the deadline is in the request extensions
-/// there.
+/// The deadline is ambient in the inner service's `call` as well (with
+/// [`in_scope`](resilience_core::deadline::in_scope)), so layers below that decide in
+/// `call` — a bulkhead taking its place in the queue — see it too.
 ///
 /// # Clone
 ///
@@ -194,8 +194,13 @@ where
         if config.extension {
             request.extensions_mut().insert(deadline);
         }
+        // The deadline is ambient in the inner `call` too: a bulkhead below takes its
+        // place in the queue there and must see the deadline to bound its wait.
+        let inner = &mut self.inner;
         let future = deadline
-            .run(self.inner.call(request))
+            .run(resilience_core::deadline::in_scope(deadline, || {
+                inner.call(request)
+            }))
             .with_metrics(config.metrics.clone())
             .started_at(now);
         DeadlineFuture::bounded(future)

@@ -153,3 +153,43 @@ async fn inner_errors_are_wrapped_once_and_resilience_errors_pass_through() {
     assert_eq!(err.kind(), ErrorKind::Inner);
     assert_eq!(limit.in_flight(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn behind_a_deadline_layer_a_queued_request_ends_at_the_deadline_as_a_rejection() {
+    // DeadlineLayer → BulkheadLayer: the bulkhead takes its permit (or its place in the
+    // queue) in `call`, so the deadline must already be ambient there for the wait to end
+    // at it as the bulkhead's rejection — not as a deadline that passed "during" a call
+    // that never happened.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let limit = Bulkhead::builder()
+        .name("inner")
+        .max_concurrent(1)
+        .max_waiting(1)
+        .max_wait(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let inner = gated(Arc::clone(&calls), Arc::new(Semaphore::new(0)));
+    let inner = service_fn(move |request: http::Request<()>| {
+        let mut inner = inner.clone();
+        let n = *request.extensions().get::<u32>().unwrap_or(&0);
+        async move { inner.call(n).await }
+    });
+    let mut svc = tower::ServiceBuilder::new()
+        .layer(resilience_tower::deadline::DeadlineLayer::new())
+        .layer(BulkheadLayer::new(limit.clone()))
+        .service(inner);
+    let _held = limit.try_acquire().unwrap();
+    let request = http::Request::get("/")
+        .header("connect-timeout-ms", "100")
+        .body(())
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    svc.ready().await.unwrap();
+    let err = svc.call(request).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+    assert_eq!(err.primitive(), Some(Primitive::Bulkhead), "{err}");
+    assert!(err.is_rejection(), "the request was never called: {err}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(limit.waiting(), 0);
+}

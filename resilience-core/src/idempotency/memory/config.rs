@@ -1,0 +1,163 @@
+//! The memory store's builder.
+
+use std::hash::RandomState;
+use std::sync::Arc;
+
+use super::shard::Shard;
+use super::{MemoryStore, Shared};
+use crate::config::check;
+use crate::{ConfigError, Name, Primitive};
+
+/// Builds a [`MemoryStore`]; start with [`MemoryStore::builder`].
+///
+/// | option | default | |
+/// |---|---|---|
+/// | [`name`](Self::name) | `"memory"` | instance name in errors |
+/// | [`max_entries`](Self::max_entries) | 100 000 | keys held at once, in flight or completed |
+/// | [`max_bytes`](Self::max_bytes) | 64 MiB | key and record bytes held at once |
+/// | [`shards`](Self::shards) | 4 × the CPUs, a power of two, at most `max_entries / 64` | independent locks |
+///
+/// Both limits are split evenly between the shards: each shard refuses on its own once its
+/// share is taken (see [`MemoryStore`]'s "When full").
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MemoryStoreBuilder {
+    name: Name,
+    max_entries: usize,
+    max_bytes: usize,
+    shards: Option<usize>,
+}
+
+impl Default for MemoryStoreBuilder {
+    fn default() -> Self {
+        Self {
+            name: Name::from_static("memory"),
+            max_entries: 100_000,
+            max_bytes: 64 << 20,
+            shards: None,
+        }
+    }
+}
+
+impl MemoryStoreBuilder {
+    /// The instance name, carried by this store's errors.
+    pub fn name(mut self, name: impl Into<Name>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// How many keys the store holds at once, in flight or completed (default 100 000).
+    pub fn max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// How many bytes of keys and records ([`Record::size`](super::super::Record::size))
+    /// the store holds at once (default 64 MiB). Bookkeeping (about 100 bytes per entry) is
+    /// bounded by `max_entries` instead.
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// How many independently locked shards to use: a power of two, at most
+    /// `max_entries`. `1` gives exact store-wide limits at the cost of one lock.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// Validates the options and builds the store.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when `max_entries`, `max_bytes` or `shards` is zero, `shards` is
+    /// not a power of two, or `shards` exceeds `max_entries`.
+    pub fn build(self) -> Result<MemoryStore, ConfigError> {
+        let p = Primitive::Idempotency;
+        let max_entries = check::nonzero(p, "max_entries", self.max_entries)?;
+        let max_bytes = check::nonzero(p, "max_bytes", self.max_bytes)?;
+        let shards = match self.shards {
+            Some(shards) => {
+                let shards = check::nonzero(p, "shards", shards)?;
+                if !shards.is_power_of_two() {
+                    return Err(ConfigError::new(
+                        p,
+                        "shards",
+                        format!("must be a power of two, got {shards}"),
+                    ));
+                }
+                check::ordered(p, "shards", shards, "max_entries", max_entries)?;
+                shards
+            }
+            None => default_shards(max_entries),
+        };
+        let hasher = RandomState::new();
+        let per_shard = |total: usize| total.div_ceil(shards);
+        let shards = (0..shards)
+            .map(|_| {
+                std::sync::Mutex::new(Shard::new(
+                    per_shard(max_entries),
+                    per_shard(max_bytes),
+                    hasher.clone(),
+                ))
+            })
+            .collect();
+        Ok(MemoryStore {
+            shared: Arc::new(Shared {
+                name: self.name,
+                hasher,
+                shards,
+                max_entries,
+                max_bytes,
+            }),
+        })
+    }
+}
+
+/// 4 shards per CPU (so that threads rarely meet on one lock), but never fewer than 64
+/// entries per shard (so that a shard's share of the capacity stays meaningful).
+fn default_shards(max_entries: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let wanted = (cpus * 4).next_power_of_two();
+    let most = prev_power_of_two((max_entries / 64).max(1));
+    wanted.min(most)
+}
+
+fn prev_power_of_two(n: usize) -> usize {
+    1 << (usize::BITS - 1 - n.leading_zeros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_shards_are_a_power_of_two_with_room_in_each() {
+        for max in [1, 63, 64, 65, 1000, 100_000, usize::MAX] {
+            let shards = default_shards(max);
+            assert!(shards.is_power_of_two(), "{max} -> {shards}");
+            assert!(shards == 1 || max / shards >= 64, "{max} -> {shards}");
+        }
+    }
+
+    #[test]
+    fn invalid_options_are_refused() {
+        let err = |b: MemoryStoreBuilder| b.build().unwrap_err().option();
+        assert_eq!(err(MemoryStore::builder().max_entries(0)), "max_entries");
+        assert_eq!(err(MemoryStore::builder().max_bytes(0)), "max_bytes");
+        assert_eq!(err(MemoryStore::builder().shards(0)), "shards");
+        assert_eq!(err(MemoryStore::builder().shards(3)), "shards");
+        assert_eq!(
+            err(MemoryStore::builder().max_entries(4).shards(8)),
+            "shards"
+        );
+        assert!(
+            MemoryStore::builder()
+                .max_entries(4)
+                .shards(4)
+                .build()
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! The Redis store (feature `redis`).
+
+mod codec;
+mod config;
+mod scripts;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub use config::RedisStoreBuilder;
+
+use super::store::{BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, Record};
+use crate::{BoxError, Error, ErrorKind, Name, Primitive};
+
+/// The longest TTL sent to Redis; longer ones are capped (Redis refuses expiry times that
+/// overflow its clock).
+const MAX_TTL_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
+
+/// An idempotency store in Redis, shared by every instance of a service: a duplicate that
+/// reaches another instance ten minutes later still finds the first one's result.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use resilience_core::idempotency::RedisStore;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::builder("redis://127.0.0.1:6379/")
+///     .prefix("checkout:idempotency:")
+///     .timeout(Duration::from_millis(200))
+///     .build()?;
+/// store.ping().await?; // optional: check Redis at startup
+/// # Ok(()) }
+/// ```
+///
+/// # How it works
+///
+/// Each key lives under `prefix + key` (Redis keys are binary-safe, so any key is fine) and
+/// holds either a lease or a record, in a small versioned binary format (below). Every call
+/// is one Lua script, so one round trip, atomic in Redis:
+///
+/// - **claim**: `SET key lease NX PX lock_ttl`; when the key exists, the same script
+///   compares fingerprints and returns the existing lease or record with its `PTTL`, which
+///   the store turns into [`Claim::InFlight`] (with `lease_expires_in`),
+///   [`Claim::Completed`] or [`Claim::Mismatch`].
+/// - **complete**: if the key still holds this very lease, `SET key record PX ttl`;
+///   otherwise [`Commit::Stale`].
+/// - **release**: if the key still holds this very lease, `DEL key`; otherwise stale.
+///
+/// Redis enforces the TTLs: an abandoned lease disappears after its lock TTL, a record
+/// after its TTL.
+///
+/// # Fencing tokens
+///
+/// A lease's token is a random `u64` drawn per claim (no counter key, so nothing is shared
+/// between keys and the scripts stay single-key, as Redis Cluster requires). Two claims of
+/// one key get the same token with probability 2⁻⁶⁴; the lease value compared by complete
+/// and release also holds the fingerprint.
+///
+/// # Record format (version 1)
+///
+/// ```text
+/// lease (in flight):  01 'L' fingerprint[32] token:u64be                        (42 bytes)
+/// record (completed): 01 'R' fingerprint[32] status:u16be header_count:u32be
+///                     header_count × ( name_len:u32be name value_len:u32be value )
+///                     body (the rest of the value)
+/// ```
+///
+/// The fingerprint sits at the same offset in both, so the claim script compares it
+/// without decoding. A value of another version is refused (`StoreUnavailable` with the
+/// decoding error as source), never misread.
+///
+/// # When Redis is down or slow
+///
+/// Every call is bounded by the [timeout](RedisStoreBuilder::timeout) and fails with an
+/// [`Error`] of kind [`StoreUnavailable`](ErrorKind::StoreUnavailable), primitive
+/// [`Idempotency`](Primitive::Idempotency), this store's name, and the Redis error (or the
+/// timeout) as [`source`](std::error::Error::source); it never panics. The connection is
+/// made lazily and remade by the next call after a failure, so the store recovers by itself
+/// when Redis is back. A call that timed out may still have been applied by Redis (e.g. a
+/// claim whose answer was lost): its lease then simply expires after the lock TTL.
+///
+/// # Clone
+///
+/// Clones share the connection and configuration: cloning is an `Arc` increment.
+#[derive(Clone)]
+pub struct RedisStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: Name,
+    prefix: Box<[u8]>,
+    timeout: Duration,
+    client: redis::Client,
+    manager_config: ConnectionManagerConfig,
+    manager: tokio::sync::OnceCell<ConnectionManager>,
+    scripts: scripts::Scripts,
+}
+
+impl RedisStore {
+    /// A builder for a store on the Redis at `url` (`redis://host:port/db`).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder::new(url.into())
+    }
+
+    /// The instance name, carried by this store's errors.
+    #[must_use]
+    pub fn name(&self) -> &Name {
+        &self.shared.name
+    }
+
+    /// The prefix put before every key in Redis.
+    #[must_use]
+    pub fn prefix(&self) -> &[u8] {
+        &self.shared.prefix
+    }
+
+    /// Checks that Redis answers (`PING`), within the timeout: for startup and readiness
+    /// checks.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreUnavailable`](ErrorKind::StoreUnavailable) when Redis cannot be reached.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.bounded("ping", async {
+            let mut conn = self.connection().await?;
+            redis::cmd("PING")
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|err| self.unavailable("ping", err))
+        })
+        .await
+    }
+
+    /// The key as stored in Redis: the prefix, then the key's bytes.
+    fn redis_key(&self, key: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.shared.prefix.len() + key.len());
+        out.extend_from_slice(&self.shared.prefix);
+        out.extend_from_slice(key.as_bytes());
+        out
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, Error> {
+        let shared = &self.shared;
+        shared
+            .manager
+            .get_or_try_init(|| async {
+                ConnectionManager::new_lazy_with_config(
+                    shared.client.clone(),
+                    shared.manager_config.clone(),
+                )
+            })
+            .await
+            .cloned()
+            .map_err(|err| self.unavailable("connect", err))
+    }
+
+    /// Runs one store call within the timeout.
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.shared.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(self.unavailable(
+                op,
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("redis did not answer within {:?}", self.shared.timeout),
+                ),
+            )),
+        }
+    }
+
+    fn unavailable(&self, op: &'static str, source: impl Into<BoxError>) -> Error {
+        Error::new(ErrorKind::StoreUnavailable)
+            .with_primitive(Primitive::Idempotency)
+            .with_instance(self.shared.name.clone())
+            .with_detail("the idempotency store is unavailable")
+            .with_field("store_call", op)
+            .with_source(source)
+    }
+
+    async fn claim_now(
+        &self,
+        key: &str,
+        fingerprint: &Fingerprint,
+        lock_ttl: Duration,
+    ) -> Result<Claim, Error> {
+        let token: u64 = rand::random();
+        let lease = codec::encode_lease(fingerprint, token);
+        let mut conn = self.connection().await?;
+        let reply: redis::Value = self
+            .shared
+            .scripts
+            .claim
+            .key(self.redis_key(key))
+            .arg(&lease[..])
+            .arg(millis(lock_ttl))
+            .arg(&fingerprint.as_bytes()[..])
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|err| self.unavailable("claim", err))?;
+        match reply {
+            redis::Value::Int(1) => Ok(Claim::Claimed(Lease::new(key, token, *fingerprint))),
+            redis::Value::Int(2) => Ok(Claim::Mismatch),
+            redis::Value::Array(items) => match <[redis::Value; 2]>::try_from(items) {
+                Ok([redis::Value::BulkString(value), redis::Value::Int(pttl)]) => {
+                    self.existing(fingerprint, value, pttl)
+                }
+                Ok(other) => Err(self.unexpected("claim", &other)),
+                Err(other) => Err(self.unexpected("claim", &other)),
+            },
+            other => Err(self.unexpected("claim", &other)),
+        }
+    }
+
+    /// The answer for a key that holds a lease or record with the caller's fingerprint.
+    fn existing(
+        &self,
+        fingerprint: &Fingerprint,
+        value: Vec<u8>,
+        pttl: i64,
+    ) -> Result<Claim, Error> {
+        let decoded =
+            codec::decode(Bytes::from(value)).map_err(|err| self.unavailable("claim", err))?;
+        Ok(match decoded {
+            codec::Value::Lease { fingerprint: f, .. }
+            | codec::Value::Record { fingerprint: f, .. }
+                if f != *fingerprint =>
+            {
+                Claim::Mismatch
+            }
+            codec::Value::Lease { .. } => Claim::InFlight {
+                lease_expires_in: u64::try_from(pttl).ok().map(Duration::from_millis),
+            },
+            codec::Value::Record { record, .. } => Claim::Completed(record),
+        })
+    }
+
+    async fn complete_now(
+        &self,
+        lease: &Lease,
+        record: &Record,
+        ttl: Duration,
+    ) -> Result<Commit, Error> {
+        let current = codec::encode_lease(lease.fingerprint(), lease.token());
+        let value = codec::encode_record(lease.fingerprint(), record)
+            .map_err(|err| self.unavailable("complete", err))?;
+        let mut conn = self.connection().await?;
+        let done: i64 = self
+            .shared
+            .scripts
+            .complete
+            .key(self.redis_key(lease.key()))
+            .arg(&current[..])
+            .arg(value)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|err| self.unavailable("complete", err))?;
+        Ok(commit(done))
+    }
+
+    async fn release_now(&self, lease: &Lease) -> Result<Commit, Error> {
+        let current = codec::encode_lease(lease.fingerprint(), lease.token());
+        let mut conn = self.connection().await?;
+        let done: i64 = self
+            .shared
+            .scripts
+            .release
+            .key(self.redis_key(lease.key()))
+            .arg(&current[..])
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|err| self.unavailable("release", err))?;
+        Ok(commit(done))
+    }
+
+    fn unexpected(&self, op: &'static str, reply: &impl std::fmt::Debug) -> Error {
+        self.unavailable(op, format!("unexpected reply from redis: {reply:?}"))
+    }
+}
+
+fn commit(done: i64) -> Commit {
+    if done == 1 {
+        Commit::Done
+    } else {
+        Commit::Stale
+    }
+}
+
+/// A TTL in whole milliseconds for `PX`: at least 1 (Redis refuses 0), at most
+/// [`MAX_TTL_MS`].
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TTL_MS)
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("name", &self.shared.name)
+            .field("prefix", &String::from_utf8_lossy(&self.shared.prefix))
+            .field("timeout", &self.shared.timeout)
+            .field("connected", &self.shared.manager.initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdempotencyStore for RedisStore {
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: &'a Fingerprint,
+        lock_ttl: Duration,
+    ) -> BoxFuture<'a, Result<Claim, Error>> {
+        Box::pin(self.bounded("claim", self.claim_now(key, fingerprint, lock_ttl)))
+    }
+
+    fn complete(
+        &self,
+        lease: Lease,
+        record: Record,
+        ttl: Duration,
+    ) -> BoxFuture<'_, Result<Commit, Error>> {
+        Box::pin(async move {
+            self.bounded("complete", self.complete_now(&lease, &record, ttl))
+                .await
+        })
+    }
+
+    fn release(&self, lease: Lease) -> BoxFuture<'_, Result<Commit, Error>> {
+        Box::pin(async move { self.bounded("release", self.release_now(&lease)).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_are_whole_milliseconds_within_what_redis_accepts() {
+        assert_eq!(millis(Duration::ZERO), 1);
+        assert_eq!(millis(Duration::from_micros(1500)), 1);
+        assert_eq!(millis(Duration::from_secs(2)), 2000);
+        assert_eq!(millis(Duration::MAX), MAX_TTL_MS);
+    }
+}

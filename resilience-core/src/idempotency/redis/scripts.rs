@@ -1,0 +1,66 @@
+//! The Lua scripts: each store call is one `EVALSHA`, so one round trip, and atomic in Redis.
+//!
+//! Values are laid out as [`codec`](super::codec) describes: bytes 3..=34 (Lua counts
+//! from 1) of every value are the fingerprint.
+
+use redis::Script;
+
+/// `KEYS[1]` the key; `ARGV[1]` the lease value to set, `ARGV[2]` the lock TTL in ms,
+/// `ARGV[3]` the request's fingerprint.
+///
+/// Returns `1` when claimed, `2` on a fingerprint mismatch, else `{value, pttl}` of the
+/// key's lease or record for the client to decode.
+const CLAIM: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+local value = redis.call('GET', KEYS[1])
+if not value then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if string.sub(value, 3, 34) ~= ARGV[3] then
+  return 2
+end
+return {value, redis.call('PTTL', KEYS[1])}
+";
+
+/// `KEYS[1]` the key; `ARGV[1]` the lease value (fingerprint and fencing token) the caller
+/// claimed with, `ARGV[2]` the record value, `ARGV[3]` the record TTL in ms.
+///
+/// Returns `1` when the lease was current and the record is stored, `0` (stale) otherwise.
+const COMPLETE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// `KEYS[1]` the key; `ARGV[1]` the lease value the caller claimed with.
+///
+/// Returns `1` when the lease was current and the key is deleted, `0` (stale) otherwise.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+";
+
+/// The three scripts, hashed once per store.
+pub(super) struct Scripts {
+    pub(super) claim: Script,
+    pub(super) complete: Script,
+    pub(super) release: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Self {
+            claim: Script::new(CLAIM),
+            complete: Script::new(COMPLETE),
+            release: Script::new(RELEASE),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The Redis store: the shared suite against a real Redis (`RESILIENCE_REDIS_URL`), then
+//! what only Redis has: prefixes, foreign values, and outages (closed port, hung server,
+//! a server stopped mid-test).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use resilience_core::idempotency::testing::{REQUIRE_REDIS_VAR, redis_url_or_skip};
+use resilience_core::idempotency::{Claim, Commit, IdempotencyStore, Record, RedisStore};
+
+use crate::suite::{DAY, LOCK_TTL, assert_unavailable, claimed, fp, record};
+
+/// A prefix no other test (or test run) uses, so tests share one Redis safely.
+fn unique_prefix() -> String {
+    format!("resilience-test:{:016x}:", rand::random::<u64>())
+}
+
+fn store_at(url: &str) -> RedisStore {
+    RedisStore::builder(url)
+        .prefix(unique_prefix())
+        // Generous: the machine running the tests may be busy; outage tests set their own.
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn make() -> Option<RedisStore> {
+    redis_url_or_skip("redis store suite").map(|url| store_at(&url))
+}
+
+mod shared_suite {
+    store_suite!(super::make, #[tokio::test]);
+}
+
+async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn keys_live_under_the_prefix_with_redis_enforcing_the_lock_ttl() {
+    let Some(url) = redis_url_or_skip("keys_live_under_the_prefix") else {
+        return;
+    };
+    let store = store_at(&url);
+    let mut conn = raw(&url).await;
+    claimed(&store, "ключ", 1).await;
+
+    let mut key = store.prefix().to_vec();
+    key.extend_from_slice("ключ".as_bytes());
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(pttl > 0 && pttl <= LOCK_TTL.as_millis() as i64, "{pttl}");
+
+    // Another prefix is another namespace.
+    let other = store_at(&url);
+    claimed(&other, "ключ", 2).await;
+}
+
+#[tokio::test]
+async fn a_value_of_an_unknown_format_is_refused_clearly() {
+    let Some(url) = redis_url_or_skip("a_value_of_an_unknown_format") else {
+        return;
+    };
+    let store = store_at(&url);
+    let mut conn = raw(&url).await;
+    // Same fingerprint where the scripts look for it, but a version this release does not know.
+    let mut value = vec![9, b'R'];
+    value.extend_from_slice(fp(1).as_bytes());
+    let mut key = store.prefix().to_vec();
+    key.extend_from_slice(b"k");
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(value)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let err = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
+    assert_unavailable(&err);
+    let source = std::error::Error::source(&err).expect("the decoding error is the source");
+    assert!(source.to_string().contains("version"), "{source}");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_store_unavailable_not_a_panic() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
+        .name("orders")
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let err = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
+        assert_unavailable(&err);
+        assert_eq!(err.instance(), Some("orders"));
+        assert!(std::error::Error::source(&err).is_some(), "{err:#}");
+    }
+    let lease = resilience_core::idempotency::Lease::new("k", 7, fp(1));
+    assert_unavailable(
+        &store
+            .complete(lease.clone(), record(b"x"), DAY)
+            .await
+            .unwrap_err(),
+    );
+    assert_unavailable(&store.release(lease).await.unwrap_err());
+    assert_unavailable(&store.ping().await.unwrap_err());
+}
+
+#[tokio::test]
+async fn a_hung_redis_costs_each_call_at_most_the_timeout() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    // The outer bound only keeps a broken implementation from hanging the test run.
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+        let claim = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
+        let lease = resilience_core::idempotency::Lease::new("k", 7, fp(1));
+        let complete = store.complete(lease, record(b"x"), DAY).await.unwrap_err();
+        (claim, complete)
+    })
+    .await
+    .expect("every call is bounded by the store's timeout");
+    assert_unavailable(&outcome.0);
+    assert_unavailable(&outcome.1);
+    held.abort();
+}
+
+/// A redis-server of the test's own, killed when dropped.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Option<Self> {
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match spawned {
+            Ok(child) => Some(Self { child, port }),
+            Err(err) => {
+                assert!(
+                    std::env::var(REQUIRE_REDIS_VAR).as_deref() != Ok("1"),
+                    "redis-server could not be started: {err}"
+                );
+                eprintln!("skipping: redis-server could not be started: {err}");
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    async fn wait_until_up(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        for _ in 0..200 {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                if redis::cmd("PING")
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("redis-server on port {} did not come up", self.port);
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn redis_stopped_mid_test_fails_calls_cleanly_and_the_store_recovers() {
+    if redis_url_or_skip("redis_stopped_mid_test").is_none() {
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(server) = OwnRedis::start(port) else {
+        return;
+    };
+    server.wait_until_up().await;
+    let store = RedisStore::builder(server.url())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    store.ping().await.unwrap();
+    let lease = claimed(&store, "before", 1).await;
+
+    server.stop();
+    let err = store.claim("during", &fp(1), LOCK_TTL).await.unwrap_err();
+    assert_unavailable(&err);
+    assert!(std::error::Error::source(&err).is_some(), "{err:#}");
+    assert_unavailable(&store.complete(lease, record(b"x"), DAY).await.unwrap_err());
+
+    // Back up (empty: no persistence), the same store reconnects by itself.
+    let server = OwnRedis::start(port).expect("started once already");
+    server.wait_until_up().await;
+    let mut recovered = None;
+    for _ in 0..50 {
+        match store.claim("after", &fp(1), LOCK_TTL).await {
+            Ok(claim) => {
+                recovered = Some(claim);
+                break;
+            }
+            Err(err) => assert_unavailable(&err),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        matches!(recovered, Some(Claim::Claimed(_))),
+        "{recovered:?}"
+    );
+    drop(server);
+}
+
+#[tokio::test]
+async fn two_stores_on_one_redis_see_each_others_keys() {
+    let Some(url) = redis_url_or_skip("two_stores_on_one_redis") else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let first = RedisStore::builder(url.as_str())
+        .prefix(prefix.clone())
+        .build()
+        .unwrap();
+    let second = RedisStore::builder(url.as_str())
+        .prefix(prefix)
+        .build()
+        .unwrap();
+    let lease = claimed(&first, "k", 1).await;
+    assert!(matches!(
+        second.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
+        Claim::InFlight { .. }
+    ));
+    let stored = Record::new(200, vec![], Bytes::from_static(b"from the first instance"));
+    assert_eq!(
+        first.complete(lease, stored.clone(), DAY).await.unwrap(),
+        Commit::Done
+    );
+    assert_eq!(
+        second.claim("k", &fp(1), LOCK_TTL).await.unwrap(),
+        Claim::Completed(stored)
+    );
+}
