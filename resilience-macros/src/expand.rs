@@ -1,25 +1,29 @@
 //! Turning a validated `async fn` into its hardened form.
 //!
-//! The body keeps its signature; what changes is inside it:
+//! The signature stays; the body becomes (with every option, outermost first):
 //!
 //! ```text
-//! async fn f(args) -> Result<T, E> {
-//!     instrument(async move {
-//!         finish(deadline(budget, async move {             // deadline = "..."
-//!             loop {                                        // retry(...)
-//!                 let arg = arg.clone();                    //   owned arguments, per attempt
-//!                 let judged = circuit_breaker(cb, classify, //   circuit_breaker = ...
-//!                     bulkhead(bh,                          //   bulkhead = ...
-//!                         timeout(limit, async { body }))).await;  // timeout = "..."
-//!                 match retry.next(judged).await { Done(r) => break r, Retry => {} }
-//!             }
-//!         }).await, name)
-//!     }, call_span(name)).await
-//! }
+//! instrument(async move {
+//!     finish(flatten(deadline(budget, .., async move {          // deadline = "..."
+//!         let mut retry = RetryRun::start(policy?);             // retry(...)
+//!         loop {
+//!             let arg = CloneArg::clone_arg(&arg);              //   each owned argument
+//!             let judged = retry.attempt(async {                //   cut off at the deadline
+//!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
+//!                     bulkhead(bulkhead?,                       // bulkhead = ...
+//!                         timeout(limit, async { body }))).await // timeout = "..."
+//!             }).await;
+//!             match retry.next(judged) { Done(o) => break o, Retry(d) => sleep(d).await }
+//!         }
+//!     }).await), name)
+//! }, call_span(name)).await
 //! ```
 //!
-//! Only the layers asked for are emitted. The runtime pieces live in
-//! `resilience_core::__private` (see `resilience-core/src/macro_support/`).
+//! Only the layers asked for are emitted. Instances and the policy are resolved on the
+//! first call into `static`s of the function. The runtime pieces are in
+//! `resilience_core::__private` (`resilience-core/src/macro_support/`); the layers there
+//! are hand-written futures that own their inner future once, so nesting does not
+//! multiply the size of the function's future.
 
 use std::time::Duration;
 
