@@ -17,8 +17,8 @@ use resilience_core::bulkhead::Bulkhead;
 use resilience_core::circuit_breaker::CircuitBreaker;
 use resilience_core::classify::TransientErrors;
 use resilience_core::retry::{Backoff, RetryPolicy};
-use resilience_core::{Deadline, ErrorKind};
 use resilience_core::telemetry::call_span;
+use resilience_core::{Deadline, ErrorKind};
 use resilience_core::{Error, resilient};
 use tracing::Instrument;
 
@@ -97,8 +97,12 @@ async fn backon_retry(x: u64) -> Result<u64, Error> {
         .await
 }
 
-static BREAKER: LazyLock<CircuitBreaker> =
-    LazyLock::new(|| CircuitBreaker::builder().name("bench.full").build().unwrap());
+static BREAKER: LazyLock<CircuitBreaker> = LazyLock::new(|| {
+    CircuitBreaker::builder()
+        .name("bench.full")
+        .build()
+        .unwrap()
+});
 static BULKHEAD: LazyLock<Bulkhead> =
     LazyLock::new(|| Bulkhead::builder().name("bench.full").build().unwrap());
 
@@ -114,8 +118,12 @@ async fn full_stack(x: u64) -> Result<u64, Error> {
     Ok(black_box(x) + 1)
 }
 
-static HAND_BREAKER: LazyLock<CircuitBreaker> =
-    LazyLock::new(|| CircuitBreaker::builder().name("bench.full.hand").build().unwrap());
+static HAND_BREAKER: LazyLock<CircuitBreaker> = LazyLock::new(|| {
+    CircuitBreaker::builder()
+        .name("bench.full.hand")
+        .build()
+        .unwrap()
+});
 static HAND_BULKHEAD: LazyLock<Bulkhead> =
     LazyLock::new(|| Bulkhead::builder().name("bench.full.hand").build().unwrap());
 

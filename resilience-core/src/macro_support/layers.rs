@@ -17,7 +17,9 @@ pub fn deadline<F: Future>(
     operation: &'static str,
     call: F,
 ) -> Enforce<F> {
-    let metrics = metrics.get_or_init(|| DeadlineMetrics::new(operation)).clone();
+    let metrics = metrics
+        .get_or_init(|| DeadlineMetrics::new(operation))
+        .clone();
     Deadline::after(budget).run(call).with_metrics(metrics)
 }
 

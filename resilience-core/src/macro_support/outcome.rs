@@ -54,10 +54,7 @@ impl<T, E> Judged<T, E> {
     /// Classifies `outcome`: the body's result by `classifier`, a primitive's error by its
     /// effective class.
     #[inline]
-    pub fn classify<C: Classify<T, E> + ?Sized>(
-        classifier: &C,
-        outcome: Outcome<T, E>,
-    ) -> Self {
+    pub fn classify<C: Classify<T, E> + ?Sized>(classifier: &C, outcome: Outcome<T, E>) -> Self {
         let class = match &outcome {
             Ok(result) => classifier.classify(result),
             Err(err) => err.effective_class(),
