@@ -143,6 +143,11 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         }
         None => quote!(#private::lift(#body)),
     };
+    // The attempt's outcome, awaited: with no layer between, the body's own result.
+    let mut awaited = match plan.timeout {
+        Some(_) => quote!(#attempt.await),
+        None => quote!(::core::result::Result::Ok(#body.await)),
+    };
     if let Some(bulkhead) = &plan.bulkhead {
         let source = resolve(
             bulkhead,
@@ -152,6 +157,7 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             "registry_bulkhead",
         );
         attempt = quote!(#private::bulkhead(#source, #attempt));
+        awaited = quote!(#attempt.await);
     }
     let classifier = match &plan.classify {
         Some(path) => quote_spanned!(path.span()=> &#path),
@@ -169,7 +175,7 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt).await))
         }
         None if plan.retry.is_some() => Some(quote! {
-            #private::Judged::classify(#classifier, #attempt.await)
+            #private::Judged::classify(#classifier, #awaited)
         }),
         None => None,
     };
@@ -200,7 +206,7 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             }
         }
         (None, Some(judged)) => quote!(#judged.into_outcome()),
-        (_, None) => quote!(#attempt.await),
+        (_, None) => awaited,
     };
     let call = match plan.deadline {
         Some(budget) => {
