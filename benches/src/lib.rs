@@ -1,6 +1,8 @@
 //! Benchmarks for the resilience workspace. The benchmarks live in `benches/`; run them
 //! with `cargo bench -p resilience-benches`.
 
+pub mod compare;
+
 /// Counting allocations: each bench binary installs the counter as its global allocator
 /// (`#[global_allocator] static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;`)
 /// and measures a region with [`allocations_in`](alloc::allocations_in).

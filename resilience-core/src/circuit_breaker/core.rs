@@ -66,6 +66,7 @@ impl Shared {
         duration_nanos(Instant::now().saturating_duration_since(self.base))
     }
 
+    #[inline]
     pub(crate) fn word(&self) -> Word {
         Word(self.word.load(Acquire))
     }
@@ -153,7 +154,7 @@ impl Shared {
     }
 
     /// Records how an admitted call ended.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn complete(&self, ticket: Ticket, judged: Judged) {
         self.telemetry.count(judged);
         match ticket.word.state() {
@@ -167,6 +168,13 @@ impl Shared {
         }
     }
 
+    /// A permit dropped without an outcome.
+    #[inline(never)]
+    pub(crate) fn cancel(&self, ticket: Ticket) {
+        self.complete(ticket, Judged::Cancelled);
+    }
+
+    #[inline]
     fn is_slow(&self, ticket: Ticket, now: &mut Option<u64>) -> bool {
         match self.config.slow {
             Some((threshold, _)) => {
@@ -177,15 +185,30 @@ impl Shared {
         }
     }
 
+    /// Records a closed-state outcome. The steady state of a healthy dependency, a success
+    /// into a count window that holds only successes, changes nothing (every slot is a
+    /// success, so which one it replaces does not matter) and costs one atomic load.
     #[inline]
     fn record_closed(&self, ticket: Ticket, failure: bool) {
         let mut now = None;
         let slow = self.is_slow(ticket, &mut now);
+        if !failure
+            && !slow
+            && let Window::Count(w) = &self.window
+            && w.holds_only_successes()
+            && (self.config.consecutive_failures.is_none() || self.consecutive.load(Relaxed) == 0)
+        {
+            return;
+        }
+        self.record_closed_outcome(ticket, Outcome { failure, slow }, now);
+    }
+
+    fn record_closed_outcome(&self, ticket: Ticket, outcome: Outcome, mut now: Option<u64>) {
         let current = Word(self.word.load(Relaxed));
         if !current.same_epoch(ticket.word) {
             return; // The breaker moved on while the call ran.
         }
-        let outcome = Outcome { failure, slow };
+        let Outcome { failure, .. } = outcome;
         let totals = match &self.window {
             Window::Count(w) => w.record(outcome),
             Window::Time(w) => Some(w.record(outcome, *now.get_or_insert_with(|| self.now()))),

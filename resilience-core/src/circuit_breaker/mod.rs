@@ -62,10 +62,12 @@
 //!
 //! # Cost
 //!
-//! In the closed state, admitting a call is one atomic load; recording a success that
-//! replaces a success in a count window is one atomic increment (the totals only change
-//! when the evicted outcome differs). No lock, no allocation, and no clock read unless
-//! slow calls are measured or the window is time-based. Transitions take a lock, which
+//! In the closed state, admitting a call is one atomic load; recording a success while a
+//! count window holds only successes is one more atomic load and no write (the window is
+//! unchanged whichever success it replaces); otherwise recording claims a slot with one
+//! atomic increment, and the totals change only when the evicted outcome differs. No lock,
+//! no allocation, and no clock read unless slow calls are measured or the window is
+//! time-based. Transitions take a lock, which
 //! admission and recording never wait on.
 //!
 //! # Clone

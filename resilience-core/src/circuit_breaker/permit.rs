@@ -30,6 +30,7 @@ pub struct OwnedPermit {
 }
 
 /// How an outcome counts: a rejection by an inner primitive never reached the dependency.
+#[inline]
 pub(crate) fn judge(class: Class) -> Judged {
     match class {
         Class::Success => Judged::Success,
@@ -40,6 +41,7 @@ pub(crate) fn judge(class: Class) -> Judged {
 
 /// Classifies `result`, except that an error which is (or boxes) a rejecting
 /// [`Error`](crate::Error) counts as rejected: the dependency was never called.
+#[inline]
 pub(crate) fn judge_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
     classifier: &C,
     result: &Result<T, E>,
@@ -61,6 +63,7 @@ macro_rules! permit_methods {
     () => {
         /// Records the outcome's class: `Success` and failures (`Transient`, `Permanent`)
         /// count, `Benign` does not (it frees a half-open slot like a cancellation).
+        #[inline]
         pub fn record(mut self, class: Class) {
             if let Some(ticket) = self.ticket.take() {
                 self.shared.complete(ticket, judge(class));
@@ -68,6 +71,7 @@ macro_rules! permit_methods {
         }
 
         /// Records a success.
+        #[inline]
         pub fn record_success(self) {
             self.record(Class::Success);
         }
@@ -80,6 +84,7 @@ macro_rules! permit_methods {
         /// Classifies `result` with `classifier` and records it. An error that is (or
         /// boxes) a rejecting [`Error`](crate::Error), such as a full bulkhead further in,
         /// is not counted: the dependency was never called.
+        #[inline]
         pub fn record_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
             mut self,
             classifier: &C,
@@ -97,6 +102,7 @@ macro_rules! permit_methods {
 }
 
 impl<'a> Permit<'a> {
+    #[inline]
     pub(crate) fn new(shared: &'a Shared, ticket: Ticket) -> Self {
         Self {
             shared,
@@ -108,6 +114,7 @@ impl<'a> Permit<'a> {
 }
 
 impl OwnedPermit {
+    #[inline]
     pub(crate) fn new(shared: Arc<Shared>, ticket: Ticket) -> Self {
         Self {
             shared,
@@ -119,17 +126,21 @@ impl OwnedPermit {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
+        // Inlined so that the drop after a `record` (no ticket left) costs nothing.
         if let Some(ticket) = self.ticket.take() {
-            self.shared.complete(ticket, Judged::Cancelled);
+            self.shared.cancel(ticket);
         }
     }
 }
 
 impl Drop for OwnedPermit {
+    #[inline]
     fn drop(&mut self) {
+        // Inlined so that the drop after a `record` (no ticket left) costs nothing.
         if let Some(ticket) = self.ticket.take() {
-            self.shared.complete(ticket, Judged::Cancelled);
+            self.shared.cancel(ticket);
         }
     }
 }

@@ -84,7 +84,7 @@ impl Telemetry {
         &self.name
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn count(&self, judged: Judged) {
         match judged {
             Judged::Success => &self.success,

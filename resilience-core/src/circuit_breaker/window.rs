@@ -93,6 +93,7 @@ impl CountWindow {
         }
     }
 
+    #[inline]
     fn index(&self, n: u32) -> usize {
         let low = self.magic.wrapping_mul(u64::from(n));
         ((u128::from(low) * self.slots.len() as u128) >> 64) as usize
@@ -120,6 +121,13 @@ impl CountWindow {
         decode(self.totals.load(Relaxed))
     }
 
+    /// Whether every slot holds a success that was not slow (the window is full): the
+    /// packed totals are then exactly `len` calls and nothing else.
+    #[inline]
+    pub(crate) fn holds_only_successes(&self) -> bool {
+        self.totals.load(Relaxed) == self.slots.len() as u64
+    }
+
     pub(crate) fn reset(&self) {
         for slot in self.slots.iter() {
             slot.store(0, Relaxed);
@@ -129,9 +137,14 @@ impl CountWindow {
     }
 }
 
+/// Marks a bucket's stamp while the thread that claimed it for a new slice removes the
+/// old slice's counts. Stamps are `tick + 1` of a nanosecond clock, far below this bit.
+const RECYCLING: u64 = 1 << 63;
+
 #[derive(Debug, Default)]
 struct Bucket {
-    /// `tick + 1` of the time slice this bucket holds; 0 means never used.
+    /// `tick + 1` of the time slice this bucket holds; 0 means never used; with
+    /// [`RECYCLING`] set while it is being emptied for that slice.
     stamp: AtomicU64,
     calls: AtomicI64,
     failures: AtomicI64,
@@ -156,7 +169,8 @@ impl Bucket {
 /// takes a snapshot of the old counts, claims the bucket for the new slice with a
 /// compare-and-swap, and subtracts the snapshot, so calls recorded concurrently into the
 /// new slice are kept. A call from the old slice that races with the recycling may be
-/// counted in the new one; that is the only inexactness, at bucket boundaries.
+/// counted in the new one; that is the only inexactness, at bucket boundaries. While a
+/// bucket is being recycled its stamp carries [`RECYCLING`] and readers leave it out.
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
     buckets: Box<[Bucket]>,
@@ -179,28 +193,42 @@ impl TimeWindow {
         let bucket = &self.buckets[(tick % self.buckets.len() as u64) as usize];
         loop {
             let seen = bucket.stamp.load(Acquire);
-            if seen == stamp {
+            let slice = seen & !RECYCLING;
+            if slice == stamp {
+                // Also while the bucket is being recycled for this slice: the recycler
+                // subtracts only its snapshot of the old counts, so this add is kept.
                 bucket.add(outcome, 1);
                 break;
             }
-            if seen > stamp {
+            if slice > stamp {
                 // The bucket already holds a later slice: this outcome is out of the window.
                 break;
+            }
+            if seen & RECYCLING != 0 {
+                // Another thread is recycling it for an earlier slice than ours (it is a
+                // whole window late); wait for it to finish, then recycle again.
+                std::thread::yield_now();
+                continue;
             }
             let old = (
                 bucket.calls.load(Relaxed),
                 bucket.failures.load(Relaxed),
                 bucket.slow.load(Relaxed),
             );
+            // Claim the bucket with the RECYCLING mark: readers skip it (the mark puts the
+            // stamp outside every window) until the old counts are gone, so they never see
+            // the old slice's counts under the new slice's stamp.
             if bucket
                 .stamp
-                .compare_exchange(seen, stamp, AcqRel, Acquire)
+                .compare_exchange(seen, stamp | RECYCLING, AcqRel, Acquire)
                 .is_ok()
             {
                 bucket.calls.fetch_sub(old.0, Relaxed);
                 bucket.failures.fetch_sub(old.1, Relaxed);
                 bucket.slow.fetch_sub(old.2, Relaxed);
                 bucket.add(outcome, 1);
+                // Only the claimer changes a marked stamp, so a plain store publishes it.
+                bucket.stamp.store(stamp, Release);
                 break;
             }
         }
@@ -297,6 +325,23 @@ mod tests {
         assert_eq!(w.totals().failures, 1);
         // A success replacing a success changes nothing.
         assert_eq!(w.record(OK), None);
+        assert!(!w.holds_only_successes());
+        w.record(OK);
+        w.record(OK);
+        assert!(w.holds_only_successes());
+        w.record(FAIL);
+        assert!(!w.holds_only_successes());
+        let slow_ok = Outcome {
+            failure: false,
+            slow: true,
+        };
+        for _ in 0..3 {
+            w.record(slow_ok);
+        }
+        assert!(
+            !w.holds_only_successes(),
+            "slow successes are not plain successes"
+        );
         w.reset();
         assert_eq!(w.totals(), Totals::default());
     }
@@ -346,5 +391,56 @@ mod tests {
         let t = w.record(OK, 41);
         assert_eq!(t.calls, 2);
         assert_eq!(w.totals(1000), Totals::default());
+    }
+
+    /// A bucket being recycled must never show its old slice's counts under the new
+    /// slice's stamp: one thread recycles a bucket full of stale failures while another
+    /// reads the totals; before the fix the reader could see the failures (a false trip).
+    #[test]
+    fn recycling_a_bucket_never_exposes_its_old_counts() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Barrier};
+        const ROUNDS: u64 = 20_000;
+        let w = Arc::new(TimeWindow::new(2, 10));
+        let barrier = Arc::new(Barrier::new(2));
+        let recorded = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (w, barrier, recorded) = (Arc::clone(&w), Arc::clone(&barrier), recorded.clone());
+            std::thread::spawn(move || {
+                let mut worst = 0;
+                for round in 1..=ROUNDS {
+                    let now = round * 20;
+                    barrier.wait();
+                    // Read until the writer has recorded, and a little after.
+                    while !recorded.load(Acquire) {
+                        worst = worst.max(w.totals(now).failures);
+                    }
+                    worst = worst.max(w.totals(now).failures);
+                    barrier.wait();
+                }
+                worst
+            })
+        };
+        for round in 1..=ROUNDS {
+            let now = round * 20;
+            // Bucket 0 holds a full slice of failures from long ago (out of the window).
+            let b = &w.buckets[0];
+            b.stamp.store(1, Release);
+            b.calls.store(1000, Relaxed);
+            b.failures.store(1000, Relaxed);
+            b.slow.store(0, Relaxed);
+            w.buckets[1].stamp.store(0, Release);
+            recorded.store(false, Release);
+            barrier.wait();
+            let t = w.record(OK, now);
+            recorded.store(true, Release);
+            assert_eq!((t.calls, t.failures), (1, 0));
+            barrier.wait();
+        }
+        assert_eq!(
+            reader.join().unwrap(),
+            0,
+            "saw a recycled bucket's old failures"
+        );
     }
 }

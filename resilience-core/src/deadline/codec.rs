@@ -234,15 +234,20 @@ fn trim(mut value: &[u8]) -> &[u8] {
 
 /// Parses 1..=`max` ASCII digits (`max` ≤ 19, so the result fits in a u64).
 fn parse_digits(digits: &[u8], max: u8) -> Result<u64, DecodeError> {
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return Err(DecodeError::NotDigits);
+    // One scalar pass (header values are a few bytes: no vector set-up). A value of more
+    // than 19 digits may wrap here, but it is refused below, after the digit check, so
+    // a non-digit anywhere is still `NotDigits`.
+    let mut n = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return Err(DecodeError::NotDigits);
+        }
+        n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
     }
     if digits.len() > usize::from(max) {
         return Err(DecodeError::TooManyDigits { max });
     }
-    Ok(digits
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ use crate::{Error, ErrorKind, Name, Primitive};
 /// assert_eq!(deadline::enforce(async { 7 }).await.unwrap(), 7);
 /// # }
 /// ```
+#[inline]
 pub fn enforce<F: Future>(future: F) -> Enforce<F> {
     Enforce::new(None, future)
 }
@@ -98,6 +99,7 @@ impl Deadline {
     /// assert!(err.is_rejection());
     /// # }
     /// ```
+    #[inline]
     pub fn run<F: Future>(self, future: F) -> Enforce<F> {
         Enforce::new(Some(self), future)
     }
@@ -212,14 +214,17 @@ fn report(
     }
 }
 
-/// Records the time a bounded call has in the current span's `deadline.remaining_seconds`.
-pub(crate) fn record_remaining(remaining: Duration) {
-    // Without any subscriber there is no span to record in; skip the span lookup.
+/// Records the time a bounded call has (until `deadline`, from `now`) in the current
+/// span's `deadline.remaining_seconds`.
+pub(crate) fn record_remaining(deadline: Deadline, now: Instant) {
+    // Without any subscriber there is no span to record in; skip the span lookup (and
+    // the subtraction).
     if !tracing::dispatcher::has_been_set() {
         return;
     }
     let span = tracing::Span::current();
     if !span.is_disabled() {
+        let remaining = deadline.instant().saturating_duration_since(now);
         span.record(field::DEADLINE_REMAINING_SECONDS, remaining.as_secs_f64());
     }
 }
@@ -271,6 +276,7 @@ pin_project! {
 }
 
 impl<F> Enforce<F> {
+    #[inline]
     fn new(requested: Option<Deadline>, future: F) -> Self {
         Self {
             requested,
@@ -284,6 +290,7 @@ impl<F> Enforce<F> {
 
     /// Counts expiries under `metrics`' instance name (and puts it in the error) instead
     /// of under `default`.
+    #[inline]
     pub fn with_metrics(mut self, metrics: DeadlineMetrics) -> Self {
         self.metrics = Some(metrics);
         self
@@ -293,6 +300,7 @@ impl<F> Enforce<F> {
     /// made, and that the caller has checked the deadline was still ahead then: the first
     /// poll then reads no clock (layers use it to read the clock once per request).
     /// `now` is also where the error's `elapsed` and `budget` are measured from.
+    #[inline]
     pub fn started_at(mut self, now: Instant) -> Self {
         self.started = Some(now);
         self
@@ -314,6 +322,7 @@ impl<F: Future> Future for Enforce<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let mut first = false;
         if let State::Unresolved = this.state {
             let deadline = match (*this.requested, Deadline::current()) {
                 (Some(requested), Some(outer)) => Some(requested.min(outer)),
@@ -331,10 +340,8 @@ impl<F: Future> Future for Enforce<F> {
                         this.future.set(Slot::Gone);
                         return Poll::Ready(Err(report(this.metrics.as_ref(), deadline, None)));
                     }
-                    record_remaining(deadline.instant().saturating_duration_since(now));
-                    this.timer.set(Timer::Armed {
-                        sleep: tokio::time::sleep_until(deadline.instant()),
-                    });
+                    record_remaining(deadline, now);
+                    first = true;
                     State::Bounded {
                         deadline,
                         started: now,
@@ -359,6 +366,14 @@ impl<F: Future> Future for Enforce<F> {
         if let Poll::Ready(output) = polled {
             *this.state = State::Done;
             return Poll::Ready(Ok(output));
+        }
+        // The timer is armed only once the future has had to wait: a future that
+        // finishes on its first poll (the deadline was checked ahead of it) never
+        // touches the timer wheel.
+        if first {
+            this.timer.set(Timer::Armed {
+                sleep: tokio::time::sleep_until(deadline.instant()),
+            });
         }
         if let TimerProj::Armed { sleep } = this.timer.project() {
             ready!(sleep.poll(cx));

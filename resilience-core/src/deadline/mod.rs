@@ -129,6 +129,7 @@ impl Deadline {
     /// Outside any scope (or outside a tokio task) this is `None`, which means "no
     /// deadline", not "expired".
     #[must_use]
+    #[inline]
     pub fn current() -> Option<Self> {
         scope::CURRENT.try_with(|deadline| *deadline).ok()
     }

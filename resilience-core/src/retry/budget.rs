@@ -31,7 +31,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -43,10 +43,20 @@ use crate::{ConfigError, Primitive};
 const UNIT: i64 = 10_000;
 /// Time slots per `ttl`.
 const SLOTS: u64 = 10;
-/// Slot words: a 20-bit epoch tag above a 44-bit offset balance.
-const VALUE_BITS: u32 = 44;
+/// Slot words: a 32-bit epoch tag above a 32-bit offset balance.
+///
+/// The tag must not wrap within any idle period a service may see: a slot's tag is
+/// compared with the current epoch modulo 2^32, so a slot last written 2^31 epochs ago
+/// (at the shortest `ttl`, 100 ms slots: 6.8 years) would look newer. A 20-bit tag
+/// wrapped after 14.5 hours of idleness (ttl 1 s) and then refused or granted retries
+/// at random. A slot's balance saturates at ±2^31 units (about ±214 000 retries), far
+/// above any real window, and only ever errs towards fewer retries.
+const VALUE_BITS: u32 = 32;
 const TAG_MASK: u64 = (1 << (64 - VALUE_BITS)) - 1;
 const OFFSET: i64 = 1 << (VALUE_BITS - 1);
+/// The fast path's `fetch_add` is taken only below this balance, so that concurrent
+/// unchecked adds (at most `10 * UNIT` each) can never carry into the tag.
+const FAST_LIMIT: i64 = OFFSET / 2;
 /// The clock is read on every `CLOCK_EVERY`th deposit of a thread.
 const CLOCK_EVERY: u32 = 16;
 
@@ -202,6 +212,10 @@ impl RetryBudget {
     }
 
     /// Records a call: adds `percent` of a retry. Called once per call (not per attempt).
+    ///
+    /// On the fast path (15 deposits in 16 on a thread), one relaxed load of the newest
+    /// epoch, one of its slot and one `fetch_add`: no clock read, no lock.
+    #[inline]
     pub fn deposit(&self) {
         let s = &*self.state;
         if s.deposit == 0 {
@@ -212,20 +226,23 @@ impl RetryBudget {
             c.set(n);
             n
         });
-        let epoch = if n % CLOCK_EVERY == 0 {
-            s.now_epoch()
-        } else {
-            s.epoch.load(Relaxed)
-        };
+        if n % CLOCK_EVERY == 0 {
+            return s.deposit_slow(s.now_epoch());
+        }
+        let epoch = s.epoch.load(Relaxed);
         // Fast path: the slot is current, so one `fetch_add` on the packed word adds to
-        // its balance (the balance cannot carry into the tag: it stays far below 2^43).
+        // its balance (it cannot carry into the tag: it is below `FAST_LIMIT`, and the
+        // slow path saturates above).
         // If the slot was recycled between the load and the add, the deposit lands in
         // the next epoch's slot: one slot late, never lost.
         let slot = &s.slots[(epoch % SLOTS) as usize];
-        if unpack(slot.load(Relaxed)).0 == epoch & TAG_MASK {
+        // One subtraction checks both: the tag is `epoch`'s and the balance is below
+        // `FAST_LIMIT` (anything else wraps to a larger number).
+        let word = slot.load(Relaxed);
+        if word.wrapping_sub((epoch & TAG_MASK) << VALUE_BITS) < (FAST_LIMIT + OFFSET) as u64 {
             slot.fetch_add(s.deposit as u64, Relaxed);
         } else {
-            s.add_latest(epoch, s.deposit);
+            s.deposit_slow(epoch);
         }
     }
 
@@ -233,6 +250,10 @@ impl RetryBudget {
     pub fn try_withdraw(&self) -> bool {
         let s = &*self.state;
         let epoch = s.add_latest(s.now_epoch(), -UNIT);
+        // Two withdrawals landing in different slots (at a slot boundary) must each see
+        // the other's debit, or both could pass: a store-buffering race that relaxed
+        // ordering allows. Failure path only.
+        std::sync::atomic::fence(SeqCst);
         if s.reserve + s.sum(epoch) >= 0 {
             true
         } else {
@@ -251,6 +272,14 @@ impl RetryBudget {
 }
 
 impl State {
+    /// A deposit that recycles a slot or reads the clock: out of line, so the fast path
+    /// of [`RetryBudget::deposit`] stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn deposit_slow(&self, epoch: u64) {
+        self.add_latest(epoch, self.deposit);
+    }
+
     fn now_epoch(&self) -> u64 {
         let since = Instant::now().saturating_duration_since(self.created);
         let epoch = u64::try_from(since.as_nanos() / self.slot_nanos).unwrap_or(u64::MAX);
@@ -305,6 +334,7 @@ fn pack(tag: u64, value: i64) -> u64 {
     (tag << VALUE_BITS) | stored as u64
 }
 
+#[inline]
 fn unpack(word: u64) -> (u64, i64) {
     let stored = (word & ((1 << VALUE_BITS) - 1)) as i64;
     (word >> VALUE_BITS, stored - OFFSET)
@@ -337,6 +367,23 @@ mod tests {
             .percent(percent)
             .build()
             .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fast_deposits_never_carry_into_the_tag() {
+        let b = budget(0, 10.0);
+        let s = &*b.state;
+        // A slot almost full: an unchecked `fetch_add` would carry into the tag.
+        s.slots[0].store(pack(0, OFFSET - 1), Relaxed);
+        for _ in 0..(3 * CLOCK_EVERY) {
+            b.deposit();
+        }
+        assert_eq!(
+            unpack(s.slots[0].load(Relaxed)),
+            (0, OFFSET - 1),
+            "saturated"
+        );
+        assert!(b.try_withdraw());
     }
 
     #[test]

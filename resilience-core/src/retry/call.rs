@@ -63,7 +63,8 @@ pub struct RetryCall {
     attempts: u32,
     start: Option<Instant>,
     deadline: Option<Deadline>,
-    prev: Duration,
+    /// The previous delay; `None` before the first retry (the backoff's base then).
+    prev: Option<Duration>,
     rng: Option<FastRng>,
     replayable: bool,
 }
@@ -109,6 +110,8 @@ pub struct Outcome {
     class: Class,
     rejection: bool,
     timed_out: bool,
+    /// The policy's own deadline error: the call stops with [`Stop::Deadline`].
+    deadline: bool,
 }
 
 impl Outcome {
@@ -118,6 +121,7 @@ impl Outcome {
             class,
             rejection: false,
             timed_out: false,
+            deadline: false,
         }
     }
 
@@ -133,6 +137,7 @@ impl Outcome {
             class,
             rejection,
             timed_out: false,
+            deadline: false,
         }
     }
 
@@ -143,6 +148,7 @@ impl Outcome {
             rejection: err.is_rejection(),
             timed_out: matches!(err.kind(), ErrorKind::Timeout | ErrorKind::DeadlineExceeded)
                 && !err.is_rejection(),
+            deadline: err.kind() == ErrorKind::DeadlineExceeded,
         }
     }
 
@@ -210,26 +216,38 @@ pub fn as_error<E: 'static>(err: &E) -> Option<&Error> {
 impl RetryPolicy {
     /// Starts a call: deposits in the budget and reads the ambient deadline. Reads the
     /// clock only if `max_elapsed` is set.
+    #[inline]
     pub fn start(&self) -> RetryCall {
         let s = &*self.shared;
         if let Some(budget) = &s.budget {
             budget.deposit();
         }
-        let mut deadline = Deadline::current();
-        let mut start = None;
-        if let Some(budget) = s.max_elapsed {
-            let now = Instant::now();
-            start = Some(now);
-            let own = now
-                .checked_add(budget)
-                .map_or_else(|| Deadline::after(budget), Deadline::at);
-            deadline = Some(deadline.map_or(own, |d| d.min(own)));
+        let deadline = Deadline::current();
+        match s.max_elapsed {
+            None => RetryCall {
+                attempts: 0,
+                start: None,
+                deadline,
+                prev: None,
+                rng: None,
+                replayable: true,
+            },
+            Some(budget) => Self::start_bounded(deadline, budget),
         }
+    }
+
+    /// [`start`](Self::start) of a policy with `max_elapsed`: reads the clock.
+    #[inline(never)]
+    fn start_bounded(deadline: Option<Deadline>, budget: Duration) -> RetryCall {
+        let now = Instant::now();
+        let own = now
+            .checked_add(budget)
+            .map_or_else(|| Deadline::after(budget), Deadline::at);
         RetryCall {
             attempts: 0,
-            start,
-            deadline,
-            prev: s.backoff.base(),
+            start: Some(now),
+            deadline: Some(deadline.map_or(own, |d| d.min(own))),
+            prev: None,
             rng: None,
             replayable: true,
         }
@@ -237,6 +255,7 @@ impl RetryPolicy {
 
     /// How long the next attempt of `call` may run: the attempt timeout, clamped to what
     /// is left of the deadline.
+    #[inline]
     pub fn attempt_limit(&self, call: &RetryCall) -> AttemptLimit {
         let timeout = self.shared.attempt_timeout;
         match (call.deadline, timeout) {
@@ -282,9 +301,27 @@ impl RetryPolicy {
 
     /// Records an attempt's outcome and decides what comes next. The rule is in the
     /// [module docs](super#what-is-retried).
+    #[inline]
     pub fn decide(&self, call: &mut RetryCall, outcome: Outcome) -> Decision {
-        let s = &*self.shared;
         call.attempts = call.attempts.saturating_add(1);
+        // The common case, inlined into the caller: a plain success.
+        if let Outcome {
+            class: Class::Success,
+            rejection: false,
+            timed_out: false,
+            ..
+        } = outcome
+        {
+            self.shared.meters.success.increment(1);
+            return Decision::Return;
+        }
+        self.decide_other(call, outcome)
+    }
+
+    /// [`decide`](Self::decide) for every outcome but a plain success.
+    #[inline(never)]
+    fn decide_other(&self, call: &mut RetryCall, outcome: Outcome) -> Decision {
+        let s = &*self.shared;
         let m = &s.meters;
         let counter = match outcome.class {
             _ if outcome.timed_out => &m.timeout,
@@ -297,6 +334,8 @@ impl RetryPolicy {
         let hint = match outcome.class {
             Class::Success => return Decision::Return,
             Class::Transient { retry_after } => retry_after,
+            // The deadline cut the attempt off, or passed before it: say so.
+            _ if outcome.deadline => return Decision::Stop(Stop::Deadline),
             _ => return Decision::Stop(Stop::NotRetryable),
         };
         if call.start.is_none() {
@@ -318,10 +357,11 @@ impl RetryPolicy {
             let n = s.calls.fetch_add(1, Relaxed);
             FastRng::new(mix(s.seed ^ mix(n)))
         });
+        let prev = call.prev.unwrap_or_else(|| s.backoff.base());
         let jittered = s
             .jitter
-            .apply(&s.backoff, call.attempts, s.max_delay, call.prev, rng);
-        call.prev = jittered;
+            .apply(&s.backoff, call.attempts, s.max_delay, prev, rng);
+        call.prev = Some(jittered);
         let delay = hint.map_or(jittered, |h| jittered.max(h));
         if let Some(deadline) = call.deadline
             && delay >= deadline.remaining()

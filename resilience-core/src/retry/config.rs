@@ -72,7 +72,8 @@ impl RetryPolicyBuilder {
     }
 
     /// The longest computed delay (the cap of the curve and of the jitter). Must not be
-    /// below the backoff's base. Default 10 s.
+    /// below the backoff's base. Default 10 s: half the AWS SDKs' 20 s cap (standard
+    /// mode), as service-to-service calls run under deadlines of seconds.
     pub fn max_delay(mut self, max_delay: Duration) -> Self {
         self.max_delay = max_delay;
         self

@@ -82,9 +82,10 @@
 //! or to `max_elapsed` from its start if that is earlier. No delay ends past it: when the
 //! next one would, the call stops and returns the last error, with field
 //! `retry_stop=deadline`. Each attempt's timeout is clamped to what is left; an attempt cut
-//! off by the deadline fails with `DeadlineExceeded` (not retried), one cut off by its own
-//! `attempt_timeout` with `Timeout` (transient, retried). A deadline already passed
-//! before the first attempt fails with `DeadlineExceeded` without calling the operation.
+//! off by the deadline fails with `DeadlineExceeded` (not retried, `retry_stop=deadline`),
+//! one cut off by its own `attempt_timeout` with `Timeout` (transient, retried). A
+//! deadline already passed before the first attempt fails with `DeadlineExceeded`
+//! (`retry_stop=deadline`) without calling the operation.
 //!
 //! # What error comes out
 //!
@@ -147,7 +148,7 @@ use crate::Name;
 /// |---|---|---|
 /// | `max_attempts` | 3 | resilience4j, AWS SDKs (standard mode) |
 /// | `backoff` | exponential from 100 ms, ×2 | a typical service-to-service round trip |
-/// | `max_delay` | 10 s | |
+/// | `max_delay` | 10 s | half the AWS SDKs' 20 s cap (standard mode): service calls run under deadlines of seconds |
 /// | `jitter` | full | AWS SDKs, the AWS article's recommendation |
 /// | `attempt_timeout`, `max_elapsed` | none | the ambient deadline still applies |
 /// | `max_retry_after` | `max_delay` | the longest wait you configured |

@@ -147,3 +147,57 @@ async fn concurrent_withdrawals_never_overdraw() {
     assert!(granted <= 500, "granted {granted} of 500");
     assert!(granted >= 490, "granted only {granted} of 500");
 }
+
+fn fractional(ttl: Duration) -> RetryBudget {
+    RetryBudget::builder()
+        .ttl(ttl)
+        .min_per_sec(0)
+        .percent(1.0)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_works_again_after_idling_for_hours_and_days() {
+    // 15 h and 40 h at ttl 1 s are more than 2^19 and 2^20 slots of 100 ms: the slot
+    // tags must not mistake the old slots for newer or current ones.
+    for idle in [
+        Duration::from_secs(15 * 3600),
+        Duration::from_secs(104_857) + 600 * MS, // exactly 2^20 slots
+        Duration::from_secs(40 * 3600),
+        Duration::from_secs(7 * 24 * 3600),
+    ] {
+        let budget = fractional(Duration::from_secs(1));
+        (0..50).for_each(|_| budget.deposit());
+        assert!(budget.try_withdraw());
+        tokio::time::advance(idle).await;
+        assert_eq!(budget.balance(), 0.0, "idle {idle:?}: old deposits expired");
+        assert!(!budget.try_withdraw(), "idle {idle:?}: nothing to withdraw");
+        (0..5).for_each(|_| budget.deposit());
+        let granted = (0..10).filter(|_| budget.try_withdraw()).count();
+        assert_eq!(granted, 5, "idle {idle:?}: fresh deposits count");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn extreme_configurations_neither_panic_nor_overflow() {
+    let huge = RetryBudget::builder()
+        .ttl(Duration::from_secs(60))
+        .min_per_sec(u32::MAX)
+        .percent(10.0)
+        .build()
+        .unwrap();
+    for _ in 0..1000 {
+        huge.deposit();
+        assert!(huge.try_withdraw());
+    }
+    assert!(huge.balance() > 1e9);
+    let none = RetryBudget::builder()
+        .min_per_sec(0)
+        .percent(0.0)
+        .build()
+        .unwrap();
+    none.deposit();
+    assert!(!none.try_withdraw(), "0% and no floor: never a retry");
+    assert_eq!(none.balance(), 0.0);
+}

@@ -62,6 +62,7 @@ async fn each_attempt_timeout_is_clamped_to_what_is_left() {
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
     assert!(!err.is_rejection(), "the attempt ran and was cut off");
     assert_eq!(err.attempts(), Some(1), "a deadline is not retried");
+    assert_eq!(err.field("retry_stop"), Some(&FieldValue::from("deadline")));
 }
 
 #[tokio::test(start_paused = true)]
@@ -107,6 +108,7 @@ async fn an_expired_deadline_fails_without_calling_the_operation() {
     assert_eq!(calls.load(Ordering::Relaxed), 0);
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
     assert!(err.is_rejection());
+    assert_eq!(err.field("retry_stop"), Some(&FieldValue::from("deadline")));
 }
 
 #[tokio::test(start_paused = true)]

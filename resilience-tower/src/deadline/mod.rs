@@ -161,8 +161,8 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let config = &*self.config;
-        let wire = Wire::of(request.headers(), &config.header);
-        let timeout = match wire.read(request.headers()) {
+        let (wire, carried) = Wire::lookup(request.headers(), &config.header);
+        let timeout = match carried {
             None => config.default_timeout,
             Some(Ok(timeout)) => Some(timeout.min(config.max)),
             Some(Err(_)) if config.ignore_malformed => config.default_timeout,

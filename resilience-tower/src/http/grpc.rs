@@ -52,7 +52,12 @@ pub const CONTENT_TYPE_PREFIX: &str = "application/grpc";
 pub fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(CONTENT_TYPE_PREFIX.as_bytes()))
+        .is_some_and(|v| is_grpc_content_type(v.as_bytes()))
+}
+
+/// Whether a `content-type` value is gRPC's.
+pub(crate) fn is_grpc_content_type(value: &[u8]) -> bool {
+    value.starts_with(CONTENT_TYPE_PREFIX.as_bytes())
 }
 
 /// The gRPC status code for an error kind; see the [module docs](self).

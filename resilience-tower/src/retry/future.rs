@@ -51,6 +51,8 @@ pin_project! {
         Timed { #[pin] future: Timeout<F> },
         Waiting { #[pin] sleep: Sleep },
         Polling,
+        // `Polling` for a call with a deadline: no later than `until`.
+        Readying { #[pin] until: Sleep },
         Expired,
         Done,
     }
@@ -62,6 +64,7 @@ where
 {
     /// Makes the first attempt with `request` on `service` (which must be ready) and keeps
     /// `template` (if any) for the others.
+    #[inline]
     pub(crate) fn new(
         mut service: S,
         request: Req,
@@ -87,6 +90,7 @@ where
     }
 }
 
+#[inline]
 fn start<S: Service<Req>, Req>(
     service: &mut S,
     request: Req,
@@ -101,6 +105,43 @@ fn start<S: Service<Req>, Req>(
         },
         AttemptLimit::Expired => State::Expired,
     }
+}
+
+/// The state that waits for readiness before a further attempt: bounded by the call's
+/// deadline, if it has one.
+fn polling<F>(call: &RetryCall) -> State<F> {
+    match call.deadline() {
+        Some(d) => State::Readying {
+            until: tokio::time::sleep_until(d.instant()),
+        },
+        None => State::Polling,
+    }
+}
+
+/// After the service answered `poll_ready`: the next attempt's limit and state, or the
+/// error that ends the call.
+fn next_attempt<S, Req, T>(
+    service: &mut S,
+    template: &Option<T>,
+    policy: &RetryPolicy,
+    call: &RetryCall,
+    ready: Result<(), S::Error>,
+) -> Result<(AttemptLimit, State<S::Future>), Error>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError> + 'static,
+    T: Replay<Req>,
+{
+    if let Err(err) = ready {
+        return Err(policy.finish(call, Error::inner(err), Stop::NotRetryable));
+    }
+    let Some(template) = template.as_ref() else {
+        // Not reached: a call without a template stops at its first failure.
+        let err = Error::new(resilience_core::ErrorKind::InvalidRequest);
+        return Err(policy.finish(call, err, Stop::NotReplayable));
+    };
+    let limit = policy.attempt_limit(call);
+    Ok((limit, start(service, template.replay(), limit)))
 }
 
 impl<S, Req, C, T> Future for ResponseFuture<S, Req, C, T>
@@ -123,34 +164,45 @@ where
                 StateProj::Expired => Err(this.policy.limit_error(*this.limit)),
                 StateProj::Waiting { sleep } => {
                     ready!(sleep.poll(cx));
-                    this.state.set(State::Polling);
+                    this.state.set(polling(this.call));
                     continue;
                 }
                 StateProj::Polling => {
                     // Re-poll readiness before every further attempt.
-                    if let Err(err) = ready!(this.service.poll_ready(cx)) {
-                        this.state.set(State::Done);
-                        let err = Error::inner(err);
-                        return Poll::Ready(Err(this.policy.finish(
-                            this.call,
-                            err,
-                            Stop::NotRetryable,
-                        )));
+                    let ready = ready!(this.service.poll_ready(cx));
+                    match next_attempt(this.service, this.template, this.policy, this.call, ready) {
+                        Ok((limit, next)) => {
+                            *this.limit = limit;
+                            this.state.set(next);
+                            continue;
+                        }
+                        Err(err) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(err));
+                        }
                     }
-                    let Some(template) = this.template.as_ref() else {
-                        // Not reached: a call without a template stops at its first failure.
+                }
+                StateProj::Readying { until } => {
+                    // The same, but not past the deadline: a service that stays busy must
+                    // not hold the call longer.
+                    let Poll::Ready(ready) = this.service.poll_ready(cx) else {
+                        ready!(until.poll(cx));
                         this.state.set(State::Done);
-                        let err = Error::new(resilience_core::ErrorKind::InvalidRequest);
-                        return Poll::Ready(Err(this.policy.finish(
-                            this.call,
-                            err,
-                            Stop::NotReplayable,
-                        )));
+                        let err = this.policy.limit_error(AttemptLimit::Expired);
+                        let err = this.policy.finish(this.call, err, Stop::Deadline);
+                        return Poll::Ready(Err(err));
                     };
-                    *this.limit = this.policy.attempt_limit(this.call);
-                    let next = start(this.service, template.replay(), *this.limit);
-                    this.state.set(next);
-                    continue;
+                    match next_attempt(this.service, this.template, this.policy, this.call, ready) {
+                        Ok((limit, next)) => {
+                            *this.limit = limit;
+                            this.state.set(next);
+                            continue;
+                        }
+                        Err(err) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(err));
+                        }
+                    }
                 }
                 StateProj::Done => panic!("retry ResponseFuture polled after completion"),
             };
@@ -161,7 +213,7 @@ where
             let stop = match this.policy.decide(this.call, outcome) {
                 Decision::Retry { delay } => {
                     this.state.set(if delay.is_zero() {
-                        State::Polling
+                        polling(this.call)
                     } else {
                         State::Waiting {
                             sleep: tokio::time::sleep(delay),

@@ -10,7 +10,7 @@ use http::{HeaderMap, Method, Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use resilience_core::retry::{RetryCall, RetryPolicy};
-use resilience_core::{BoxError, Classify, Error, ErrorKind};
+use resilience_core::{BoxError, Classify, Error, ErrorKind, Primitive};
 use tower_service::Service;
 
 use super::body::ReplayBody;
@@ -28,8 +28,8 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// [`max_body`](HttpRetry::max_body) bytes, so that every attempt sends the same bytes
 /// (and trailers). A request is sent **once, not retried** when
 ///
-/// - its method is not idempotent (anything but `GET`, `HEAD`, `OPTIONS`, `PUT`,
-///   `DELETE`) and it has no `Idempotency-Key` header: its body is streamed through
+/// - its method is not idempotent (anything but `GET`, `HEAD`, `OPTIONS`, `TRACE`,
+///   `PUT`, `DELETE`: the idempotent methods of RFC 9110 §9.2.2) and it has no `Idempotency-Key` header: its body is streamed through
 ///   untouched; or
 /// - its body is larger than `max_body` (by its size hint, or found while reading it):
 ///   what was read is sent first, then the rest is streamed, and an INFO event
@@ -84,7 +84,7 @@ impl<S, C> HttpRetry<S, C> {
 fn is_retryable_request<B>(request: &Request<B>) -> bool {
     matches!(
         *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     ) || request.headers().contains_key(IDEMPOTENCY_KEY)
 }
 
@@ -301,8 +301,11 @@ where
                     )
                 }
                 Some(Err(err)) => {
+                    let name = p.policy.name().clone();
                     pending.take();
                     return Poll::Ready(Err(Error::new(ErrorKind::InvalidRequest)
+                        .with_primitive(Primitive::Retry)
+                        .with_instance(name)
                         .with_detail("the request body could not be read")
                         .with_source(err)));
                 }

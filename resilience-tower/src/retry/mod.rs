@@ -40,15 +40,17 @@
 //! - **Readiness before every attempt.** Each call moves the ready inner service into
 //!   its future (leaving a clone behind, as tower's own `Retry` does) and polls it ready
 //!   again before each further attempt, so a retry waits for capacity instead of
-//!   overrunning an inner bulkhead or breaker.
+//!   overrunning an inner bulkhead or breaker. That wait ends at the call's deadline
+//!   (ambient or `max_elapsed`): a service still not ready then ends the call with
+//!   `DeadlineExceeded` and `retry_stop=deadline`, never later.
 //! - **Replay by clone.** [`Retry`] clones the request once per call, before the first
 //!   attempt, and again for each further one.
 //! - **HTTP bodies.** [`HttpRetry`] buffers the body (up to
 //!   [`max_body`](HttpRetry::max_body), 64 KiB by default) so every attempt sends the
 //!   same bytes. A larger body is streamed through once and not retried, with an INFO
 //!   event saying so.
-//! - **Idempotency.** By default [`HttpRetry`] retries only `GET`, `HEAD`, `OPTIONS`,
-//!   `PUT` and `DELETE`, or requests carrying an `Idempotency-Key` header: repeating a
+//! - **Idempotency.** By default [`HttpRetry`] retries only the idempotent methods of
+//!   RFC 9110 §9.2.2 (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT` and `DELETE`), or requests carrying an `Idempotency-Key` header: repeating a
 //!   `POST` that may have been processed can charge a card twice.
 //!
 //! The layers' error type is [`resilience_core::Error`]; see

@@ -75,3 +75,49 @@ store_suite!(
     pass_time = crate::memory_store::advance,
     paused = true
 );
+
+/// The same suite over a real Redis (feature `redis`): each test gets its own key prefix,
+/// so tests sharing one server never see each other's keys. Skips, saying why, when
+/// `RESILIENCE_REDIS_URL` is unset (CI sets it and requires Redis).
+#[cfg(feature = "redis")]
+mod redis_store {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use resilience_core::idempotency::RedisStore;
+    use resilience_core::idempotency::testing::redis_url_or_skip;
+
+    pub(crate) async fn make() -> Option<Arc<RedisStore>> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let url = redis_url_or_skip("idempotency layer over RedisStore")?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let prefix = format!(
+            "test:layer:{}:{nanos}:{}:",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let store = RedisStore::builder(url)
+            .prefix(prefix)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("valid Redis store config");
+        Some(Arc::new(store))
+    }
+
+    /// Redis keeps its own (real) clock: let the TTL pass for real.
+    pub(crate) async fn sleep(by: Duration) {
+        tokio::time::sleep(by + Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(feature = "redis")]
+store_suite!(
+    redis,
+    make = crate::redis_store::make,
+    record_ttl = std::time::Duration::from_millis(300),
+    pass_time = crate::redis_store::sleep,
+    paused = false
+);

@@ -178,3 +178,34 @@ async fn a_get_is_retried_until_the_upstream_recovers() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(upstream.bodies.lock().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn exactly_the_idempotent_methods_of_rfc_9110_are_retried() {
+    let idempotent = [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ];
+    for (method, attempts) in idempotent
+        .into_iter()
+        .map(|m| (m, 3))
+        .chain([(Method::POST, 1), (Method::PATCH, 1)])
+    {
+        let (addr, upstream) = serve().await;
+        let svc = layer(1024).layer(client::<Full<Bytes>>());
+        let response = svc
+            .oneshot(request(addr, method.clone(), None, Full::new(Bytes::new())))
+            .await
+            .unwrap();
+        let expected = if attempts == 3 {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        assert_eq!(response.status(), expected, "{method}");
+        assert_eq!(upstream.bodies.lock().unwrap().len(), attempts, "{method}");
+    }
+}

@@ -140,3 +140,81 @@ async fn a_final_503_is_returned_as_the_response() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
 }
+
+/// Fails its first call, then never becomes ready again.
+#[derive(Clone)]
+struct Stuck {
+    calls: Arc<AtomicU32>,
+}
+
+impl Service<u32> for Stuck {
+    type Response = u32;
+    type Error = Error;
+    type Future = std::future::Ready<Result<u32, Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.calls.load(Ordering::SeqCst) == 0 {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn call(&mut self, _: u32) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Err(Error::new(ErrorKind::Timeout)))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_readiness_before_a_retry_stops_at_the_deadline() {
+    let stuck = Stuck {
+        calls: Arc::default(),
+    };
+    let svc = RetryLayer::new(policy(3)).layer(stuck.clone());
+    let start = Instant::now();
+    let deadline = resilience_core::Deadline::after(Duration::from_secs(1));
+    let call = resilience_core::deadline::scope(deadline, svc.oneshot(1));
+    let err = tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("the retry must not wait for readiness past the deadline")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(stuck.calls.load(Ordering::SeqCst), 1);
+}
+
+/// A request body whose read fails.
+struct Broken;
+
+impl http_body::Body for Broken {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(Err(std::io::ErrorKind::ConnectionReset.into())))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_request_body_is_an_error_naming_the_retry_instance() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let inner = tower::service_fn(move |_req: Request<ReplayBody<Broken>>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Error>(Response::new(())) }
+    });
+    let policy = RetryPolicy::builder().name("uploads").build().unwrap();
+    let err = HttpRetryLayer::new(policy)
+        .layer(inner)
+        .oneshot(Request::put("/").body(Broken).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(err.primitive(), Some(resilience_core::Primitive::Retry));
+    assert_eq!(err.instance(), Some("uploads"));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "never sent");
+}

@@ -1,0 +1,283 @@
+//! One case of the retry and deadline benches in a loop, for instruction counts that stay
+//! repeatable on a loaded machine:
+//!
+//! ```text
+//! cargo build --release -p resilience-benches --example percall
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*percall::measure*' \
+//!     target/release/examples/percall retry_ours 100000
+//! ```
+//!
+//! Divide the instructions collected by the iterations: only `measure` (the calls, not
+//! the setup) is counted. `percall list` names the cases; without valgrind it prints
+//! ns per call and allocations per call, which the shared CPU makes noisy.
+
+use std::convert::Infallible;
+use std::future::{Future, Ready, ready};
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use http::Request;
+use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_core::retry::{Backoff, RetryPolicy};
+use resilience_tower::deadline::DeadlineLayer;
+use resilience_tower::retry::RetryLayer;
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::{Layer, Service, service_fn};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+#[derive(Clone, Copy)]
+struct Echo;
+
+impl Service<u64> for Echo {
+    type Response = u64;
+    type Error = Infallible;
+    type Future = Ready<Result<u64, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u64) -> Self::Future {
+        ready(Ok(req))
+    }
+}
+
+fn call_u64<S: Service<u64, Response = u64>>(svc: &mut S, req: u64) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    if !matches!(svc.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+        return false;
+    }
+    let fut = pin!(svc.call(req));
+    matches!(fut.poll(&mut cx), Poll::Ready(Ok(_)))
+}
+
+fn call_http<S: Service<Request<()>, Response = ()>>(svc: &mut S, req: Request<()>) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    let fut = pin!(svc.call(req));
+    matches!(fut.poll(&mut cx), Poll::Ready(Ok(())))
+}
+
+fn poll_once<F: Future>(fut: F) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    let fut = pin!(fut);
+    fut.poll(&mut cx).is_ready()
+}
+
+#[derive(Clone)]
+struct TowerBudgetPolicy {
+    budget: Arc<TpsBudget>,
+    attempts: usize,
+}
+
+impl<E> tower::retry::Policy<u64, u64, E> for TowerBudgetPolicy {
+    type Future = Ready<()>;
+
+    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, E>) -> Option<Self::Future> {
+        match result {
+            Ok(_) => {
+                self.budget.deposit();
+                None
+            }
+            Err(_) if self.attempts > 0 && self.budget.withdraw() => {
+                self.attempts -= 1;
+                Some(ready(()))
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &u64) -> Option<u64> {
+        Some(*req)
+    }
+}
+
+fn policy(budget: bool) -> RetryPolicy {
+    let mut builder = RetryPolicy::builder()
+        .name("bench")
+        .max_attempts(3)
+        .backoff(Backoff::exponential(Duration::from_millis(100)));
+    if !budget {
+        builder = builder.no_budget();
+    }
+    builder.build().unwrap()
+}
+
+type Inner = tower::util::ServiceFn<fn(Request<()>) -> Ready<Result<(), Infallible>>>;
+
+fn inner() -> Inner {
+    service_fn(|_req: Request<()>| ready(Ok(())))
+}
+
+fn with_header() -> Request<()> {
+    Request::builder()
+        .header("connect-timeout-ms", "1000")
+        .body(())
+        .unwrap()
+}
+
+fn plain() -> Request<()> {
+    Request::new(())
+}
+
+/// The measured region: `n` calls of `f`, each with its prepared input.
+#[inline(never)]
+fn measure<I>(inputs: &mut Vec<I>, f: &mut dyn FnMut(I) -> bool) -> usize {
+    let mut ok = 0;
+    while let Some(input) = inputs.pop() {
+        ok += usize::from(f(black_box(input)));
+    }
+    ok
+}
+
+fn run<I>(n: usize, make: impl Fn() -> I, mut f: impl FnMut(I) -> bool) {
+    // Warm up (and check the call succeeds), then measure.
+    let mut warm: Vec<I> = (0..n.min(1000)).map(|_| make()).collect();
+    let len = warm.len();
+    assert_eq!(measure(&mut warm, &mut f), len, "every call succeeds");
+    let mut inputs: Vec<I> = (0..n).map(|_| make()).collect();
+    let t = Instant::now();
+    let ok = measure(&mut inputs, &mut f);
+    let ns = t.elapsed().as_nanos() as f64 / n as f64;
+    assert_eq!(ok, n);
+    let mut inputs: Vec<I> = (0..1000).map(|_| make()).collect();
+    let allocs = allocations_in(GLOBAL, 1000, || f(inputs.pop().unwrap()));
+    println!("{ns:.1} ns/call, {allocs} allocations/call");
+}
+
+const CASES: &[&str] = &[
+    "retry_baseline",
+    "retry_ours",
+    "retry_ours_no_budget",
+    "retry_tower",
+    "retry_tower_resilience",
+    "part_deposit",
+    "part_start",
+    "part_deadline_current",
+    "run_baseline",
+    "run_ours",
+    "run_typed_ours",
+    "deadline_inner_header",
+    "deadline_ours_no_header",
+    "deadline_ours_header",
+    "deadline_ours_header_no_ext",
+    "deadline_tower_timeout_header",
+];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let case = args.next().unwrap_or_else(|| "list".into());
+    let n: usize = args.next().map_or(100_000, |s| s.parse().unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _entered = rt.enter();
+    match case.as_str() {
+        "retry_baseline" => {
+            let mut s = Echo;
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "retry_ours" => {
+            let mut s = RetryLayer::new(policy(true)).layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "retry_ours_no_budget" => {
+            let mut s = RetryLayer::new(policy(false)).layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "retry_tower" => {
+            let p = TowerBudgetPolicy {
+                budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
+                attempts: 2,
+            };
+            let mut s = tower::retry::RetryLayer::new(p).layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "retry_tower_resilience" => {
+            let mut s = tower_resilience::retry::RetryLayer::<u64, u64, Infallible>::builder()
+                .max_attempts(3)
+                .exponential_backoff(Duration::from_millis(100))
+                .build()
+                .layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "part_deposit" => {
+            let p = policy(true);
+            let b = p.budget().unwrap().clone();
+            run(
+                n,
+                || (),
+                |()| {
+                    b.deposit();
+                    true
+                },
+            );
+        }
+        "part_start" => {
+            let p = policy(true);
+            run(n, || (), |()| black_box(p.start()).attempts() == 0);
+        }
+        "part_deadline_current" => {
+            run(
+                n,
+                || (),
+                |()| black_box(resilience_core::Deadline::current()).is_none(),
+            );
+        }
+        "run_baseline" => run(
+            n,
+            || 7u64,
+            |r| poll_once(async move { Ok::<u64, Infallible>(r) }),
+        ),
+        "run_ours" => {
+            let p = policy(true);
+            run(
+                n,
+                || 7u64,
+                |r| poll_once(p.run(|| async move { Ok::<u64, Infallible>(r) })),
+            );
+        }
+        "run_typed_ours" => {
+            let p = policy(true);
+            run(
+                n,
+                || 7u64,
+                |r| poll_once(p.run_typed(|| async move { Ok::<u64, resilience_core::Error>(r) })),
+            );
+        }
+        "deadline_inner_header" => {
+            let mut s = inner();
+            run(n, with_header, |r| call_http(&mut s, r));
+        }
+        "deadline_ours_no_header" => {
+            let mut s = DeadlineLayer::new().layer(inner());
+            run(n, plain, |r| call_http(&mut s, r));
+        }
+        "deadline_ours_header" => {
+            let mut s = DeadlineLayer::new().layer(inner());
+            run(n, with_header, |r| call_http(&mut s, r));
+        }
+        "deadline_ours_header_no_ext" => {
+            let mut s = DeadlineLayer::builder()
+                .request_extension(false)
+                .build()
+                .unwrap()
+                .layer(inner());
+            run(n, with_header, |r| call_http(&mut s, r));
+        }
+        "deadline_tower_timeout_header" => {
+            let mut s = tower::timeout::TimeoutLayer::new(Duration::from_secs(1)).layer(inner());
+            run(n, with_header, |r| call_http(&mut s, r));
+        }
+        _ => {
+            for case in CASES {
+                println!("{case}");
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Every example binary runs to completion and shows what it promises, so none rots.
+
+use std::process::Command;
+
+fn run(exe: &str) -> String {
+    let output = Command::new(exe).output().expect("the example starts");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{exe} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn axum_stack_retries_times_out_and_opens_the_breaker() {
+    let out = run(env!("CARGO_BIN_EXE_axum_stack"));
+    assert!(out.contains("200 OK"), "{out}");
+    assert!(out.contains("504 Gateway Timeout"), "{out}");
+    assert!(out.contains("circuit_open"), "{out}");
+}
+
+#[test]
+fn deadline_chain_hands_the_budget_on_and_gives_up_together() {
+    let out = run(env!("CARGO_BIN_EXE_deadline_chain"));
+    assert!(out.contains("inventory received, budget left:"), "{out}");
+    assert!(out.contains("-> 200 OK"), "{out}");
+    assert!(out.contains("-> 504 Gateway Timeout"), "{out}");
+}
+
+#[test]
+fn health_turns_503_when_the_breaker_opens() {
+    let out = run(env!("CARGO_BIN_EXE_health"));
+    assert!(out.contains("while inventory works: 200 OK"), "{out}");
+    assert!(out.contains("after five failures: 503"), "{out}");
+    assert!(
+        out.contains("resilience_circuit_state{name=\"inventory\"} 1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn idempotent_payments_charges_once_per_key_or_skips_without_redis() {
+    let out = run(env!("CARGO_BIN_EXE_idempotent_payments"));
+    if out.starts_with("skipping") {
+        return;
+    }
+    assert!(
+        out.contains("the handler charged 2 times for 2 payments"),
+        "{out}"
+    );
+    assert!(out.contains("422"), "{out}");
+}
+
+#[test]
+fn quickstart_answers_a_refused_call_with_503() {
+    let out = run(env!("CARGO_BIN_EXE_quickstart"));
+    assert!(out.contains("503"), "{out}");
+}
