@@ -33,6 +33,9 @@
 //! hands out the same instance for the same name ([`Registry::global`] is the one the
 //! attribute uses), and lists all of them for a health endpoint.
 //!
+//! Retry budgets are shared by name as well ([`Registry::retry_budget`]), so that
+//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget.
+//!
 //! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
 //! instead of looking a name up on every call.
 
@@ -41,6 +44,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{Builder, CircuitBreaker, CircuitBreakerSnapshot};
+use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::{ConfigError, Name};
 
 /// Named primitive instances: one map per kind of primitive.
@@ -48,6 +52,7 @@ use crate::{ConfigError, Name};
 pub struct Registry {
     circuit_breakers: Named<CircuitBreaker>,
     bulkheads: Named<Bulkhead>,
+    retry_budgets: Named<RetryBudget>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -136,7 +141,46 @@ impl Registry {
         self.bulkheads.remove(name)
     }
 
-    /// A snapshot of every registered instance, sorted by name within each kind.
+    /// The retry budget named `name`, created with `configure(builder)` if it does not
+    /// exist yet (the first configuration wins). Policies holding clones of one budget
+    /// share its balance: `#[resilient(retry(budget = "payments"))]` on several functions
+    /// bounds their retries together.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn retry_budget(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(RetryBudgetBuilder) -> RetryBudgetBuilder,
+    ) -> Result<RetryBudget, ConfigError> {
+        self.retry_budgets
+            .get_or_create(name.into(), |_| configure(RetryBudget::builder()).build())
+    }
+
+    /// The retry budget named `name`, if one is registered.
+    pub fn get_retry_budget(&self, name: &str) -> Option<RetryBudget> {
+        self.retry_budgets.get(name)
+    }
+
+    /// Registers `budget` under `name`, replacing (and returning) any budget registered
+    /// under that name before.
+    pub fn insert_retry_budget(
+        &self,
+        name: impl Into<Name>,
+        budget: RetryBudget,
+    ) -> Option<RetryBudget> {
+        self.retry_budgets.insert(name.into(), budget)
+    }
+
+    /// Removes the retry budget named `name` from the registry (policies holding it keep
+    /// it).
+    pub fn remove_retry_budget(&self, name: &str) -> Option<RetryBudget> {
+        self.retry_budgets.remove(name)
+    }
+
+    /// A snapshot of every registered breaker and bulkhead, sorted by name within each
+    /// kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));

@@ -265,3 +265,36 @@ async fn resilient_methods_keep_their_signature_and_early_returns() {
     assert!(cart.add(0).await.is_err());
     assert_eq!(cart.items, [4, 9]);
 }
+
+static FLAKY_CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[resilience_core::resilient(name = "inventory.reserve", retry(attempts = 5, base = "1ms"))]
+async fn reserve() -> Result<u32, AppError> {
+    let n = FLAKY_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if n < 3 {
+        return Err(AppError);
+    }
+    Ok(n)
+}
+
+#[test]
+fn resilient_records_the_operation_and_the_attempt_on_its_span() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (out, rec) = capture(|| rt.block_on(reserve()));
+    assert_eq!(out.unwrap(), 3);
+    let get = |f: &str| rec.get(telemetry::CALL_SPAN_NAME, f);
+    assert_eq!(
+        get(telemetry::field::OPERATION).as_deref(),
+        Some("inventory.reserve")
+    );
+    assert_eq!(get(telemetry::field::ATTEMPT).as_deref(), Some("3"));
+    // Each retry is an event with the attempt that failed.
+    assert_eq!(
+        rec.get("event:resilience:INFO", "attempt").as_deref(),
+        Some("2")
+    );
+}

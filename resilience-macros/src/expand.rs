@@ -1,11 +1,39 @@
 //! Turning a validated `async fn` into its hardened form.
+//!
+//! The signature stays; the body becomes (with every option, outermost first):
+//!
+//! ```text
+//! instrument(async move {
+//!     finish(flatten(deadline(budget, .., async move {          // deadline = "..."
+//!         let mut retry = RetryRun::start(policy?);             // retry(...)
+//!         loop {
+//!             let arg = CloneArg::clone_arg(&arg);              //   each owned argument
+//!             let judged = retry.attempt(async {                //   cut off at the deadline
+//!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
+//!                     bulkhead(bulkhead?,                       // bulkhead = ...
+//!                         timeout(limit, async { body }))).await // timeout = "..."
+//!             }).await;
+//!             match retry.next(judged) { Done(o) => break o, Retry(d) => sleep(d).await }
+//!         }
+//!     }).await), name)
+//! }, call_span(name)).await
+//! ```
+//!
+//! Only the layers asked for are emitted. Instances and the policy are resolved on the
+//! first call into `static`s of the function. The runtime pieces are in
+//! `resilience_core::__private` (`resilience-core/src/macro_support/`); the layers there
+//! are hand-written futures that own their inner future once, so nesting does not
+//! multiply the size of the function's future.
 
-use proc_macro2::TokenStream;
+use std::time::Duration;
+
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ItemFn, ReturnType, Type};
+use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
-use crate::attr::Options;
+use crate::attr::{Instance, Options};
+use crate::valid::{self, Backoff, Jitter, Plan, RetryPlan};
 
 pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
@@ -23,61 +51,26 @@ pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(options) => options,
         Err(err) => return with_error(&item, &err),
     };
-    if let Err(err) = validate(&func) {
-        return with_error(&item, &err);
-    }
-    expand(func, &options)
-}
-
-fn validate(func: &ItemFn) -> syn::Result<()> {
-    if func.sig.asyncness.is_none() {
-        return Err(syn::Error::new_spanned(
-            func.sig.fn_token,
-            "`#[resilient]` requires an `async fn`",
-        ));
-    }
-    match &func.sig.output {
-        ReturnType::Default => Err(syn::Error::new(
-            func.sig.paren_token.span.close(),
-            "`#[resilient]` requires the function to return `Result<T, E>`",
-        )),
-        ReturnType::Type(_, ty) if !names_a_result(ty) => Err(syn::Error::new_spanned(
-            ty,
-            "`#[resilient]` requires the function to return `Result<T, E>` \
-             (or an alias whose name ends in `Result`)",
-        )),
-        ReturnType::Type(..) => Ok(()),
+    match valid::check(options, &func) {
+        Ok(plan) => expand(func, &plan),
+        Err(err) => with_error(&item, &err),
     }
 }
 
-/// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`: a path whose last segment's
-/// name ends in `Result`. The check is syntactic: a macro cannot resolve type aliases.
-fn names_a_result(ty: &Type) -> bool {
-    match ty {
-        Type::Path(p) => p
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
-        Type::Group(g) => names_a_result(&g.elem),
-        Type::Paren(p) => names_a_result(&p.elem),
-        _ => false,
-    }
-}
-
-fn expand(func: ItemFn, options: &Options) -> TokenStream {
+fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
     let ItemFn {
         attrs,
         vis,
-        sig,
+        mut sig,
         block,
     } = func;
-    let krate = options
+    let krate = plan
         .krate
         .as_ref()
         .map_or_else(|| quote!(::resilience_core), |p| quote!(#p));
+    let private = quote!(#krate::__private);
     let ident = &sig.ident;
-    let name = match &options.name {
+    let name = match &plan.name {
         Some(lit) => quote!(#lit),
         None => quote!(::core::concat!(
             ::core::module_path!(),
@@ -85,31 +78,332 @@ fn expand(func: ItemFn, options: &Options) -> TokenStream {
             ::core::stringify!(#ident)
         )),
     };
-    // Binding the body to the declared return type makes the compiler check the body
-    // against it, so a type error points at the user's expression rather than at the
-    // attribute. `impl Trait` cannot be named in a `let`, so those bodies go unanchored.
-    let anchored = match &sig.output {
-        ReturnType::Type(_, ty) if !mentions_impl_trait(ty) => quote_spanned! {block.span()=>
-            async move {
-                let __resilience_ret: #ty = #block;
-                __resilience_ret
+    let ret = match &sig.output {
+        ReturnType::Type(_, ty) => Some(ty.clone()),
+        ReturnType::Default => None,
+    };
+    // A `return` of the declared type ahead of the body fixes the async block's output
+    // type before the body is checked, so every `return` and the tail are checked against
+    // the declared type and a mismatch points at the user's expression rather than at the
+    // attribute (as tracing's `#[instrument]` does). `impl Trait` cannot be named in a
+    // `let`, so those bodies go unanchored.
+    let anchored = match &ret {
+        Some(ty) if !mentions_impl_trait(ty) => quote_spanned! {block.span()=>
+            {
+                #[allow(
+                    unknown_lints,
+                    unreachable_code,
+                    clippy::diverging_sub_expression,
+                    clippy::empty_loop,
+                    clippy::needless_return
+                )]
+                if false {
+                    let __resilience_ret: #ty = loop {};
+                    return __resilience_ret;
+                }
+                #block
             }
         },
-        _ => quote_spanned! {block.span()=> async move #block },
+        _ => quote!(#block),
     };
-    let body = quote_spanned! {block.span()=>
-        #krate::__private::Instrument::instrument(
-            #anchored,
-            #krate::__private::call_span(#name),
-        )
-        .await
+    if !plan.uses_primitives() {
+        let anchored = quote_spanned!(block.span()=> async move #anchored);
+        let body = quote_spanned! {block.span()=>
+            #private::Instrument::instrument(
+                #anchored,
+                #private::call_span(#name),
+            )
+            .await
+        };
+        return quote! {
+            #(#attrs)*
+            #vis #sig {
+                #body
+            }
+        };
+    }
+
+    // With retry, each attempt is a fresh (non-`move`) async block over per-attempt
+    // copies of the owned arguments: `&self` and other references are shared, `&mut self`
+    // is reborrowed by the block for one attempt at a time.
+    let clones = match plan.retry {
+        Some(_) => per_attempt_clones(&mut sig, &private),
+        None => TokenStream::new(),
+    };
+    let body = match plan.retry {
+        Some(_) => quote_spanned!(block.span()=> async #anchored),
+        None => quote_spanned!(block.span()=> async move #anchored),
+    };
+
+    // Innermost first: attempt timeout, bulkhead, circuit breaker.
+    let mut attempt = match plan.timeout {
+        Some(limit) => {
+            let limit = duration(limit);
+            quote!(#private::timeout(#limit, #body))
+        }
+        None => quote!(#private::lift(#body)),
+    };
+    // The attempt's outcome, awaited: with no layer between, the body's own result.
+    let mut awaited = match plan.timeout {
+        Some(_) => quote!(#attempt.await),
+        None => quote!(::core::result::Result::Ok(#body.await)),
+    };
+    if let Some(bulkhead) = &plan.bulkhead {
+        let source = resolve(
+            bulkhead,
+            &private,
+            quote!(#krate::bulkhead::Bulkhead),
+            "BulkheadSource",
+            "registry_bulkhead",
+        );
+        attempt = quote!(#private::bulkhead(#source, #attempt));
+        awaited = quote!(#attempt.await);
+    }
+    let classifier = match &plan.classify {
+        Some(path) => quote_spanned!(path.span()=> &#path),
+        None => quote!(&#private::TransientErrors),
+    };
+    let judged = match &plan.circuit_breaker {
+        Some(breaker) => {
+            let source = resolve(
+                breaker,
+                &private,
+                quote!(#krate::circuit_breaker::CircuitBreaker),
+                "BreakerSource",
+                "registry_breaker",
+            );
+            Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt).await))
+        }
+        None if plan.retry.is_some() => Some(quote! {
+            #private::Judged::classify(#classifier, #awaited)
+        }),
+        None => None,
+    };
+
+    let call = match (&plan.retry, judged) {
+        (Some(retry), Some(judged)) => {
+            let policy = retry_policy(retry, &krate, &private, &name);
+            quote! {
+                match #policy {
+                    ::core::result::Result::Err(__resilience_err) => {
+                        ::core::result::Result::Err(__resilience_err)
+                    }
+                    ::core::result::Result::Ok(__resilience_policy) => {
+                        let mut __resilience_retry = #private::RetryRun::start(__resilience_policy);
+                        loop {
+                            #clones
+                            let __resilience_judged =
+                                __resilience_retry.attempt(async { #judged }).await;
+                            match __resilience_retry.next(__resilience_judged) {
+                                #private::Next::Done(__resilience_outcome) => break __resilience_outcome,
+                                #private::Next::Retry(__resilience_delay) => {
+                                    #private::sleep(__resilience_delay).await;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (None, Some(judged)) => quote!(#judged.into_outcome()),
+        (_, None) => awaited,
+    };
+    let call = match plan.deadline {
+        Some(budget) => {
+            let budget = duration(budget);
+            quote! {{
+                static __RESILIENCE_DEADLINE: #private::Cached<#krate::deadline::DeadlineMetrics> =
+                    #private::Cached::new();
+                #private::flatten(
+                    #private::deadline(#budget, &__RESILIENCE_DEADLINE, #name, async move { #call })
+                        .await,
+                )
+            }}
+        }
+        None => quote!({ #call }),
+    };
+    // `E: From<resilience_core::Error>` is required here; point a missing impl at the
+    // declared return type.
+    let finish_span = ret.as_ref().map_or_else(Span::call_site, |ty| ty.span());
+    let finish = match &plan.krate {
+        Some(_) => quote_spanned!(finish_span=> #private::finish),
+        None => quote_spanned!(finish_span=> ::resilience_core::__private::finish),
     };
     quote! {
         #(#attrs)*
         #vis #sig {
-            #body
+            #private::Instrument::instrument(
+                async move { #finish(#call, #name) },
+                #private::call_span(#name),
+            )
+            .await
         }
     }
+}
+
+/// The statements that give each attempt its own copy of every owned argument, spanned on
+/// the argument so that a non-`Clone` one is reported there. The `mut` of an argument
+/// moves from the signature to its per-attempt copy (callers never see it).
+fn per_attempt_clones(sig: &mut syn::Signature, private: &TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    for input in &mut sig.inputs {
+        let FnArg::Typed(arg) = input else { continue };
+        if is_reference(&arg.ty) {
+            continue;
+        }
+        let mut bindings = Vec::new();
+        take_bindings(&mut arg.pat, &mut bindings);
+        for (ident, mutable) in bindings {
+            let mutability = mutable.then(|| quote!(mut));
+            let clone = quote_spanned! {ident.span()=>
+                #private::CloneArg::clone_arg(&#ident)
+            };
+            out.extend(quote! {
+                #[allow(unused_variables, unused_mut)]
+                let #mutability #ident = #clone;
+            });
+        }
+    }
+    out
+}
+
+/// Every name a pattern binds, with whether it was `mut` (which is removed: the binding
+/// in the signature is only ever cloned from).
+fn take_bindings(pat: &mut Pat, out: &mut Vec<(Ident, bool)>) {
+    match pat {
+        Pat::Ident(p) => {
+            out.push((p.ident.clone(), p.mutability.take().is_some()));
+            if let Some((_, sub)) = &mut p.subpat {
+                take_bindings(sub, out);
+            }
+        }
+        Pat::Tuple(t) => t.elems.iter_mut().for_each(|p| take_bindings(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter_mut().for_each(|p| take_bindings(p, out)),
+        Pat::Struct(s) => s
+            .fields
+            .iter_mut()
+            .for_each(|f| take_bindings(&mut f.pat, out)),
+        Pat::Slice(s) => s.elems.iter_mut().for_each(|p| take_bindings(p, out)),
+        Pat::Reference(r) => take_bindings(&mut r.pat, out),
+        Pat::Paren(p) => take_bindings(&mut p.pat, out),
+        Pat::Type(t) => take_bindings(&mut t.pat, out),
+        _ => {}
+    }
+}
+
+fn is_reference(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(_) => true,
+        Type::Group(g) => is_reference(&g.elem),
+        Type::Paren(p) => is_reference(&p.elem),
+        _ => false,
+    }
+}
+
+/// An expression for a shared instance, resolved on the first call and kept in a static
+/// of the function: `Result<&'static Instance, Error>`.
+fn resolve(
+    instance: &Instance,
+    private: &TokenStream,
+    ty: TokenStream,
+    source_trait: &str,
+    registry_fn: &str,
+) -> TokenStream {
+    let source_trait = Ident::new(source_trait, Span::call_site());
+    let registry_fn = Ident::new(registry_fn, Span::call_site());
+    let init = match instance {
+        Instance::Name(lit) => quote!(#private::#registry_fn(#lit)),
+        Instance::Path(path) => quote_spanned! {path.span()=>
+            {
+                use #private::#source_trait as _;
+                (#path).resilience_instance()
+            }
+        },
+    };
+    quote! {{
+        static __RESILIENCE_INSTANCE: #private::Cached<#ty> = #private::Cached::new();
+        __RESILIENCE_INSTANCE.get_or_try_init(|| #init)
+    }}
+}
+
+/// The retry policy, built on the first call and kept in a static of the function:
+/// `Result<&'static RetryPolicy, Error>`.
+fn retry_policy(
+    retry: &RetryPlan,
+    krate: &TokenStream,
+    private: &TokenStream,
+    name: &TokenStream,
+) -> TokenStream {
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
+    let attempts = retry
+        .attempts
+        .map_or_else(|| none.clone(), |n| some(quote!(#n)));
+    let backoff = retry.backoff.map_or_else(
+        || none.clone(),
+        |backoff| {
+            let kind = match backoff {
+                Backoff::Constant => quote!(Constant),
+                Backoff::Linear => quote!(Linear),
+                Backoff::Exponential => quote!(Exponential),
+            };
+            some(quote!(#private::BackoffKind::#kind))
+        },
+    );
+    let base = retry
+        .base
+        .map_or_else(|| none.clone(), |d| some(duration(d)));
+    let max = retry
+        .max
+        .map_or_else(|| none.clone(), |d| some(duration(d)));
+    let jitter = retry.jitter.map_or_else(
+        || none.clone(),
+        |jitter| {
+            let jitter = match jitter {
+                Jitter::None => quote!(None),
+                Jitter::Full => quote!(Full),
+                Jitter::Equal => quote!(Equal),
+                Jitter::Decorrelated => quote!(Decorrelated),
+            };
+            some(quote!(#krate::retry::Jitter::#jitter))
+        },
+    );
+    let budget = retry.budget.as_ref().map_or_else(
+        || none.clone(),
+        |budget| {
+            some(resolve(
+                budget,
+                private,
+                quote!(#krate::retry::RetryBudget),
+                "BudgetSource",
+                "registry_budget",
+            ))
+        },
+    );
+    quote! {{
+        static __RESILIENCE_POLICY: #private::Cached<#krate::retry::RetryPolicy> =
+            #private::Cached::new();
+        __RESILIENCE_POLICY.get_or_try_init(|| {
+            #private::retry_policy(
+                #private::RetrySpec {
+                    name: #name,
+                    attempts: #attempts,
+                    backoff: #backoff,
+                    base: #base,
+                    max: #max,
+                    jitter: #jitter,
+                },
+                #budget,
+            )
+        })
+    }}
+}
+
+/// `Duration::new(secs, nanos)`: exact, and a `const` expression.
+fn duration(d: Duration) -> TokenStream {
+    let secs = d.as_secs();
+    let nanos = d.subsec_nanos();
+    quote!(::core::time::Duration::new(#secs, #nanos))
 }
 
 fn mentions_impl_trait(ty: &Type) -> bool {

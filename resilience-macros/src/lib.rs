@@ -1,25 +1,25 @@
 //! The `#[resilient(...)]` attribute. Use it through `resilience_core::resilient`, which
-//! re-exports it; the generated code names only `::resilience_core` paths.
+//! re-exports it and documents every option; the generated code names only
+//! `::resilience_core` paths (or the `crate = path` option's).
 //!
-//! Options supported today:
+//! The crate is split by phase, as thiserror's and tracing-attributes' are:
 //!
-//! - `name = "payments.charge"`: the operation name, recorded as the `operation` field of
-//!   the call's span (default: the function's module path and name);
-//! - `crate = path`: where `resilience_core` is, when it is re-exported under another name.
+//! - `attr.rs` parses the options (syntax only; every value keeps its span);
+//! - `valid.rs` checks what they mean (durations, counts, names, the function's shape) and
+//!   reports every problem with a spanned error;
+//! - `expand.rs` emits the hardened function.
 //!
-//! The function must be an `async fn` returning `Result<T, E>`. The body runs inside a
-//! `resilience.call` span carrying the operation name. Misuse is a compile error pointing
-//! at the offending tokens, and the function is still emitted so that the rest of the
-//! crate keeps type-checking. The options of the primitives (retry, circuit breaker,
-//! bulkhead, deadline, timeout) arrive with the primitives.
+//! On any error the original function is emitted unchanged next to the `compile_error!`,
+//! so that the rest of the crate keeps type-checking.
 
 mod attr;
 mod expand;
+mod valid;
 
 use proc_macro::TokenStream;
 
-/// Hardens an `async fn`: runs its body inside a `resilience.call` span for the named
-/// operation. See the `resilience_core` documentation for examples.
+/// Hardens an `async fn`: deadline, retry, circuit breaker, bulkhead and attempt timeout,
+/// inside a `resilience.call` span. See `resilience_core::resilient` for the options.
 #[proc_macro_attribute]
 pub fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::resilient(args.into(), item.into()).into()

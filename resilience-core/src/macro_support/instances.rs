@@ -1,0 +1,74 @@
+//! The shared instances an option names: a name in [`Registry::global`], or a path to an
+//! instance the user built (a value, a `static`/`LazyLock`, or a `fn` returning one).
+//!
+//! The generated code calls `(PATH).resilience_instance()` with the source trait in scope,
+//! so method resolution sees through `LazyLock` (and any other `Deref`) to the instance,
+//! and accepts a function returning one (or a reference to one).
+
+use std::borrow::Borrow;
+
+use crate::bulkhead::Bulkhead;
+use crate::circuit_breaker::CircuitBreaker;
+use crate::retry::RetryBudget;
+use crate::{Class, ConfigError, Error, Primitive, Registry};
+
+macro_rules! source {
+    ($trait:ident, $ty:ty, $what:literal) => {
+        #[doc = concat!("Something `", $what, " = PATH` can name: a `", stringify!($ty), "`, or a function returning one.")]
+        pub trait $trait {
+            /// The instance (a clone of the handle, sharing its state).
+            fn resilience_instance(&self) -> Result<$ty, Error>;
+        }
+
+        impl $trait for $ty {
+            fn resilience_instance(&self) -> Result<$ty, Error> {
+                Ok(self.clone())
+            }
+        }
+
+        impl<F, R> $trait for F
+        where
+            F: Fn() -> R,
+            R: Borrow<$ty>,
+        {
+            fn resilience_instance(&self) -> Result<$ty, Error> {
+                Ok(self().borrow().clone())
+            }
+        }
+    };
+}
+
+source!(BreakerSource, CircuitBreaker, "circuit_breaker");
+source!(BulkheadSource, Bulkhead, "bulkhead");
+source!(BudgetSource, RetryBudget, "retry(budget)");
+
+/// The breaker `circuit_breaker = "name"` names: from the global registry, created with
+/// the defaults if nobody registered it first.
+pub fn registry_breaker(name: &'static str) -> Result<CircuitBreaker, Error> {
+    Registry::global()
+        .circuit_breaker(name, |b| b)
+        .map_err(|err| config_error(err, Primitive::CircuitBreaker, name))
+}
+
+/// The bulkhead `bulkhead = "name"` names, as [`registry_breaker`].
+pub fn registry_bulkhead(name: &'static str) -> Result<Bulkhead, Error> {
+    Registry::global()
+        .bulkhead(name, |b| b)
+        .map_err(|err| config_error(err, Primitive::Bulkhead, name))
+}
+
+/// The budget `retry(budget = "name")` names, as [`registry_breaker`].
+pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
+    Registry::global()
+        .retry_budget(name, |b| b)
+        .map_err(|err| config_error(err, Primitive::Retry, name))
+}
+
+/// An invalid configuration met at run time: the call fails with it (never a panic), and
+/// it is not worth retrying.
+pub(super) fn config_error(err: ConfigError, primitive: Primitive, name: &'static str) -> Error {
+    Error::inner(err)
+        .with_primitive(primitive)
+        .with_instance(name)
+        .with_class(Class::Permanent)
+}

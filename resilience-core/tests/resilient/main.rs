@@ -1,0 +1,9 @@
+//! Behaviour of `#[resilient(...)]` under paused time: each option does what its primitive
+//! does, in the documented order, and errors reach the caller as its own `E`.
+
+mod equivalence;
+mod forms;
+mod retry;
+mod shared;
+mod support;
+mod time;

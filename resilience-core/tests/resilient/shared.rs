@@ -1,0 +1,238 @@
+//! `circuit_breaker` and `bulkhead`: named instances from the global registry, or paths to
+//! instances built by hand, shared by every function that names them.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use resilience_core::bulkhead::Bulkhead;
+use resilience_core::circuit_breaker::{CircuitBreaker, State};
+use resilience_core::{Class, Classify, ErrorKind, Primitive, Registry, resilient};
+use tokio::time::sleep;
+
+use crate::support::{AppError, Calls};
+
+/// Registers a breaker that opens after four calls at 50% failures, for 30 s.
+fn register_breaker(name: &'static str) -> CircuitBreaker {
+    Registry::global()
+        .circuit_breaker(name, |b| {
+            b.count_window(4)
+                .minimum_calls(4)
+                .failure_rate_threshold(0.5)
+                .open_duration(Duration::from_secs(30))
+        })
+        .unwrap()
+}
+
+static INVENTORY: Calls = Calls::new();
+
+#[resilient(circuit_breaker = "tests.inventory")]
+async fn reserve(fail: bool) -> Result<(), AppError> {
+    INVENTORY.hit();
+    if fail {
+        Err(AppError::Failed("down"))
+    } else {
+        Ok(())
+    }
+}
+
+#[resilient(circuit_breaker = "tests.inventory")]
+async fn release(fail: bool) -> Result<(), AppError> {
+    INVENTORY.hit();
+    if fail {
+        Err(AppError::Failed("down"))
+    } else {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_breaker_opens_across_functions_and_then_fails_fast() {
+    let breaker = register_breaker("tests.inventory");
+    reserve(true).await.unwrap_err();
+    release(false).await.unwrap();
+    release(true).await.unwrap_err();
+    reserve(true).await.unwrap_err();
+    assert_eq!(breaker.state(), State::Open);
+    assert_eq!(INVENTORY.get(), 4);
+
+    let err = release(false).await.unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::CircuitOpen));
+    let err = err.resilience();
+    assert!(err.is_rejection());
+    assert_eq!(err.instance(), Some("tests.inventory"));
+    assert!(err.retry_after().is_some(), "says when to come back");
+    assert_eq!(INVENTORY.get(), 4, "the body was not called");
+}
+
+static PAYMENTS_BREAKER: LazyLock<CircuitBreaker> = LazyLock::new(|| {
+    CircuitBreaker::builder()
+        .name("tests.payments")
+        .consecutive_failures(2)
+        .build()
+        .unwrap()
+});
+
+fn ledger_breaker() -> &'static CircuitBreaker {
+    static LEDGER: LazyLock<CircuitBreaker> = LazyLock::new(|| {
+        CircuitBreaker::builder()
+            .name("tests.ledger")
+            .consecutive_failures(1)
+            .build()
+            .unwrap()
+    });
+    &LEDGER
+}
+
+#[resilient(circuit_breaker = PAYMENTS_BREAKER)]
+async fn pay() -> Result<(), AppError> {
+    Err(AppError::Failed("declined"))
+}
+
+#[resilient(circuit_breaker = ledger_breaker)]
+async fn book() -> Result<(), AppError> {
+    Err(AppError::Failed("locked"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_can_be_a_static_or_a_function_returning_one() {
+    pay().await.unwrap_err();
+    pay().await.unwrap_err();
+    assert_eq!(PAYMENTS_BREAKER.state(), State::Open);
+    assert_eq!(
+        pay().await.unwrap_err().kind(),
+        Some(ErrorKind::CircuitOpen)
+    );
+
+    book().await.unwrap_err();
+    assert_eq!(ledger_breaker().state(), State::Open);
+    assert_eq!(
+        book().await.unwrap_err().kind(),
+        Some(ErrorKind::CircuitOpen)
+    );
+}
+
+/// Validation failures are the caller's fault: not held against the dependency.
+struct ValidationIsBenign;
+
+impl<T> Classify<T, AppError> for ValidationIsBenign {
+    fn classify(&self, result: &Result<T, AppError>) -> Class {
+        match result {
+            Ok(_) => Class::Success,
+            Err(AppError::Failed("invalid")) => Class::Benign,
+            Err(_) => Class::TRANSIENT,
+        }
+    }
+}
+
+#[resilient(circuit_breaker = "tests.validated", classify = ValidationIsBenign)]
+async fn validated(what: &'static str) -> Result<(), AppError> {
+    Err(AppError::Failed(what))
+}
+
+#[tokio::test(start_paused = true)]
+async fn benign_errors_do_not_count_against_the_breaker() {
+    let breaker = Registry::global()
+        .circuit_breaker("tests.validated", |b| b.consecutive_failures(2))
+        .unwrap();
+    for _ in 0..5 {
+        validated("invalid").await.unwrap_err();
+    }
+    assert_eq!(breaker.state(), State::Closed);
+    validated("down").await.unwrap_err();
+    validated("down").await.unwrap_err();
+    assert_eq!(breaker.state(), State::Open);
+}
+
+static OPEN_RETRIED: Calls = Calls::new();
+
+#[resilient(
+    retry(attempts = 3, base = "10ms"),
+    circuit_breaker = "tests.open_retried"
+)]
+async fn open_retried() -> Result<(), AppError> {
+    OPEN_RETRIED.hit();
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_does_not_hammer_an_open_breaker() {
+    let breaker = register_breaker("tests.open_retried");
+    breaker.force_open();
+    let err = open_retried().await.unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::CircuitOpen));
+    assert_eq!(OPEN_RETRIED.get(), 0);
+}
+
+// Bulkheads.
+
+#[resilient(bulkhead = "tests.db")]
+async fn query(work: Duration) -> Result<Duration, AppError> {
+    sleep(work).await;
+    Ok(work)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_bulkhead_sheds_calls_beyond_its_capacity() {
+    let bulkhead = Registry::global()
+        .bulkhead("tests.db", |b| b.max_concurrent(2))
+        .unwrap();
+    let work = Duration::from_millis(100);
+    let (a, b, c) = tokio::join!(query(work), query(work), query(work));
+    assert_eq!((a.unwrap(), b.unwrap()), (work, work));
+    let err = c.unwrap_err();
+    assert_eq!(err.kind(), Some(ErrorKind::BulkheadFull));
+    assert_eq!(err.resilience().primitive(), Some(Primitive::Bulkhead));
+    assert!(err.resilience().is_rejection());
+    assert_eq!(bulkhead.in_flight(), 0, "permits are given back");
+    query(work).await.unwrap();
+}
+
+static POOL: LazyLock<Bulkhead> = LazyLock::new(|| {
+    Bulkhead::builder()
+        .name("tests.pool")
+        .max_concurrent(1)
+        .build()
+        .unwrap()
+});
+
+static GUARDED: Calls = Calls::new();
+
+#[resilient(
+    bulkhead = POOL,
+    circuit_breaker = "tests.guarded",
+    timeout = "50ms",
+)]
+async fn guarded(work: Duration) -> Result<(), AppError> {
+    GUARDED.hit();
+    sleep(work).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_bulkhead_is_not_held_against_the_breaker_but_a_timeout_is() {
+    let breaker = Registry::global()
+        .circuit_breaker("tests.guarded", |b| b.consecutive_failures(2))
+        .unwrap();
+    let fast = Duration::from_millis(10);
+    let (a, b, c) = tokio::join!(guarded(fast), guarded(fast), guarded(fast));
+    a.unwrap();
+    assert_eq!(b.unwrap_err().kind(), Some(ErrorKind::BulkheadFull));
+    assert_eq!(c.unwrap_err().kind(), Some(ErrorKind::BulkheadFull));
+    assert_eq!(
+        breaker.state(),
+        State::Closed,
+        "rejections are not failures"
+    );
+
+    let slow = Duration::from_secs(1);
+    assert_eq!(
+        guarded(slow).await.unwrap_err().kind(),
+        Some(ErrorKind::Timeout)
+    );
+    assert_eq!(
+        guarded(slow).await.unwrap_err().kind(),
+        Some(ErrorKind::Timeout)
+    );
+    assert_eq!(breaker.state(), State::Open, "timeouts are failures");
+    assert_eq!(GUARDED.get(), 3);
+}

@@ -1,0 +1,255 @@
+//! Checking what the options and the function mean, with an error spanned on the tokens at
+//! fault: durations, counts, names of backoffs and jitters, and the shape of the function.
+
+use std::time::Duration;
+
+use syn::{FnArg, ItemFn, LitStr, Path, ReturnType, Type};
+
+use crate::attr::{Errors, Instance, Options, RetryOptions};
+
+/// Validated options: everything the expansion needs, in its final form.
+pub(crate) struct Plan {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) krate: Option<Path>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<RetryPlan>,
+    pub(crate) circuit_breaker: Option<Instance>,
+    pub(crate) bulkhead: Option<Instance>,
+    pub(crate) classify: Option<Path>,
+}
+
+impl Plan {
+    /// Whether any primitive is asked for (else the body only runs in its span).
+    pub(crate) fn uses_primitives(&self) -> bool {
+        self.deadline.is_some()
+            || self.timeout.is_some()
+            || self.retry.is_some()
+            || self.circuit_breaker.is_some()
+            || self.bulkhead.is_some()
+    }
+}
+
+/// Validated `retry(...)` options; `None` leaves the retry primitive's default.
+pub(crate) struct RetryPlan {
+    pub(crate) attempts: Option<u32>,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) base: Option<Duration>,
+    pub(crate) max: Option<Duration>,
+    pub(crate) jitter: Option<Jitter>,
+    pub(crate) budget: Option<Instance>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Backoff {
+    Constant,
+    Linear,
+    Exponential,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Jitter {
+    None,
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+/// Checks the options and the function together; every problem found is reported.
+pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
+    let mut errors = Errors::default();
+    check_function(func, &mut errors);
+    if let Some(name) = &options.name {
+        if name.value().trim().is_empty() {
+            errors.push(syn::Error::new_spanned(name, "`name` must not be empty"));
+        }
+    }
+    let deadline = options
+        .deadline
+        .as_ref()
+        .and_then(|lit| duration(lit, "deadline", &mut errors));
+    let timeout = options
+        .timeout
+        .as_ref()
+        .and_then(|lit| duration(lit, "timeout", &mut errors));
+    let retry = options.retry.map(|retry| {
+        check_receiver_for_retry(func, &mut errors);
+        check_retry(retry, &mut errors)
+    });
+    errors.finish(Plan {
+        name: options.name,
+        krate: options.krate,
+        deadline,
+        timeout,
+        retry,
+        circuit_breaker: options.circuit_breaker,
+        bulkhead: options.bulkhead,
+        classify: options.classify,
+    })
+}
+
+fn check_function(func: &ItemFn, errors: &mut Errors) {
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new_spanned(
+            sig.fn_token,
+            "`#[resilient]` requires an `async fn`",
+        ));
+    }
+    match &sig.output {
+        ReturnType::Default => errors.push(syn::Error::new(
+            sig.paren_token.span.close(),
+            "`#[resilient]` requires the function to return `Result<T, E>`",
+        )),
+        ReturnType::Type(_, ty) if !names_a_result(ty) => errors.push(syn::Error::new_spanned(
+            ty,
+            "`#[resilient]` requires the function to return `Result<T, E>` \
+             (or an alias whose name ends in `Result`)",
+        )),
+        ReturnType::Type(..) => {}
+    }
+}
+
+/// With retry the body runs once per attempt, so `self` must be a reference (the same
+/// `&self` is used again; `&mut self` is reborrowed for each attempt). A `self` taken by
+/// value would be used up by the first attempt.
+fn check_receiver_for_retry(func: &ItemFn, errors: &mut Errors) {
+    let Some(FnArg::Receiver(receiver)) = func.sig.inputs.first() else {
+        return;
+    };
+    let by_reference = receiver.reference.is_some() || matches!(&*receiver.ty, Type::Reference(_));
+    if !by_reference {
+        errors.push(syn::Error::new_spanned(
+            receiver,
+            "with `retry`, the body runs once per attempt, so `self` cannot be taken by value; \
+             take `&self` (or `&mut self`)",
+        ));
+    }
+}
+
+fn check_retry(retry: RetryOptions, errors: &mut Errors) -> RetryPlan {
+    let attempts = retry
+        .attempts
+        .as_ref()
+        .and_then(|lit| match lit.base10_parse::<u32>() {
+            Ok(0) => {
+                errors.push(syn::Error::new_spanned(
+                    lit,
+                    "`attempts` counts the first call too, so it must be at least 1",
+                ));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(syn::Error::new_spanned(
+                    lit,
+                    "`attempts` must be a whole number from 1 to 4294967295",
+                ));
+                None
+            }
+        });
+    let backoff = retry.backoff.as_ref().and_then(|lit| {
+        let found = match lit.value().as_str() {
+            "constant" => Some(Backoff::Constant),
+            "linear" => Some(Backoff::Linear),
+            "exponential" => Some(Backoff::Exponential),
+            _ => None,
+        };
+        if found.is_none() {
+            errors.push(syn::Error::new_spanned(
+                lit,
+                format!(
+                    "unknown backoff {:?}; expected \"constant\", \"linear\" or \"exponential\"",
+                    lit.value()
+                ),
+            ));
+        }
+        found
+    });
+    let jitter = retry.jitter.as_ref().and_then(|lit| {
+        let found = match lit.value().as_str() {
+            "none" => Some(Jitter::None),
+            "full" => Some(Jitter::Full),
+            "equal" => Some(Jitter::Equal),
+            "decorrelated" => Some(Jitter::Decorrelated),
+            _ => None,
+        };
+        if found.is_none() {
+            errors.push(syn::Error::new_spanned(
+                lit,
+                format!(
+                    "unknown jitter {:?}; expected \"none\", \"full\", \"equal\" or \"decorrelated\"",
+                    lit.value()
+                ),
+            ));
+        }
+        found
+    });
+    let base = retry
+        .base
+        .as_ref()
+        .and_then(|lit| duration(lit, "base", errors));
+    let max = retry
+        .max
+        .as_ref()
+        .and_then(|lit| duration(lit, "max", errors));
+    if let (Some(base), Some(max), Some(max_lit)) = (base, max, &retry.max) {
+        if base > max {
+            errors.push(syn::Error::new_spanned(
+                max_lit,
+                format!(
+                    "`max` ({}) is shorter than `base` ({}): the cap must be at least the first delay",
+                    max_lit.value(),
+                    retry.base.as_ref().map(LitStr::value).unwrap_or_default(),
+                ),
+            ));
+        }
+    }
+    RetryPlan {
+        attempts,
+        backoff,
+        base,
+        max,
+        jitter,
+        budget: retry.budget,
+    }
+}
+
+/// A duration literal, parsed with `humantime` ("300ms", "2s", "1m 30s"); zero is refused.
+fn duration(lit: &LitStr, option: &str, errors: &mut Errors) -> Option<Duration> {
+    match humantime::parse_duration(&lit.value()) {
+        Ok(d) if d.is_zero() => {
+            errors.push(syn::Error::new_spanned(
+                lit,
+                format!("`{option}` must be longer than zero"),
+            ));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(err) => {
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!(
+                    "`{option}`: {:?} is not a duration ({err}); write it like \"300ms\", \"2s\" or \"1m 30s\"",
+                    lit.value()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`: a path whose last segment's
+/// name ends in `Result`. The check is syntactic: a macro cannot resolve type aliases.
+fn names_a_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
+        Type::Group(g) => names_a_result(&g.elem),
+        Type::Paren(p) => names_a_result(&p.elem),
+        _ => false,
+    }
+}
