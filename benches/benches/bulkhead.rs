@@ -5,8 +5,7 @@
 //! Each "call" is `poll_ready` + `call` + polling the response future to completion on an
 //! inner service that answers at once, so the figures are the layer's own overhead.
 
-use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_benches::peers::Echo;
 use resilience_core::bulkhead::Bulkhead;
 use resilience_tower::bulkhead::BulkheadLayer;
 use tower::limit::ConcurrencyLimitLayer;
@@ -25,23 +25,6 @@ static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 /// Room enough that no call is ever refused: the benchmark measures admission, not
 /// rejection.
 const CAPACITY: usize = 64;
-
-#[derive(Clone, Copy)]
-struct Echo;
-
-impl Service<u64> for Echo {
-    type Response = u64;
-    type Error = Infallible;
-    type Future = Ready<Result<u64, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: u64) -> Self::Future {
-        ready(Ok(request))
-    }
-}
 
 /// One call, driven by hand with a no-op waker; every service here completes at once.
 #[inline]

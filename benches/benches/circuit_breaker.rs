@@ -2,8 +2,6 @@
 //! layer around a trivial ready service, alone and with 2 threads contending, side by side
 //! with recloser, failsafe and tower-resilience; plus heap allocations per call.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::Barrier;
@@ -13,6 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use failsafe::CircuitBreaker as _;
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_benches::peers::Echo;
 use resilience_core::CircuitBreaker;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use std::alloc::System;
@@ -36,24 +35,6 @@ fn recloser() -> recloser::Recloser {
 
 fn failsafe() -> impl failsafe::CircuitBreaker + Clone + Send + Sync {
     failsafe::Config::new().build()
-}
-
-/// A trivial service that is always ready and answers at once.
-#[derive(Clone, Copy, Debug)]
-struct Echo;
-
-impl Service<u64> for Echo {
-    type Response = u64;
-    type Error = Infallible;
-    type Future = Ready<Result<u64, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: u64) -> Self::Future {
-        ready(Ok(req))
-    }
 }
 
 /// `poll_ready`, `call` and one poll of the future, as a server does for every request.

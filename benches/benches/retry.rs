@@ -7,42 +7,23 @@
 //! executor.
 
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_benches::peers::{Echo, TowerBudgetPolicy};
 use resilience_core::retry::{Backoff, RetryPolicy};
 use resilience_tower::retry::RetryLayer;
 use std::alloc::System;
 use tower::Layer;
 use tower::Service;
-use tower::retry::budget::{Budget, TpsBudget};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// The wrapped service: echoes the request, always ready.
-#[derive(Clone, Copy)]
-struct Echo;
-
-impl Service<u64> for Echo {
-    type Response = u64;
-    type Error = Infallible;
-    type Future = Ready<Result<u64, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: u64) -> Self::Future {
-        ready(Ok(req))
-    }
-}
 
 fn call_once<S: Service<u64, Response = u64>>(svc: &mut S, req: u64) -> u64
 where
@@ -60,35 +41,6 @@ where
     }
 }
 
-/// tower's `Retry` policy with a `TpsBudget`, the way tower documents it.
-#[derive(Clone)]
-struct TowerBudgetPolicy {
-    budget: Arc<TpsBudget>,
-    attempts: usize,
-}
-
-impl<E> tower::retry::Policy<u64, u64, E> for TowerBudgetPolicy {
-    type Future = Ready<()>;
-
-    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, E>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.budget.deposit();
-                None
-            }
-            Err(_) if self.attempts > 0 && self.budget.withdraw() => {
-                self.attempts -= 1;
-                Some(ready(()))
-            }
-            Err(_) => None,
-        }
-    }
-
-    fn clone_request(&mut self, req: &u64) -> Option<u64> {
-        Some(*req)
-    }
-}
-
 fn ours(budget: bool) -> impl Service<u64, Response = u64, Error = resilience_core::Error> {
     let mut builder = RetryPolicy::builder()
         .name("bench")
@@ -101,10 +53,7 @@ fn ours(budget: bool) -> impl Service<u64, Response = u64, Error = resilience_co
 }
 
 fn tower_retry() -> impl Service<u64, Response = u64, Error = Infallible> {
-    let policy = TowerBudgetPolicy {
-        budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
-        attempts: 2,
-    };
+    let policy = TowerBudgetPolicy::new(2);
     tower::retry::RetryLayer::new(policy).layer(Echo)
 }
 

@@ -10,34 +10,17 @@
 //! in calls to get instructions per call without the setup. Modes: `bare` (the service
 //! alone), `core`, `layer`, `recloser`, `failsafe`, `tower_resilience`.
 
-use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use failsafe::CircuitBreaker as _;
+use resilience_benches::peers::Echo;
 use resilience_core::CircuitBreaker;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use tower::{Layer, Service};
-
-#[derive(Clone, Copy, Debug)]
-struct Echo;
-
-impl Service<u64> for Echo {
-    type Response = u64;
-    type Error = Infallible;
-    type Future = Ready<Result<u64, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: u64) -> Self::Future {
-        ready(Ok(req))
-    }
-}
 
 #[inline(never)]
 fn once<S: Service<u64>>(svc: &mut S, req: u64) -> bool {

@@ -15,37 +15,19 @@ use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use http::Request;
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_benches::peers::{Echo, TowerBudgetPolicy};
 use resilience_core::retry::{Backoff, RetryPolicy};
 use resilience_tower::deadline::DeadlineLayer;
 use resilience_tower::retry::RetryLayer;
-use tower::retry::budget::{Budget, TpsBudget};
 use tower::{Layer, Service, service_fn};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
-
-#[derive(Clone, Copy)]
-struct Echo;
-
-impl Service<u64> for Echo {
-    type Response = u64;
-    type Error = Infallible;
-    type Future = Ready<Result<u64, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: u64) -> Self::Future {
-        ready(Ok(req))
-    }
-}
 
 fn call_u64<S: Service<u64, Response = u64>>(svc: &mut S, req: u64) -> bool {
     let mut cx = Context::from_waker(Waker::noop());
@@ -66,34 +48,6 @@ fn poll_once<F: Future>(fut: F) -> bool {
     let mut cx = Context::from_waker(Waker::noop());
     let fut = pin!(fut);
     fut.poll(&mut cx).is_ready()
-}
-
-#[derive(Clone)]
-struct TowerBudgetPolicy {
-    budget: Arc<TpsBudget>,
-    attempts: usize,
-}
-
-impl<E> tower::retry::Policy<u64, u64, E> for TowerBudgetPolicy {
-    type Future = Ready<()>;
-
-    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, E>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.budget.deposit();
-                None
-            }
-            Err(_) if self.attempts > 0 && self.budget.withdraw() => {
-                self.attempts -= 1;
-                Some(ready(()))
-            }
-            Err(_) => None,
-        }
-    }
-
-    fn clone_request(&mut self, req: &u64) -> Option<u64> {
-        Some(*req)
-    }
 }
 
 fn policy(budget: bool) -> RetryPolicy {
@@ -191,10 +145,7 @@ fn main() {
             run(n, || 7, |r| call_u64(&mut s, r));
         }
         "retry_tower" => {
-            let p = TowerBudgetPolicy {
-                budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
-                attempts: 2,
-            };
+            let p = TowerBudgetPolicy::new(2);
             let mut s = tower::retry::RetryLayer::new(p).layer(Echo);
             run(n, || 7, |r| call_u64(&mut s, r));
         }

@@ -10,6 +10,8 @@ use std::task::{Context, Poll};
 
 use super::Comparison;
 
+pub use crate::peers::Echo;
+
 mod baseline;
 mod bulkhead;
 mod circuit_breaker;
@@ -32,24 +34,6 @@ pub fn all() -> Vec<Comparison> {
     all.extend(macros::comparisons());
     all.extend(idempotency::comparisons());
     all
-}
-
-/// The wrapped service of the non-HTTP comparisons: always ready, answers with the request.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Echo;
-
-impl<R> tower_service::Service<R> for Echo {
-    type Response = R;
-    type Error = Infallible;
-    type Future = Ready<Result<R, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: R) -> Self::Future {
-        ready(Ok(req))
-    }
 }
 
 /// The wrapped service of the HTTP comparisons: always ready, answers `200` with an empty

@@ -7,17 +7,15 @@
 //! tower's; tower-resilience's token bucket refills by time.
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
-use std::sync::Arc;
 use std::time::Duration;
 
 use resilience_core::retry::{Backoff, RetryPolicy};
 use resilience_tower::retry::RetryLayer;
 use tower::Layer;
-use tower::retry::budget::{Budget, TpsBudget};
 
 use super::{Echo, number};
 use crate::compare::{Comparison, Entry};
+use crate::peers::TowerBudgetPolicy;
 
 /// Attempts in all, the first included.
 const ATTEMPTS: u32 = 3;
@@ -31,40 +29,8 @@ pub(super) fn policy() -> RetryPolicy {
         .expect("a valid policy")
 }
 
-/// tower's `Retry` policy with a `TpsBudget`, as tower documents it.
-#[derive(Clone, Debug)]
-struct TowerBudgetPolicy {
-    budget: Arc<TpsBudget>,
-    retries_left: u32,
-}
-
-impl<E> tower::retry::Policy<u64, u64, E> for TowerBudgetPolicy {
-    type Future = Ready<()>;
-
-    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, E>) -> Option<Self::Future> {
-        match result {
-            Ok(_) => {
-                self.budget.deposit();
-                None
-            }
-            Err(_) if self.retries_left > 0 && self.budget.withdraw() => {
-                self.retries_left -= 1;
-                Some(ready(()))
-            }
-            Err(_) => None,
-        }
-    }
-
-    fn clone_request(&mut self, req: &u64) -> Option<u64> {
-        Some(*req)
-    }
-}
-
 pub(super) fn comparisons() -> Vec<Comparison> {
-    let tower_policy = TowerBudgetPolicy {
-        budget: Arc::new(TpsBudget::new(Duration::from_secs(10), 10, 0.2)),
-        retries_left: ATTEMPTS - 1,
-    };
+    let tower_policy = TowerBudgetPolicy::new(ATTEMPTS - 1);
     let budget = tower_resilience::retry::RetryBudgetBuilder::new()
         .token_bucket()
         .tokens_per_second(10.0)
