@@ -1,14 +1,12 @@
-//! Metrics through a debugging recorder; WARN / INFO events on transitions.
+//! Metrics through a debugging recorder. The WARN / INFO events on transitions are tested
+//! in `tests/circuit_breaker_tracing.rs`, alone in their binary.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use resilience_core::Class;
 use resilience_core::circuit_breaker::CircuitBreaker;
 use resilience_core::telemetry::{circuit_state, label, metric, outcome};
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// A recorded metric: name, sorted labels, value.
 type Recorded = (String, Vec<(String, String)>, DebugValue);
@@ -126,66 +124,5 @@ fn the_state_gauge_follows_the_state() {
     assert_eq!(
         value_of(&all, metric::CIRCUIT_STATE, &[(label::NAME, "gauge")]),
         Some(circuit_state::OPEN_VALUE)
-    );
-}
-
-/// (level, message) of every event.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<(tracing::Level, String)>>>);
-
-struct Message<'a>(&'a mut String);
-
-impl Visit for Message<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            *self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: tracing::Subscriber> Layer<S> for Events {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        let mut message = String::new();
-        event.record(&mut Message(&mut message));
-        self.0
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), message));
-    }
-}
-
-#[test]
-fn opening_warns_and_half_open_and_close_inform() {
-    let events = Events::default();
-    let subscriber = tracing_subscriber::registry().with(events.clone());
-    tracing::subscriber::with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let breaker = CircuitBreaker::builder()
-                .count_window(1)
-                .open_duration(Duration::from_secs(1))
-                .half_open_calls(1)
-                .build()
-                .unwrap();
-            breaker.try_acquire().unwrap().record_failure();
-            tokio::time::advance(Duration::from_secs(1)).await;
-            breaker.try_acquire().unwrap().record_success();
-        });
-    });
-    let seen = events.0.lock().unwrap().clone();
-    assert_eq!(
-        seen,
-        [
-            (tracing::Level::WARN, "circuit breaker opened".to_owned()),
-            (
-                tracing::Level::INFO,
-                "circuit breaker half-opened".to_owned()
-            ),
-            (tracing::Level::INFO, "circuit breaker closed".to_owned()),
-        ]
     );
 }
