@@ -1,15 +1,32 @@
-//! The SVG chart: success rate and p99 latency per second for both gateways, with the
-//! outage window shaded.
+//! The SVG chart of one scenario, three panels sharing the time axis, the event shaded:
+//!
+//! - **goodput**: payments answered 2xx per second;
+//! - **duplicate charges**, cumulative: money taken twice, as it happens (the table adds
+//!   those a queue still made after the run);
+//! - **p99 latency of successful payments** (first try to 2xx) per second, leaving out
+//!   seconds with fewer than [`MIN_FOR_P99`] of them.
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::report::Report;
+use super::report::{GatewayReport, MIN_FOR_P99, Report, Second};
 
 const NAIVE: RGBColor = RGBColor(214, 69, 65);
 const HARDENED: RGBColor = RGBColor(38, 115, 191);
-const OUTAGE: RGBColor = RGBColor(150, 150, 150);
+const EVENT: RGBColor = RGBColor(150, 150, 150);
+const GRID: RGBColor = RGBColor(232, 232, 232);
+const FINE_GRID: RGBColor = RGBColor(246, 246, 246);
+
+type Panel<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// One panel: a title, a y-axis label, and a value per second (`None`: not plotted).
+struct Series {
+    title: String,
+    y_desc: &'static str,
+    value: fn(&Second) -> Option<f64>,
+}
 
 /// Writes the chart of `report` to `path` (an SVG file).
 ///
@@ -17,96 +34,111 @@ const OUTAGE: RGBColor = RGBColor(150, 150, 150);
 ///
 /// When the file cannot be written.
 pub fn write_svg(report: &Report, path: &Path) -> Result<(), resilience_core::BoxError> {
-    let seconds = report
-        .naive
-        .seconds
-        .len()
-        .max(report.hardened.seconds.len())
-        .max(1) as f64;
-    let (outage_from, outage_to) = (report.outage.0.as_secs_f64(), report.outage.1.as_secs_f64());
-    let gateways = [(&report.naive, NAIVE), (&report.hardened, HARDENED)];
-
-    let root = SVGBackend::new(path, (960, 720)).into_drawing_area();
+    let root = SVGBackend::new(path, (960, 900)).into_drawing_area();
     root.fill(&WHITE)?;
-    let (top, bottom) = root.split_vertically(360);
+    let root = root.titled(
+        &format!(
+            "{}: naive vs hardened gateway ({} shaded)",
+            report.scenario, report.timeline.noun
+        ),
+        ("sans-serif", 22),
+    )?;
+    let panels = root.split_evenly((3, 1));
+    let series = [
+        Series {
+            title: "goodput: payments answered 2xx per second".into(),
+            y_desc: "payments/s",
+            value: |s| Some(s.goodput as f64),
+        },
+        Series {
+            title: "duplicate charges (money taken twice) during the run, cumulative".into(),
+            y_desc: "charges",
+            value: |s| Some(s.duplicates as f64),
+        },
+        Series {
+            title: format!(
+                "p99 latency of successful payments, first try to 2xx (seconds with {MIN_FOR_P99}+ of them)"
+            ),
+            y_desc: "seconds",
+            value: |s| s.p99.map(|d| d.as_secs_f64()),
+        },
+    ];
+    for (panel, series) in panels.iter().zip(&series) {
+        draw_panel(panel, report, series)?;
+    }
+    root.present()?;
+    Ok(())
+}
 
-    // Success rate per second.
-    let mut chart = ChartBuilder::on(&top)
-        .caption("requests answered 2xx, per second (%)", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(32)
-        .y_label_area_size(48)
-        .build_cartesian_2d(0_f64..seconds, 0_f64..105_f64)?;
+fn draw_panel(
+    panel: &Panel<'_>,
+    report: &Report,
+    series: &Series,
+) -> Result<(), resilience_core::BoxError> {
+    let gateways: [(&GatewayReport, RGBColor); 2] =
+        [(&report.naive, NAIVE), (&report.hardened, HARDENED)];
+    let seconds = gateways
+        .iter()
+        .map(|(g, _)| g.seconds.len())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let top = gateways
+        .iter()
+        .flat_map(|(g, _)| g.seconds.iter().filter_map(series.value))
+        .fold(0.0_f64, f64::max);
+    let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+    let event = report.timeline.event;
+    let (from, to) = (event.start.as_secs_f64(), event.end().as_secs_f64());
+
+    let mut chart = ChartBuilder::on(panel)
+        .caption(&series.title, ("sans-serif", 17))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0_f64..seconds, 0_f64..top)?;
     chart
         .configure_mesh()
+        .bold_line_style(GRID)
+        .light_line_style(FINE_GRID)
         .x_desc("seconds since start")
-        .y_desc("% 2xx")
+        .y_desc(series.y_desc)
         .draw()?;
     chart
         .draw_series(std::iter::once(Rectangle::new(
-            [(outage_from, 0.0), (outage_to, 105.0)],
-            OUTAGE.mix(0.2).filled(),
+            [(from, 0.0), (to, top)],
+            EVENT.mix(0.18).filled(),
         )))?
-        .label("upstream outage")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], OUTAGE.mix(0.3).filled()));
+        .label(report.timeline.noun)
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], EVENT.mix(0.3).filled()));
     for (gateway, color) in gateways {
-        let points = gateway
-            .seconds
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| Some((i as f64 + 0.5, 100.0 * s.success_rate()?)));
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(gateway.name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+        // A gap where a second has no value: the line breaks rather than bridging it.
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for (i, second) in gateway.seconds.iter().enumerate() {
+            match (series.value)(second) {
+                Some(v) => runs.last_mut().map_or((), |r| r.push((i as f64 + 0.5, v))),
+                None => runs.push(Vec::new()),
+            }
+        }
+        for run in runs.iter().filter(|r| r.len() == 1) {
+            chart.draw_series(run.iter().map(|p| Circle::new(*p, 2, color.filled())))?;
+        }
+        let mut labelled = false;
+        for run in runs.into_iter().filter(|r| r.len() > 1) {
+            let drawn = chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
+            if !labelled {
+                drawn.label(gateway.name).legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+                labelled = true;
+            }
+        }
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .draw()?;
-
-    // p99 latency per second.
-    let top_ms = gateways
-        .iter()
-        .flat_map(|(g, _)| g.seconds.iter().map(|s| s.p99.as_secs_f64() * 1000.0))
-        .fold(100.0_f64, f64::max)
-        * 1.1;
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("p99 latency per second (ms)", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(32)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0_f64..seconds, 0_f64..top_ms)?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds since start")
-        .y_desc("ms")
-        .draw()?;
-    chart.draw_series(std::iter::once(Rectangle::new(
-        [(outage_from, 0.0), (outage_to, top_ms)],
-        OUTAGE.mix(0.2).filled(),
-    )))?;
-    for (gateway, color) in gateways {
-        let points = gateway
-            .seconds
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.attempts > 0)
-            .map(|(i, s)| (i as f64 + 0.5, s.p99.as_secs_f64() * 1000.0));
-        chart
-            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-            .label(gateway.name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
-
-    root.present()?;
     Ok(())
 }

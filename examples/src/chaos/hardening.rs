@@ -7,7 +7,7 @@
 //! ```text
 //! request ─▶ HttpErrorLayer        every error below becomes problem+json (503 + Retry-After, 504, 409 ...)
 //!            DeadlineLayer         the caller's deadline, or `budget` when it sent none; 504 when it passes
-//!            BulkheadLayer         at most `max_in_flight` requests in the handler; the rest shed: 503 at once
+//!            BulkheadLayer         at most `max_in_flight` requests in the handler, a few more wait briefly; the rest shed: 503 at once
 //!            IdempotencyLayer      one execution per Idempotency-Key; re-submits replayed, concurrent ones 409
 //!            HttpRetryLayer        a failed attempt (502/503) re-run within the deadline and a 20% retry budget
 //!            charge (the handler, as written)
@@ -22,6 +22,10 @@
 //! - **Deadline outermost**: everything below — the bulkhead, the retries, the upstream
 //!   call — runs under one absolute deadline; nothing outlives the caller's patience.
 //! - **Bulkhead before idempotency**: a shed request costs nothing, not even a store claim.
+//!   Its size is what keeps an overload from piling into the upstream's queue: 16 in
+//!   flight is four times the upstream's workers, room for twice the normal load, and
+//!   what it sheds is answered in a millisecond with `Retry-After`. (Adaptive concurrency
+//!   would find that size by itself; a fixed one has to be chosen.)
 //! - **Idempotency outside retry**: one client request claims its key once, however many
 //!   attempts the retry makes under it; a client re-submitting gets the stored answer or a
 //!   409, never a second execution.
@@ -67,8 +71,12 @@ pub struct HardeningConfig {
     pub budget: Duration,
     /// Time subtracted from the remaining budget before it is handed to payments.
     pub margin: Duration,
-    /// Requests in the handler at once; more are shed with 503 at once.
+    /// Requests in the handler at once; more wait in the bulkhead's queue.
     pub max_in_flight: usize,
+    /// Requests that may wait for a place in the handler; more are shed with 503 at once.
+    pub max_waiting: usize,
+    /// How long a request waits for a place before it is shed.
+    pub max_wait: Duration,
     /// How long the breaker stays open before it lets probes through.
     pub open_duration: Duration,
     /// Redis URL of the idempotency store (in memory without one).
@@ -80,7 +88,9 @@ impl Default for HardeningConfig {
         Self {
             budget: Duration::from_secs(1),
             margin: Duration::from_millis(100),
-            max_in_flight: 48,
+            max_in_flight: 16,
+            max_waiting: 16,
+            max_wait: Duration::from_millis(250),
             open_duration: Duration::from_millis(500),
             redis: None,
         }
@@ -146,7 +156,11 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
             Arc::new(store)
         }
     };
-    let bulkhead = registry.bulkhead("charge", |b| b.max_concurrent(config.max_in_flight))?;
+    let bulkhead = registry.bulkhead("charge", |b| {
+        b.max_concurrent(config.max_in_flight)
+            .max_waiting(config.max_waiting)
+            .max_wait(config.max_wait)
+    })?;
     let retry = RetryPolicy::builder()
         .name("charge")
         .max_attempts(3)

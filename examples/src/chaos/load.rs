@@ -60,9 +60,9 @@ pub struct LoadConfig {
 impl Default for LoadConfig {
     fn default() -> Self {
         Self {
-            rate: 40.0,
-            clients: 256,
-            duration: Duration::from_secs(30),
+            rate: 75.0,
+            clients: 512,
+            duration: Duration::from_secs(20),
             attempts: 10,
             patience: Duration::from_secs(6),
             timeout: Duration::from_secs(2),
@@ -137,10 +137,29 @@ pub struct LoadResult {
     pub payments: u64,
     /// Payments that ended with a 2xx answer.
     pub payments_ok: u64,
-    /// Which payments (by arrival number) ended with a 2xx answer.
-    pub succeeded: Vec<u64>,
+    /// The payments that ended with a 2xx answer, in no particular order.
+    pub succeeded: Vec<Paid>,
     /// Payments that arrived while every client was busy, never attempted.
     pub unserved: u64,
+}
+
+/// A payment that ended with a 2xx answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Paid {
+    /// Its arrival number.
+    pub payment: u64,
+    /// When its first attempt started, from the start of the run.
+    pub started: Duration,
+    /// When the 2xx answer came, from the start of the run.
+    pub answered: Duration,
+}
+
+impl Paid {
+    /// How long the customer waited: first attempt to the 2xx answer, re-submits included.
+    #[must_use]
+    pub fn latency(&self) -> Duration {
+        self.answered.saturating_sub(self.started)
+    }
 }
 
 /// Live counters for a progress display.
@@ -194,16 +213,15 @@ pub async fn drive(
         );
         payments.spawn(async move {
             let _busy = busy;
-            let (samples, ok) = pay(seq, &client, &url, &config, start, &progress).await;
-            (seq, samples, ok)
+            pay(seq, &client, &url, &config, start, &progress).await
         });
     }
     while let Some(done) = payments.join_next().await {
-        if let Ok((seq, samples, ok)) = done {
+        if let Ok((samples, paid)) = done {
             result.samples.extend(samples);
-            result.payments_ok += u64::from(ok);
-            if ok {
-                result.succeeded.push(seq);
+            if let Some(paid) = paid {
+                result.payments_ok += 1;
+                result.succeeded.push(paid);
             }
         }
     }
@@ -224,7 +242,7 @@ async fn pay(
     config: &LoadConfig,
     start: Instant,
     progress: &Progress,
-) -> (Vec<Sample>, bool) {
+) -> (Vec<Sample>, Option<Paid>) {
     let payment_id = payment_id(seq);
     let key = rng::mix(config.seed ^ rng::hash_str(&payment_id));
     let body = serde_json::to_vec(&ChargeRequest {
@@ -236,6 +254,7 @@ async fn pay(
     // Retries stop at the client's patience, and once the run is over (plus one timeout).
     let give_up = (Instant::now() + config.patience).min(start + config.duration + config.timeout);
     let mut samples = Vec::new();
+    let started = Instant::now().duration_since(start);
     for attempt in 1..=config.attempts {
         let began = Instant::now();
         let (mut outcome, mut retry_after) =
@@ -254,8 +273,13 @@ async fn pay(
             payment: seq,
             attempt,
         });
+        let paid = ok.then(|| Paid {
+            payment: seq,
+            started,
+            answered: Instant::now().duration_since(start),
+        });
         if ok || !retry || attempt == config.attempts {
-            return (samples, ok);
+            return (samples, paid);
         }
         // Retry-After when the server sent one (plus up to a quarter of it, so clients
         // do not all come back in the same instant), else exponential backoff with jitter.
@@ -270,7 +294,7 @@ async fn pay(
         }
         tokio::time::sleep_until(resume).await;
     }
-    (samples, false)
+    (samples, None)
 }
 
 async fn send(

@@ -1,23 +1,27 @@
-//! The chaos demo: one hurried handler, served naive and hardened, against a flaky payments
-//! upstream, under the same load, measured side by side.
+//! The chaos demo: one hurried handler, served naive and hardened, against a payments
+//! upstream of finite capacity having a bad day, under the same load, measured side by
+//! side.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), resilience_core::BoxError> {
-//! use resilience_examples::chaos::{self, Config};
+//! use resilience_examples::chaos::{self, Config, Scenario};
 //!
-//! let run = chaos::run(&Config::default()).await?;
+//! let run = chaos::run(&Config::new(Scenario::Overload)).await?;
 //! println!("{}", run.report);
 //! # Ok(()) }
 //! ```
 //!
-//! The pieces, one per module: [`upstream`] (the flaky payments service and its ledger of
-//! charges), [`gateway`] (the handler as a hurried service writes it), [`hardening`] (the
-//! layers that wrap it, and nothing else), [`load`] (clients that time out, retry and
-//! re-submit), [`report`] (the table), [`chart`] (the SVG) and [`serve`] (`--serve`:
-//! `/metrics` and `/health`).
+//! Two [`Scenario`]s: an **outage** (the upstream hangs for a while, on top of background
+//! faults) and an **overload** (the upstream's charges take several times as long for a
+//! few seconds, under steady load near its capacity). The pieces, one per module:
+//! [`upstream`] (the payments service: workers, queue, faults, and its ledger of charges),
+//! [`gateway`] (the handler as a hurried service writes it), [`hardening`] (the layers
+//! that wrap it, and nothing else), [`load`] (clients that time out and re-submit),
+//! [`report`] (the table), [`chart`] (the SVG) and [`serve`] (`--serve`: `/metrics` and
+//! `/health`).
 //!
-//! Both gateways get their own upstream, following the same seeded fault script on the
-//! same clock, and the same load, at the same time; they share nothing else.
+//! Both gateways get their own upstream, following the same seeded script on the same
+//! clock, and the same load, at the same time; they share nothing else.
 
 pub mod chart;
 pub mod gateway;
@@ -41,22 +45,122 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::hardening::{Hardened, HardeningConfig};
-use self::load::{LoadConfig, Progress};
-use self::report::{GatewayReport, Report};
+use self::load::{LoadConfig, LoadResult, Progress};
+use self::report::{GatewayReport, Report, Timeline};
 use self::telemetry::Counters;
-use self::upstream::{FaultScript, Upstream};
+use self::upstream::{Event, Flaky, OutageMode, Script, Upstream, Window};
+
+/// What goes wrong in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Background faults (503s, delays, hangs), and the upstream hangs for six seconds.
+    Outage,
+    /// No faults; under steady load at three quarters of the upstream's capacity, its
+    /// charges take five times as long for three seconds.
+    Overload,
+}
+
+impl Scenario {
+    /// Both, in the order the demo runs them.
+    pub const ALL: [Self; 2] = [Self::Overload, Self::Outage];
+
+    /// Its name: "outage" or "overload".
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Outage => "outage",
+            Self::Overload => "overload",
+        }
+    }
+
+    /// How long payments keep arriving.
+    #[must_use]
+    pub fn duration(self) -> Duration {
+        match self {
+            Self::Outage => Duration::from_secs(22),
+            Self::Overload => Duration::from_secs(20),
+        }
+    }
+
+    /// The upstream's script: the same workers and queue in both, and the scenario's
+    /// faults and event.
+    #[must_use]
+    pub fn script(self) -> Script {
+        let s = Duration::from_secs;
+        let (flaky, event) = match self {
+            Self::Outage => (
+                Flaky::default(),
+                Event::Outage {
+                    window: Window {
+                        start: s(6),
+                        len: s(6),
+                    },
+                    mode: OutageMode::Hang,
+                },
+            ),
+            Self::Overload => (
+                Flaky::NONE,
+                Event::Overload {
+                    window: Window {
+                        start: s(6),
+                        len: s(3),
+                    },
+                    factor: 5.0,
+                },
+            ),
+        };
+        Script {
+            seed: 7,
+            workers: 4,
+            queue: 1024,
+            service: (Duration::from_millis(30), Duration::from_millis(50)),
+            retry_after: s(1),
+            flaky,
+            event,
+        }
+    }
+}
 
 /// Everything a run is made of.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Config {
-    /// The upstream's fault script.
-    pub script: FaultScript,
+    /// The scenario's name, for the table and the chart.
+    pub scenario: &'static str,
+    /// What the upstreams do.
+    pub script: Script,
     /// The clients' load.
     pub load: LoadConfig,
     /// The hardened gateway's settings.
     pub hardening: HardeningConfig,
     /// Whether to draw a progress bar on the terminal.
     pub progress: bool,
+}
+
+impl Config {
+    /// The default run of `scenario`: the same clients and gateways for every scenario.
+    #[must_use]
+    pub fn new(scenario: Scenario) -> Self {
+        Self {
+            scenario: scenario.name(),
+            script: scenario.script(),
+            load: LoadConfig {
+                duration: scenario.duration(),
+                ..LoadConfig::default()
+            },
+            hardening: HardeningConfig::default(),
+            progress: false,
+        }
+    }
+
+    /// When things happen in this run.
+    #[must_use]
+    pub fn timeline(&self) -> Timeline {
+        Timeline {
+            event: self.script.event.window(),
+            noun: self.script.event.noun(),
+            end: self.load.duration,
+        }
+    }
 }
 
 /// A gateway serving on 127.0.0.1.
@@ -94,14 +198,18 @@ impl Drop for Served {
 pub struct Run {
     /// The figures.
     pub report: Report,
+    /// What the clients of the naive gateway saw.
+    pub naive_load: LoadResult,
+    /// What the clients of the hardened gateway saw.
+    pub hardened_load: LoadResult,
     /// The hardened gateway (its primitives and registry), still usable for `--serve`.
     pub hardened: Hardened,
     /// The hardened gateway's upstream, still up.
     pub upstream: Upstream,
 }
 
-/// Runs the demo: starts two upstreams and two gateways, drives the load at both, waits
-/// for the upstreams' last charges to settle, and measures.
+/// Runs one scenario: starts two upstreams and two gateways, drives the load at both,
+/// finishes what the upstreams still had queued, and measures.
 ///
 /// # Errors
 ///
@@ -111,7 +219,7 @@ pub async fn run(config: &Config) -> Result<Run, BoxError> {
     let before = Counters::read();
     let counters_available = telemetry::prometheus().is_some();
 
-    // A common clock: both upstreams count the outage from the same instant.
+    // A common clock: both upstreams count the event from the same instant.
     let start = Instant::now() + Duration::from_millis(100);
     let naive_upstream = Upstream::start(config.script.clone(), start).await?;
     let hardened_upstream = Upstream::start(config.script.clone(), start).await?;
@@ -142,27 +250,38 @@ pub async fn run(config: &Config) -> Result<Run, BoxError> {
         bar.finish_and_clear();
     }
 
-    // Charges still running upstream may yet take money: let them settle.
-    let settle = config.script.slow.1 + Duration::from_millis(200);
-    naive_upstream.ledger.settled(settle).await;
-    hardened_upstream.ledger.settled(settle).await;
+    // The clients are gone; let the gateways notice, then finish what the upstreams
+    // still have queued: those charges would be made after the run, and count.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let settle = Duration::from_secs(5);
+    naive_upstream.settle(settle).await;
+    hardened_upstream.settle(settle).await;
 
     let counters = counters_available.then(|| Counters::read().since(before));
-    let outage = (config.script.outage_start, config.script.outage_end());
+    let timeline = config.timeline();
     let report = Report {
-        naive: GatewayReport::new("naive", &naive_load, &naive_upstream.ledger, None, outage),
+        scenario: config.scenario,
+        naive: GatewayReport::new(
+            "naive",
+            &naive_load,
+            &naive_upstream.ledger,
+            None,
+            timeline,
+        ),
         hardened: GatewayReport::new(
             "hardened",
             &hardened_load,
             &hardened_upstream.ledger,
             counters,
-            outage,
+            timeline,
         ),
-        outage,
+        timeline,
     };
     drop(hardened_served);
     Ok(Run {
         report,
+        naive_load,
+        hardened_load,
         hardened,
         upstream: hardened_upstream,
     })
@@ -181,37 +300,29 @@ fn progress_bar(
             .progress_chars("=> "),
     );
     let (naive, hardened) = (Arc::clone(&progress[0]), Arc::clone(&progress[1]));
-    let script = config.script.clone();
+    let (event, noun) = (config.script.event.window(), config.script.event.noun());
+    let scenario = config.scenario;
     let ticker = tokio::spawn({
         let bar = bar.clone();
         async move {
             let mut tick = tokio::time::interval(Duration::from_millis(200));
-            let mut last = [(0_u64, 0_u64); 2];
+            let mut last = [0_u64; 2];
             loop {
                 tick.tick().await;
                 let elapsed = Instant::now().saturating_duration_since(start);
                 bar.set_position((elapsed.as_millis() as u64).min(total));
-                let now = [&naive, &hardened].map(|p| {
-                    (
-                        p.attempts.load(Ordering::Relaxed),
-                        p.ok.load(Ordering::Relaxed),
-                    )
-                });
-                let rate = |i: usize| {
-                    let (all, ok) = (now[i].0 - last[i].0, now[i].1 - last[i].1);
-                    (100 * ok)
-                        .checked_div(all)
-                        .map_or_else(|| "  - ".to_owned(), |pct| format!("{pct:>3}%"))
-                };
-                let phase = if script.in_outage(elapsed) {
-                    "OUTAGE"
-                } else if elapsed < script.outage_start {
-                    "flaky"
+                let now = [&naive, &hardened].map(|p| p.ok.load(Ordering::Relaxed));
+                // 2xx answers per second over the last tick.
+                let rate = |i: usize| (now[i] - last[i]) * 5;
+                let phase = if event.contains(elapsed) {
+                    noun.to_uppercase()
+                } else if elapsed < event.start {
+                    "before".to_owned()
                 } else {
-                    "recovering"
+                    "after".to_owned()
                 };
                 bar.set_message(format!(
-                    "upstream {phase:<10} 2xx now: naive {} | hardened {}",
+                    "{scenario}: {phase:<8} 2xx/s now: naive {:>4} | hardened {:>4}",
                     rate(0),
                     rate(1)
                 ));

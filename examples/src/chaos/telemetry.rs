@@ -58,7 +58,8 @@ pub struct Counters {
     pub deadline_expiries: u64,
     /// `resilience_bulkhead_rejected_total`.
     pub shed: u64,
-    /// `resilience_retry_attempts_total`.
+    /// Retries made by the gateway's retry layer: `resilience_retry_attempts_total` less
+    /// the first attempts (requests that got past the idempotency layer as new).
     pub retries: u64,
     /// `resilience_retry_budget_exhausted_total`.
     pub retry_budget_exhausted: u64,
@@ -77,7 +78,13 @@ impl Counters {
             breaker_transitions: counter_sum(&text, metric::CIRCUIT_TRANSITIONS_TOTAL, &[]),
             deadline_expiries: counter_sum(&text, metric::DEADLINE_EXCEEDED_TOTAL, &[]),
             shed: counter_sum(&text, metric::BULKHEAD_REJECTED_TOTAL, &[]),
-            retries: counter_sum(&text, metric::RETRY_ATTEMPTS_TOTAL, &[]),
+            retries: counter_sum(&text, metric::RETRY_ATTEMPTS_TOTAL, &[]).saturating_sub(
+                counter_sum(
+                    &text,
+                    metric::IDEMPOTENCY_REQUESTS_TOTAL,
+                    &["outcome=\"new\""],
+                ),
+            ),
             retry_budget_exhausted: counter_sum(&text, metric::RETRY_BUDGET_EXHAUSTED_TOTAL, &[]),
         }
     }

@@ -1,35 +1,39 @@
 //! The chaos demo: the same hurried payments gateway served naive and hardened, against a
-//! flaky upstream, side by side.
+//! payments upstream of finite capacity having a bad day, side by side.
 //!
 //! Run: `cargo run --release -p resilience-examples --bin chaos`
 //!
-//! Takes about 30 s, prints a table of what it measured, writes an SVG chart and exits.
-//! `--serve` then keeps the hardened gateway up with `/metrics` and `/health`;
-//! `--help` lists the fault script and load knobs. The machinery lives in
-//! `resilience_examples::chaos` (`examples/src/chaos/`), so a test can run it too.
+//! Runs two scenarios (`--scenario overload|outage|all`, all by default) in about 55 s,
+//! prints a table per scenario, writes an SVG chart per scenario and exits. `--serve`
+//! then keeps the last hardened gateway up with `/metrics` and `/health`; `--help` lists
+//! the knobs. The machinery lives in `resilience_examples::chaos` (`examples/src/chaos/`),
+//! so a test can run it too.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use resilience_examples::chaos::hardening::HardeningConfig;
-use resilience_examples::chaos::load::LoadConfig;
-use resilience_examples::chaos::upstream::{FaultScript, OutageMode};
-use resilience_examples::chaos::{self, Config, chart, serve};
+use resilience_examples::chaos::upstream::{Event, OutageMode};
+use resilience_examples::chaos::{self, Config, Scenario, chart, serve};
 
-/// One hurried payments gateway, served naive and hardened, against a flaky upstream.
+/// One hurried payments gateway, served naive and hardened, against an upstream of finite
+/// capacity having a bad day.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Args {
-    /// How long new payments keep arriving.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    duration: Duration,
+    /// Which scenario to run.
+    #[arg(long, value_enum, default_value_t = Which::All)]
+    scenario: Which,
+    /// How long new payments keep arriving, per scenario (default: 20 s for overload,
+    /// 22 s for outage).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
     /// New payments per second, per gateway.
-    #[arg(long, default_value_t = 40.0)]
+    #[arg(long, default_value_t = 75.0)]
     rate: f64,
     /// Clients per gateway: payments in progress at once, at most.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 512)]
     clients: usize,
     /// Attempts per payment (the first one included).
     #[arg(long, default_value_t = 10)]
@@ -40,55 +44,55 @@ struct Args {
     /// How long a client waits for an answer.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     client_timeout: Duration,
-
     /// Share of gateway answers lost on the way back to the client (who sends again).
     #[arg(long, default_value_t = 0.02)]
     lost_rate: f64,
-    /// Share of upstream answers that are 503 + Retry-After.
-    #[arg(long, default_value_t = 0.10)]
-    error_rate: f64,
-    /// Share of upstream charges that are slow.
-    #[arg(long, default_value_t = 0.08)]
-    slow_rate: f64,
-    /// Shortest slow charge.
-    #[arg(long, default_value = "600ms", value_parser = humantime::parse_duration)]
-    slow_min: Duration,
-    /// Longest slow charge.
-    #[arg(long, default_value = "4s", value_parser = humantime::parse_duration)]
-    slow_max: Duration,
-    /// Share of upstream requests that hang.
-    #[arg(long, default_value_t = 0.02)]
-    hang_rate: f64,
-    /// When the upstream's full outage starts.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    outage_start: Duration,
-    /// How long the outage lasts.
-    #[arg(long, default_value = "8s", value_parser = humantime::parse_duration)]
+
+    /// Upstream workers (charges processed at once).
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Upstream queue: charges waiting for a worker, at most (more get 503 at once).
+    #[arg(long, default_value_t = 1024)]
+    queue: usize,
+    /// Shortest upstream service time.
+    #[arg(long, default_value = "30ms", value_parser = humantime::parse_duration)]
+    service_min: Duration,
+    /// Longest upstream service time.
+    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+    service_max: Duration,
+    /// Overload: how many times its usual service time a charge takes during the trigger.
+    #[arg(long, default_value_t = 5.0)]
+    trigger_factor: f64,
+    /// Overload: how long the trigger lasts.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    trigger_len: Duration,
+    /// Outage: how long it lasts.
+    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
     outage_len: Duration,
-    /// What the outage looks like.
+    /// Outage: what it looks like.
     #[arg(long, value_enum, default_value_t = Outage::Hang)]
     outage_mode: Outage,
-    /// Requests the upstream processes at once (more get 503).
-    #[arg(long, default_value_t = 64)]
-    upstream_capacity: usize,
-    /// Seed of the fault script and of the clients' jitter.
+    /// When the event (trigger or outage) starts.
+    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    event_start: Duration,
+    /// Seed of the upstream's draws and of the clients' jitter.
     #[arg(long, default_value_t = 7)]
     seed: u64,
 
     /// The hardened gateway's time budget per request.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     budget: Duration,
-    /// The hardened gateway's cap on calls to payments in flight.
-    #[arg(long, default_value_t = 48)]
+    /// The hardened gateway's cap on requests in its handler.
+    #[arg(long, default_value_t = 16)]
     max_in_flight: usize,
     /// Keep idempotency records in Redis at this URL (in memory without it).
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
 
-    /// Where to write the SVG chart.
-    #[arg(long, default_value = "target/chaos.svg")]
-    out: PathBuf,
-    /// After the run, keep the hardened gateway up with /metrics and /health.
+    /// Where to write the SVG charts (`chaos-<scenario>.svg`).
+    #[arg(long, default_value = "target")]
+    out_dir: PathBuf,
+    /// After the run, keep the last hardened gateway up with /metrics and /health.
     #[arg(long)]
     serve: bool,
     /// Address for --serve.
@@ -97,9 +101,19 @@ struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-    /// Also print the chart's data: per second, 2xx / requests and p99 for each gateway.
+    /// Also print the charts' data: per second, goodput, duplicate charges and p99.
     #[arg(long)]
     per_second: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Which {
+    /// A few seconds of slow charges under load near capacity.
+    Overload,
+    /// Background faults and the upstream hanging for a while.
+    Outage,
+    /// Both.
+    All,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -111,42 +125,58 @@ enum Outage {
 }
 
 impl Args {
-    fn config(&self) -> Config {
-        Config {
-            script: FaultScript {
-                seed: self.seed,
-                error_rate: self.error_rate,
-                slow_rate: self.slow_rate,
-                slow: (self.slow_min, self.slow_max.max(self.slow_min)),
-                hang_rate: self.hang_rate,
-                outage_start: self.outage_start,
-                outage_len: self.outage_len,
-                outage_mode: match self.outage_mode {
+    fn scenarios(&self) -> Vec<Scenario> {
+        Scenario::ALL
+            .into_iter()
+            .filter(|s| match self.scenario {
+                Which::All => true,
+                Which::Overload => *s == Scenario::Overload,
+                Which::Outage => *s == Scenario::Outage,
+            })
+            .collect()
+    }
+
+    fn config(&self, scenario: Scenario) -> Config {
+        let mut config = Config::new(scenario);
+        let script = &mut config.script;
+        script.seed = self.seed;
+        script.workers = self.workers;
+        script.queue = self.queue;
+        script.service = (self.service_min, self.service_max.max(self.service_min));
+        script.event = match script.event {
+            Event::Outage { mut window, .. } => {
+                window.start = self.event_start;
+                window.len = self.outage_len;
+                let mode = match self.outage_mode {
                     Outage::Hang => OutageMode::Hang,
                     Outage::Refuse => OutageMode::Refuse,
-                },
-                capacity: self.upstream_capacity,
-                ..FaultScript::default()
-            },
-            load: LoadConfig {
-                rate: self.rate,
-                clients: self.clients,
-                duration: self.duration,
-                attempts: self.attempts.max(1),
-                patience: self.patience,
-                lost_rate: self.lost_rate,
-                timeout: self.client_timeout,
-                seed: self.seed,
-                ..LoadConfig::default()
-            },
-            hardening: HardeningConfig {
-                budget: self.budget,
-                max_in_flight: self.max_in_flight,
-                redis: self.redis.clone(),
-                ..HardeningConfig::default()
-            },
-            progress: !self.quiet,
-        }
+                };
+                Event::Outage { window, mode }
+            }
+            Event::Overload { mut window, .. } => {
+                window.start = self.event_start;
+                window.len = self.trigger_len;
+                Event::Overload {
+                    window,
+                    factor: self.trigger_factor,
+                }
+            }
+        };
+        let load = &mut config.load;
+        load.rate = self.rate;
+        load.clients = self.clients;
+        load.duration = self.duration.unwrap_or(load.duration);
+        load.attempts = self.attempts.max(1);
+        load.patience = self.patience;
+        load.timeout = self.client_timeout;
+        load.lost_rate = self.lost_rate;
+        load.seed = self.seed;
+        let hardening = &mut config.hardening;
+        hardening.budget = self.budget;
+        hardening.max_in_flight = self.max_in_flight;
+        hardening.redis.clone_from(&self.redis);
+        config.progress = !self.quiet;
+        config
     }
 }
 
@@ -162,34 +192,27 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn demo(args: Args) -> Result<(), resilience_core::BoxError> {
-    let config = args.config();
-    println!(
-        "chaos: {} payments/s from {} clients for {:?} at each gateway; upstream: {:.0}% 503, \
-         {:.0}% slow, {:.0}% hung, full outage ({:?}) from {:?} to {:?}; seed {}",
-        config.load.rate,
-        config.load.clients,
-        config.load.duration,
-        100.0 * config.script.error_rate,
-        100.0 * config.script.slow_rate,
-        100.0 * config.script.hang_rate,
-        args.outage_mode,
-        config.script.outage_start,
-        config.script.outage_end(),
-        config.script.seed,
-    );
-    let run = chaos::run(&config).await?;
-    println!("\n{}", run.report);
-    if args.per_second {
-        print_per_second(&run.report);
+    std::fs::create_dir_all(&args.out_dir)?;
+    let mut charts = Vec::new();
+    let mut last = None;
+    for scenario in args.scenarios() {
+        let config = args.config(scenario);
+        describe(&config);
+        let run = chaos::run(&config).await?;
+        println!("\n{}", run.report);
+        if args.per_second {
+            print_per_second(&run.report);
+        }
+        let path = args.out_dir.join(format!("chaos-{}.svg", scenario.name()));
+        chart::write_svg(&run.report, &path)?;
+        charts.push(path);
+        last = Some(run);
+    }
+    for path in &charts {
+        println!("chart: {}", path.display());
     }
 
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    chart::write_svg(&run.report, &args.out)?;
-    println!("chart: {}", args.out.display());
-
-    if args.serve {
+    if let Some(run) = last.filter(|_| args.serve) {
         let listener = tokio::net::TcpListener::bind(args.serve_addr).await?;
         let addr = listener.local_addr()?;
         println!(
@@ -204,8 +227,34 @@ async fn demo(args: Args) -> Result<(), resilience_core::BoxError> {
     Ok(())
 }
 
+fn describe(config: &Config) {
+    let script = &config.script;
+    let window = script.event.window();
+    let event = match script.event {
+        Event::Outage { mode, .. } => format!(
+            "{:.0}% 503, {:.0}% slow, {:.0}% hung all along; outage ({mode:?})",
+            100.0 * script.flaky.error_rate,
+            100.0 * script.flaky.slow_rate,
+            100.0 * script.flaky.hang_rate,
+        ),
+        Event::Overload { factor, .. } => format!("charges {factor}x slower"),
+    };
+    println!(
+        "\n{}: {} payments/s for {:?} at each gateway; upstream: {} workers, ~{:.0} charges/s; \
+         {event} from {:?} to {:?}; seed {}",
+        config.scenario,
+        config.load.rate,
+        config.load.duration,
+        script.workers,
+        script.capacity(),
+        window.start,
+        window.end(),
+        script.seed,
+    );
+}
+
 fn print_per_second(report: &chaos::report::Report) {
-    println!("second | naive 2xx/requests  p99 | hardened 2xx/requests  p99");
+    println!("second | naive goodput dup   p99 | hardened goodput dup   p99");
     let seconds = report
         .naive
         .seconds
@@ -214,14 +263,17 @@ fn print_per_second(report: &chaos::report::Report) {
     for i in 0..seconds {
         let cell = |g: &chaos::report::GatewayReport| {
             g.seconds.get(i).map_or_else(String::new, |s| {
-                format!("{:>4}/{:<4} {:>5} ms", s.ok, s.attempts, s.p99.as_millis())
+                let p99 = s
+                    .p99
+                    .map_or_else(|| "-".to_owned(), |d| format!("{} ms", d.as_millis()));
+                format!("{:>13} {:>3} {p99:>8}", s.goodput, s.duplicates)
             })
         };
-        let phase = if (report.outage.0.as_secs()..report.outage.1.as_secs()).contains(&(i as u64))
-        {
-            " outage"
+        let event = report.timeline.event;
+        let phase = if (event.start.as_secs()..event.end().as_secs()).contains(&(i as u64)) {
+            format!(" {}", report.timeline.noun)
         } else {
-            ""
+            String::new()
         };
         println!(
             "{i:>6} | {} | {}{phase}",
