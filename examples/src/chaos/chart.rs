@@ -21,11 +21,13 @@ const FINE_GRID: RGBColor = RGBColor(246, 246, 246);
 
 type Panel<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
-/// One panel: a title, a y-axis label, and a value per second (`None`: not plotted).
+/// One panel: a title, a y-axis label, a value per second (`None`: not plotted), and
+/// where its legend stays clear of the lines.
 struct Series {
     title: String,
     y_desc: &'static str,
     value: fn(&Second) -> Option<f64>,
+    legend: SeriesLabelPosition,
 }
 
 /// Writes the chart of `report` to `path` (an SVG file).
@@ -49,11 +51,13 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), resilience_core::Bo
             title: "goodput: payments answered 2xx per second".into(),
             y_desc: "payments/s",
             value: |s| Some(s.goodput as f64),
+            legend: SeriesLabelPosition::LowerLeft,
         },
         Series {
             title: "duplicate charges (money taken twice) during the run, cumulative".into(),
             y_desc: "charges",
             value: |s| Some(s.duplicates as f64),
+            legend: SeriesLabelPosition::UpperLeft,
         },
         Series {
             title: format!(
@@ -61,6 +65,7 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<(), resilience_core::Bo
             ),
             y_desc: "seconds",
             value: |s| s.p99.map(|d| d.as_secs_f64()),
+            legend: SeriesLabelPosition::UpperLeft,
         },
     ];
     for (panel, series) in panels.iter().zip(&series) {
@@ -103,6 +108,14 @@ fn draw_panel(
         .light_line_style(FINE_GRID)
         .x_desc("seconds since start")
         .y_desc(series.y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| {
+            if top < 10.0 {
+                format!("{y:.1}")
+            } else {
+                format!("{y:.0}")
+            }
+        })
         .draw()?;
     chart
         .draw_series(std::iter::once(Rectangle::new(
@@ -111,6 +124,14 @@ fn draw_panel(
         )))?
         .label(report.timeline.noun)
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], EVENT.mix(0.3).filled()));
+    let end = report.timeline.end.as_secs_f64();
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            [(end, 0.0), (end, top)],
+            EVENT.stroke_width(1),
+        )))?
+        .label("payments stop arriving")
+        .legend(|(x, y)| PathElement::new([(x + 8, y - 6), (x + 8, y + 6)], EVENT.stroke_width(1)));
     for (gateway, color) in gateways {
         // A gap where a second has no value: the line breaks rather than bridging it.
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
@@ -136,7 +157,7 @@ fn draw_panel(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(series.legend.clone())
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .draw()?;

@@ -261,13 +261,7 @@ pub async fn run(config: &Config) -> Result<Run, BoxError> {
     let timeline = config.timeline();
     let report = Report {
         scenario: config.scenario,
-        naive: GatewayReport::new(
-            "naive",
-            &naive_load,
-            &naive_upstream.ledger,
-            None,
-            timeline,
-        ),
+        naive: GatewayReport::new("naive", &naive_load, &naive_upstream.ledger, None, timeline),
         hardened: GatewayReport::new(
             "hardened",
             &hardened_load,

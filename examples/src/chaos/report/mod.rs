@@ -163,12 +163,12 @@ impl Report {
             row("payments charged exactly once, answered 2xx".into(), &|r| {
                 pct(r.payments_clean, r.payments)
             }),
-            row("duplicate charges (money taken twice)".into(), &|r| {
-                let during = r.seconds.last().map_or(0, |s| s.duplicates);
-                match r.upstream.duplicate_charges - during {
-                    0 => during.to_string(),
-                    later => format!("{} ({later} after the run)", during + later),
-                }
+            row("duplicate charges (money taken twice)".into(), &|r| match r
+                .upstream
+                .late_duplicates
+            {
+                0 => r.upstream.duplicate_charges.to_string(),
+                late => format!("{} ({late} after the run)", r.upstream.duplicate_charges),
             }),
             row(
                 format!("goodput before / during / after the {noun} (payments/s)"),
@@ -186,9 +186,10 @@ impl Report {
             row("payments that never got a 2xx".into(), &|r| {
                 pct(r.payments - r.payments_ok, r.payments)
             }),
-            row("HTTP requests per payment (client re-submits)".into(), &|r| {
-                format!("{:.2}", r.attempts as f64 / r.payments.max(1) as f64)
-            }),
+            row(
+                "HTTP requests per payment (client re-submits)".into(),
+                &|r| format!("{:.2}", r.attempts as f64 / r.payments.max(1) as f64),
+            ),
             row("client timeouts".into(), &|r| r.client_timeouts.to_string()),
             row("answers lost on the way back (scripted)".into(), &|r| {
                 r.lost.to_string()
@@ -203,9 +204,10 @@ impl Report {
                     r.upstream.orphaned
                 )
             }),
-            row("upstream charges skipped or stopped at the deadline".into(), &|r| {
-                (r.upstream.expired + r.upstream.abandoned).to_string()
-            }),
+            row(
+                "upstream charges skipped or stopped at the deadline".into(),
+                &|r| (r.upstream.expired + r.upstream.abandoned).to_string(),
+            ),
             row("requests shed (bulkhead)".into(), &|r| {
                 counter(r, |c| c.shed.to_string())
             }),

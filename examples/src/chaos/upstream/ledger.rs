@@ -30,6 +30,8 @@ struct Books {
     charges: HashMap<String, u64>,
     /// When each charge beyond a payment's first was made, from the start of the run.
     duplicates: Vec<Duration>,
+    /// Charges beyond a payment's first made when the run was over (fast-forwarded).
+    late_duplicates: u64,
 }
 
 /// What became of a charge a worker picked up.
@@ -68,14 +70,17 @@ impl Ledger {
         self.wasted_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
-    /// Takes the money for `payment`, `at` (from the start of the run); returns the charge's
-    /// number.
-    pub(super) fn charge(&self, payment: &str, at: Duration) -> u64 {
+    /// Takes the money for `payment`, `at` (from the start of the run; `None` once the run
+    /// is over); returns the charge's number.
+    pub(super) fn charge(&self, payment: &str, at: Option<Duration>) -> u64 {
         let mut books = self.books.lock().unwrap_or_else(PoisonError::into_inner);
         let count = books.charges.entry(payment.to_owned()).or_default();
         *count += 1;
         if *count > 1 {
-            books.duplicates.push(at);
+            match at {
+                Some(at) => books.duplicates.push(at),
+                None => books.late_duplicates += 1,
+            }
         }
         self.next_charge.fetch_add(1, Ordering::Relaxed)
     }
@@ -111,7 +116,8 @@ impl Ledger {
             busy: nanos(&self.busy_nanos),
             wasted: nanos(&self.wasted_nanos),
             charged: books.charges.len() as u64,
-            duplicate_charges: duplicates.len() as u64,
+            duplicate_charges: duplicates.len() as u64 + books.late_duplicates,
+            late_duplicates: books.late_duplicates,
             duplicates,
         }
     }
@@ -138,8 +144,10 @@ pub struct LedgerSnapshot {
     pub charged: u64,
     /// Charges beyond the first for the same payment: money taken twice.
     pub duplicate_charges: u64,
-    /// When each of those was made, from the start of the run, in order.
+    /// When each of those made during the run was made, from its start, in order.
     pub duplicates: Vec<Duration>,
+    /// Those made once the run was over, by jobs still queued then.
+    pub late_duplicates: u64,
 }
 
 impl LedgerSnapshot {
@@ -160,18 +168,21 @@ mod tests {
     #[test]
     fn second_charge_of_a_payment_is_a_duplicate_with_its_time() {
         let ledger = Ledger::default();
-        ledger.charge("a", Duration::from_secs(1));
-        ledger.charge("b", Duration::from_secs(2));
-        ledger.charge("a", Duration::from_secs(3));
-        ledger.charge("a", Duration::from_secs(4));
+        ledger.charge("a", Some(Duration::from_secs(1)));
+        ledger.charge("b", Some(Duration::from_secs(2)));
+        ledger.charge("a", Some(Duration::from_secs(3)));
+        ledger.charge("a", Some(Duration::from_secs(4)));
+        ledger.charge("b", None);
         let snapshot = ledger.snapshot();
         assert_eq!(snapshot.charged, 2);
-        assert_eq!(snapshot.duplicate_charges, 2);
+        assert_eq!(snapshot.duplicate_charges, 3);
+        assert_eq!(snapshot.late_duplicates, 1);
         assert_eq!(
             snapshot.duplicates,
             [Duration::from_secs(3), Duration::from_secs(4)]
         );
         assert_eq!(ledger.charges_of("a"), 3);
+        assert_eq!(ledger.charges_of("b"), 2);
         assert_eq!(ledger.charges_of("c"), 0);
     }
 
