@@ -87,7 +87,7 @@ fn capture<T>(f: impl FnOnce() -> T) -> (T, Recorded) {
 fn record_in_sets_each_context_item_as_its_own_field() {
     let ((), rec) = capture(|| {
         let span = telemetry::call_span("payments.charge");
-        Error::inner(std::io::Error::other("connection reset"))
+        Error::wrap(std::io::Error::other("connection reset"))
             .with_primitive(Primitive::Retry)
             .with_instance("payments")
             .with_attempts(3)

@@ -153,7 +153,7 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
         .backoff(Backoff::exponential(Duration::from_millis(50)))
         .max_delay(Duration::from_millis(500))
         .jitter(Jitter::Full)
-        .budget(RetryBudget::builder().percent(0.2).min_per_sec(5).build()?)
+        .budget(RetryBudget::builder().ratio(0.2).min_per_sec(5).build()?)
         .build()?;
 
     let router = gateway::routes(payments).layer(

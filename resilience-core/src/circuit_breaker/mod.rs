@@ -47,8 +47,8 @@
 //! breaker measures the outcomes of recent calls and, once too many fail (or are too
 //! slow), refuses calls for a while: the caller gets [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) in
 //! nanoseconds, with a [`retry_after`](crate::Error::retry_after) hint. After
-//! [`open_duration`](Builder::open_duration) it lets exactly
-//! [`half_open_calls`](Builder::half_open_calls) probes through — never more, whatever
+//! [`open_duration`](CircuitBreakerBuilder::open_duration) it lets exactly
+//! [`half_open_calls`](CircuitBreakerBuilder::half_open_calls) probes through — never more, whatever
 //! the concurrency — and closes when they all succeed or re-opens at the first failure.
 //!
 //! # What counts
@@ -86,7 +86,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{Builder, SlidingWindow};
+pub use config::{CircuitBreakerBuilder, SlidingWindow};
 pub use permit::{OwnedPermit, Permit};
 pub use state::State;
 pub use telemetry::StateChange;
@@ -102,9 +102,9 @@ pub struct CircuitBreaker {
 }
 
 impl CircuitBreaker {
-    /// A builder with the defaults listed on [`Builder`].
-    pub fn builder() -> Builder {
-        Builder::default()
+    /// A builder with the defaults listed on [`CircuitBreakerBuilder`].
+    pub fn builder() -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::default()
     }
 
     pub(crate) fn from_config(config: config::Config) -> Self {
@@ -173,7 +173,7 @@ impl CircuitBreaker {
         let permit = self.try_acquire()?;
         let result = operation.await;
         permit.record_result(classifier, &result);
-        result.map_err(Error::inner)
+        result.map_err(Error::wrap)
     }
 
     /// The current state. Open turns half-open on the first call after the open duration,

@@ -67,12 +67,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use enforce::{DeadlineMetrics, Enforce, enforce, spawn};
-pub use scope::{Propagate, Scope, in_scope, propagate, scope};
+pub use scope::{Propagate, Scope, propagate, scope, sync_scope};
 
 /// An absolute instant by which work must be done.
 ///
-/// `Deadline` is `Copy` and one [`Instant`] wide. Compare two with [`min`](Deadline::min)
-/// (the earlier wins) or with the ordering operators.
+/// `Deadline` is `Copy` and one [`Instant`] wide, and ordered by time: the earlier of two
+/// is `a.min(b)` ([`Ord::min`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Deadline {
     at: Instant,
@@ -116,12 +116,6 @@ impl Deadline {
     #[must_use]
     pub fn is_expired(self) -> bool {
         Instant::now() >= self.at
-    }
-
-    /// The earlier of two deadlines.
-    #[must_use]
-    pub fn min(self, other: Self) -> Self {
-        if other.at < self.at { other } else { self }
     }
 
     /// The ambient deadline of the current task, if a [`scope`] set one.

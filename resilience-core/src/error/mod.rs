@@ -111,7 +111,7 @@ impl Error {
     ///
     /// If `err` already is an [`Error`] (possibly boxed), it is returned as it is, with its
     /// kind and context, instead of being wrapped a second time.
-    pub fn inner(err: impl Into<BoxError>) -> Self {
+    pub fn wrap(err: impl Into<BoxError>) -> Self {
         match err.into().downcast::<Error>() {
             Ok(err) => *err,
             Err(other) => Self::new(ErrorKind::Inner).with_source(other),
@@ -489,7 +489,7 @@ impl From<BoxError> for Error {
     /// Recovers an [`Error`] that was boxed, or wraps any other error as
     /// [`ErrorKind::Inner`]. Never nests an `Error` inside an `Error`.
     fn from(err: BoxError) -> Self {
-        Self::inner(err)
+        Self::wrap(err)
     }
 }
 
@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn an_error_given_as_source_is_absorbed_not_nested() {
-        let last = Error::inner(std::fmt::Error)
+        let last = Error::wrap(std::fmt::Error)
             .with_operation("payments.charge")
             .with_attempts(3)
             .with_field("tenant", "acme");

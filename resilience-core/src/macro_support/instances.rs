@@ -67,7 +67,7 @@ pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
 /// An invalid configuration met at run time: the call fails with it (never a panic), and
 /// it is not worth retrying.
 pub(super) fn config_error(err: ConfigError, primitive: Primitive, name: &'static str) -> Error {
-    Error::inner(err)
+    Error::wrap(err)
         .with_primitive(primitive)
         .with_instance(name)
         .with_class(Class::Permanent)

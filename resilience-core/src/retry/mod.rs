@@ -90,7 +90,7 @@
 //! # What error comes out
 //!
 //! - [`run`](RetryPolicy::run) / [`run_with`](RetryPolicy::run_with) return
-//!   `Result<T, Error>`: the last error, converted with [`Error::inner`](crate::Error::inner)
+//!   `Result<T, Error>`: the last error, converted with [`Error::wrap`](crate::Error::wrap)
 //!   (your error stays downcastable), with `attempts`, `elapsed` and the field
 //!   `retry_stop` (`not_retryable`, `max_attempts`, `retry_after_too_long`, `deadline`,
 //!   `not_replayable`,

@@ -26,7 +26,7 @@ impl RetryPolicy {
     /// Runs `op` until it succeeds or the policy stops, classifying with
     /// [`TransientErrors`]; failures come out as [`Error`].
     ///
-    /// The last attempt's error is converted with [`Error::inner`] (a
+    /// The last attempt's error is converted with [`Error::wrap`] (a
     /// [`resilience_core::Error`](crate::Error) passes through, anything else is kept as
     /// the source of an [`ErrorKind::Inner`]) and passed through
     /// [`finish`](RetryPolicy::finish): attempts, elapsed time, field `retry_stop`, and
@@ -50,7 +50,7 @@ impl RetryPolicy {
     {
         self.drive(classifier, op).await.map_err(|f| {
             let last = match f.last {
-                Last::Op(e) => Error::inner(e),
+                Last::Op(e) => Error::wrap(e),
                 Last::Ours(e) => e,
             };
             self.finish(&f.call, last, f.stop)

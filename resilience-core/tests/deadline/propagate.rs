@@ -89,14 +89,14 @@ async fn in_scope_sets_the_deadline_for_synchronous_code_and_keeps_the_earlier()
     let later = Deadline::after(Duration::from_secs(5));
     let earlier = Deadline::after(Duration::from_millis(10));
     deadline::scope(outer, async move {
-        assert_eq!(deadline::in_scope(later, Deadline::current), Some(outer));
+        assert_eq!(deadline::sync_scope(later, Deadline::current), Some(outer));
         assert_eq!(
-            deadline::in_scope(earlier, Deadline::current),
+            deadline::sync_scope(earlier, Deadline::current),
             Some(earlier)
         );
         assert_eq!(Deadline::current(), Some(outer), "restored afterwards");
     })
     .await;
-    assert_eq!(deadline::in_scope(later, Deadline::current), Some(later));
+    assert_eq!(deadline::sync_scope(later, Deadline::current), Some(later));
     assert_eq!(Deadline::current(), None);
 }

@@ -82,7 +82,7 @@ where
                     let outcome = ready!(future.poll(cx));
                     // Free the slot as soon as the inner call is done.
                     drop(permit.take());
-                    return Poll::Ready(outcome.map_err(Error::inner));
+                    return Poll::Ready(outcome.map_err(Error::wrap));
                 }
                 StateProj::Waiting { acquire, call } => {
                     let permit = ready!(Pin::new(acquire).poll(cx))?;

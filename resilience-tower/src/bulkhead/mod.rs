@@ -77,7 +77,7 @@ pub use layer::BulkheadLayer;
 ///   the inner service. A caller that must wait keeps the (ready) inner service and the
 ///   request in the future and calls it once a permit is handed over; a clone of the
 ///   inner service takes its place for the next request, which is why `S: Clone`.
-/// - Inner errors become [`Error`] with [`Error::inner`] (an inner `Error` passes
+/// - Inner errors become [`Error`] with [`Error::wrap`] (an inner `Error` passes
 ///   through unchanged).
 ///
 /// # Clone
@@ -127,7 +127,7 @@ where
     type Future = ResponseFuture<S, Req>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {

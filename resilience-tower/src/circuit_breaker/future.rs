@@ -62,7 +62,7 @@ where
                 if let Some(permit) = this.permit.take() {
                     permit.record_result(this.classifier, &result);
                 }
-                Poll::Ready(result.map_err(Error::inner))
+                Poll::Ready(result.map_err(Error::wrap))
             }
             StateProj::Rejected { error } => Poll::Ready(Err(error
                 .take()

@@ -62,7 +62,7 @@ pub use layer::CircuitBreakerLayer;
 ///
 /// Errors are [`resilience_core::Error`]: `CircuitOpen` (a rejection, with
 /// `retry_after` = the time until half-open) when the breaker refuses, and the inner
-/// service's errors through [`Error::inner`] (an inner `Error` passes through).
+/// service's errors through [`Error::wrap`] (an inner `Error` passes through).
 ///
 /// Outcomes the classifier calls `Benign`, inner errors that are rejections (a full
 /// bulkhead further in) and futures dropped before completion are not counted.
@@ -70,7 +70,7 @@ pub use layer::CircuitBreakerLayer;
 /// # Readiness
 ///
 /// `poll_ready` forwards the inner service's readiness (its error becomes
-/// `Error::inner`); the breaker decides in `call`. See the [module docs](self).
+/// `Error::wrap`); the breaker decides in `call`. See the [module docs](self).
 ///
 /// # Clone
 ///
@@ -125,7 +125,7 @@ where
     type Future = ResponseFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {

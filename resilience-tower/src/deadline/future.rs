@@ -56,9 +56,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let output = match self.project().state.project() {
-            StateProj::Unbounded { future } => ready!(future.poll(cx)).map_err(Error::inner),
+            StateProj::Unbounded { future } => ready!(future.poll(cx)).map_err(Error::wrap),
             StateProj::Bounded { future } => match ready!(future.poll(cx)) {
-                Ok(result) => result.map_err(Error::inner),
+                Ok(result) => result.map_err(Error::wrap),
                 Err(exceeded) => Err(exceeded),
             },
             StateProj::Failed { error } => match error.take() {

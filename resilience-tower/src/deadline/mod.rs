@@ -112,7 +112,7 @@ use wire::Wire;
 /// budget is recorded in the current span's `deadline.remaining_seconds` field.
 ///
 /// The deadline is ambient in the inner service's `call` as well (with
-/// [`in_scope`](resilience_core::deadline::in_scope)), so layers below that decide in
+/// [`sync_scope`](resilience_core::deadline::sync_scope)), so layers below that decide in
 /// `call` — a bulkhead taking its place in the queue — see it too.
 ///
 /// # Clone
@@ -156,7 +156,7 @@ where
     type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
@@ -198,7 +198,7 @@ where
         // place in the queue there and must see the deadline to bound its wait.
         let inner = &mut self.inner;
         let future = deadline
-            .run(resilience_core::deadline::in_scope(deadline, || {
+            .run(resilience_core::deadline::sync_scope(deadline, || {
                 inner.call(request)
             }))
             .with_metrics(config.metrics.clone())

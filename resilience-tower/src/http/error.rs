@@ -74,7 +74,7 @@ impl HttpError {
 impl<E: Into<BoxError>> From<E> for HttpError {
     fn from(error: E) -> Self {
         Self {
-            error: Error::inner(error),
+            error: Error::wrap(error),
             config: None,
         }
     }

@@ -78,7 +78,7 @@ where
         match self.project().kind.project() {
             KindProj::Passthrough { future } => Poll::Ready(match ready!(future.poll(cx)) {
                 Ok(response) => Ok(response.map(IdempotencyBody::inner)),
-                Err(err) => Err(Error::inner(err)),
+                Err(err) => Err(Error::wrap(err)),
             }),
             KindProj::Rejected { error } => match error.take() {
                 Some(err) => Poll::Ready(Err(err)),

@@ -90,7 +90,7 @@
 //!
 //! Like every layer of this crate, the service fails with [`resilience_core::Error`]: the
 //! layer's own refusals carry the kinds above, the primitive `idempotency` and the
-//! instance name; inner errors pass through [`Error::inner`](resilience_core::Error::inner).
+//! instance name; inner errors pass through [`Error::wrap`](resilience_core::Error::wrap).
 //! Put [`HttpErrorLayer`](crate::http::HttpErrorLayer) outside it to answer them as
 //! problem+json (and to satisfy `axum::Router::layer`, which needs an infallible service).
 //!
@@ -234,7 +234,7 @@ where
     type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {

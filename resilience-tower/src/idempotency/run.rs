@@ -112,7 +112,7 @@ where
             let request = Request::from_parts(parts, ReqBody::from(body));
             return match inner.call(request).await {
                 Ok(response) => Ok(response.map(IdempotencyBody::inner)),
-                Err(err) => Err(Error::inner(err)),
+                Err(err) => Err(Error::wrap(err)),
             };
         }
     };
@@ -120,7 +120,7 @@ where
     shared.metrics.new.increment(1);
     let mut guard = LeaseGuard::new(Arc::clone(&shared), lease);
     let request = Request::from_parts(parts, ReqBody::from(body));
-    let response = match inner.call(request).await.map_err(Error::inner) {
+    let response = match inner.call(request).await.map_err(Error::wrap) {
         Ok(response) => response,
         Err(err) => {
             guard.release("the handler failed").await;
@@ -150,7 +150,7 @@ where
             trailers,
             rest,
         }) => IdempotencyBody::resumed(head, trailers, rest),
-        Err(err) => return Err(Error::inner(err)),
+        Err(err) => return Err(Error::wrap(err)),
     };
     Ok(Response::from_parts(parts, body))
 }

@@ -133,7 +133,7 @@ where
     T: Replay<Req>,
 {
     if let Err(err) = ready {
-        return Err(policy.finish(call, Error::inner(err), Stop::NotRetryable));
+        return Err(policy.finish(call, Error::wrap(err), Stop::NotRetryable));
     }
     let Some(template) = template.as_ref() else {
         // Not reached: a call without a template stops at its first failure.
@@ -227,7 +227,7 @@ where
             this.state.set(State::Done);
             return Poll::Ready(match result {
                 Ok(Ok(response)) => Ok(response),
-                Ok(Err(err)) => Err(this.policy.finish(this.call, Error::inner(err), stop)),
+                Ok(Err(err)) => Err(this.policy.finish(this.call, Error::wrap(err), stop)),
                 Err(ours) => Err(this.policy.finish(this.call, ours, stop)),
             });
         }
