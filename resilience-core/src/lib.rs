@@ -65,9 +65,12 @@ mod error;
 pub mod idempotency;
 mod macro_support;
 mod name;
+pub mod outcome;
 pub mod registry;
 pub mod retry;
 pub mod telemetry;
+pub mod timeout;
+mod timer;
 
 pub use circuit_breaker::CircuitBreaker;
 pub use classify::{Class, Classify};

@@ -94,9 +94,11 @@
 
 mod acquire;
 mod config;
+mod guard;
 mod permit;
 mod state;
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -106,6 +108,7 @@ use tokio::time::Instant;
 
 pub use acquire::Acquire;
 pub use config::{BulkheadBuilder, MAX_PERMITS};
+pub use guard::{Guarded, Work};
 pub use permit::Permit;
 
 use self::state::{Entry, Slots};
@@ -200,10 +203,10 @@ impl Bulkhead {
     ///
     /// The attempt is made when `acquire` is called, not when the future is first polled:
     /// the returned [`Acquire`] already holds the permit or the error, unless the caller
-    /// was queued. So a layer can decide in its `call` whether it may call its inner
-    /// service at once ([`Acquire::into_decided`]). A queued caller takes its place in the
-    /// FIFO queue here too, so callers are served in the order they called `acquire`,
-    /// whenever their futures are first polled.
+    /// was queued ([`Acquire::is_waiting`]). So [`guard`](Self::guard) decides at once
+    /// whether the work may start, and a queued caller takes its place in the FIFO queue
+    /// here, so callers are served in the order they called `acquire`, whenever their
+    /// futures are first polled.
     #[inline]
     pub fn acquire(&self) -> Acquire {
         if self.shared.slots.try_take() {
@@ -239,12 +242,21 @@ impl Bulkhead {
         }
     }
 
-    /// Runs `operation` holding a permit ([`acquire`](Self::acquire), so it may wait as
+    /// Runs `operation` holding a permit (see [`guard`](Self::guard): it may wait as
     /// configured). The permit is released when `operation` finishes or the returned
     /// future is dropped.
+    ///
+    /// # Errors
+    ///
+    /// The bulkhead refused the call (`BulkheadFull`, or `DeadlineExceeded` when the
+    /// deadline ended the wait).
     pub async fn call<F: Future>(&self, operation: F) -> Result<F::Output, Error> {
-        let _permit = self.acquire().await?;
-        Ok(operation.await)
+        let work = async move { Ok(Ok::<_, Infallible>(operation.await)) };
+        match self.guard(work).await {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(never)) => match never {},
+            Err(error) => Err(error),
+        }
     }
 
     /// The instance name.

@@ -77,6 +77,7 @@
 
 mod config;
 mod core;
+mod guard;
 mod permit;
 mod state;
 mod telemetry;
@@ -87,12 +88,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{CircuitBreakerBuilder, SlidingWindow};
+pub use guard::{Guarded, Settle};
 pub use permit::{OwnedPermit, Permit};
 pub use state::State;
 pub use telemetry::StateChange;
 
 use self::core::Shared;
 use crate::classify::TransientErrors;
+use crate::outcome;
 use crate::{BoxError, Classify, Error, Name};
 
 /// A circuit breaker; see the [module documentation](self).
@@ -170,10 +173,18 @@ impl CircuitBreaker {
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        let permit = self.try_acquire()?;
-        let result = operation.await;
-        permit.record_result(classifier, &result);
-        result.map_err(Error::wrap)
+        let judged = self.guard(classifier, outcome::lift(operation)).await;
+        outcome::into_result(judged.outcome)
+    }
+
+    /// The breaker's work around `operation`, a future producing an
+    /// [`Outcome`](crate::outcome::Outcome) (see [`outcome::lift`]): asks for a permit now,
+    /// and the returned [`Guarded`] future fails with the rejection or runs the operation,
+    /// classifies its outcome with `classifier` and records it. What [`call`](Self::call),
+    /// the tower layer and `#[resilient]` are made of.
+    #[inline]
+    pub fn guard<F, C>(&self, classifier: C, operation: F) -> Guarded<F, C, Permit<'_>> {
+        Guarded::new(self.try_acquire(), classifier, || operation)
     }
 
     /// The current state. Open turns half-open on the first call after the open duration,

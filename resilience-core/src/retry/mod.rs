@@ -117,10 +117,12 @@
 //! `retry_after_seconds`; a budget refusal a WARN event, a deadline stop an INFO event.
 //! Handles are resolved once, when the policy is built.
 
+mod attempt;
 mod backoff;
 mod budget;
 mod call;
 mod config;
+mod future;
 mod run;
 
 use std::fmt;
@@ -128,19 +130,21 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-pub use backoff::{Backoff, FastRng, Jitter};
+pub use attempt::{Attempt, Attempted, Next, RetryLoop};
+pub use backoff::{Backoff, Jitter};
 pub use budget::{RetryBudget, RetryBudgetBuilder};
-pub use call::{AttemptLimit, Decision, Outcome, RetryCall, Stop, as_error};
+pub use call::Stop;
 pub use config::RetryPolicyBuilder;
+pub use future::{Attempts, Retrying};
 
 use crate::Name;
 
 /// A retry policy: how often, how long apart, and within what budget to retry.
 ///
 /// Build one with [`RetryPolicy::builder`]; run operations with
-/// [`run`](RetryPolicy::run) or [`run_typed`](RetryPolicy::run_typed); layers drive it
-/// step by step with [`start`](RetryPolicy::start),
-/// [`attempt_limit`](RetryPolicy::attempt_limit) and [`decide`](RetryPolicy::decide).
+/// [`run`](RetryPolicy::run) or [`run_typed`](RetryPolicy::run_typed), or drive a call
+/// yourself with [`Retrying`] (a future over your own [`Attempts`]) or
+/// [`retry_loop`](RetryPolicy::retry_loop) (a loop you write).
 ///
 /// # Defaults
 ///
@@ -157,7 +161,7 @@ use crate::Name;
 /// # Clone
 ///
 /// Clones share everything (an `Arc`): the configuration, the budget, the jitter seed's
-/// counter and the metric handles. Per-call state lives in [`RetryCall`].
+/// counter and the metric handles. Per-call state lives in each call's [`RetryLoop`].
 #[derive(Clone)]
 pub struct RetryPolicy {
     shared: Arc<Shared>,

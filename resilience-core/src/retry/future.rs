@@ -1,0 +1,188 @@
+//! [`Retrying`]: a whole call through a [`RetryPolicy`], as one future — the one place the
+//! retry loop is written, generic over where its attempts come from.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+
+use super::RetryPolicy;
+use super::attempt::{Attempt, Next, RetryLoop};
+use super::call::Stop;
+use crate::outcome::{Judged, Outcome};
+use crate::timer::LazyTimer;
+use crate::{Error, ErrorKind, Primitive};
+
+/// Where a [`Retrying`] call gets its further attempts (the first is made by the closure
+/// given to [`Retrying::new`]).
+///
+/// Every `FnMut() -> impl Future<Output = Judged<T, E>>` is one: each call of the closure
+/// is one attempt. A tower layer implements it to wait for its inner service's readiness
+/// and replay the request between attempts.
+pub trait Attempts {
+    /// One attempt: a future producing a [`Judged`] outcome.
+    type Attempt: Future;
+
+    /// Waits until another attempt can be made (a service's readiness); called before
+    /// every attempt but the first, and never past the call's deadline. An error ends the
+    /// call with that error (`retry_stop=not_retryable`). Ready at once by default.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Whether the work can be done more than once at all (a request whose body was not
+    /// kept cannot); if not, the first failure ends the call
+    /// (`retry_stop=not_replayable`). `true` by default.
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    /// The next attempt, not yet started; `None` if there is none to make (then the call
+    /// ends, `retry_stop=not_replayable`; [`replayable`](Self::replayable) says so first).
+    fn next_attempt(&mut self) -> Option<Self::Attempt>;
+}
+
+impl<F, A> Attempts for F
+where
+    F: FnMut() -> A,
+    A: Future,
+{
+    type Attempt = A;
+
+    #[inline]
+    fn next_attempt(&mut self) -> Option<A> {
+        Some(self())
+    }
+}
+
+pin_project! {
+    /// One call through a [`RetryPolicy`]: the first attempt, then as many more as the
+    /// policy allows, each from [`Attempts`], with the backoff's delay, the readiness wait
+    /// and every bound (attempts, budget, deadline, attempt timeout) between them. The
+    /// output is the [`Outcome`] of the last attempt, with the retry context added to an
+    /// error that can carry it (see [`RetryLoop::next`]).
+    ///
+    /// [`RetryPolicy::run`] and the tower retry layers are this future; `P` is the policy,
+    /// owned or borrowed.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Retrying<P, A: Attempts> {
+        run: RetryLoop<P>,
+        attempts: A,
+        #[pin]
+        state: State<A::Attempt>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Attempting { #[pin] attempt: Attempt<F> },
+        Sleeping { #[pin] sleep: Sleep },
+        // Waiting for `Attempts::poll_ready`, no later than the call's deadline.
+        Readying { #[pin] until: LazyTimer },
+        Done,
+    }
+}
+
+impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
+    /// Starts a call through `policy` (see [`RetryLoop::new`]) and makes its first
+    /// attempt with `first` — unless the deadline has already passed, then `first` is not
+    /// called; further attempts come from `attempts`.
+    #[inline]
+    pub fn new(policy: P, mut attempts: A, first: impl FnOnce(&mut A) -> A::Attempt) -> Self {
+        let mut run = RetryLoop::new(policy);
+        if !attempts.replayable() {
+            run.not_replayable();
+        }
+        let state = match run.try_attempt(|| Some(first(&mut attempts))) {
+            Some(attempt) => State::Attempting { attempt },
+            None => unreachable!("the first attempt was given"),
+        };
+        Self {
+            run,
+            attempts,
+            state,
+        }
+    }
+}
+
+impl<P, A, T, E> Future for Retrying<P, A>
+where
+    P: Borrow<RetryPolicy>,
+    A: Attempts,
+    A::Attempt: Future<Output = Judged<T, E>>,
+    E: 'static,
+{
+    type Output = Outcome<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Attempting { attempt } => {
+                    let attempted = ready!(attempt.poll(cx));
+                    match this.run.next(attempted) {
+                        Next::Done(outcome) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(outcome);
+                        }
+                        Next::Retry(delay) if delay.is_zero() => this.state.set(State::Readying {
+                            until: LazyTimer::new(),
+                        }),
+                        Next::Retry(delay) => this.state.set(State::Sleeping {
+                            sleep: tokio::time::sleep(delay),
+                        }),
+                    }
+                }
+                StateProj::Sleeping { sleep } => {
+                    ready!(sleep.poll(cx));
+                    this.state.set(State::Readying {
+                        until: LazyTimer::new(),
+                    });
+                }
+                StateProj::Readying { until } => {
+                    let ready = match this.attempts.poll_ready(cx) {
+                        Poll::Ready(ready) => ready,
+                        Poll::Pending => {
+                            // A service that stays busy must not hold the call past its
+                            // deadline.
+                            let Some(deadline) = this.run.deadline() else {
+                                return Poll::Pending;
+                            };
+                            ready!(until.poll_at(cx, || deadline.instant()));
+                            this.state.set(State::Done);
+                            return Poll::Ready(this.run.expired());
+                        }
+                    };
+                    if let Err(err) = ready {
+                        this.state.set(State::Done);
+                        return Poll::Ready(this.run.fail(err, Stop::NotRetryable));
+                    }
+                    let attempts = &mut *this.attempts;
+                    let Some(attempt) = this.run.try_attempt(|| attempts.next_attempt()) else {
+                        this.state.set(State::Done);
+                        let err = Error::new(ErrorKind::InvalidRequest)
+                            .with_primitive(Primitive::Retry)
+                            .with_detail("the request cannot be sent again");
+                        return Poll::Ready(this.run.fail(err, Stop::NotReplayable));
+                    };
+                    this.state.set(State::Attempting { attempt });
+                }
+                StateProj::Done => panic!("`Retrying` polled after completion"),
+            }
+        }
+    }
+}
+
+impl<P: Borrow<RetryPolicy>, A: Attempts> fmt::Debug for Retrying<P, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retrying")
+            .field("attempts", &self.run.attempts())
+            .finish_non_exhaustive()
+    }
+}
