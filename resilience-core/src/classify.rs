@@ -103,6 +103,11 @@ impl fmt::Display for Class {
 /// Classifiers see the whole result, so a service that answers `Ok(503)` is judged as
 /// well as one that fails with `Err`. The trait is object safe:
 /// `Box<dyn Classify<Res, E> + Send + Sync>` works.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot classify a `Result<{Res}, {E}>`",
+    label = "no `Classify<{Res}, {E}>` for this classifier",
+    note = "an HTTP classifier (such as `HttpStatus`, the default of `resilience-tower`'s breaker and HTTP retry layers) judges `http::Response`s only; for any other response type choose `TransientErrors` (every `Err` fails) or a classifier of your own, e.g. `CircuitBreakerLayer::new(breaker).classifier(TransientErrors)`"
+)]
 pub trait Classify<Res, E> {
     /// The class of `result`.
     fn classify(&self, result: &Result<Res, E>) -> Class;

@@ -61,7 +61,7 @@ use crate::{BoxError, Class, Classify, Error};
 pub type Outcome<T, E> = Result<Result<T, E>, Error>;
 
 /// The operation's own result as an [`Outcome`] no primitive interfered with.
-#[inline]
+#[inline(always)]
 pub fn lift<F>(operation: F) -> Lift<F> {
     Lift { operation }
 }
@@ -92,7 +92,7 @@ where
 /// `Error` passes through, anything else becomes the source of an
 /// [`Inner`](crate::ErrorKind::Inner) error): what tower layers do, whose error type is
 /// `Error` whatever the wrapped service's is.
-#[inline]
+#[inline(always)]
 pub fn wrap<F>(operation: F) -> Wrap<F> {
     Wrap { operation }
 }
@@ -185,7 +185,7 @@ impl<T, E: 'static> Judged<T, E> {
 
 /// Classifies the outcome of `operation` with `classifier`: the attempt of a retry loop
 /// when no circuit breaker judges it.
-#[inline]
+#[inline(always)]
 pub fn judge<F, C, T, E>(classifier: C, operation: F) -> Judge<F, C>
 where
     F: Future<Output = Outcome<T, E>>,
@@ -220,5 +220,38 @@ where
         let this = self.project();
         let outcome = ready!(this.operation.poll(cx));
         Poll::Ready(Judged::classify(this.classifier, outcome))
+    }
+}
+
+pin_project! {
+    /// `future`'s output through `map`: how the public calls (`CircuitBreaker::call`,
+    /// `RetryPolicy::run`, ...) turn a guarded future's outcome into their `Result`
+    /// without an `async` block around it.
+    pub(crate) struct Map<F, M> {
+        #[pin]
+        future: F,
+        map: M,
+    }
+}
+
+impl<F, M> Map<F, M> {
+    #[inline(always)]
+    pub(crate) fn new(future: F, map: M) -> Self {
+        Self { future, map }
+    }
+}
+
+impl<F, M, R> Future for Map<F, M>
+where
+    F: Future,
+    M: FnMut(F::Output) -> R,
+{
+    type Output = R;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        let this = self.project();
+        let output = ready!(this.future.poll(cx));
+        Poll::Ready((this.map)(output))
     }
 }

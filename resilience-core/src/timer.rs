@@ -27,6 +27,11 @@ impl LazyTimer {
         Self { sleep: None }
     }
 
+    /// Disarms the timer: the next [`poll_at`](Self::poll_at) arms it again.
+    pub(crate) fn disarm(self: Pin<&mut Self>) {
+        self.project().sleep.set(None);
+    }
+
     /// Ready once the timer has fired; armed at `at()` on the first call.
     #[inline]
     pub(crate) fn poll_at(

@@ -11,9 +11,9 @@
 //!             record_attempt(&retry);
 //!             let attempted = retry.attempt(async {             //   cut off at the deadline
 //!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
-//!                     bulkhead(bulkhead?,                       // bulkhead = ...
+//!                     async { bulkhead(bulkhead?,               // bulkhead = ...
 //!                         timeout(limit,                        // timeout = "..."
-//!                             lift(async { body })))).await
+//!                             lift(async { body }))).await }).await
 //!             }).await;
 //!             match retry.next(attempted) { Done(o) => break o, Retry(d) => sleep(d).await }
 //!         }
@@ -169,6 +169,12 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                 "BreakerSource",
                 "registry_breaker",
             );
+            // A bulkhead asks for its permit when its guard is made; inside a breaker,
+            // only once the breaker has admitted the attempt.
+            let attempt = match plan.bulkhead {
+                Some(_) => quote!(async { #attempt.await }),
+                None => attempt.clone(),
+            };
             Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt)))
         }
         None if plan.retry.is_some() => Some(quote! {

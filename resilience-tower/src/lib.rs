@@ -38,6 +38,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod deadline;

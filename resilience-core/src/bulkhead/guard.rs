@@ -13,41 +13,55 @@ use super::{Acquire, Bulkhead, Permit};
 use crate::Error;
 use crate::outcome::Outcome;
 
-/// The work a bulkhead guards, in the two forms it may need: [`start`](Work::start)ed at
-/// once when a permit is free, or [`defer`](Work::defer)red — kept, not started — while the
-/// caller waits in the queue.
-///
-/// Every future is `Work` (it starts when first polled either way). A tower service is the
-/// reason for the split: on the fast path it is called in place, while a waiting request
-/// keeps the (ready) service and the request, leaving a clone of the service behind.
-pub trait Work {
-    /// The work, not yet started: turned into its future once a permit is handed over.
-    type Deferred: IntoFuture;
-
-    /// Starts the work now.
-    fn start(self) -> <Self::Deferred as IntoFuture>::IntoFuture;
-
-    /// Keeps the work for later.
-    fn defer(self) -> Self::Deferred;
+/// A bulkhead's answer to a caller, decided when it asks: see [`Bulkhead::admit`].
+#[derive(Debug)]
+#[must_use = "a permit or a place in the queue is given back when this is dropped"]
+pub enum Admission {
+    /// A slot was free: the work may start now, holding this permit.
+    Admitted(Permit),
+    /// The caller is queued: the work starts once this resolves to a permit.
+    Queued(Acquire),
+    /// Refused at once (`BulkheadFull`, or `DeadlineExceeded` when the deadline had
+    /// passed).
+    Refused(Error),
 }
 
-impl<F: Future> Work for F {
-    type Deferred = F;
-
+impl Bulkhead {
+    /// Asks for a permit now, and says what came of it: admitted, queued (in FIFO order,
+    /// from this call on) or refused. For code that acts differently on each — a tower
+    /// service calls its inner service in place when admitted, and keeps the request
+    /// until a permit is handed over when queued — and builds the matching [`Guarded`];
+    /// [`guard`](Self::guard) does all of it for a future.
     #[inline]
-    fn start(self) -> F {
-        self
+    pub fn admit(&self) -> Admission {
+        match self.acquire().into_decided() {
+            Ok(Ok(permit)) => Admission::Admitted(permit),
+            Ok(Err(error)) => Admission::Refused(error),
+            Err(acquire) => Admission::Queued(acquire),
+        }
     }
 
-    #[inline]
-    fn defer(self) -> F {
-        self
+    /// The bulkhead's work around `work`, a future producing an [`Outcome`]: asks for a
+    /// permit now; see [`Guarded`]. What [`call`](Self::call) and `#[resilient]` are made
+    /// of.
+    #[inline(always)]
+    pub fn guard<F: Future>(&self, work: F) -> Guarded<F> {
+        match self.admit() {
+            Admission::Admitted(permit) => Guarded::admitted(permit, work),
+            Admission::Queued(acquire) => Guarded::queued(acquire, work),
+            Admission::Refused(error) => Guarded::refused(error),
+        }
     }
 }
 
 pin_project! {
-    /// A call holding a permit of a [`Bulkhead`]: made by [`Bulkhead::guard`], which asks
-    /// for the permit at once (so a queued caller takes its place in the FIFO queue then).
+    /// A call holding a permit of a [`Bulkhead`]: made by [`Bulkhead::guard`] (or, from
+    /// an [`Admission`], by [`admitted`](Self::admitted), [`queued`](Self::queued) and
+    /// [`refused`](Self::refused)); the permit is asked for then, not when this is first
+    /// polled, so a queued caller takes its place in the FIFO queue at once.
+    ///
+    /// `D` is the work: a future, or anything that becomes one ([`IntoFuture`]) once a
+    /// permit is handed over to a queued caller.
     ///
     /// - A free slot: the work starts at once and the permit travels with it, released
     ///   when the work's future completes or this future is dropped.
@@ -84,33 +98,32 @@ pin_project! {
 }
 
 impl<D: IntoFuture> Guarded<D> {
-    /// Refused with `error` (the work is never started): for code that could not even
-    /// find its bulkhead.
+    /// Admitted with `permit`: `work` runs at once.
+    #[inline(always)]
+    pub fn admitted(permit: Permit, work: D::IntoFuture) -> Self {
+        Self {
+            state: State::Admitted {
+                work,
+                permit: Some(permit),
+            },
+        }
+    }
+
+    /// Queued: `work` is kept, not started, until `acquire` hands a permit over.
+    pub fn queued(acquire: Acquire, work: D) -> Self {
+        Self {
+            state: State::Waiting {
+                acquire,
+                work: Some(work),
+            },
+        }
+    }
+
+    /// Refused with `error` (the work is never started).
     pub fn refused(error: Error) -> Self {
         Self {
             state: State::Refused { error: Some(error) },
         }
-    }
-}
-
-impl Bulkhead {
-    /// The bulkhead's work around `work` (a future producing an [`Outcome`], or any
-    /// [`Work`]): asks for a permit now; see [`Guarded`]. What [`call`](Self::call), the
-    /// tower layer and `#[resilient]` are made of.
-    #[inline]
-    pub fn guard<W: Work>(&self, work: W) -> Guarded<W::Deferred> {
-        let state = match self.acquire().into_decided() {
-            Ok(Ok(permit)) => State::Admitted {
-                work: work.start(),
-                permit: Some(permit),
-            },
-            Ok(Err(error)) => State::Refused { error: Some(error) },
-            Err(acquire) => State::Waiting {
-                acquire,
-                work: Some(work.defer()),
-            },
-        };
-        Guarded { state }
     }
 }
 

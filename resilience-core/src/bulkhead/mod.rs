@@ -108,10 +108,11 @@ use tokio::time::Instant;
 
 pub use acquire::Acquire;
 pub use config::{BulkheadBuilder, MAX_PERMITS};
-pub use guard::{Guarded, Work};
+pub use guard::{Admission, Guarded};
 pub use permit::Permit;
 
 use self::state::{Entry, Slots};
+use crate::outcome::{self, Outcome};
 use crate::telemetry::{label, metric};
 use crate::{Deadline, Error, ErrorKind, Name, Primitive};
 
@@ -203,10 +204,9 @@ impl Bulkhead {
     ///
     /// The attempt is made when `acquire` is called, not when the future is first polled:
     /// the returned [`Acquire`] already holds the permit or the error, unless the caller
-    /// was queued ([`Acquire::is_waiting`]). So [`guard`](Self::guard) decides at once
-    /// whether the work may start, and a queued caller takes its place in the FIFO queue
-    /// here, so callers are served in the order they called `acquire`, whenever their
-    /// futures are first polled.
+    /// was queued ([`Acquire::is_waiting`]; [`admit`](Self::admit) says which). A queued
+    /// caller takes its place in the FIFO queue here, so callers are served in the order
+    /// they called `acquire`, whenever their futures are first polled.
     #[inline]
     pub fn acquire(&self) -> Acquire {
         if self.shared.slots.try_take() {
@@ -242,21 +242,25 @@ impl Bulkhead {
         }
     }
 
-    /// Runs `operation` holding a permit (see [`guard`](Self::guard): it may wait as
-    /// configured). The permit is released when `operation` finishes or the returned
-    /// future is dropped.
+    /// Runs `operation` holding a permit (see [`guard`](Self::guard): asked for when
+    /// `call` is called, and it may wait as configured). The permit is released when
+    /// `operation` finishes or the returned future is dropped.
     ///
     /// # Errors
     ///
     /// The bulkhead refused the call (`BulkheadFull`, or `DeadlineExceeded` when the
     /// deadline ended the wait).
-    pub async fn call<F: Future>(&self, operation: F) -> Result<F::Output, Error> {
-        let work = async move { Ok(Ok::<_, Infallible>(operation.await)) };
-        match self.guard(work).await {
-            Ok(Ok(output)) => Ok(output),
-            Ok(Err(never)) => match never {},
-            Err(error) => Err(error),
-        }
+    #[inline]
+    pub fn call<F: Future>(&self, operation: F) -> impl Future<Output = Result<F::Output, Error>> {
+        let work = outcome::lift(outcome::Map::new(operation, Ok::<_, Infallible>));
+        outcome::Map::new(
+            self.guard(work),
+            |outcome: Outcome<F::Output, Infallible>| match outcome {
+                Ok(Ok(output)) => Ok(output),
+                Ok(Err(never)) => match never {},
+                Err(error) => Err(error),
+            },
+        )
     }
 
     /// The instance name.

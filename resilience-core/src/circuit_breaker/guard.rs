@@ -27,8 +27,10 @@ pin_project! {
     /// before it completes (the permit goes back uncounted, freeing a half-open probe slot
     /// at once).
     ///
-    /// Made by [`CircuitBreaker::guard`](super::CircuitBreaker::guard) (borrowed permit) or
-    /// [`Guarded::new`] (any admission, for code that asks the breaker itself).
+    /// Made by [`CircuitBreaker::guard`](super::CircuitBreaker::guard) (borrowed permit), or
+    /// by [`Guarded::admitted`] and [`Guarded::refused`] for code that asks the breaker
+    /// itself (the tower layer, with an owned permit, so as to call its inner service
+    /// only when admitted).
     #[must_use = "futures do nothing unless polled"]
     pub struct Guarded<F, C, P = OwnedPermit> {
         #[pin]
@@ -47,23 +49,23 @@ pin_project! {
 }
 
 impl<F, C, P: Settle> Guarded<F, C, P> {
-    /// A call admitted with `permit` (then `operation()` makes the operation, at once) or
-    /// refused with an error (then the operation is never made).
+    /// A call admitted with `permit`, running `operation`.
+    #[inline(always)]
+    pub fn admitted(permit: P, classifier: C, operation: F) -> Self {
+        Self {
+            state: State::Admitted { operation },
+            permit: Some(permit),
+            classifier,
+        }
+    }
+
+    /// A call refused with `error`: its outcome is that error.
     #[inline]
-    pub fn new(admission: Result<P, Error>, classifier: C, operation: impl FnOnce() -> F) -> Self {
-        match admission {
-            Ok(permit) => Self {
-                state: State::Admitted {
-                    operation: operation(),
-                },
-                permit: Some(permit),
-                classifier,
-            },
-            Err(error) => Self {
-                state: State::Refused { error: Some(error) },
-                permit: None,
-                classifier,
-            },
+    pub fn refused(error: Error, classifier: C) -> Self {
+        Self {
+            state: State::Refused { error: Some(error) },
+            permit: None,
+            classifier,
         }
     }
 }

@@ -151,15 +151,19 @@ impl CircuitBreaker {
     /// classifier ([`TransientErrors`]). The operation's own error comes back as kind
     /// [`Inner`](crate::ErrorKind::Inner) (an [`Error`] passes through unchanged).
     ///
+    /// The breaker is asked when `call` is called (the returned future holds the permit or
+    /// the rejection), like [`guard`](Self::guard).
+    ///
     /// # Errors
     ///
     /// `CircuitOpen` if refused, else the operation's error.
-    pub async fn call<T, E, F>(&self, operation: F) -> Result<T, Error>
+    #[inline]
+    pub fn call<T, E, F>(&self, operation: F) -> impl Future<Output = Result<T, Error>>
     where
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        self.call_with(&TransientErrors, operation).await
+        self.call_with(&TransientErrors, operation)
     }
 
     /// [`call`](CircuitBreaker::call) with a classifier of your own.
@@ -167,14 +171,21 @@ impl CircuitBreaker {
     /// # Errors
     ///
     /// `CircuitOpen` if refused, else the operation's error.
-    pub async fn call_with<T, E, C, F>(&self, classifier: &C, operation: F) -> Result<T, Error>
+    #[inline]
+    pub fn call_with<T, E, C, F>(
+        &self,
+        classifier: &C,
+        operation: F,
+    ) -> impl Future<Output = Result<T, Error>>
     where
         C: Classify<T, E> + ?Sized,
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        let judged = self.guard(classifier, outcome::lift(operation)).await;
-        outcome::into_result(judged.outcome)
+        let guarded = self.guard(classifier, outcome::lift(operation));
+        outcome::Map::new(guarded, |judged: outcome::Judged<T, E>| {
+            outcome::into_result(judged.outcome)
+        })
     }
 
     /// The breaker's work around `operation`, a future producing an
@@ -184,7 +195,10 @@ impl CircuitBreaker {
     /// the tower layer and `#[resilient]` are made of.
     #[inline]
     pub fn guard<F, C>(&self, classifier: C, operation: F) -> Guarded<F, C, Permit<'_>> {
-        Guarded::new(self.try_acquire(), classifier, || operation)
+        match self.try_acquire() {
+            Ok(permit) => Guarded::admitted(permit, classifier, operation),
+            Err(error) => Guarded::refused(error, classifier),
+        }
     }
 
     /// The current state. Open turns half-open on the first call after the open duration,

@@ -169,7 +169,7 @@ impl Enforcer {
     }
 
     /// [`Deadline::run`], counted under this name.
-    #[inline]
+    #[inline(always)]
     pub fn run<F: Future>(&self, deadline: Deadline, future: F) -> Enforce<F> {
         let mut enforce = Enforce::new(Some(deadline), future);
         enforce.enforcer = Some(self.clone());
@@ -177,7 +177,7 @@ impl Enforcer {
     }
 
     /// [`enforce`], counted under this name.
-    #[inline]
+    #[inline(always)]
     pub fn enforce<F: Future>(&self, future: F) -> Enforce<F> {
         let mut enforce = Enforce::new(None, future);
         enforce.enforcer = Some(self.clone());
@@ -306,7 +306,7 @@ pin_project! {
 }
 
 impl<F> Enforce<F> {
-    #[inline]
+    #[inline(always)]
     fn new(requested: Option<Deadline>, future: F) -> Self {
         Self {
             requested,
@@ -322,7 +322,7 @@ impl<F> Enforce<F> {
     /// made, and that the caller has checked the deadline was still ahead then: the first
     /// poll then reads no clock (layers use it to read the clock once per request).
     /// `now` is also where the error's `elapsed` and `budget` are measured from.
-    #[inline]
+    #[inline(always)]
     pub fn started_at(mut self, now: Instant) -> Self {
         self.started = Some(now);
         self

@@ -29,7 +29,7 @@ pub use instances::{
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
-use crate::bulkhead::{self, Bulkhead, Work};
+use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
 pub use crate::outcome::{Judged, Outcome, lift};
@@ -51,17 +51,16 @@ where
     F: Future<Output = Outcome<T, E>>,
     C: Classify<T, E>,
 {
-    let admission = breaker.and_then(CircuitBreaker::try_acquire);
-    circuit_breaker::Guarded::new(admission, classifier, || attempt)
+    match breaker {
+        Ok(breaker) => breaker.guard(classifier, attempt),
+        Err(error) => circuit_breaker::Guarded::refused(error, classifier),
+    }
 }
 
 /// `bulkhead = ...`: the bulkhead's guard around an attempt; a bulkhead that could not be
 /// found refuses it with that error.
 #[inline]
-pub fn bulkhead<F: Work>(
-    bulkhead: Result<&Bulkhead, Error>,
-    attempt: F,
-) -> bulkhead::Guarded<F::Deferred> {
+pub fn bulkhead<F: Future>(bulkhead: Result<&Bulkhead, Error>, attempt: F) -> bulkhead::Guarded<F> {
     match bulkhead {
         Ok(bulkhead) => bulkhead.guard(attempt),
         Err(err) => bulkhead::Guarded::refused(err),

@@ -67,7 +67,7 @@ pub struct RetryLoop<P = RetryPolicy> {
 impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     /// Starts a call: deposits in the budget and reads the ambient deadline (and the clock
     /// only if `max_elapsed` is set).
-    #[inline]
+    #[inline(always)]
     pub fn new(policy: P) -> Self {
         let call = policy.borrow().start();
         Self { policy, call }
@@ -95,34 +95,38 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     /// the clock only under a deadline; the timer is armed only if the attempt has to wait.
     #[inline]
     pub fn attempt<F>(&self, attempt: F) -> Attempt<F> {
-        match self.try_attempt(|| Some(attempt)) {
-            Some(attempt) => attempt,
-            None => unreachable!("the attempt was given"),
+        self.attempt_with(|| attempt)
+    }
+
+    /// [`attempt`](Self::attempt), making the attempt with `make` only if it is made.
+    #[inline(always)]
+    pub(crate) fn attempt_with<F>(&self, make: impl FnOnce() -> F) -> Attempt<F> {
+        let limit = self.policy.borrow().attempt_limit(&self.call);
+        // One layout for every limit, so that the attempt is made where it will stay.
+        Attempt {
+            attempt: match limit {
+                AttemptLimit::Expired => None,
+                _ => Some(make()),
+            },
+            bound: Bound::of(limit, self.call.deadline()),
+            limit,
+            timer: LazyTimer::new(),
         }
     }
 
-    /// [`attempt`](Self::attempt), asking `make` for the attempt only if it is made;
-    /// `None` if `make` has none to give.
-    #[inline]
+    /// [`attempt_with`](Self::attempt_with), where `make` may have no attempt to give
+    /// (then `None`).
     pub(crate) fn try_attempt<F>(&self, make: impl FnOnce() -> Option<F>) -> Option<Attempt<F>> {
         let limit = self.policy.borrow().attempt_limit(&self.call);
-        let state = match limit {
-            AttemptLimit::Unbounded => AttemptState::Unbounded { attempt: make()? },
-            AttemptLimit::Within {
-                timeout,
-                by_deadline,
-            } => AttemptState::Within {
-                attempt: make()?,
-                bound: match self.call.deadline() {
-                    Some(deadline) if by_deadline => Bound::At(deadline.instant()),
-                    _ => Bound::After(timeout),
-                },
-                limit,
-                timer: LazyTimer::new(),
+        Some(Attempt {
+            attempt: match limit {
+                AttemptLimit::Expired => None,
+                _ => Some(make()?),
             },
-            AttemptLimit::Expired => AttemptState::Expired { limit },
-        };
-        Some(Attempt { state })
+            bound: Bound::of(limit, self.call.deadline()),
+            limit,
+            timer: LazyTimer::new(),
+        })
     }
 
     /// Decides on what an attempt gave: [`Next::Retry`] after a delay, or
@@ -133,29 +137,37 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     /// error that is (or boxes) an [`Error`], gets the attempts made, the time spent and
     /// the field `retry_stop` (and becomes `RetryBudgetExhausted` when the budget refused
     /// the retry); any other operation error comes back unchanged.
-    #[inline]
+    #[inline(always)]
     pub fn next<T, E: 'static>(&mut self, attempted: Attempted<T, E>) -> Next<T, E> {
         let judged = match attempted.0 {
             Ok(judged) => judged,
-            Err(limit) => Judged::error(self.policy.borrow().limit_error(limit)),
+            Err(limit) => return self.next_cut_off(limit),
         };
+        // Decided on a borrow, so that the outcome moves once, into the answer.
         let observed = match &judged.outcome {
             Ok(result) => Observation::of(judged.class, result),
             Err(err) => Observation::of_error(err),
         };
-        let stop = match self.policy.borrow().decide(&mut self.call, observed) {
-            Decision::Retry { delay } => return Next::Retry(delay),
-            Decision::Return => match judged.outcome {
-                Ok(Ok(value)) => return Next::Done(Ok(Ok(value))),
-                // An error its classifier called a success: returned, still with context.
-                _ => Stop::NotRetryable,
-            },
-            Decision::Stop(stop) => stop,
-        };
-        Next::Done(self.stop(judged.outcome, stop))
+        match self.policy.borrow().decide(&mut self.call, observed) {
+            Decision::Retry { delay } => Next::Retry(delay),
+            Decision::Return if matches!(judged.outcome, Ok(Ok(_))) => Next::Done(judged.outcome),
+            // An error its classifier called a success: returned, still with context.
+            Decision::Return => Next::Done(self.stop(judged.outcome, Stop::NotRetryable)),
+            Decision::Stop(stop) => Next::Done(self.stop(judged.outcome, stop)),
+        }
+    }
+
+    /// [`next`](Self::next) for an attempt its time limit cut off (or that was not made).
+    #[cold]
+    #[inline(never)]
+    fn next_cut_off<T, E: 'static>(&mut self, limit: AttemptLimit) -> Next<T, E> {
+        let err = self.policy.borrow().limit_error(limit);
+        self.next(Attempted(Ok(Judged::error(err))))
     }
 
     /// The outcome of a call that stopped with `outcome`, for `stop`.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn stop<T, E: 'static>(&self, outcome: Outcome<T, E>, stop: Stop) -> Outcome<T, E> {
         let policy = self.policy.borrow();
         match outcome {
@@ -198,10 +210,36 @@ pub struct Attempted<T, E>(Result<Judged<T, E>, AttemptLimit>);
 /// The limit a bounded attempt's timer is armed at.
 #[derive(Clone, Copy, Debug)]
 enum Bound {
+    /// No limit.
+    None,
     /// The call's deadline.
     At(Instant),
     /// The attempt timeout, counted from the attempt's first wait.
     After(Duration),
+}
+
+impl Bound {
+    #[inline]
+    fn of(limit: AttemptLimit, deadline: Option<crate::Deadline>) -> Self {
+        match (limit, deadline) {
+            (
+                AttemptLimit::Within {
+                    by_deadline: true, ..
+                },
+                Some(d),
+            ) => Bound::At(d.instant()),
+            (AttemptLimit::Within { timeout, .. }, _) => Bound::After(timeout),
+            _ => Bound::None,
+        }
+    }
+
+    fn instant(self) -> Instant {
+        match self {
+            Bound::At(at) => at,
+            Bound::After(timeout) => timer::after(Instant::now(), timeout),
+            Bound::None => timer::after(Instant::now(), Duration::MAX),
+        }
+    }
 }
 
 pin_project! {
@@ -209,25 +247,29 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
     pub struct Attempt<F> {
+        // `None`: not made (the deadline had passed), or over (`Retrying` between
+        // attempts).
         #[pin]
-        state: AttemptState<F>,
+        attempt: Option<F>,
+        bound: Bound,
+        limit: AttemptLimit,
+        #[pin]
+        timer: LazyTimer,
     }
 }
 
-pin_project! {
-    #[project = AttemptProj]
-    #[derive(Debug)]
-    enum AttemptState<F> {
-        Unbounded { #[pin] attempt: F },
-        Within {
-            #[pin]
-            attempt: F,
-            bound: Bound,
-            limit: AttemptLimit,
-            #[pin]
-            timer: LazyTimer,
-        },
-        Expired { limit: AttemptLimit },
+impl<F> Attempt<F> {
+    /// Drops the attempt in place and disarms its timer, which then serves
+    /// [`Retrying`](super::Retrying)'s waits until the next attempt.
+    pub(crate) fn finish(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        this.attempt.set(None);
+        this.timer.as_mut().disarm();
+    }
+
+    /// The timer, for [`Retrying`](super::Retrying)'s waits once the attempt is over.
+    pub(crate) fn timer(self: Pin<&mut Self>) -> Pin<&mut LazyTimer> {
+        self.project().timer
     }
 }
 
@@ -239,25 +281,18 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            AttemptProj::Unbounded { attempt } => attempt.poll(cx).map(|j| Attempted(Ok(j))),
-            AttemptProj::Within {
-                attempt,
-                bound,
-                limit,
-                timer,
-            } => {
-                if let Poll::Ready(judged) = attempt.poll(cx) {
-                    return Poll::Ready(Attempted(Ok(judged)));
-                }
-                let bound = *bound;
-                ready!(timer.poll_at(cx, || match bound {
-                    Bound::At(at) => at,
-                    Bound::After(timeout) => timer::after(Instant::now(), timeout),
-                }));
-                Poll::Ready(Attempted(Err(*limit)))
-            }
-            AttemptProj::Expired { limit } => Poll::Ready(Attempted(Err(*limit))),
+        let this = self.project();
+        let Some(attempt) = this.attempt.as_pin_mut() else {
+            return Poll::Ready(Attempted(Err(*this.limit)));
+        };
+        if let Poll::Ready(judged) = attempt.poll(cx) {
+            return Poll::Ready(Attempted(Ok(judged)));
         }
+        let bound = *this.bound;
+        if let Bound::None = bound {
+            return Poll::Pending;
+        }
+        ready!(this.timer.poll_at(cx, || bound.instant()));
+        Poll::Ready(Attempted(Err(*this.limit)))
     }
 }

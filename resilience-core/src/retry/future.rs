@@ -8,13 +8,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::Instant;
 
 use super::RetryPolicy;
 use super::attempt::{Attempt, Next, RetryLoop};
 use super::call::Stop;
 use crate::outcome::{Judged, Outcome};
-use crate::timer::LazyTimer;
+use crate::timer;
 use crate::{Error, ErrorKind, Primitive};
 
 /// Where a [`Retrying`] call gets its further attempts (the first is made by the closure
@@ -73,40 +73,40 @@ pin_project! {
     pub struct Retrying<P, A: Attempts> {
         run: RetryLoop<P>,
         attempts: A,
+        phase: Phase,
+        // The attempt in flight; between attempts its timer serves the waits.
         #[pin]
-        state: State<A::Attempt>,
+        attempt: Attempt<A::Attempt>,
     }
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Attempting { #[pin] attempt: Attempt<F> },
-        Sleeping { #[pin] sleep: Sleep },
-        // Waiting for `Attempts::poll_ready`, no later than the call's deadline.
-        Readying { #[pin] until: LazyTimer },
-        Done,
-    }
+/// Where a [`Retrying`] call is.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Attempting,
+    /// Waiting out the backoff's delay, until then.
+    Sleeping(Instant),
+    /// Waiting for `Attempts::poll_ready`, no later than the call's deadline.
+    Readying,
+    Done,
 }
 
 impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
     /// Starts a call through `policy` (see [`RetryLoop::new`]) and makes its first
     /// attempt with `first` — unless the deadline has already passed, then `first` is not
     /// called; further attempts come from `attempts`.
-    #[inline]
+    #[inline(always)]
     pub fn new(policy: P, mut attempts: A, first: impl FnOnce(&mut A) -> A::Attempt) -> Self {
         let mut run = RetryLoop::new(policy);
         if !attempts.replayable() {
             run.not_replayable();
         }
-        let state = match run.try_attempt(|| Some(first(&mut attempts))) {
-            Some(attempt) => State::Attempting { attempt },
-            None => unreachable!("the first attempt was given"),
-        };
+        // Written where it stays: the attempt is made in place, not moved in.
         Self {
+            attempt: run.attempt_with(|| first(&mut attempts)),
             run,
             attempts,
-            state,
+            phase: Phase::Attempting,
         }
     }
 }
@@ -120,32 +120,32 @@ where
 {
     type Output = Outcome<T, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
-                StateProj::Attempting { attempt } => {
-                    let attempted = ready!(attempt.poll(cx));
+            match *this.phase {
+                Phase::Attempting => {
+                    let attempted = ready!(this.attempt.as_mut().poll(cx));
                     match this.run.next(attempted) {
-                        Next::Done(outcome) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(outcome);
+                        // The finished attempt stays in place: it is dropped with this
+                        // future, not now.
+                        Next::Done(outcome) => return Poll::Ready(outcome),
+                        Next::Retry(delay) => {
+                            this.attempt.as_mut().finish();
+                            *this.phase = match delay.is_zero() {
+                                true => Phase::Readying,
+                                false => Phase::Sleeping(timer::after(Instant::now(), delay)),
+                            };
                         }
-                        Next::Retry(delay) if delay.is_zero() => this.state.set(State::Readying {
-                            until: LazyTimer::new(),
-                        }),
-                        Next::Retry(delay) => this.state.set(State::Sleeping {
-                            sleep: tokio::time::sleep(delay),
-                        }),
                     }
                 }
-                StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
-                    this.state.set(State::Readying {
-                        until: LazyTimer::new(),
-                    });
+                Phase::Sleeping(until) => {
+                    ready!(this.attempt.as_mut().timer().poll_at(cx, || until));
+                    this.attempt.as_mut().finish();
+                    *this.phase = Phase::Readying;
                 }
-                StateProj::Readying { until } => {
+                Phase::Readying => {
                     let ready = match this.attempts.poll_ready(cx) {
                         Poll::Ready(ready) => ready,
                         Poll::Pending => {
@@ -154,26 +154,28 @@ where
                             let Some(deadline) = this.run.deadline() else {
                                 return Poll::Pending;
                             };
-                            ready!(until.poll_at(cx, || deadline.instant()));
-                            this.state.set(State::Done);
+                            let timer = this.attempt.as_mut().timer();
+                            ready!(timer.poll_at(cx, || deadline.instant()));
+                            *this.phase = Phase::Done;
                             return Poll::Ready(this.run.expired());
                         }
                     };
                     if let Err(err) = ready {
-                        this.state.set(State::Done);
+                        *this.phase = Phase::Done;
                         return Poll::Ready(this.run.fail(err, Stop::NotRetryable));
                     }
                     let attempts = &mut *this.attempts;
                     let Some(attempt) = this.run.try_attempt(|| attempts.next_attempt()) else {
-                        this.state.set(State::Done);
+                        *this.phase = Phase::Done;
                         let err = Error::new(ErrorKind::InvalidRequest)
                             .with_primitive(Primitive::Retry)
                             .with_detail("the request cannot be sent again");
                         return Poll::Ready(this.run.fail(err, Stop::NotReplayable));
                     };
-                    this.state.set(State::Attempting { attempt });
+                    this.attempt.set(attempt);
+                    *this.phase = Phase::Attempting;
                 }
-                StateProj::Done => panic!("`Retrying` polled after completion"),
+                Phase::Done => panic!("`Retrying` polled after completion"),
             }
         }
     }

@@ -1,10 +1,14 @@
 //! The function-level API: retrying an async closure, as a [`Retrying`] future.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
 
 use super::{RetryLoop, RetryPolicy, Retrying};
 use crate::classify::TransientErrors;
-use crate::outcome::{self, Judged};
+use crate::outcome::{self, Judged, Map, Outcome};
 use crate::{BoxError, Classify, Error};
 
 impl RetryPolicy {
@@ -20,13 +24,14 @@ impl RetryPolicy {
     /// # Errors
     ///
     /// The last attempt's error, or the policy's own (an attempt timeout, the deadline).
-    pub async fn run<T, E, F, Fut>(&self, op: F) -> Result<T, Error>
+    #[inline]
+    pub fn run<T, E, F, Fut>(&self, op: F) -> impl Future<Output = Result<T, Error>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        self.run_with(&TransientErrors, op).await
+        self.run_with(&TransientErrors, op)
     }
 
     /// [`run`](RetryPolicy::run) with a classifier of your own.
@@ -34,7 +39,12 @@ impl RetryPolicy {
     /// # Errors
     ///
     /// As [`run`](RetryPolicy::run).
-    pub async fn run_with<T, E, F, Fut, C>(&self, classifier: &C, mut op: F) -> Result<T, Error>
+    #[inline]
+    pub fn run_with<T, E, F, Fut, C>(
+        &self,
+        classifier: &C,
+        mut op: F,
+    ) -> impl Future<Output = Result<T, Error>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -43,17 +53,13 @@ impl RetryPolicy {
     {
         // Judged on the operation's own error, then carried as an `Error` so that the
         // loop can add its context to any error, not only to a `resilience_core::Error`.
-        let attempts = move || {
-            let attempt = outcome::judge(classifier, outcome::lift(op()));
-            async move {
-                let Judged { outcome, class } = attempt.await;
-                Judged {
-                    outcome: outcome.map(|result| result.map_err(Error::wrap)),
-                    class,
-                }
-            }
+        let attempts = move || WrapJudged {
+            attempt: outcome::judge(classifier, outcome::lift(op())),
         };
-        outcome::into_result(Retrying::new(self, attempts, |next| next()).await)
+        Map::new(
+            Retrying::new(self, attempts, |next| next()),
+            outcome::into_result,
+        )
     }
 
     /// Runs `op` until it succeeds or the policy stops, classifying with
@@ -69,13 +75,14 @@ impl RetryPolicy {
     /// # Errors
     ///
     /// As [`run`](RetryPolicy::run), in your error type.
-    pub async fn run_typed<T, E, F, Fut>(&self, op: F) -> Result<T, E>
+    #[inline]
+    pub fn run_typed<T, E, F, Fut>(&self, op: F) -> impl Future<Output = Result<T, E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: From<Error> + 'static,
     {
-        self.run_typed_with(&TransientErrors, op).await
+        self.run_typed_with(&TransientErrors, op)
     }
 
     /// [`run_typed`](RetryPolicy::run_typed) with a classifier of your own.
@@ -83,7 +90,12 @@ impl RetryPolicy {
     /// # Errors
     ///
     /// As [`run_typed`](RetryPolicy::run_typed).
-    pub async fn run_typed_with<T, E, F, Fut, C>(&self, classifier: &C, mut op: F) -> Result<T, E>
+    #[inline]
+    pub fn run_typed_with<T, E, F, Fut, C>(
+        &self,
+        classifier: &C,
+        mut op: F,
+    ) -> impl Future<Output = Result<T, E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -91,14 +103,42 @@ impl RetryPolicy {
         C: Classify<T, E> + ?Sized,
     {
         let attempts = move || outcome::judge(classifier, outcome::lift(op()));
-        match Retrying::new(self, attempts, |next| next()).await {
-            Ok(result) => result,
-            Err(err) => Err(E::from(err)),
-        }
+        Map::new(
+            Retrying::new(self, attempts, |next| next()),
+            |outcome: Outcome<T, E>| match outcome {
+                Ok(result) => result,
+                Err(err) => Err(E::from(err)),
+            },
+        )
     }
 
     /// One call through this policy as a loop you write yourself; see [`RetryLoop`].
     pub fn retry_loop(&self) -> RetryLoop<&Self> {
         RetryLoop::new(self)
+    }
+}
+
+pin_project! {
+    /// An attempt's judged outcome with the operation's error made an [`Error`].
+    struct WrapJudged<F> {
+        #[pin]
+        attempt: F,
+    }
+}
+
+impl<F, T, E> Future for WrapJudged<F>
+where
+    F: Future<Output = Judged<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Judged<T, Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Judged { outcome, class } = ready!(self.project().attempt.poll(cx));
+        Poll::Ready(Judged {
+            outcome: outcome.map(|result| result.map_err(Error::wrap)),
+            class,
+        })
     }
 }

@@ -124,9 +124,8 @@
 //! The request body is read in full (it is part of the fingerprint) and handed to the
 //! inner service rebuilt with `ReqBody::from(Bytes)`, which axum's `Body` and
 //! `http_body_util::Full` provide; request trailers are dropped. The response body type
-//! is [`IdempotencyBody`].
+//! is [`PrefixedBody`]: the handler's body untouched, or the stored bytes.
 
-mod body;
 mod config;
 mod fingerprint;
 mod future;
@@ -143,17 +142,19 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use resilience_core::idempotency::IdempotencyStore;
 use resilience_core::{BoxError, Error, ErrorKind};
 use tower_service::Service;
 
-pub use body::IdempotencyBody;
 pub use config::{
     DEFAULT_STORED_HEADERS, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, IdempotencyLayerBuilder,
 };
 pub use future::ResponseFuture;
 pub use layer::IdempotencyLayer;
+#[cfg(feature = "redis")]
+pub use resilience_core::idempotency::RedisStore;
+pub use resilience_core::idempotency::{IdempotencyStore, MemoryStore};
 
+use crate::body::PrefixedBody;
 use config::Config;
 use key::KeyHeader;
 use telemetry::Metrics;
@@ -229,7 +230,7 @@ where
     ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<IdempotencyBody<ResBody>>;
+    type Response = Response<PrefixedBody<ResBody>>;
     type Error = Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 

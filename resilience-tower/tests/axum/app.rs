@@ -185,5 +185,5 @@ async fn a_failed_poll_ready_is_answered_on_the_next_call() {
     std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
     let response = svc.call(Request::new(())).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.body().is_problem());
+    assert!(response.body().is_held());
 }

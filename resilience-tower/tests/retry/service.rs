@@ -10,7 +10,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use resilience_core::retry::{Backoff, Jitter, RetryPolicy};
 use resilience_core::{Error, ErrorKind};
-use resilience_tower::retry::{HttpRetryLayer, ReplayBody, RetryLayer};
+use resilience_tower::body::PrefixedBody;
+use resilience_tower::retry::{HttpRetryLayer, RetryLayer};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
@@ -96,7 +97,7 @@ async fn an_ok_503_with_retry_after_is_retried_after_the_hint() {
     let calls = Arc::new(AtomicU32::new(0));
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (c, s) = (Arc::clone(&calls), Arc::clone(&seen));
-    let inner = tower::service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
+    let inner = tower::service_fn(move |_req: Request<PrefixedBody<Full<Bytes>>>| {
         s.lock().unwrap().push(Instant::now());
         let n = c.fetch_add(1, Ordering::SeqCst);
         async move {
@@ -125,7 +126,7 @@ async fn an_ok_503_with_retry_after_is_retried_after_the_hint() {
 
 #[tokio::test(start_paused = true)]
 async fn a_final_503_is_returned_as_the_response() {
-    let inner = tower::service_fn(|_req: Request<ReplayBody<Full<Bytes>>>| async {
+    let inner = tower::service_fn(|_req: Request<PrefixedBody<Full<Bytes>>>| async {
         Ok::<_, Error>(
             Response::builder()
                 .status(StatusCode::BAD_GATEWAY)
@@ -203,7 +204,7 @@ impl http_body::Body for Broken {
 async fn an_unreadable_request_body_is_an_error_naming_the_retry_instance() {
     let calls = Arc::new(AtomicU32::new(0));
     let counter = Arc::clone(&calls);
-    let inner = tower::service_fn(move |_req: Request<ReplayBody<Broken>>| {
+    let inner = tower::service_fn(move |_req: Request<PrefixedBody<Broken>>| {
         counter.fetch_add(1, Ordering::SeqCst);
         async { Ok::<_, Error>(Response::new(())) }
     });
