@@ -236,6 +236,6 @@ pub(crate) fn problem_kind(response: &Response<Bytes>) -> String {
         "status {}",
         response.status()
     );
-    let value = crate::common::problem_json(response.body());
+    let value = resilience_test_support::http::problem_json(response.body());
     value["kind"].as_str().expect("kind").to_owned()
 }
