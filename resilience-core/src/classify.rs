@@ -151,7 +151,7 @@ impl<Res, E: 'static> Classify<Res, E> for TransientErrors {
 }
 
 /// The class of an error: the [`effective_class`](crate::Error::effective_class) of a
-/// [`resilience_core::Error`](crate::Error) (also inside a [`BoxError`]), else plain
+/// [`resilience_core::Error`](crate::Error) (also inside a [`BoxError`](crate::BoxError)), else plain
 /// `Transient`.
 pub fn error_class<E: 'static>(err: &E) -> Class {
     find(err).map_or(Class::TRANSIENT, Error::effective_class)

@@ -70,6 +70,14 @@
 //! Every `BulkheadFull` carries the configured [`retry_after`](BulkheadBuilder::retry_after)
 //! hint and, like every error the bulkhead produces, its origin (`bulkhead=<name>`).
 //!
+//! # Where the logic lives
+//!
+//! [`Guarded`] is the one future that runs work holding a permit: admitted at once,
+//! queued, or refused, decided when it is made ([`admit`](Bulkhead::admit)).
+//! [`call`](Bulkhead::call) and [`guard`](Bulkhead::guard) make it; the tower layer makes
+//! it from an [`Admission`] (calling its inner service in place when admitted, keeping
+//! the request while queued); `#[resilient]` nests it.
+//!
 //! # Cancellation
 //!
 //! Dropping a [`Permit`] releases its slot — when the call returns, fails, panics, or its

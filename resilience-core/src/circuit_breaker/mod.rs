@@ -60,6 +60,14 @@
 //! dropped without a result (a cancelled future) does not either — a dropped half-open
 //! probe gives its slot back at once.
 //!
+//! # Where the logic lives
+//!
+//! [`Permit`]s record outcomes; [`Guarded`] is the one future that does a breaker's work
+//! around an operation — asks for a permit, classifies the outcome once, records it, and
+//! carries the class up ([`Judged`](crate::outcome::Judged)) so a retry loop around it does
+//! not classify again. [`call`](CircuitBreaker::call) is that future; so is the tower
+//! layer's response future, and the breaker step of `#[resilient]`.
+//!
 //! # Cost
 //!
 //! In the closed state, admitting a call is one atomic load; recording a success while a

@@ -27,7 +27,7 @@ fn backon() -> Entry {
 fn run_typed(policy: RetryPolicy) -> Entry {
     Entry::future("resilience run_typed", move || {
         let policy = policy.clone();
-        async move || policy.run_typed(|| body()).await
+        async move || policy.run_typed(body).await
     })
 }
 
