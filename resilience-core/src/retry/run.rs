@@ -1,10 +1,6 @@
 //! The function-level API: retrying an async closure, as a [`Retrying`] future.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
-use pin_project_lite::pin_project;
 
 use super::{RetryLoop, RetryPolicy, Retrying};
 use crate::classify::TransientErrors;
@@ -53,8 +49,12 @@ impl RetryPolicy {
     {
         // Judged on the operation's own error, then carried as an `Error` so that the
         // loop can add its context to any error, not only to a `resilience_core::Error`.
-        let attempts = move || WrapJudged {
-            attempt: outcome::judge(classifier, outcome::lift(op())),
+        let attempts = move || {
+            let attempt = outcome::judge(classifier, outcome::lift(op()));
+            Map::new(attempt, |Judged { outcome, class }: Judged<T, E>| Judged {
+                outcome: outcome.map(|result| result.map_err(Error::wrap)),
+                class,
+            })
         };
         Map::new(
             Retrying::new(self, attempts, |next| next()),
@@ -115,30 +115,5 @@ impl RetryPolicy {
     /// One call through this policy as a loop you write yourself; see [`RetryLoop`].
     pub fn retry_loop(&self) -> RetryLoop<&Self> {
         RetryLoop::new(self)
-    }
-}
-
-pin_project! {
-    /// An attempt's judged outcome with the operation's error made an [`Error`].
-    struct WrapJudged<F> {
-        #[pin]
-        attempt: F,
-    }
-}
-
-impl<F, T, E> Future for WrapJudged<F>
-where
-    F: Future<Output = Judged<T, E>>,
-    E: Into<BoxError>,
-{
-    type Output = Judged<T, Error>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Judged { outcome, class } = ready!(self.project().attempt.poll(cx));
-        Poll::Ready(Judged {
-            outcome: outcome.map(|result| result.map_err(Error::wrap)),
-            class,
-        })
     }
 }
