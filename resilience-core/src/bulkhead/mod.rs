@@ -250,9 +250,9 @@ impl Bulkhead {
         }
     }
 
-    /// Runs `operation` holding a permit (see [`guard`](Self::guard): asked for when
-    /// `call` is called, and it may wait as configured). The permit is released when
-    /// `operation` finishes or the returned future is dropped.
+    /// Runs `operation` holding a permit (asked for when the returned future is first
+    /// polled; it may wait as configured). The permit is released when `operation`
+    /// finishes or the returned future is dropped.
     ///
     /// # Errors
     ///
@@ -261,8 +261,9 @@ impl Bulkhead {
     #[inline]
     pub fn call<F: Future>(&self, operation: F) -> impl Future<Output = Result<F::Output, Error>> {
         let work = outcome::lift(outcome::Map::new(operation, Ok::<_, Infallible>));
+        let guarded = outcome::Lazy::new(move || self.guard(work));
         outcome::Map::new(
-            self.guard(work),
+            guarded,
             |outcome: Outcome<F::Output, Infallible>| match outcome {
                 Ok(Ok(output)) => Ok(output),
                 Ok(Err(never)) => match never {},

@@ -159,8 +159,8 @@ impl CircuitBreaker {
     /// classifier ([`TransientErrors`]). The operation's own error comes back as kind
     /// [`Inner`](crate::ErrorKind::Inner) (an [`Error`] passes through unchanged).
     ///
-    /// The breaker is asked when `call` is called (the returned future holds the permit or
-    /// the rejection), like [`guard`](Self::guard).
+    /// The breaker is asked when the returned future is first polled ([`guard`](Self::guard)
+    /// asks at once).
     ///
     /// # Errors
     ///
@@ -190,7 +190,7 @@ impl CircuitBreaker {
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        let guarded = self.guard(classifier, outcome::lift(operation));
+        let guarded = outcome::Lazy::new(move || self.guard(classifier, outcome::lift(operation)));
         outcome::Map::new(guarded, |judged: outcome::Judged<T, E>| {
             outcome::into_result(judged.outcome)
         })
