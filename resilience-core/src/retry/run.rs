@@ -4,7 +4,7 @@ use std::future::Future;
 
 use super::{RetryLoop, RetryPolicy, Retrying};
 use crate::classify::TransientErrors;
-use crate::outcome::{self, Judged, Lazy, Map, Outcome};
+use crate::outcome::{self, Judged, Map, Outcome};
 use crate::{BoxError, Classify, Error};
 
 impl RetryPolicy {
@@ -56,8 +56,7 @@ impl RetryPolicy {
                 class,
             })
         };
-        let retrying = Lazy::new(move || Retrying::new(self, attempts, |next| next()));
-        Map::new(retrying, outcome::into_result)
+        Map::new(Retrying::unstarted(self, attempts), outcome::into_result)
     }
 
     /// Runs `op` until it succeeds or the policy stops, classifying with
@@ -101,11 +100,13 @@ impl RetryPolicy {
         C: Classify<T, E> + ?Sized,
     {
         let attempts = move || outcome::judge(classifier, outcome::lift(op()));
-        let retrying = Lazy::new(move || Retrying::new(self, attempts, |next| next()));
-        Map::new(retrying, |outcome: Outcome<T, E>| match outcome {
-            Ok(result) => result,
-            Err(err) => Err(E::from(err)),
-        })
+        Map::new(
+            Retrying::unstarted(self, attempts),
+            |outcome: Outcome<T, E>| match outcome {
+                Ok(result) => result,
+                Err(err) => Err(E::from(err)),
+            },
+        )
     }
 
     /// One call through this policy as a loop you write yourself; see [`RetryLoop`].
