@@ -114,9 +114,10 @@ impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
 }
 
 impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
-    /// A call that starts, and makes its first attempt (from `attempts`), when first
-    /// polled, as an `async fn` would: what [`RetryPolicy::run`] returns, so that a call
-    /// made outside a deadline and awaited under it keeps to it.
+    /// A call not started yet: [`begin`](Self::begin) starts it and makes its first
+    /// attempt (from `attempts`), in place. [`RetryPolicy::run`] does so when first
+    /// polled, as an `async fn` would, so that a call made outside a deadline and awaited
+    /// under it keeps to it.
     #[inline(always)]
     pub(crate) fn unstarted(policy: P, attempts: A) -> Self {
         Self {
@@ -124,6 +125,28 @@ impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
             attempts,
             phase: Phase::Unstarted,
             attempt: Attempt::empty(),
+        }
+    }
+
+    /// Starts an [`unstarted`](Self::unstarted) call; `Some` outcome if its first
+    /// attempt could not be made.
+    #[inline]
+    pub(crate) fn begin<T, E>(self: Pin<&mut Self>) -> Option<Outcome<T, E>> {
+        let this = self.project();
+        this.run.start();
+        if !this.attempts.replayable() {
+            this.run.not_replayable();
+        }
+        let attempts = &mut *this.attempts;
+        if this
+            .run
+            .attempt_in(this.attempt, || attempts.next_attempt())
+        {
+            *this.phase = Phase::Attempting;
+            None
+        } else {
+            *this.phase = Phase::Done;
+            Some(this.run.not_made())
         }
     }
 }
@@ -142,21 +165,6 @@ where
         let mut this = self.project();
         loop {
             match *this.phase {
-                Phase::Unstarted => {
-                    this.run.start();
-                    if !this.attempts.replayable() {
-                        this.run.not_replayable();
-                    }
-                    let attempts = &mut *this.attempts;
-                    if !this
-                        .run
-                        .attempt_in(this.attempt.as_mut(), || attempts.next_attempt())
-                    {
-                        *this.phase = Phase::Done;
-                        return Poll::Ready(this.run.not_made());
-                    }
-                    *this.phase = Phase::Attempting;
-                }
                 Phase::Attempting => {
                     let attempted = ready!(this.attempt.as_mut().poll(cx));
                     match this.run.next(attempted) {
@@ -207,6 +215,7 @@ where
                     *this.phase = Phase::Attempting;
                 }
                 Phase::Done => panic!("`Retrying` polled after completion"),
+                Phase::Unstarted => panic!("`Retrying` polled before `begin`"),
             }
         }
     }
