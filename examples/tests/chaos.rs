@@ -47,6 +47,7 @@ fn short(scenario: Scenario) -> Config {
     // charged after the gateway stopped waiting for it.
     hardening.margin = ms(200);
     hardening.open_duration = ms(200);
+    hardening.probe_timeout = ms(300);
     config
 }
 

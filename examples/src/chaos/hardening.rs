@@ -11,7 +11,7 @@
 //!            IdempotencyLayer      one execution per Idempotency-Key; re-submits replayed, concurrent ones 409
 //!            HttpRetryLayer        a failed attempt (502/503) re-run within the deadline and a 20% retry budget
 //!            charge (the handler, as written)
-//!              └─ client: CircuitBreakerLayer   "payments": fails fast with 503 once calls keep failing
+//!              └─ client: CircuitBreakerLayer   "payments": fails fast with 503 once calls keep failing; a probe gets `probe_timeout`
 //!                         deadline::enforce     the call ends at the deadline, as a failure the breaker sees
 //!                         PropagateDeadlineLayer payments gets the time left (minus a margin) and stops in time
 //!                         hyper client (as before)
@@ -79,6 +79,10 @@ pub struct HardeningConfig {
     pub max_wait: Duration,
     /// How long the breaker stays open before it lets probes through.
     pub open_duration: Duration,
+    /// How long a half-open probe may take (its deadline, propagated to payments): a
+    /// probe sent into a hung upstream fails after this, not after the whole `budget`,
+    /// so the breaker closes about `open_duration` after payments is back.
+    pub probe_timeout: Duration,
     /// Redis URL of the idempotency store (in memory without one).
     pub redis: Option<String>,
 }
@@ -92,6 +96,7 @@ impl Default for HardeningConfig {
             max_waiting: 16,
             max_wait: Duration::from_millis(250),
             open_duration: Duration::from_millis(500),
+            probe_timeout: Duration::from_millis(250),
             redis: None,
         }
     }
@@ -119,6 +124,7 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
             .failure_rate_threshold(0.5)
             .open_duration(config.open_duration)
             .half_open_calls(1)
+            .probe_timeout(config.probe_timeout)
     })?;
 
     // The client the handler calls payments with: the plain one, wrapped.

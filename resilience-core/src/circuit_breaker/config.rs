@@ -44,6 +44,7 @@ pub(crate) type Hook = Arc<dyn Fn(&StateChange) + Send + Sync>;
 /// | [`open_duration_growth`](CircuitBreakerBuilder::open_duration_growth) | none (constant) | resilience4j's exponential `IntervalFunction` when set |
 /// | [`half_open_calls`](CircuitBreakerBuilder::half_open_calls) | 10 | resilience4j `permittedNumberOfCallsInHalfOpenState = 10` |
 /// | [`max_half_open_duration`](CircuitBreakerBuilder::max_half_open_duration) | 60 s | resilience4j's `maxWaitDurationInHalfOpenState` (there 0 = forever; bounded here so a hung probe cannot wedge the breaker) |
+/// | [`probe_timeout`](CircuitBreakerBuilder::probe_timeout) | none (a probe takes as long as its caller allows) | no peer equivalent; Envoy's active health checks time their probes out on their own the same way |
 ///
 /// Rate-based trips wait for `minimum_calls` calls in the window; the consecutive-failures
 /// mode trips on its own count (which is its own minimum).
@@ -60,6 +61,7 @@ pub struct CircuitBreakerBuilder {
     pub(crate) growth: Option<(f64, Duration)>,
     pub(crate) half_open_calls: u32,
     pub(crate) max_half_open_duration: Duration,
+    pub(crate) probe_timeout: Option<Duration>,
     pub(crate) hook: Option<Hook>,
 }
 
@@ -77,6 +79,7 @@ impl Default for CircuitBreakerBuilder {
             growth: None,
             half_open_calls: 10,
             max_half_open_duration: Duration::from_secs(60),
+            probe_timeout: None,
             hook: None,
         }
     }
@@ -180,6 +183,25 @@ impl CircuitBreakerBuilder {
         self
     }
 
+    /// Gives each half-open probe at most `limit` before it counts as a failed probe (an
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error from the breaker; the
+    /// operation is dropped) and the breaker re-opens.
+    ///
+    /// Why: without it, a probe sent into a dependency that hangs holds the breaker
+    /// half-open — refusing every other call — for as long as its caller waits, often a
+    /// whole deadline. With a probe timeout near the dependency's normal latency, a hung
+    /// probe fails fast, the breaker re-opens for `open_duration`, and the next probe goes
+    /// out soon after: the breaker closes about `open_duration` after the dependency is
+    /// back, not a deadline later. Calls admitted while closed are not bounded by it.
+    ///
+    /// Must be longer than zero and at most
+    /// [`max_half_open_duration`](Self::max_half_open_duration).
+    #[must_use]
+    pub fn probe_timeout(mut self, limit: Duration) -> Self {
+        self.probe_timeout = Some(limit);
+        self
+    }
+
     /// Calls `hook` after every state change, on the thread that made it. Keep it short;
     /// it may call back into the breaker.
     #[must_use]
@@ -194,7 +216,8 @@ impl CircuitBreakerBuilder {
     ///
     /// A [`ConfigError`] naming the first invalid option: a rate that is NaN, zero or
     /// above 1; a zero count or duration; a window too large; `minimum_calls` above a
-    /// count window's size; a growth cap below `open_duration`; no trip condition at all.
+    /// count window's size; a growth cap below `open_duration`; a `probe_timeout` above
+    /// `max_half_open_duration`; no trip condition at all.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let config = self.validate()?;
         Ok(CircuitBreaker::from_config(config))
@@ -285,6 +308,20 @@ impl CircuitBreakerBuilder {
         }
         let max_half_open_duration =
             check::nonzero_duration(P, "max_half_open_duration", self.max_half_open_duration)?;
+        let probe_timeout = match self.probe_timeout {
+            Some(limit) => {
+                check::nonzero_duration(P, "probe_timeout", limit)?;
+                check::ordered(
+                    P,
+                    "probe_timeout",
+                    limit,
+                    "max_half_open_duration",
+                    max_half_open_duration,
+                )?;
+                Some(limit)
+            }
+            None => None,
+        };
         Ok(Config {
             name: self.name,
             window,
@@ -296,6 +333,7 @@ impl CircuitBreakerBuilder {
             growth,
             half_open_calls,
             max_half_open_nanos: duration_nanos(max_half_open_duration),
+            probe_timeout,
             hook: self.hook,
         })
     }
@@ -324,6 +362,7 @@ impl fmt::Debug for CircuitBreakerBuilder {
             .field("growth", &self.growth)
             .field("half_open_calls", &self.half_open_calls)
             .field("max_half_open_duration", &self.max_half_open_duration)
+            .field("probe_timeout", &self.probe_timeout)
             .field("on_state_change", &self.hook.is_some())
             .finish()
     }
@@ -343,6 +382,8 @@ pub(crate) struct Config {
     pub(crate) growth: Option<(f64, Duration)>,
     pub(crate) half_open_calls: u32,
     pub(crate) max_half_open_nanos: u64,
+    /// How long a half-open probe may take, when bounded.
+    pub(crate) probe_timeout: Option<Duration>,
     pub(crate) hook: Option<Hook>,
 }
 

@@ -168,6 +168,27 @@ impl Shared {
         }
     }
 
+    /// The timeout of the call admitted with `ticket`: the probe timeout, for a
+    /// half-open probe when one is set.
+    #[inline]
+    pub(crate) fn probe_timeout(&self, ticket: Ticket) -> Option<Duration> {
+        match ticket.word.state() {
+            State::HalfOpen => self.config.probe_timeout,
+            _ => None,
+        }
+    }
+
+    /// The error of a probe that took longer than `limit`: a transient `Timeout` from
+    /// this breaker, so the probe counts as failed.
+    #[cold]
+    pub(crate) fn probe_timed_out(&self, limit: Duration) -> Error {
+        Error::new(ErrorKind::Timeout)
+            .with_primitive(Primitive::CircuitBreaker)
+            .with_instance(self.telemetry.name())
+            .with_elapsed(limit)
+            .with_field("probe_timeout", limit)
+    }
+
     /// A permit dropped without an outcome.
     #[inline(never)]
     pub(crate) fn cancel(&self, ticket: Ticket) {

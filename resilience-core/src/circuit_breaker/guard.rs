@@ -6,11 +6,14 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use tokio::time::{Sleep, sleep_until};
 
 use super::permit::{OwnedPermit, Permit};
 use super::telemetry::Judged as Counted;
+use crate::deadline::{self, Deadline};
 use crate::outcome::{Judged, Outcome};
 use crate::{Class, Classify, Error};
 
@@ -27,6 +30,14 @@ pin_project! {
     /// before it completes (the permit goes back uncounted, freeing a half-open probe slot
     /// at once).
     ///
+    /// A half-open probe of a breaker with a
+    /// [`probe_timeout`](super::CircuitBreakerBuilder::probe_timeout) is bounded by it: past
+    /// it the operation is dropped and the outcome is a transient `Timeout` from the
+    /// breaker, counted as a failed probe. The probe's deadline is also the
+    /// ambient [deadline](crate::deadline) while it runs, so a dependency it is propagated
+    /// to stops the abandoned work too. The timer is armed (and boxed) only for such a
+    /// probe, the first time it has to wait; other calls carry no timer.
+    ///
     /// Made by [`CircuitBreaker::guard`](super::CircuitBreaker::guard) (borrowed permit), or
     /// by [`Guarded::admitted`] and [`Guarded::refused`] for code that asks the breaker
     /// itself (the tower layer, with an owned permit, so as to call its inner service
@@ -36,7 +47,35 @@ pin_project! {
         #[pin]
         state: State<F>,
         permit: Option<P>,
+        probe: Probe,
         classifier: C,
+    }
+}
+
+/// The time limit of a half-open probe.
+enum Probe {
+    /// Not a bounded probe.
+    Off,
+    /// A probe bounded by `limit`, that is by `deadline`; its timer is armed (and boxed)
+    /// the first time the operation has to wait.
+    Bounded {
+        deadline: Deadline,
+        limit: Duration,
+        timer: Option<Pin<Box<Sleep>>>,
+    },
+}
+
+impl Probe {
+    #[inline]
+    fn of(permit: &impl Settle) -> Self {
+        match permit.probe_timeout() {
+            None => Probe::Off,
+            Some(limit) => Probe::Bounded {
+                deadline: Deadline::after(limit),
+                limit,
+                timer: None,
+            },
+        }
     }
 }
 
@@ -53,8 +92,29 @@ impl<F, C, P: Settle> Guarded<F, C, P> {
     #[inline(always)]
     pub fn admitted(permit: P, classifier: C, operation: F) -> Self {
         Self {
+            probe: Probe::of(&permit),
             state: State::Admitted { operation },
             permit: Some(permit),
+            classifier,
+        }
+    }
+
+    /// A call admitted with `permit`, running the operation `make` returns. A bounded
+    /// half-open probe's deadline is the ambient one (see [`deadline`](crate::deadline))
+    /// while `make` runs, so work started there — a request whose deadline is propagated
+    /// to the dependency — stops with the probe. For code that starts the operation
+    /// eagerly, such as a tower service calling its inner service.
+    #[inline]
+    pub fn admitted_with(permit: P, classifier: C, make: impl FnOnce() -> F) -> Self {
+        let probe = Probe::of(&permit);
+        let operation = match &probe {
+            Probe::Off => make(),
+            Probe::Bounded { deadline, .. } => deadline::sync_scope(*deadline, make),
+        };
+        Self {
+            state: State::Admitted { operation },
+            permit: Some(permit),
+            probe,
             classifier,
         }
     }
@@ -65,6 +125,7 @@ impl<F, C, P: Settle> Guarded<F, C, P> {
         Self {
             state: State::Refused { error: Some(error) },
             permit: None,
+            probe: Probe::Off,
             classifier,
         }
     }
@@ -89,7 +150,32 @@ where
                 return Poll::Ready(Judged::error(error));
             }
         };
-        let judged = Judged::classify(this.classifier, ready!(operation.poll(cx)));
+        let outcome = match this.probe {
+            Probe::Off => ready!(operation.poll(cx)),
+            Probe::Bounded {
+                deadline,
+                limit,
+                timer,
+            } => {
+                // The probe's deadline is ambient while the operation runs.
+                match deadline::sync_scope(*deadline, || operation.poll(cx)) {
+                    Poll::Ready(outcome) => outcome,
+                    Poll::Pending => {
+                        let at = deadline.instant();
+                        let sleep = timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
+                        ready!(sleep.as_mut().poll(cx));
+                        let limit = *limit;
+                        *this.probe = Probe::Off;
+                        match this.permit.as_ref() {
+                            // The operation is dropped with the rest of this future.
+                            Some(permit) => Err(permit.probe_timed_out(limit)),
+                            None => panic!("`Guarded` polled after completion"),
+                        }
+                    }
+                }
+            }
+        };
+        let judged = Judged::classify(this.classifier, outcome);
         if let Some(permit) = this.permit.take() {
             permit.settle(judged.class, judged.is_rejection());
         }
@@ -115,6 +201,12 @@ pub trait Settle: sealed::Sealed {
     /// Records the outcome's `class`, or, when `rejected`, that the operation was never
     /// called (counted as a rejection, not against the dependency).
     fn settle(self, class: Class, rejected: bool);
+
+    /// How long the call may take: the breaker's probe timeout, for a half-open probe.
+    fn probe_timeout(&self) -> Option<Duration>;
+
+    /// The error of a probe that took longer than `limit`.
+    fn probe_timed_out(&self, limit: Duration) -> crate::Error;
 }
 
 impl sealed::Sealed for Permit<'_> {}
@@ -125,12 +217,30 @@ impl Settle for Permit<'_> {
     fn settle(self, class: Class, rejected: bool) {
         self.complete(counted(class, rejected));
     }
+
+    #[inline]
+    fn probe_timeout(&self) -> Option<Duration> {
+        Permit::probe_timeout(self)
+    }
+
+    fn probe_timed_out(&self, limit: Duration) -> crate::Error {
+        Permit::probe_timed_out(self, limit)
+    }
 }
 
 impl Settle for OwnedPermit {
     #[inline]
     fn settle(self, class: Class, rejected: bool) {
         self.complete(counted(class, rejected));
+    }
+
+    #[inline]
+    fn probe_timeout(&self) -> Option<Duration> {
+        OwnedPermit::probe_timeout(self)
+    }
+
+    fn probe_timed_out(&self, limit: Duration) -> crate::Error {
+        OwnedPermit::probe_timed_out(self, limit)
     }
 }
 

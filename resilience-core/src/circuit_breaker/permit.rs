@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::core::{Shared, Ticket};
 use super::telemetry::Judged;
@@ -98,6 +99,19 @@ macro_rules! permit_methods {
             if let Some(ticket) = self.ticket.take() {
                 self.shared.complete(ticket, judged);
             }
+        }
+
+        /// How long this call may take: the breaker's probe timeout when it is a
+        /// half-open probe and one is set.
+        #[inline]
+        pub(crate) fn probe_timeout(&self) -> Option<Duration> {
+            self.ticket.and_then(|ticket| self.shared.probe_timeout(ticket))
+        }
+
+        /// The error of a probe that took longer than its timeout.
+        #[cold]
+        pub(crate) fn probe_timed_out(&self, limit: Duration) -> Error {
+            self.shared.probe_timed_out(limit)
         }
     };
 }

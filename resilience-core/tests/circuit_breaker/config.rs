@@ -164,3 +164,21 @@ fn a_breaker_that_can_never_trip_is_rejected() {
             .is_ok()
     );
 }
+
+#[test]
+fn probe_timeout_of_zero_or_past_max_half_open_duration_is_rejected() {
+    let b = CircuitBreaker::builder;
+    rejects(b().probe_timeout(Duration::ZERO), "probe_timeout", "zero");
+    rejects(
+        b().max_half_open_duration(Duration::from_secs(10))
+            .probe_timeout(Duration::from_secs(11)),
+        "probe_timeout",
+        "max_half_open_duration",
+    );
+    rejects(
+        b().probe_timeout(Duration::MAX),
+        "probe_timeout",
+        "max_half_open_duration",
+    );
+    assert!(b().probe_timeout(ms(200)).build().is_ok());
+}

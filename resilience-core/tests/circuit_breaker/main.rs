@@ -4,6 +4,7 @@ mod behaviour;
 mod concurrency;
 mod config;
 mod model;
+mod probe_timeout;
 mod registry;
 mod telemetry;
 

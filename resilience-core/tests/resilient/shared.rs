@@ -296,3 +296,34 @@ async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered(
     assert_eq!(UNREGISTERED.get(), 1);
     assert_eq!(breaker.snapshot().calls, 1);
 }
+
+#[resilient(circuit_breaker = "tests.probed")]
+async fn probed(work: Duration) -> Result<(), AppError> {
+    sleep(work).await;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_breakers_probe_timeout_bounds_the_half_open_probe() {
+    let breaker = Registry::global()
+        .circuit_breaker("tests.probed", |b| {
+            b.count_window(1)
+                .open_duration(Duration::from_secs(1))
+                .half_open_calls(1)
+                .probe_timeout(Duration::from_millis(100))
+        })
+        .unwrap();
+    breaker.try_acquire().unwrap().record_failure();
+    sleep(Duration::from_secs(1)).await;
+    let start = tokio::time::Instant::now();
+    let err = probed(Duration::from_secs(60)).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    assert_eq!(err.kind(), Some(ErrorKind::Timeout));
+    assert_eq!(err.resilience().primitive(), Some(Primitive::CircuitBreaker));
+    assert_eq!(breaker.state(), State::Open);
+    // Closed again, calls take as long as they take.
+    sleep(Duration::from_secs(1)).await;
+    probed(Duration::from_millis(50)).await.unwrap();
+    assert_eq!(breaker.state(), State::Closed);
+    probed(Duration::from_secs(5)).await.unwrap();
+}

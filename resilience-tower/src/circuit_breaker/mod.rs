@@ -156,10 +156,9 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         let classifier = self.classifier.clone();
         ResponseFuture::new(match self.breaker.try_acquire_owned() {
-            Ok(permit) => {
-                let call = outcome::wrap(self.inner.call(request));
-                Guarded::admitted(permit, classifier, call)
-            }
+            Ok(permit) => Guarded::admitted_with(permit, classifier, || {
+                outcome::wrap(self.inner.call(request))
+            }),
             Err(error) => Guarded::refused(error, classifier),
         })
     }

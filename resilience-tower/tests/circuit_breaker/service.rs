@@ -98,3 +98,26 @@ async fn clones_share_one_breaker() {
         ErrorKind::CircuitOpen
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_fails_at_the_breakers_probe_timeout() {
+    let breaker = CircuitBreaker::builder()
+        .name("svc")
+        .count_window(1)
+        .open_duration(Duration::from_secs(5))
+        .half_open_calls(1)
+        .probe_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    breaker.try_acquire().unwrap().record_failure();
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let svc = CircuitBreakerLayer::new(breaker.clone())
+        .classifier(TransientErrors)
+        .layer(service_fn(|_: ()| pending::<Result<(), Error>>()));
+    let start = tokio::time::Instant::now();
+    let err = svc.oneshot(()).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_millis(200));
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(err.instance(), Some("svc"));
+    assert_eq!(breaker.state(), State::Open);
+}
