@@ -133,6 +133,20 @@ pub(crate) mod check {
         }
     }
 
+    /// A finite share in `[0, 1]`, such as the rate of an injected fault (where 0 is
+    /// "never", unlike a [`ratio`]).
+    pub(crate) fn share(p: Primitive, option: &'static str, v: f64) -> Result<f64, ConfigError> {
+        if v.is_finite() && (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ConfigError::new(
+                p,
+                option,
+                format!("must be a share in [0, 1], got {v}"),
+            ))
+        }
+    }
+
     /// A finite number `>= min`, such as a backoff multiplier.
     pub(crate) fn at_least_f64(
         p: Primitive,

@@ -77,6 +77,7 @@ pub mod circuit_breaker;
 pub mod classify;
 pub mod config;
 pub mod deadline;
+pub mod fault;
 mod error;
 pub mod idempotency;
 mod macro_support;

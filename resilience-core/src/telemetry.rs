@@ -34,13 +34,14 @@
 //! | `resilience_bulkhead_wait_seconds` | histogram | `name` | time spent waiting for a permit |
 //! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
+//! | `resilience_faults_injected_total` | counter | `name`, `fault` | faults injected on purpose, by kind |
 //!
 //! [`METRICS`] lists the same facts as data; [`describe`] reads it.
 //!
 //! # Labels
 //!
 //! Label values come only from bounded sets: the constants in [`outcome`],
-//! [`circuit_state`], [`deadline_where`] and [`Primitive::as_str`](crate::Primitive::as_str),
+//! [`circuit_state`], [`deadline_where`], [`fault`] and [`Primitive::as_str`](crate::Primitive::as_str),
 //! and instance names from configuration. Request data (paths, keys, user ids) never
 //! becomes a label, so the number of series stays fixed however much traffic arrives.
 //!
@@ -74,6 +75,8 @@ pub mod metric {
     pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
     /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
     pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
+    /// Counter: faults injected by a fault injector, labelled `name`, `fault`.
+    pub const FAULTS_INJECTED_TOTAL: &str = "resilience_faults_injected_total";
 }
 
 /// The type of a metric.
@@ -106,7 +109,7 @@ pub struct MetricSpec {
 /// Every metric the primitives emit. More may be added in minor releases.
 pub const METRICS: &[MetricSpec] = {
     use MetricType::{Counter, Gauge, Histogram};
-    use label::{FROM, NAME, OUTCOME, PRIMITIVE, TO, WHERE};
+    use label::{FAULT, FROM, NAME, OUTCOME, PRIMITIVE, TO, WHERE};
     use metrics::Unit::{Count, Seconds};
     &[
         MetricSpec {
@@ -179,6 +182,13 @@ pub const METRICS: &[MetricSpec] = {
             labels: &[NAME, OUTCOME],
             help: "Requests seen by an idempotency layer, by outcome.",
         },
+        MetricSpec {
+            name: metric::FAULTS_INJECTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, FAULT],
+            help: "Faults injected on purpose by a fault injector, by kind.",
+        },
     ]
 };
 
@@ -196,6 +206,23 @@ pub mod label {
     pub const TO: &str = "to";
     /// Where a deadline passed (see [`deadline_where`](super::deadline_where)).
     pub const WHERE: &str = "where";
+    /// The kind of an injected fault (see [`fault`](super::fault)).
+    pub const FAULT: &str = "fault";
+}
+
+/// Values of the `fault` label: what a [fault injector](crate::fault) did to a call.
+pub mod fault {
+    /// The call was delayed.
+    pub const LATENCY: &str = "latency";
+    /// The call got the error answer.
+    pub const ERROR: &str = "error";
+    /// The call was aborted.
+    pub const ABORT: &str = "abort";
+    /// The call was hung.
+    pub const HANG: &str = "hang";
+
+    /// Every value above.
+    pub const ALL: &[&str] = &[LATENCY, ERROR, ABORT, HANG];
 }
 
 /// Values of the `outcome` label.
@@ -481,6 +508,7 @@ mod tests {
             deadline_where::BEFORE_CALL,
             deadline_where::DURING_CALL,
         ]);
+        let values = values.chain(fault::ALL.iter().copied());
         for v in values.chain(crate::Primitive::ALL.iter().map(|p| p.as_str())) {
             assert!(is_prometheus_name(v), "{v}");
         }

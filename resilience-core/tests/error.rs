@@ -41,6 +41,7 @@ fn each_kind_displays_its_description_alone_when_no_context_is_set() {
         (ErrorKind::InvalidRequest, "invalid request"),
         (ErrorKind::PayloadTooLarge, "payload too large"),
         (ErrorKind::StoreUnavailable, "backing store unavailable"),
+        (ErrorKind::FaultInjected, "fault injected"),
         (ErrorKind::Inner, "operation failed"),
     ];
     assert_eq!(
@@ -179,7 +180,10 @@ fn is_rejection_per_kind() {
             | ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
             | ErrorKind::StoreUnavailable => true,
-            ErrorKind::Timeout | ErrorKind::RetryBudgetExhausted | ErrorKind::Inner => false,
+            ErrorKind::Timeout
+            | ErrorKind::RetryBudgetExhausted
+            | ErrorKind::FaultInjected
+            | ErrorKind::Inner => false,
             _ => unreachable!("every kind is listed in ErrorKind::ALL and here"),
         };
         assert_eq!(Error::new(kind).is_rejection(), expected, "{kind:?}");

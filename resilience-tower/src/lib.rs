@@ -20,6 +20,8 @@
 //! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
 //!   deadline (`grpc-timeout` or milliseconds) and enforces it,
 //!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
+//! - [`fault`]: [`fault::FaultLayer`], latency, error answers, aborts and hangs injected
+//!   by rate (seeded, switchable at run time, off by default) to test the layers above.
 //! - [`body`]: [`body::PrefixedBody`], the body the layers that hold bytes hand on.
 //!
 //! Each middleware module has its layer (`XLayer`), its service (`XService`) and its
@@ -50,6 +52,7 @@ pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod deadline;
+pub mod fault;
 pub mod http;
 pub mod idempotency;
 pub mod retry;

@@ -47,6 +47,10 @@ pub enum ErrorKind {
     /// A backing store (such as the Redis idempotency store) could not be reached and the
     /// primitive is configured to fail closed.
     StoreUnavailable,
+    /// A [fault injector](crate::fault) failed the call on purpose (an error answer or an
+    /// abort): the operation was not called. Not a rejection and transient, so breakers
+    /// and retries treat it as the failure it stands for.
+    FaultInjected,
     /// The wrapped operation failed with its own error, kept as the
     /// [`source`](std::error::Error::source).
     Inner,
@@ -65,6 +69,7 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
+        ErrorKind::FaultInjected,
         ErrorKind::Inner,
     ];
 
@@ -81,6 +86,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
+            ErrorKind::FaultInjected => "fault_injected",
             ErrorKind::Inner => "inner",
         }
     }
@@ -98,6 +104,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
+            ErrorKind::FaultInjected => "fault injected",
             ErrorKind::Inner => "operation failed",
         }
     }
@@ -128,7 +135,7 @@ impl ErrorKind {
     ///
     /// | kind | class | why |
     /// |---|---|---|
-    /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
+    /// | `Inner`, `Timeout`, `FaultInjected` | `Transient` | the default: a failed or slow attempt may work next time |
     /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
@@ -172,6 +179,8 @@ pub enum Primitive {
     Timeout,
     /// An idempotency store or layer.
     Idempotency,
+    /// A fault injector.
+    Fault,
 }
 
 impl Primitive {
@@ -183,6 +192,7 @@ impl Primitive {
         Primitive::Bulkhead,
         Primitive::Timeout,
         Primitive::Idempotency,
+        Primitive::Fault,
     ];
 
     /// A stable `snake_case` identifier, the value of the `primitive` metric label.
@@ -194,6 +204,7 @@ impl Primitive {
             Primitive::Bulkhead => "bulkhead",
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
+            Primitive::Fault => "fault",
         }
     }
 }

@@ -67,7 +67,8 @@ pub fn code(kind: ErrorKind) -> u8 {
         ErrorKind::CircuitOpen
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
-        | ErrorKind::StoreUnavailable => 14,
+        | ErrorKind::StoreUnavailable
+        | ErrorKind::FaultInjected => 14,
         ErrorKind::IdempotencyConflict => 10,
         ErrorKind::IdempotencyMismatch => 9,
         ErrorKind::InvalidRequest => 3,

@@ -208,7 +208,8 @@ fn default_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::CircuitOpen
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
-        | ErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        | ErrorKind::StoreUnavailable
+        | ErrorKind::FaultInjected => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
@@ -231,6 +232,7 @@ fn title(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "Invalid request",
         ErrorKind::PayloadTooLarge => "Payload too large",
         ErrorKind::StoreUnavailable => "Service unavailable",
+        ErrorKind::FaultInjected => "Fault injected",
         ErrorKind::Inner => "Upstream failure",
         _ => "Internal error",
     }
@@ -256,6 +258,7 @@ fn default_detail(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "The request is malformed.",
         ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
         ErrorKind::StoreUnavailable => "A backing store is unreachable.",
+        ErrorKind::FaultInjected => "A fault was injected on purpose (chaos testing).",
         ErrorKind::Inner => "An upstream dependency failed.",
         _ => "The request failed.",
     }
