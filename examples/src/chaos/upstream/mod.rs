@@ -14,6 +14,8 @@
 //! - **A bad day.** In front of the workers, faults by rate ([`Flaky`]: `503`s, delays,
 //!   hangs), and the scenario's [`Event`]: an outage (every request hangs for a while) or
 //!   an overload trigger (every charge takes several times as long for a few seconds).
+//!   Both kinds of fault are the library's own [`FaultLayer`]: one seeded [`Fault`] always
+//!   on for the background faults, and one switched on and off at run time for the outage.
 //!
 //! Every random draw is seeded, so two upstreams given the same script and the same
 //! traffic behave alike.
@@ -24,7 +26,6 @@ mod script;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -32,17 +33,20 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use bytes::Bytes;
+use resilience_core::{BoxError, ConfigError};
+use resilience_tower::fault::{Fault, FaultLayer};
+use resilience_tower::http::HttpErrorLayer;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tower::ServiceBuilder;
 
 pub use self::ledger::{Ledger, LedgerSnapshot};
 pub use self::script::{Event, Flaky, OutageMode, Script, Window};
 
 use self::pool::{Answer, Pool};
-use super::rng;
 
 /// The header carrying the caller's remaining budget in milliseconds, as written by the
 /// hardened gateway's deadline-propagating client.
@@ -77,6 +81,7 @@ pub struct Upstream {
     pub ledger: Arc<Ledger>,
     pool: Arc<Pool>,
     task: JoinHandle<()>,
+    outage: JoinHandle<()>,
 }
 
 impl Upstream {
@@ -85,23 +90,35 @@ impl Upstream {
     ///
     /// # Errors
     ///
-    /// When the listener cannot be bound.
-    pub async fn start(script: Script, start: Instant) -> std::io::Result<Self> {
+    /// When the listener cannot be bound or the script's fault rates are invalid.
+    pub async fn start(script: Script, start: Instant) -> Result<Self, BoxError> {
         let ledger = Arc::new(Ledger::default());
         let pool = Arc::new(Pool::new(script.clone(), start, Arc::clone(&ledger)));
-        let faults = Arc::new(Faults {
-            script: script.clone(),
-            start,
-            draws: AtomicU64::new(0),
-        });
+        let (flaky, outage) = faults(&script)?;
+        // A refusing outage answers 503 without `Retry-After`; a hanging one never answers.
+        let outage_layer = FaultLayer::new(outage.clone()).status(StatusCode::SERVICE_UNAVAILABLE);
         let app = Router::new()
             .route("/v1/charges", post(charge))
             .with_state(Arc::clone(&pool))
-            .layer(middleware::from_fn_with_state(faults, inject))
+            .layer(
+                ServiceBuilder::new()
+                    .layer(HttpErrorLayer::new())
+                    // Outermost: during the outage no background fault is drawn.
+                    .layer(outage_layer)
+                    .layer(
+                        FaultLayer::new(flaky)
+                            .status(StatusCode::SERVICE_UNAVAILABLE)
+                            .retry_after(script.retry_after),
+                    ),
+            )
             .layer(middleware::from_fn_with_state(
                 Arc::clone(&ledger),
-                |State(ledger): State<Arc<Ledger>>, request: Request, next: Next| async move {
+                |State(ledger): State<Arc<Ledger>>, mut request: Request, next: Next| async move {
                     ledger.call();
+                    // The caller's deadline counts from arrival, before any injected delay:
+                    // time lost inside this service is the caller's time too.
+                    let deadline = Arrival::deadline(request.headers());
+                    request.extensions_mut().insert(Arrival(deadline));
                     next.run(request).await
                 },
             ));
@@ -110,11 +127,13 @@ impl Upstream {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
+        let outage = tokio::spawn(switch(outage, script.event, start));
         Ok(Self {
             addr,
             ledger,
             pool,
             task,
+            outage,
         })
     }
 
@@ -129,32 +148,80 @@ impl Upstream {
 impl Drop for Upstream {
     fn drop(&mut self) {
         self.task.abort();
+        self.outage.abort();
     }
 }
 
-fn unavailable(retry_after: Option<Duration>) -> Response {
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, "payments unavailable\n").into_response();
-    if let Some(hint) = retry_after {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(hint.as_secs().max(1)),
-        );
+/// Separates the fault draws from the other draws on the same seed.
+const FAULT_SALT: u64 = 0x6661_756C;
+
+/// The script's faults: the background ones (on from the start) and the outage (off until
+/// [`switch`] turns it on; every request hangs, or is refused, while it is).
+fn faults(script: &Script) -> Result<(Fault, Fault), ConfigError> {
+    let flaky = &script.flaky;
+    let background = Fault::builder()
+        .name("payments.flaky")
+        .seed(script.seed ^ FAULT_SALT)
+        .error_rate(flaky.error_rate)
+        .hang_rate(flaky.hang_rate)
+        .latency(flaky.slow_rate, flaky.slow.0, flaky.slow.1)
+        .enabled(true)
+        .build()?;
+    let outage = Fault::builder().name("payments.outage");
+    let outage = match script.event {
+        Event::Outage {
+            mode: OutageMode::Refuse,
+            ..
+        } => outage.error_rate(1.0),
+        _ => outage.hang_rate(1.0),
+    };
+    Ok((background, outage.build()?))
+}
+
+/// Switches the outage on for its window (counted from `start`), at run time.
+async fn switch(outage: Fault, event: Event, start: Instant) {
+    if let Event::Outage { window, .. } = event {
+        tokio::time::sleep_until(start + window.start).await;
+        outage.enable();
+        tokio::time::sleep_until(start + window.end()).await;
+        outage.disable();
     }
+}
+
+/// A full queue's answer.
+fn unavailable(retry_after: Duration) -> Response {
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, "payments unavailable\n").into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after.as_secs().max(1)),
+    );
     response
 }
 
-async fn charge(State(pool): State<Arc<Pool>>, headers: HeaderMap, body: Bytes) -> Response {
-    let received = Instant::now();
+/// The caller's deadline, read from [`DEADLINE_HEADER`] when the request arrived.
+#[derive(Clone, Copy, Debug)]
+struct Arrival(Option<Instant>);
+
+impl Arrival {
+    fn deadline(headers: &HeaderMap) -> Option<Instant> {
+        headers
+            .get(DEADLINE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|ms| Instant::now() + Duration::from_millis(ms))
+    }
+}
+
+async fn charge(
+    State(pool): State<Arc<Pool>>,
+    Extension(Arrival(deadline)): Extension<Arrival>,
+    body: Bytes,
+) -> Response {
     let Ok(request) = serde_json::from_slice::<ChargeRequest>(&body) else {
         return (StatusCode::BAD_REQUEST, "malformed charge\n").into_response();
     };
-    let deadline = headers
-        .get(DEADLINE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(|ms| received + Duration::from_millis(ms));
     let Some(answer) = pool.submit(request, deadline) else {
-        return unavailable(Some(pool.retry_after()));
+        return unavailable(pool.retry_after());
     };
     match answer.await {
         Ok(Answer::Charged(receipt)) => Json(receipt).into_response(),
@@ -163,42 +230,5 @@ async fn charge(State(pool): State<Arc<Pool>>, headers: HeaderMap, body: Bytes) 
             "deadline passed before the charge; not charged\n",
         )
             .into_response(),
-    }
-}
-
-/// The faults in front of the workers.
-#[derive(Debug)]
-struct Faults {
-    script: Script,
-    start: Instant,
-    draws: AtomicU64,
-}
-
-/// Separates the fault draws from the other draws on the same seed.
-const FAULT_SALT: u64 = 0x6661_756C;
-
-async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next) -> Response {
-    let script = &faults.script;
-    if let Event::Outage { window, mode } = script.event {
-        if window.contains(faults.start.elapsed()) {
-            return match mode {
-                OutageMode::Hang => std::future::pending().await,
-                OutageMode::Refuse => unavailable(None),
-            };
-        }
-    }
-    let n = faults.draws.fetch_add(1, Ordering::Relaxed);
-    let draw = rng::mix(script.seed ^ FAULT_SALT ^ n.wrapping_mul(rng::GOLDEN));
-    let (pick, spread) = (rng::unit(draw), rng::unit(rng::mix(draw)));
-    let flaky = &script.flaky;
-    if pick < flaky.error_rate {
-        unavailable(Some(script.retry_after))
-    } else if pick < flaky.error_rate + flaky.hang_rate {
-        std::future::pending().await
-    } else {
-        if pick < flaky.error_rate + flaky.hang_rate + flaky.slow_rate {
-            tokio::time::sleep(rng::between(flaky.slow, spread)).await;
-        }
-        next.run(request).await
     }
 }

@@ -81,7 +81,8 @@ impl Event {
 pub struct Flaky {
     /// Share of requests answered `503` with `Retry-After` (nothing charged).
     pub error_rate: f64,
-    /// Share of requests delayed before they reach the workers.
+    /// Share of requests delayed before they reach the workers (independent of the other
+    /// faults: a delayed request may then be answered `503` too).
     pub slow_rate: f64,
     /// Range of that delay.
     pub slow: (Duration, Duration),
