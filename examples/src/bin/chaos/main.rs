@@ -85,6 +85,12 @@ struct Args {
     /// The hardened gateway's cap on requests in its handler.
     #[arg(long, default_value_t = 16)]
     max_in_flight: usize,
+    /// How long the hardened gateway's breaker stays open before it probes.
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    open_duration: Duration,
+    /// How long a half-open probe may take (the breaker's `probe_timeout`).
+    #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
+    probe_timeout: Duration,
     /// Keep idempotency records in Redis at this URL (in memory without it).
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
@@ -174,6 +180,8 @@ impl Args {
         let hardening = &mut config.hardening;
         hardening.budget = self.budget;
         hardening.max_in_flight = self.max_in_flight;
+        hardening.open_duration = self.open_duration;
+        hardening.probe_timeout = self.probe_timeout;
         hardening.redis.clone_from(&self.redis);
         config.progress = !self.quiet;
         config
