@@ -10,6 +10,9 @@
 //! - [`deadline`](mod@deadline): an absolute [`Deadline`], ambient per task, enforced and
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`adaptive`]: a bulkhead whose limit is found from latency and failures (AIMD, Vegas);
+//! - [`throttle`]: client-side adaptive throttling (Google SRE), refusing locally what a
+//!   rejecting backend would refuse anyway;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
@@ -56,6 +59,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;

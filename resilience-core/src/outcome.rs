@@ -175,11 +175,17 @@ impl<T, E: 'static> Judged<T, E> {
     /// such as a full bulkhead further in.
     #[inline]
     pub fn is_rejection(&self) -> bool {
-        match &self.outcome {
-            Ok(Ok(_)) => false,
-            Ok(Err(err)) => find(err).is_some_and(Error::is_rejection),
-            Err(err) => err.is_rejection(),
-        }
+        is_rejection(&self.outcome)
+    }
+}
+
+/// [`Judged::is_rejection`] for an outcome not judged yet.
+#[inline]
+pub(crate) fn is_rejection<T, E: 'static>(outcome: &Outcome<T, E>) -> bool {
+    match outcome {
+        Ok(Ok(_)) => false,
+        Ok(Err(err)) => find(err).is_some_and(Error::is_rejection),
+        Err(err) => err.is_rejection(),
     }
 }
 
