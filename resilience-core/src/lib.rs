@@ -73,6 +73,7 @@ pub mod outcome;
 pub mod registry;
 pub mod retry;
 pub mod telemetry;
+pub mod throttle;
 pub mod timeout;
 mod timer;
 
