@@ -21,8 +21,10 @@ use crate::{Name, Primitive};
 /// | [`max_waiting`](Self::max_waiting), [`max_wait`](Self::max_wait) | 0: no queue | as [`BulkheadBuilder`] |
 /// | [`retry_after`](Self::retry_after) | 1 s | as [`BulkheadBuilder`] |
 ///
-/// A window lasts twice the shortest latency it saw, within `[min_window, max_window]`;
-/// one with fewer than `window_samples` calls is dropped without moving the limit.
+/// A window lasts twice the shortest latency it saw, within `[min_window, max_window]`,
+/// and until it holds `window_samples` calls: where Netflix drops a window with fewer
+/// calls, this one goes on, so a dependency that slows down to a few calls a window still
+/// moves the limit.
 ///
 /// [`build`](Self::build) returns a [`ConfigError`] for what [`BulkheadBuilder::build`]
 /// refuses, an algorithm whose limits are out of order or above

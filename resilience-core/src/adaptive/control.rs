@@ -140,6 +140,11 @@ impl Control {
 
     #[cold]
     fn end_window(&self, slots: &Slots, at: u64) {
+        if self.window.calls.load(Relaxed) < self.config.min_samples {
+            // Too few calls to judge by: the window goes on until it has them (a
+            // dependency that slows down sends fewer samples; its windows get longer).
+            return;
+        }
         let mut algorithm = match self.algorithm.try_lock() {
             Ok(algorithm) => algorithm,
             // An algorithm that panicked is still the best estimate there is.
@@ -161,7 +166,7 @@ impl Control {
             .saturating_mul(2)
             .clamp(nanos(self.config.min_window), nanos(self.config.max_window));
         w.ends.store(at.saturating_add(length), Relaxed);
-        if calls < self.config.min_samples || calls == 0 {
+        if calls == 0 {
             return;
         }
         let average = sum / u64::from(calls);

@@ -1,0 +1,9 @@
+//! The adaptive bulkhead: convergence on a simulated server with a latency knee (each
+//! algorithm), the limit moving under calls in flight and waiters, deadline-aware
+//! admission, what feeds the algorithm, configuration, and property tests.
+
+mod bulkhead;
+mod config;
+mod knee;
+mod model;
+mod support;
