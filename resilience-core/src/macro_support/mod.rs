@@ -2,9 +2,11 @@
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
 //! The attribute nests the primitives' own guarded futures, outermost first: deadline
-//! ([`Enforcer::run`]) → retry ([`RetryLoop`]) → circuit breaker
+//! ([`Enforcer::run`]) → retry ([`RetryLoop`]) → adaptive throttle
+//! ([`throttle::Guarded`](crate::throttle::Guarded)) → circuit breaker
 //! ([`circuit_breaker::Guarded`](crate::circuit_breaker::Guarded)) → bulkhead
-//! ([`Bulkhead::guard`](crate::bulkhead::Bulkhead::guard)) → attempt timeout
+//! ([`Bulkhead::guard`](crate::bulkhead::Bulkhead::guard)) or adaptive bulkhead
+//! ([`AdaptiveBulkhead::guard`](crate::adaptive::AdaptiveBulkhead::guard)) → attempt timeout
 //! ([`timeout`](crate::timeout::timeout)) → the body, [lifted](crate::outcome::lift) into
 //! an [`Outcome`]. Their logic lives in their modules; what is here is only what the
 //! attribute alone needs: finding the shared instances an option names (`instances.rs`,
@@ -24,16 +26,18 @@ use std::time::Duration;
 pub use args::CloneArg;
 pub use cached::Cached;
 pub use instances::{
-    BreakerSource, BudgetSource, BulkheadSource, registry_breaker, registry_budget,
-    registry_bulkhead,
+    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, ThrottleSource,
+    registry_adaptive, registry_breaker, registry_budget, registry_bulkhead, registry_throttle,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
+use crate::adaptive::{self, AdaptiveBulkhead, Sampler};
 use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
 pub use crate::outcome::{Judged, Outcome, lift};
 use crate::retry::RetryPolicy;
+use crate::throttle::{self as throttling, AdaptiveThrottle, Rejections};
 pub use crate::retry::{Next, RetryLoop};
 use crate::telemetry::field;
 pub use crate::timeout::timeout;
@@ -64,6 +68,38 @@ pub fn bulkhead<F: Future>(bulkhead: Result<&Bulkhead, Error>, attempt: F) -> bu
     match bulkhead {
         Ok(bulkhead) => bulkhead.guard(attempt),
         Err(err) => bulkhead::Guarded::refused(err),
+    }
+}
+
+/// `adaptive = ...`: the adaptive bulkhead's guard around an attempt, sampled with
+/// `classifier`; one that could not be found refuses it with that error.
+#[inline]
+pub fn adaptive<F, C, T, E>(
+    limiter: Result<&AdaptiveBulkhead, Error>,
+    classifier: C,
+    attempt: F,
+) -> adaptive::Guarded<F, C>
+where
+    F: Future<Output = Outcome<T, E>>,
+    C: Classify<T, E>,
+    E: 'static,
+{
+    match limiter {
+        Ok(limiter) => limiter.guard(classifier, attempt),
+        Err(err) => bulkhead::Guarded::refused(err).with_observer(Sampler::new(classifier)),
+    }
+}
+
+/// `throttle = ...`: the throttle's guard around an attempt (judged or not), counting
+/// [`Rejections`]; one that could not be found refuses it with that error.
+#[inline]
+pub fn throttle<F>(
+    throttle: Result<&AdaptiveThrottle, Error>,
+    attempt: F,
+) -> throttling::Guarded<F, Rejections> {
+    match throttle {
+        Ok(throttle) => throttle.guard(Rejections, attempt),
+        Err(err) => throttling::Guarded::refused(err, Rejections),
     }
 }
 

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 
 use super::AdaptiveThrottle;
 use crate::error::find;
-use crate::outcome::Outcome;
+use crate::outcome::{HasOutcome, Outcome};
 use crate::{Class, Error};
 
 /// Decides whether the backend rejected a call, from its [`Outcome`].
@@ -52,9 +52,10 @@ impl<T, E: 'static> Rejection<T, E> for Rejections {
 
 pin_project! {
     /// A call through an [`AdaptiveThrottle`]: fails at once with `Throttled` if it was
-    /// refused locally; otherwise runs the operation (a future producing an [`Outcome`])
-    /// and counts it as accepted or not, as the judge `R` decides. A call dropped before
-    /// it completes is not counted.
+    /// refused locally; otherwise runs the operation (a future producing an [`Outcome`],
+    /// or a [`Judged`](crate::outcome::Judged) one: see [`HasOutcome`]) and counts it as
+    /// accepted or not, as the judge `R` decides. A call dropped before it completes is
+    /// not counted.
     ///
     /// Made by [`AdaptiveThrottle::guard`], or by [`admitted`](Self::admitted) and
     /// [`refused`](Self::refused) for code that asks the throttle itself.
@@ -95,12 +96,12 @@ impl<F, R> Guarded<F, R> {
     }
 }
 
-impl<F, R, T, E> Future for Guarded<F, R>
+impl<F, R> Future for Guarded<F, R>
 where
-    F: Future<Output = Outcome<T, E>>,
-    R: Rejection<T, E>,
+    F: Future<Output: HasOutcome>,
+    R: Rejection<<F::Output as HasOutcome>::Value, <F::Output as HasOutcome>::Error>,
 {
-    type Output = Outcome<T, E>;
+    type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -110,15 +111,15 @@ where
                 operation,
                 throttle,
             } => {
-                let outcome = ready!(operation.poll(cx));
+                let output = ready!(operation.poll(cx));
                 if let Some(throttle) = throttle.take() {
-                    throttle.record(!this.judge.is_rejection(&outcome));
+                    throttle.record(!this.judge.is_rejection(output.outcome()));
                 }
-                Poll::Ready(outcome)
+                Poll::Ready(output)
             }
             StateProj::Refused { error } => {
                 let error = error.take().expect("`Guarded` polled after completion");
-                Poll::Ready(Err(error))
+                Poll::Ready(F::Output::from_error(error))
             }
         }
     }
