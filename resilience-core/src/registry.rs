@@ -268,7 +268,9 @@ impl Registry {
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
         let mut bulkheads = self.bulkheads.map_values(Bulkhead::snapshot);
         bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut adaptive_bulkheads = self.adaptive_bulkheads.map_values(AdaptiveBulkhead::snapshot);
+        let mut adaptive_bulkheads = self
+            .adaptive_bulkheads
+            .map_values(AdaptiveBulkhead::snapshot);
         adaptive_bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
         let mut throttles = self.throttles.map_values(AdaptiveThrottle::snapshot);
         throttles.sort_by(|a, b| a.name.cmp(&b.name));

@@ -64,8 +64,7 @@ fn throttle() -> AdaptiveThrottle {
 }
 
 #[tokio::test(start_paused = true)]
-async fn against_a_backend_rejecting_90_percent_the_client_sends_about_k_times_what_is_accepted()
-{
+async fn against_a_backend_rejecting_90_percent_the_client_sends_about_k_times_what_is_accepted() {
     let throttle = throttle();
     let mut received = 0;
     // 120 s, twelve windows, 12,000 calls attempted.
@@ -103,7 +102,10 @@ async fn recovers_to_full_sending_within_six_windows_once_the_backend_accepts_ag
         }
     }
     let full_at = full_at.expect("sending every call again within 60 s");
-    assert!(full_at > 5, "not at once: it had to earn it back ({full_at} s)");
+    assert!(
+        full_at > 5,
+        "not at once: it had to earn it back ({full_at} s)"
+    );
     assert_eq!(throttle.rejection_probability(), 0.0);
     let after = drive(&throttle, &mut received, 5, 1).await;
     assert_eq!(after.sent, after.attempted, "{after:?}");
@@ -179,11 +181,13 @@ async fn a_backend_that_accepts_everything_is_never_throttled_and_failures_are_a
 
 #[test]
 fn invalid_multipliers_and_windows_are_refused() {
-    let option = |b: resilience_core::throttle::AdaptiveThrottleBuilder| {
-        b.build().unwrap_err().option()
-    };
+    let option =
+        |b: resilience_core::throttle::AdaptiveThrottleBuilder| b.build().unwrap_err().option();
     for k in [0.5, 0.0, f64::NAN, f64::INFINITY] {
-        assert_eq!(option(AdaptiveThrottle::builder().multiplier(k)), "multiplier");
+        assert_eq!(
+            option(AdaptiveThrottle::builder().multiplier(k)),
+            "multiplier"
+        );
     }
     for window in [Duration::ZERO, Duration::from_secs(3 * 86_400)] {
         assert_eq!(option(AdaptiveThrottle::builder().window(window)), "window");
@@ -205,7 +209,10 @@ async fn registry_shares_throttles_and_snapshots_their_probability() {
     let snapshot = registry.snapshot();
     assert_eq!(snapshot.throttles.len(), 1);
     assert_eq!(snapshot.throttles[0].name, "backend");
-    assert_eq!(snapshot.throttles[0].rejection_probability, first.rejection_probability());
+    assert_eq!(
+        snapshot.throttles[0].rejection_probability,
+        first.rejection_probability()
+    );
     assert!(snapshot.throttles[0].rejection_probability > 0.9);
     assert!(registry.get_throttle("backend").is_some());
     assert!(registry.remove_throttle("backend").is_some());

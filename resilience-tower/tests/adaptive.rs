@@ -78,14 +78,22 @@ async fn http_5xx_answers_shrink_the_limit_4xx_answers_leave_it_and_2xx_grow_it(
         }
     };
     run(20).await;
-    assert_eq!(limiter.limit(), 10, "a 404 is the caller's fault: not a sample");
+    assert_eq!(
+        limiter.limit(),
+        10,
+        "a 404 is the caller's fault: not a sample"
+    );
     status.store(200, Ordering::SeqCst);
     run(20).await;
     let grown = limiter.limit();
     assert!(grown > 10, "fast 200s in use grow it: {grown}");
     status.store(503, Ordering::SeqCst);
     run(5).await;
-    assert!(limiter.limit() < grown, "503s are drops: {}", limiter.limit());
+    assert!(
+        limiter.limit() < grown,
+        "503s are drops: {}",
+        limiter.limit()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -108,7 +116,11 @@ async fn queued_requests_reach_the_inner_service_once_a_permit_is_handed_over() 
     let second = tokio::spawn(svc.clone().oneshot(2));
     tokio::task::yield_now().await;
     assert_eq!((limiter.in_flight(), limiter.waiting()), (1, 1));
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the queued request waits outside");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the queued request waits outside"
+    );
     assert_eq!(first.await.unwrap().unwrap(), 1);
     assert_eq!(second.await.unwrap().unwrap(), 2);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -118,7 +130,13 @@ async fn queued_requests_reach_the_inner_service_once_a_permit_is_handed_over() 
 #[tokio::test(start_paused = true)]
 async fn a_full_adaptive_bulkhead_answers_503_with_retry_after() {
     let limiter = AdaptiveBulkhead::builder()
-        .algorithm(Aimd::builder().initial_limit(1).min_limit(1).build().unwrap())
+        .algorithm(
+            Aimd::builder()
+                .initial_limit(1)
+                .min_limit(1)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
@@ -144,7 +162,7 @@ async fn a_full_adaptive_bulkhead_answers_503_with_retry_after() {
 
 #[tokio::test(start_paused = true)]
 async fn the_throttle_layer_counts_503_and_429_answers_as_rejections_and_answers_throttled_with_503()
-{
+ {
     let throttle = AdaptiveThrottle::builder()
         .name("upstream")
         .window(Duration::from_secs(10))

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{LimitAlgorithm, Sample, bounds};
-use crate::config::{ConfigError, check};
 use crate::Primitive;
+use crate::config::{ConfigError, check};
 
 /// Loss-based: one more slot per window while calls succeed and the limit is in use,
 /// `× backoff_ratio` when a call fails or the window's latency passes `timeout`. As TCP

@@ -112,9 +112,19 @@ impl AdaptiveBulkheadBuilder {
             Some(algorithm) => algorithm,
             None => Box::new(Vegas::builder().build()?),
         };
-        bounds(algorithm.limit(), algorithm.min_limit(), algorithm.max_limit())?;
+        bounds(
+            algorithm.limit(),
+            algorithm.min_limit(),
+            algorithm.max_limit(),
+        )?;
         check::nonzero_duration(p, "min_window", self.min_window)?;
-        check::ordered(p, "min_window", self.min_window, "max_window", self.max_window)?;
+        check::ordered(
+            p,
+            "min_window",
+            self.min_window,
+            "max_window",
+            self.max_window,
+        )?;
         check::nonzero(p, "window_samples", self.window_samples)?;
         let bulkhead = self.bulkhead.max_concurrent(algorithm.limit());
         bulkhead.check()?;

@@ -115,7 +115,9 @@ impl Control {
             return None;
         }
         let wait = u128::from(service) * position as u128 / limit.max(1) as u128;
-        Some(Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX)))
+        Some(Duration::from_nanos(
+            u64::try_from(wait).unwrap_or(u64::MAX),
+        ))
     }
 
     /// Records a call that started at `start` and has just ended (`dropped`: it failed),

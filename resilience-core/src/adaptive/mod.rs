@@ -194,7 +194,9 @@ impl AdaptiveBulkhead {
         C: Classify<T, E>,
         E: 'static,
     {
-        self.bulkhead.guard(work).with_observer(Sampler::new(classifier))
+        self.bulkhead
+            .guard(work)
+            .with_observer(Sampler::new(classifier))
     }
 
     /// Runs `operation` holding a permit, as [`Bulkhead::call`], judging its outcome with

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::algorithm::log10_root;
 use super::{LimitAlgorithm, Sample, bounds};
-use crate::config::{ConfigError, check};
 use crate::Primitive;
+use crate::config::{ConfigError, check};
 
 /// Delay-based: estimates how many calls are queueing at the dependency from how much
 /// slower calls are than the fastest seen (`queue = limit × (1 − rtt_noload / rtt)`) and
@@ -227,7 +227,10 @@ impl VegasBuilder {
             return Err(ConfigError::new(
                 p,
                 "beta",
-                format!("({}) must be a finite number above `alpha` ({})", self.beta, self.alpha),
+                format!(
+                    "({}) must be a finite number above `alpha` ({})",
+                    self.beta, self.alpha
+                ),
             ));
         }
         check::ratio(p, "smoothing", self.smoothing)?;

@@ -109,12 +109,12 @@ use tokio::time::Instant;
 
 pub use acquire::Acquire;
 pub use config::{BulkheadBuilder, MAX_PERMITS};
-pub use guard::{Admission, Guarded, Observer};
 pub(crate) use guard::sealed::Sealed as ObserverSealed;
+pub use guard::{Admission, Guarded, Observer};
 pub use permit::Permit;
 
-pub(crate) use self::state::Slots;
 use self::state::Entry;
+pub(crate) use self::state::Slots;
 use crate::adaptive::Control;
 use crate::outcome::{self, Outcome};
 use crate::telemetry::{label, metric};
@@ -240,7 +240,8 @@ impl Bulkhead {
             .checked_add(shared.max_wait)
             .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         let mut by_deadline = false;
-        if let Some(deadline) = Deadline::current() {
+        let deadline = Deadline::current();
+        if let Some(deadline) = deadline {
             if deadline.instant() <= until {
                 until = deadline.instant();
                 by_deadline = true;
@@ -249,7 +250,7 @@ impl Bulkhead {
         if by_deadline && until <= now {
             return Acquire::decided(Err(self.deadline_error(Duration::ZERO)));
         }
-        if let (Some(deadline), Some(control)) = (Deadline::current(), &shared.control) {
+        if let (Some(deadline), Some(control)) = (deadline, &shared.control) {
             // Deadline-aware admission: refuse now what could not be served in time.
             let position = shared.slots.waiting() + 1;
             if let Some(expected) = control.expected_wait(position, shared.slots.limit()) {

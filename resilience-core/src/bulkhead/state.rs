@@ -105,7 +105,10 @@ impl Slots {
         self.pump();
     }
 
-    /// Hands room under the limit to waiters; see the module docs.
+    /// Hands room under the limit to waiters; see the module docs. Out of line: it must
+    /// not weigh on the release it follows.
+    #[cold]
+    #[inline(never)]
     fn pump(&self) {
         fence(Ordering::SeqCst);
         let limit = self.limit.load(Ordering::Relaxed);
@@ -130,7 +133,8 @@ impl Slots {
     pub(super) fn try_take(&self) -> bool {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            if word & IN_FLIGHT_MASK >= self.limit.load(Ordering::Relaxed) || word > IN_FLIGHT_MASK {
+            if word & IN_FLIGHT_MASK >= self.limit.load(Ordering::Relaxed) || word > IN_FLIGHT_MASK
+            {
                 return false;
             }
             match self.word.compare_exchange_weak(
@@ -150,14 +154,13 @@ impl Slots {
         let limit = self.limit.load(Ordering::Relaxed);
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            let (next, entry) =
-                if waiting(word) == 0 && (word & IN_FLIGHT_MASK) < limit {
-                    (word + 1, Entry::Taken)
-                } else if (waiting(word) as u64) < self.max_waiting {
-                    (word + ONE_WAITING, Entry::Queued)
-                } else {
-                    return Entry::QueueFull;
-                };
+            let (next, entry) = if waiting(word) == 0 && (word & IN_FLIGHT_MASK) < limit {
+                (word + 1, Entry::Taken)
+            } else if (waiting(word) as u64) < self.max_waiting {
+                (word + ONE_WAITING, Entry::Queued)
+            } else {
+                return Entry::QueueFull;
+            };
             match self
                 .word
                 .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Relaxed)

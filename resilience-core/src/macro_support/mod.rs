@@ -26,8 +26,8 @@ use std::time::Duration;
 pub use args::CloneArg;
 pub use cached::Cached;
 pub use instances::{
-    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, ThrottleSource,
-    registry_adaptive, registry_breaker, registry_budget, registry_bulkhead, registry_throttle,
+    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, ThrottleSource, registry_adaptive,
+    registry_breaker, registry_budget, registry_bulkhead, registry_throttle,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
@@ -37,9 +37,9 @@ use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
 pub use crate::outcome::{Judged, Outcome, lift};
 use crate::retry::RetryPolicy;
-use crate::throttle::{self as throttling, AdaptiveThrottle, Rejections};
 pub use crate::retry::{Next, RetryLoop};
 use crate::telemetry::field;
+use crate::throttle::{self as throttling, AdaptiveThrottle, Rejections};
 pub use crate::timeout::timeout;
 use crate::{Classify, Error, Name};
 

@@ -187,7 +187,10 @@ impl AdaptiveThrottle {
 
     /// The probability that the next request is refused locally.
     pub fn rejection_probability(&self) -> f64 {
-        probability(self.shared.multiplier, self.shared.window.totals(self.now()))
+        probability(
+            self.shared.multiplier,
+            self.shared.window.totals(self.now()),
+        )
     }
 
     /// The instance name.

@@ -59,11 +59,17 @@ async fn lowering_the_limit_lets_calls_above_it_finish_and_admits_none_until_und
     assert_eq!(limiter.limit(), 1);
     // Three still run above the new limit of 1: none is cut off, none is let in.
     assert_eq!(limiter.in_flight(), 3);
-    assert_eq!(quick(&limiter).await.unwrap_err().kind(), ErrorKind::BulkheadFull);
+    assert_eq!(
+        quick(&limiter).await.unwrap_err().kind(),
+        ErrorKind::BulkheadFull
+    );
     finish(calls.pop().unwrap()).await.unwrap();
     finish(calls.pop().unwrap()).await.unwrap();
     assert_eq!(limiter.in_flight(), 1);
-    assert_eq!(quick(&limiter).await.unwrap_err().kind(), ErrorKind::BulkheadFull);
+    assert_eq!(
+        quick(&limiter).await.unwrap_err().kind(),
+        ErrorKind::BulkheadFull
+    );
     finish(calls.pop().unwrap()).await.unwrap();
     assert_eq!(limiter.in_flight(), 0);
     // Exactly one slot now: no permit leaked, none was given back twice.
@@ -135,9 +141,10 @@ async fn a_deadline_shorter_than_the_expected_wait_is_refused_at_once() {
     let (tx, task) = busy;
     let waiter = {
         let limiter = limiter.clone();
-        tokio::spawn(deadline::scope(Deadline::after(Duration::from_millis(150)), async move {
-            quick(&limiter).await
-        }))
+        tokio::spawn(deadline::scope(
+            Deadline::after(Duration::from_millis(150)),
+            async move { quick(&limiter).await },
+        ))
     };
     tokio::task::yield_now().await;
     assert_eq!(limiter.waiting(), 1);
@@ -199,7 +206,10 @@ async fn registry_shares_adaptive_bulkheads_and_snapshots_their_limit() {
     let snapshot = registry.snapshot();
     let found = &snapshot.adaptive_bulkheads[0];
     assert_eq!(found.name, "search");
-    assert_eq!((found.algorithm, found.limit, found.in_flight), ("scripted", 3, 1));
+    assert_eq!(
+        (found.algorithm, found.limit, found.in_flight),
+        ("scripted", 3, 1)
+    );
     assert_eq!((found.min_limit, found.max_limit), (1, 10));
     assert!(registry.remove_adaptive_bulkhead("search").is_some());
     assert!(registry.snapshot().adaptive_bulkheads.is_empty());
@@ -221,7 +231,12 @@ fn the_current_limit_is_a_gauge() {
         .into_iter()
         .find(|(key, ..)| key.key().name() == "resilience_concurrency_limit")
         .expect("the gauge was registered");
-    let labels: Vec<_> = gauge.0.key().labels().map(|l| (l.key(), l.value())).collect();
+    let labels: Vec<_> = gauge
+        .0
+        .key()
+        .labels()
+        .map(|l| (l.key(), l.value()))
+        .collect();
     assert_eq!(labels, [("name", "gauged")]);
     assert_eq!(gauge.3, DebugValue::Gauge(7.0.into()));
 }

@@ -13,9 +13,11 @@ use crate::support::{Scripted, scripted};
 
 fn samples() -> impl Strategy<Value = Vec<Sample>> {
     prop::collection::vec(
-        (0_u64..5_000_000, 0_usize..2_000, any::<bool>()).prop_map(|(micros, in_flight, dropped)| {
-            Sample::new(Duration::from_micros(micros), in_flight, dropped)
-        }),
+        (0_u64..5_000_000, 0_usize..2_000, any::<bool>()).prop_map(
+            |(micros, in_flight, dropped)| {
+                Sample::new(Duration::from_micros(micros), in_flight, dropped)
+            },
+        ),
         1..300,
     )
 }
@@ -31,7 +33,10 @@ fn assert_within(algorithm: &mut impl LimitAlgorithm, samples: &[Sample]) {
     let (min, max) = (algorithm.min_limit(), algorithm.max_limit());
     for sample in samples {
         let limit = algorithm.update(sample);
-        assert!((min..=max).contains(&limit), "{limit} not in [{min}, {max}]");
+        assert!(
+            (min..=max).contains(&limit),
+            "{limit} not in [{min}, {max}]"
+        );
         assert_eq!(limit, algorithm.limit());
     }
 }

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use resilience_core::adaptive::{AdaptiveBulkhead, AdaptiveBulkheadBuilder, LimitAlgorithm, Sample};
+use resilience_core::adaptive::{
+    AdaptiveBulkhead, AdaptiveBulkheadBuilder, LimitAlgorithm, Sample,
+};
 
 /// Returns whatever limit the test set, and keeps every sample it was fed.
 #[derive(Debug, Clone)]

@@ -46,7 +46,9 @@ async fn a_named_adaptive_bulkhead_caps_calls_and_its_limit_follows_them() {
     assert_eq!(second.await.unwrap().unwrap(), 10);
     // Fast calls, the limit in use: AIMD adds a slot a window.
     for _ in 0..5 {
-        let calls: Vec<_> = (0..limiter.limit()).map(|_| tokio::spawn(query(10))).collect();
+        let calls: Vec<_> = (0..limiter.limit())
+            .map(|_| tokio::spawn(query(10)))
+            .collect();
         for call in calls {
             call.await.unwrap().unwrap();
         }
@@ -73,14 +75,20 @@ async fn an_adaptive_bulkhead_by_path_is_shared_and_holds_its_permit_for_the_cal
     let running = tokio::spawn(report());
     tokio::task::yield_now().await;
     assert_eq!(REPORTS.in_flight(), 1);
-    assert_eq!(report().await.unwrap_err().kind(), Some(ErrorKind::BulkheadFull));
+    assert_eq!(
+        report().await.unwrap_err().kind(),
+        Some(ErrorKind::BulkheadFull)
+    );
     running.await.unwrap().unwrap();
     assert_eq!(REPORTS.in_flight(), 0);
 }
 
 static BACKEND: Calls = Calls::new();
 
-#[resilient(throttle = "tests.throttle", circuit_breaker = "tests.throttle.breaker")]
+#[resilient(
+    throttle = "tests.throttle",
+    circuit_breaker = "tests.throttle.breaker"
+)]
 async fn fetch() -> Result<(), AppError> {
     BACKEND.hit();
     Ok(())
@@ -110,8 +118,12 @@ async fn a_throttle_outside_an_open_breaker_counts_its_refusals_and_throttles() 
 
 static FLAKY: Calls = Calls::new();
 
-static RETRIED: LazyLock<AdaptiveThrottle> =
-    LazyLock::new(|| AdaptiveThrottle::builder().name("tests.retried").build().unwrap());
+static RETRIED: LazyLock<AdaptiveThrottle> = LazyLock::new(|| {
+    AdaptiveThrottle::builder()
+        .name("tests.retried")
+        .build()
+        .unwrap()
+});
 
 #[resilient(throttle = RETRIED, retry(attempts = 3, base = "10ms"))]
 async fn flaky() -> Result<u32, AppError> {

@@ -121,6 +121,7 @@ where
         self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
+    #[inline]
     fn call(&mut self, request: Req) -> Self::Future {
         let sampler = Sampler::new(self.classifier.clone());
         let guarded = guarded(self.limiter.admit(), &mut self.inner, request);

@@ -153,7 +153,9 @@ where
     S::Error: Into<BoxError>,
 {
     match admission {
-        Admission::Admitted(permit) => Guarded::admitted(permit, outcome::wrap(inner.call(request))),
+        Admission::Admitted(permit) => {
+            Guarded::admitted(permit, outcome::wrap(inner.call(request)))
+        }
         Admission::Queued(acquire) => {
             // The ready service waits with the request; a clone takes its place.
             let fresh = inner.clone();
