@@ -1,4 +1,4 @@
-//! Adaptive concurrency limits: a [bulkhead](crate::bulkhead) whose capacity is found by
+//! Adaptive concurrency limits: a [bulkhead](mod@crate::bulkhead) whose capacity is found by
 //! measuring the dependency instead of guessed.
 //!
 //! ```

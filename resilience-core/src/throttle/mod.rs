@@ -258,6 +258,13 @@ fn probability(multiplier: f64, totals: Totals) -> f64 {
     ((requests - multiplier * accepts) / (requests + 1.0)).max(0.0)
 }
 
+/// How long each of the window's buckets lasts for a window of `window`.
+pub(crate) fn bucket_nanos(window: Duration) -> u64 {
+    u64::try_from(window.as_nanos() / u128::from(config::BUCKETS))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 impl fmt::Debug for AdaptiveThrottle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdaptiveThrottle")
@@ -295,11 +302,4 @@ mod tests {
         let below = (0..10_000).filter(|_| throttle.uniform() < 0.3).count();
         assert!((2_800..3_200).contains(&below), "{below}");
     }
-}
-
-/// How long each of the window's buckets lasts for a window of `window`.
-pub(crate) fn bucket_nanos(window: Duration) -> u64 {
-    u64::try_from(window.as_nanos() / u128::from(config::BUCKETS))
-        .unwrap_or(u64::MAX)
-        .max(1)
 }

@@ -85,6 +85,15 @@ proptest! {
 
 const TASKS: usize = 1_000;
 
+/// Counts a call out of `current` when dropped.
+struct InCall<'a>(&'a AtomicUsize);
+
+impl Drop for InCall<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A small deterministic pseudo-random sequence (xorshift).
 fn pseudo_random(seed: u64) -> impl FnMut(u64) -> u64 {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -109,6 +118,8 @@ proptest! {
         runtime.block_on(async move {
             let script = Scripted::new(8, 16);
             let limiter = scripted(&script)
+                .min_window(Duration::from_micros(1))
+                .max_window(Duration::from_micros(1))
                 .max_waiting(16)
                 .max_wait(Duration::from_millis(20))
                 .build()
@@ -127,10 +138,11 @@ proptest! {
                         let call = limiter.call(async {
                             let now = current.fetch_add(1, Ordering::SeqCst) + 1;
                             peak.fetch_max(now, Ordering::SeqCst);
+                            // Leaves the count however the call ends, cancelled included.
+                            let _in_call = InCall(&current);
                             for _ in 0..steps {
                                 tokio::task::yield_now().await;
                             }
-                            current.fetch_sub(1, Ordering::SeqCst);
                             script.set(next_limit);
                             Ok::<_, std::io::Error>(())
                         });
