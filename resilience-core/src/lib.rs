@@ -72,6 +72,7 @@ mod name;
 pub mod outcome;
 pub mod registry;
 pub mod retry;
+mod rng;
 pub mod telemetry;
 pub mod throttle;
 pub mod timeout;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::algorithm::log10_root;
 use super::{LimitAlgorithm, Sample, bounds};
-use crate::Primitive;
 use crate::config::{ConfigError, check};
+use crate::{Primitive, rng};
 
 /// Delay-based: estimates how many calls are queueing at the dependency from how much
 /// slower calls are than the fastest seen (`queue = limit × (1 − rtt_noload / rtt)`) and
@@ -60,12 +60,8 @@ impl Vegas {
 
     /// A jitter in `[0.5, 1)` for the next probe (splitmix64: deterministic, no `rand`).
     fn next_jitter(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        0.5 + (z >> 11) as f64 / (1u64 << 53) as f64 / 2.0
+        self.rng = self.rng.wrapping_add(rng::GAMMA);
+        0.5 + rng::unit(self.rng) / 2.0
     }
 }
 

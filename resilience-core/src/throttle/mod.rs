@@ -94,7 +94,7 @@ pub use guard::{Guarded, Rejection, Rejections};
 
 use crate::circuit_breaker::window::{Outcome as Counted, TimeWindow, Totals};
 use crate::outcome;
-use crate::{BoxError, Error, ErrorKind, Name, Primitive};
+use crate::{BoxError, Error, ErrorKind, Name, Primitive, rng};
 
 /// Client-side adaptive throttling, as the Google SRE book describes it; see the
 /// [module docs](self).
@@ -221,11 +221,7 @@ impl AdaptiveThrottle {
     /// A uniform draw in `[0, 1)`: splitmix64 over a shared counter (one atomic add, no
     /// lock, no `rand`).
     fn uniform(&self) -> f64 {
-        let mut z = self.shared.rng.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        rng::unit(self.shared.rng.fetch_add(rng::GAMMA, Relaxed))
     }
 
     #[cold]

@@ -3,6 +3,10 @@
 //! admission, what feeds the algorithm, configuration, and property tests.
 
 mod bulkhead;
+// The bulkhead tests' pseudo-random sequence (and upstream, unused here).
+#[allow(dead_code)]
+#[path = "../bulkhead/support.rs"]
+mod bulkhead_support;
 mod config;
 mod knee;
 mod model;

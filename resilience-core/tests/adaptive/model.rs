@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use resilience_core::ErrorKind;
 use resilience_core::adaptive::{Aimd, LimitAlgorithm, Sample, Vegas};
 
+use crate::bulkhead_support::pseudo_random;
 use crate::support::{Scripted, scripted};
 
 fn samples() -> impl Strategy<Value = Vec<Sample>> {
@@ -91,17 +92,6 @@ struct InCall<'a>(&'a AtomicUsize);
 impl Drop for InCall<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// A small deterministic pseudo-random sequence (xorshift).
-fn pseudo_random(seed: u64) -> impl FnMut(u64) -> u64 {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    move |bound| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % bound
     }
 }
 
