@@ -1,6 +1,8 @@
 //! Client-side adaptive throttling against a backend that rejects 90% of calls, its
 //! recovery, what counts, configuration and the registry, under `tokio::time::pause()`.
 
+use std::future::Future;
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use resilience_core::throttle::AdaptiveThrottle;
@@ -140,7 +142,11 @@ async fn a_refusal_is_a_counted_rejection_from_the_throttle_and_cancelled_calls_
     // A call let through and dropped before it completes is neither a request nor an
     // accept.
     let fresh = AdaptiveThrottle::builder().build().unwrap();
-    let pending = fresh.call(std::future::pending::<Result<(), Error>>());
+    let mut pending = std::pin::pin!(fresh.call(std::future::pending::<Result<(), Error>>()));
+    let polled = pending
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(polled.is_pending(), "let through, still running");
     drop(pending);
     assert_eq!(fresh.snapshot().requests, 0);
 
@@ -216,4 +222,22 @@ async fn registry_shares_throttles_and_snapshots_their_probability() {
     assert!(snapshot.throttles[0].rejection_probability > 0.9);
     assert!(registry.get_throttle("backend").is_some());
     assert!(registry.remove_throttle("backend").is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_decides_when_first_polled_not_when_made() {
+    let throttle = throttle();
+    for _ in 0..100 {
+        let _ = throttle
+            .call(async { Err::<(), _>(Error::new(ErrorKind::CircuitOpen)) })
+            .await;
+    }
+    let before = throttle.snapshot().requests;
+    assert!(throttle.rejection_probability() > 0.9);
+    // Made, never polled: no decision, so no refusal counted (deciding at once would have
+    // refused, and counted, nearly all twenty).
+    for _ in 0..20 {
+        drop(throttle.call(async { Ok::<_, Error>(()) }));
+    }
+    assert_eq!(throttle.snapshot().requests, before);
 }

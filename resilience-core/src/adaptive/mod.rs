@@ -199,7 +199,8 @@ impl AdaptiveBulkhead {
             .with_observer(Sampler::new(classifier))
     }
 
-    /// Runs `operation` holding a permit, as [`Bulkhead::call`], judging its outcome with
+    /// Runs `operation` holding a permit (asked for when the returned future is first
+    /// polled), as [`Bulkhead::call`], judging its outcome with
     /// [`TransientErrors`] (every `Err` is a failure). The operation's own error comes back
     /// as kind [`Inner`](crate::ErrorKind::Inner) (an [`Error`] passes through).
     ///
@@ -229,7 +230,8 @@ impl AdaptiveBulkhead {
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        let guarded = self.guard(classifier, outcome::lift(operation));
+        let work = outcome::lift(operation);
+        let guarded = outcome::Lazy::new(move || self.guard(classifier, work));
         outcome::Map::new(guarded, outcome::into_result)
     }
 

@@ -167,7 +167,8 @@ impl AdaptiveThrottle {
         }
     }
 
-    /// Runs `operation` unless the throttle refuses it, judging its outcome with
+    /// Runs `operation` unless the throttle refuses it (decided when the returned future is
+    /// first polled), judging its outcome with
     /// [`Rejections`]. The operation's own error comes back as kind
     /// [`Inner`](ErrorKind::Inner) (an [`Error`] passes through).
     ///
@@ -179,10 +180,9 @@ impl AdaptiveThrottle {
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        outcome::Map::new(
-            self.guard(Rejections, outcome::lift(operation)),
-            outcome::into_result,
-        )
+        let work = outcome::lift(operation);
+        let guarded = outcome::Lazy::new(move || self.guard(Rejections, work));
+        outcome::Map::new(guarded, outcome::into_result)
     }
 
     /// The probability that the next request is refused locally.

@@ -240,3 +240,15 @@ fn the_current_limit_is_a_gauge() {
     assert_eq!(labels, [("name", "gauged")]);
     assert_eq!(gauge.3, DebugValue::Gauge(7.0.into()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_takes_its_permit_when_first_polled_not_when_made() {
+    let script = Scripted::new(1, 10);
+    let limiter = scripted(&script).build().unwrap();
+    let made = limiter.call(async { Ok::<_, std::io::Error>(7) });
+    assert_eq!(limiter.in_flight(), 0, "not polled yet");
+    let held = limiter.bulkhead().try_acquire().expect("the slot is free");
+    drop(held);
+    assert_eq!(made.await.unwrap(), 7);
+    assert_eq!(limiter.in_flight(), 0);
+}
