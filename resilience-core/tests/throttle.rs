@@ -142,7 +142,7 @@ async fn a_refusal_is_a_counted_rejection_from_the_throttle_and_cancelled_calls_
     // A call let through and dropped before it completes is neither a request nor an
     // accept.
     let fresh = AdaptiveThrottle::builder().build().unwrap();
-    let mut pending = std::pin::pin!(fresh.call(std::future::pending::<Result<(), Error>>()));
+    let mut pending = Box::pin(fresh.call(std::future::pending::<Result<(), Error>>()));
     let polled = pending
         .as_mut()
         .poll(&mut Context::from_waker(Waker::noop()));
