@@ -47,6 +47,9 @@ pub enum ErrorKind {
     /// A backing store (such as the Redis idempotency store) could not be reached and the
     /// primitive is configured to fail closed.
     StoreUnavailable,
+    /// A client-side [adaptive throttle](crate::throttle) refused the call locally: the
+    /// backend has been rejecting most calls, so this one was not sent.
+    Throttled,
     /// A [fault injector](crate::fault) failed the call on purpose (an error answer or an
     /// abort): the operation was not called. Not a rejection and transient, so breakers
     /// and retries treat it as the failure it stands for.
@@ -69,6 +72,7 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
+        ErrorKind::Throttled,
         ErrorKind::FaultInjected,
         ErrorKind::Inner,
     ];
@@ -86,6 +90,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::FaultInjected => "fault_injected",
             ErrorKind::Inner => "inner",
         }
@@ -104,6 +109,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
+            ErrorKind::Throttled => "throttled locally: the backend is rejecting most calls",
             ErrorKind::FaultInjected => "fault injected",
             ErrorKind::Inner => "operation failed",
         }
@@ -127,6 +133,7 @@ impl ErrorKind {
                 | ErrorKind::InvalidRequest
                 | ErrorKind::PayloadTooLarge
                 | ErrorKind::StoreUnavailable
+                | ErrorKind::Throttled
         )
     }
 
@@ -136,7 +143,7 @@ impl ErrorKind {
     /// | kind | class | why |
     /// |---|---|---|
     /// | `Inner`, `Timeout`, `FaultInjected` | `Transient` | the default: a failed or slow attempt may work next time |
-    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
+    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict`, `Throttled` | `Transient` | the condition passes; the hint says when |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
     /// | `InvalidRequest`, `IdempotencyMismatch`, `PayloadTooLarge` | `Benign` | the request is at fault: never retried, never the dependency's failure |
@@ -179,6 +186,8 @@ pub enum Primitive {
     Timeout,
     /// An idempotency store or layer.
     Idempotency,
+    /// A client-side adaptive throttle.
+    Throttle,
     /// A fault injector.
     Fault,
 }
@@ -192,6 +201,7 @@ impl Primitive {
         Primitive::Bulkhead,
         Primitive::Timeout,
         Primitive::Idempotency,
+        Primitive::Throttle,
         Primitive::Fault,
     ];
 
@@ -204,6 +214,7 @@ impl Primitive {
             Primitive::Bulkhead => "bulkhead",
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
+            Primitive::Throttle => "throttle",
             Primitive::Fault => "fault",
         }
     }

@@ -13,6 +13,7 @@ fn expected_status(kind: ErrorKind) -> StatusCode {
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
         | ErrorKind::StoreUnavailable
+        | ErrorKind::Throttled
         | ErrorKind::FaultInjected => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
