@@ -65,7 +65,9 @@ async fn rates_hold_across_concurrent_callers_and_a_seed_fixes_the_counts() {
                     for _ in 0..5_000 {
                         match fault.inject(ok()).await {
                             Ok(_) => counts[2].fetch_add(1, Ordering::Relaxed),
-                            Err(e) if e.field("fault").is_some_and(|f| f.to_string() == "error") => {
+                            Err(e)
+                                if e.field("fault").is_some_and(|f| f.to_string() == "error") =>
+                            {
                                 counts[0].fetch_add(1, Ordering::Relaxed)
                             }
                             Err(_) => counts[1].fetch_add(1, Ordering::Relaxed),
@@ -92,7 +94,11 @@ async fn rates_hold_across_concurrent_callers_and_a_seed_fixes_the_counts() {
 
 #[tokio::test(start_paused = true)]
 async fn a_hung_call_ends_at_the_callers_deadline() {
-    let fault = Fault::builder().enabled(true).hang_rate(1.0).build().unwrap();
+    let fault = Fault::builder()
+        .enabled(true)
+        .hang_rate(1.0)
+        .build()
+        .unwrap();
     assert_eq!(fault.decide().action, Action::Hang);
     let start = Instant::now();
     let err = Deadline::after(Duration::from_millis(300))
@@ -110,10 +116,19 @@ async fn injected_aborts_trip_a_breaker_as_real_failures_would() {
         .minimum_calls(4)
         .build()
         .unwrap();
-    let fault = Fault::builder().enabled(true).abort_rate(1.0).build().unwrap();
+    let fault = Fault::builder()
+        .enabled(true)
+        .abort_rate(1.0)
+        .build()
+        .unwrap();
     for _ in 0..4 {
         let err = breaker
-            .call(async { fault.inject(ok()).await.and_then(|r| r.map_err(resilience_core::Error::wrap)) })
+            .call(async {
+                fault
+                    .inject(ok())
+                    .await
+                    .and_then(|r| r.map_err(resilience_core::Error::wrap))
+            })
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::FaultInjected);

@@ -105,7 +105,8 @@ macro_rules! permit_methods {
         /// half-open probe and one is set.
         #[inline]
         pub(crate) fn probe_timeout(&self) -> Option<Duration> {
-            self.ticket.and_then(|ticket| self.shared.probe_timeout(ticket))
+            self.ticket
+                .and_then(|ticket| self.shared.probe_timeout(ticket))
         }
 
         /// The error of a probe that took longer than its timeout.

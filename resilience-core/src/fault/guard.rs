@@ -200,10 +200,12 @@ mod tests {
 
     /// Polls `future` once; `Some(output)` if it was ready.
     async fn futures_poll_once<F: Future + Unpin>(mut future: F) -> Option<F::Output> {
-        std::future::poll_fn(|cx| Poll::Ready(match Pin::new(&mut future).poll(cx) {
-            Poll::Ready(out) => Some(out),
-            Poll::Pending => None,
-        }))
+        std::future::poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut future).poll(cx) {
+                Poll::Ready(out) => Some(out),
+                Poll::Pending => None,
+            })
+        })
         .await
     }
 }

@@ -460,12 +460,18 @@ mod tests {
             (Fault::builder().abort_rate(-0.1), "abort_rate"),
             (Fault::builder().hang_rate(1.5), "hang_rate"),
             (
-                Fault::builder().error_rate(0.6).abort_rate(0.3).hang_rate(0.2),
+                Fault::builder()
+                    .error_rate(0.6)
+                    .abort_rate(0.3)
+                    .hang_rate(0.2),
                 "hang_rate",
             ),
             (Fault::builder().latency(0.1, ms(20), ms(10)), "latency"),
             (Fault::builder().latency(0.1, ms(0), ms(0)), "latency"),
-            (Fault::builder().latency(f64::INFINITY, ms(1), ms(2)), "latency"),
+            (
+                Fault::builder().latency(f64::INFINITY, ms(1), ms(2)),
+                "latency",
+            ),
         ];
         for (builder, option) in cases {
             let err = builder.build().unwrap_err();

@@ -139,7 +139,10 @@ async fn recovery_takes_about_open_duration_with_a_probe_timeout_and_a_deadline_
     assert!(with <= ms(500 + 100 + 10 + 50), "recovered after {with:?}");
     // Without: the probe sent into the hang holds the breaker half-open until its
     // caller's 2 s deadline drops it, so recovery waits for that deadline.
-    assert!(without > ms(500 + 100 + 10 + 50), "recovered after {without:?}");
+    assert!(
+        without > ms(500 + 100 + 10 + 50),
+        "recovered after {without:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

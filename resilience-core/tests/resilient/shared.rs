@@ -341,7 +341,10 @@ async fn a_named_breakers_probe_timeout_bounds_the_half_open_probe() {
     let err = probed(Duration::from_secs(60)).await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_millis(100));
     assert_eq!(err.kind(), Some(ErrorKind::Timeout));
-    assert_eq!(err.resilience().primitive(), Some(Primitive::CircuitBreaker));
+    assert_eq!(
+        err.resilience().primitive(),
+        Some(Primitive::CircuitBreaker)
+    );
     assert_eq!(breaker.state(), State::Open);
     // Closed again, calls take as long as they take.
     sleep(Duration::from_secs(1)).await;

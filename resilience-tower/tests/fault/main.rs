@@ -17,7 +17,9 @@ use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 type Reply = Result<Response<String>, std::io::Error>;
 
 /// An inner service counting its calls, answering 200 at once.
-fn counted(calls: &Arc<AtomicUsize>) -> impl tower::Service<
+fn counted(
+    calls: &Arc<AtomicUsize>,
+) -> impl tower::Service<
     Request<()>,
     Response = Response<String>,
     Error = std::io::Error,
@@ -73,8 +75,16 @@ async fn error_answers_come_at_their_rate_with_a_seed_and_skip_the_service() {
     let (answered, calls) = run(9).await;
     let injected = answered.iter().filter(|a| **a).count();
     assert!((540..660).contains(&injected), "{injected} of 2000");
-    assert_eq!(calls, 2_000 - injected, "an answered request never reaches the service");
-    assert_eq!(run(9).await.0, answered, "the same seed answers the same requests");
+    assert_eq!(
+        calls,
+        2_000 - injected,
+        "an answered request never reaches the service"
+    );
+    assert_eq!(
+        run(9).await.0,
+        answered,
+        "the same seed answers the same requests"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -113,7 +123,11 @@ async fn switched_on_at_run_time_aborts_fail_with_fault_injected() {
 #[tokio::test(start_paused = true)]
 async fn a_hung_request_is_answered_504_at_the_servers_deadline() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let fault = Fault::builder().enabled(true).hang_rate(1.0).build().unwrap();
+    let fault = Fault::builder()
+        .enabled(true)
+        .hang_rate(1.0)
+        .build()
+        .unwrap();
     let svc = ServiceBuilder::new()
         .layer(HttpErrorLayer::new())
         .layer(
