@@ -81,6 +81,7 @@ pub use config::FaultBuilder;
 pub use guard::{Answer, FailWith, Injected};
 
 use crate::Name;
+use crate::rng::{self, GAMMA};
 use crate::telemetry::{fault as kind, label, metric};
 
 /// A fault injector: cheap to clone, every clone shares the switch and the draws.
@@ -163,8 +164,6 @@ pub struct FaultSnapshot {
 
 /// 2^53: draws and thresholds are 53-bit, so a rate of 1 is above every draw.
 const SCALE: f64 = (1_u64 << 53) as f64;
-/// Spreads consecutive counter values before mixing (the 64-bit golden ratio).
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
 fn threshold(rate: f64) -> u64 {
     (rate * SCALE) as u64
@@ -236,7 +235,7 @@ impl Shared {
 
     fn draw(&self) -> Injection {
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
-        let draw = mix(self.seed ^ n.wrapping_mul(GOLDEN));
+        let draw = mix(self.seed ^ n.wrapping_mul(GAMMA));
         let pick = draw >> 11;
         let action = if pick < self.actions[0] {
             Action::Abort
@@ -275,12 +274,9 @@ impl Shared {
     }
 }
 
-/// splitmix64's finaliser: spreads a counter into well-mixed bits.
-const fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(GOLDEN);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// One splitmix64 step: spreads a counter into well-mixed bits.
+fn mix(x: u64) -> u64 {
+    rng::mix(x.wrapping_add(GAMMA))
 }
 
 impl Fault {
