@@ -4,7 +4,7 @@
 //! It behaves as a real payment processor does:
 //!
 //! - **Finite capacity.** A fixed number of workers take charges from a bounded
-//!   first-in-first-out queue ([`pool`]); latency is service time plus the wait in the
+//!   first-in-first-out queue (module `pool`); latency is service time plus the wait in the
 //!   queue, so it grows with load. A full queue answers `503` with `Retry-After` at once.
 //! - **Work outlives its caller.** A caller that hangs up does not take its charge out of
 //!   the queue: it is done anyway, and the money taken. Only a deadline the caller sent
