@@ -12,6 +12,9 @@
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
+//! - [`rate_limit`]: a rate and a burst, lock-free ([`rate_limit::RateLimiter`]), per key in
+//!   bounded memory ([`rate_limit::KeyedRateLimiter`]), or across instances
+//!   (`RedisRateLimiter` with feature `redis`);
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
 //! - [`config`]: [`ConfigError`], what every builder returns for an invalid setting;
 //! - [`telemetry`]: every metric name, label and span field;
@@ -65,6 +68,9 @@ mod error;
 pub mod idempotency;
 mod macro_support;
 mod name;
+pub mod rate_limit;
+#[cfg(feature = "redis")]
+mod redis_client;
 pub mod registry;
 pub mod retry;
 pub mod telemetry;

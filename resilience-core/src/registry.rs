@@ -18,11 +18,16 @@
 //! let pool = registry.bulkhead("payments", |b| b.max_concurrent(8)).unwrap();
 //! assert_eq!(pool.capacity(), 8);
 //!
+//! // And rate limiters.
+//! let search = registry.rate_limiter("search", |b| b.rate(50.0)).unwrap();
+//! assert_eq!(search.quota().burst(), 50);
+//!
 //! // One snapshot of everything, for a health endpoint.
 //! let snapshot = registry.snapshot();
 //! assert_eq!(snapshot.circuit_breakers.len(), 1);
 //! assert_eq!(snapshot.circuit_breakers[0].name, "payments");
 //! assert_eq!(snapshot.bulkheads[0].capacity, 8);
+//! assert_eq!(snapshot.rate_limiters[0].available, 50);
 //! ```
 //!
 //! # Why a registry
@@ -32,6 +37,9 @@
 //! `#[resilient(circuit_breaker = "payments")]` function deep in a module. The registry
 //! hands out the same instance for the same name ([`Registry::global`] is the one the
 //! attribute uses), and lists all of them for a health endpoint.
+//!
+//! Rate limiters are shared by name the same way ([`Registry::rate_limiter`]), so that
+//! `#[resilient(rate_limit = "search")]` on several functions spends one budget.
 //!
 //! Retry budgets are shared by name as well ([`Registry::retry_budget`]), so that
 //! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget.
@@ -44,6 +52,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{Builder, CircuitBreaker, CircuitBreakerSnapshot};
+use crate::rate_limit::{RateLimiter, RateLimiterBuilder, RateLimiterSnapshot};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::{ConfigError, Name};
 
@@ -53,6 +62,7 @@ pub struct Registry {
     circuit_breakers: Named<CircuitBreaker>,
     bulkheads: Named<Bulkhead>,
     retry_budgets: Named<RetryBudget>,
+    rate_limiters: Named<RateLimiter>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -179,16 +189,55 @@ impl Registry {
         self.retry_budgets.remove(name)
     }
 
-    /// A snapshot of every registered breaker and bulkhead, sorted by name within each
-    /// kind (retry budgets have no snapshot yet).
+    /// The rate limiter named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply. A
+    /// limiter needs a rate, so `configure` must set one.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn rate_limiter(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(RateLimiterBuilder) -> RateLimiterBuilder,
+    ) -> Result<RateLimiter, ConfigError> {
+        self.rate_limiters.get_or_create(name.into(), |name| {
+            configure(RateLimiter::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The rate limiter named `name`, if one is registered.
+    pub fn get_rate_limiter(&self, name: &str) -> Option<RateLimiter> {
+        self.rate_limiters.get(name)
+    }
+
+    /// Registers `limiter` under its own name, replacing (and returning) any limiter
+    /// registered under that name before.
+    pub fn insert_rate_limiter(&self, limiter: RateLimiter) -> Option<RateLimiter> {
+        self.rate_limiters.insert(limiter.name().clone(), limiter)
+    }
+
+    /// Removes the rate limiter named `name` from the registry (handles already given out
+    /// keep working).
+    pub fn remove_rate_limiter(&self, name: &str) -> Option<RateLimiter> {
+        self.rate_limiters.remove(name)
+    }
+
+    /// A snapshot of every registered breaker, bulkhead and rate limiter, sorted by name
+    /// within each kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
         let mut bulkheads = self.bulkheads.map_values(Bulkhead::snapshot);
         bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut rate_limiters = self.rate_limiters.map_values(RateLimiter::snapshot);
+        rate_limiters.sort_by(|a, b| a.name.cmp(&b.name));
         RegistrySnapshot {
             circuit_breakers,
             bulkheads,
+            rate_limiters,
         }
     }
 }
@@ -202,6 +251,8 @@ pub struct RegistrySnapshot {
     pub circuit_breakers: Vec<CircuitBreakerSnapshot>,
     /// One snapshot per bulkhead, by name.
     pub bulkheads: Vec<BulkheadSnapshot>,
+    /// One snapshot per rate limiter, by name.
+    pub rate_limiters: Vec<RateLimiterSnapshot>,
 }
 
 /// One kind's instances by name. A poisoned lock is still used: every write leaves the map

@@ -35,6 +35,10 @@
 //! | `resilience_bulkhead_wait_seconds` | histogram | `name` | time spent waiting for a permit |
 //! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
+//! | `resilience_rate_limit_permitted_total` | counter | `name` | calls a rate limiter admitted |
+//! | `resilience_rate_limit_limited_total` | counter | `name` | calls a rate limiter refused |
+//! | `resilience_rate_limit_wait_seconds` | histogram | `name` | time spent waiting for a rate limiter's turn |
+//! | `resilience_rate_limit_store_errors_total` | counter | `name` | rate limit checks whose store (Redis) failed |
 //!
 //! [`METRICS`] lists the same facts as data; [`describe`] reads it.
 //!
@@ -77,6 +81,15 @@ pub mod metric {
     pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
     /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
     pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
+    /// Counter: calls a rate limiter admitted, labelled `name`.
+    pub const RATE_LIMIT_PERMITTED_TOTAL: &str = "resilience_rate_limit_permitted_total";
+    /// Counter: calls a rate limiter refused (limit reached, or no turn before the
+    /// deadline), labelled `name`.
+    pub const RATE_LIMIT_LIMITED_TOTAL: &str = "resilience_rate_limit_limited_total";
+    /// Histogram (seconds): time callers waited for their turn, labelled `name`.
+    pub const RATE_LIMIT_WAIT_SECONDS: &str = "resilience_rate_limit_wait_seconds";
+    /// Counter: rate limit checks whose store (Redis) failed or timed out, labelled `name`.
+    pub const RATE_LIMIT_STORE_ERRORS_TOTAL: &str = "resilience_rate_limit_store_errors_total";
 }
 
 /// The type of a metric.
@@ -188,6 +201,34 @@ pub const METRICS: &[MetricSpec] = {
             unit: Some(Count),
             labels: &[NAME, OUTCOME],
             help: "Requests seen by an idempotency layer, by outcome.",
+        },
+        MetricSpec {
+            name: metric::RATE_LIMIT_PERMITTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls a rate limiter admitted.",
+        },
+        MetricSpec {
+            name: metric::RATE_LIMIT_LIMITED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls a rate limiter refused.",
+        },
+        MetricSpec {
+            name: metric::RATE_LIMIT_WAIT_SECONDS,
+            kind: Histogram,
+            unit: Some(Seconds),
+            labels: &[NAME],
+            help: "Time spent waiting for a rate limiter's turn.",
+        },
+        MetricSpec {
+            name: metric::RATE_LIMIT_STORE_ERRORS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Rate limit checks whose store failed or timed out.",
         },
     ]
 };
