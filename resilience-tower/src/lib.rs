@@ -14,6 +14,9 @@
 //!   ([`http::HttpErrorLayer`]).
 //! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyLayer`]):
 //!   duplicates of a POST run the handler once and get the first response replayed.
+//! - [`rate_limit`]: [`rate_limit::RateLimitLayer`], a rate limit per service, per client
+//!   or across instances, answered with 429 and the IETF `RateLimit` headers; or a
+//!   bounded wait in front of a rate-limited provider.
 //! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
 //!   idempotency rule, [`retry::HttpRetryLayer`].
 //! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
@@ -34,7 +37,8 @@
 //! # Features
 //!
 //! - `axum`: `IntoResponse` for [`http::HttpError`], so handlers can return resilience
-//!   errors directly.
+//!   errors directly; [`rate_limit::PeerIp`] reads axum's `ConnectInfo`.
+//! - `redis`: the Redis idempotency store and rate limiter.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -43,6 +47,7 @@ pub mod circuit_breaker;
 pub mod deadline;
 pub mod http;
 pub mod idempotency;
+pub mod rate_limit;
 pub mod retry;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).

@@ -61,7 +61,9 @@ impl Common {
     #[inline]
     pub(crate) fn now(&self) -> u64 {
         // u64 nanoseconds last 584 years.
-        Instant::now().saturating_duration_since(self.base).as_nanos() as u64
+        Instant::now()
+            .saturating_duration_since(self.base)
+            .as_nanos() as u64
     }
 
     pub(crate) fn instant(&self, at: u64) -> Instant {

@@ -152,7 +152,9 @@ impl Spec {
             return Err(ConfigError::new(
                 p,
                 "rate",
-                format!("must be at most {MAX_RATE} per second (one per nanosecond), got {per_second}"),
+                format!(
+                    "must be at most {MAX_RATE} per second (one per nanosecond), got {per_second}"
+                ),
             ));
         }
         let interval = (NANOS_PER_SEC / per_second).round().max(1.0);
@@ -175,9 +177,7 @@ impl Spec {
             return Err(ConfigError::new(
                 p,
                 "burst",
-                format!(
-                    "({burst}) at {per_second} per second takes more than a year to refill"
-                ),
+                format!("({burst}) at {per_second} per second takes more than a year to refill"),
             ));
         };
         Ok(Quota {

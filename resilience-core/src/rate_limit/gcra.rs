@@ -131,7 +131,10 @@ mod tests {
                 backlog: 30
             }
         );
-        assert_eq!(G.decide(tat, 110, 10, 0), Verdict::Conform { tat: 140, wait: 0 });
+        assert_eq!(
+            G.decide(tat, 110, 10, 0),
+            Verdict::Conform { tat: 140, wait: 0 }
+        );
     }
 
     #[test]
@@ -143,7 +146,10 @@ mod tests {
                 backlog: 30
             }
         );
-        assert_eq!(G.decide(130, 100, 20, 20), Verdict::Conform { tat: 150, wait: 20 });
+        assert_eq!(
+            G.decide(130, 100, 20, 20),
+            Verdict::Conform { tat: 150, wait: 20 }
+        );
     }
 
     #[test]

@@ -219,9 +219,7 @@ impl RateLimiter {
             Verdict::Refuse {
                 retry_after,
                 backlog,
-            } if !common.may_wait() => {
-                Acquire::ready(Err(common.limited(retry_after, backlog)))
-            }
+            } if !common.may_wait() => Acquire::ready(Err(common.limited(retry_after, backlog))),
             Verdict::Refuse { .. } => self.acquire_slow(now, cost),
         }
     }
@@ -301,17 +299,9 @@ impl fmt::Debug for RateLimiter {
     }
 }
 
-/// A rate limit that can decide for a request identified by a key of type `K`: what the
-/// tower layer of `resilience-tower` needs from a limiter, whichever it is.
-///
-/// - [`RateLimiter`] is `RateLimit<()>`: one limit for everything.
-/// - [`KeyedRateLimiter<K>`] is `RateLimit<Q>` for every `Q` that `K` borrows as (a
-///   `KeyedRateLimiter<Vec<u8>>` takes `[u8]` keys without copying them on a hit).
-/// - `RedisRateLimiter` is `RateLimit<K>` for every [`RedisKey`] (feature `redis`).
-pub trait RateLimit<K: ?Sized>: Send + Sync {
-    /// Takes `n` units for `key`, waiting as the limiter's `max_wait` allows.
-    fn acquire_key(&self, key: &K, n: u32) -> Acquire;
-
+/// A rate limit, whatever it is keyed by: its name and quota, for telemetry and for the
+/// `RateLimit-Policy` header of `resilience-tower`.
+pub trait RateLimit: Send + Sync {
     /// The instance name (the policy name of `RateLimit` headers).
     fn name(&self) -> &Name;
 
@@ -319,17 +309,31 @@ pub trait RateLimit<K: ?Sized>: Send + Sync {
     fn quota(&self) -> &Quota;
 }
 
-impl RateLimit<()> for RateLimiter {
-    #[inline]
-    fn acquire_key(&self, _: &(), n: u32) -> Acquire {
-        self.acquire_n(n)
-    }
+/// A rate limit that decides for a request identified by a key of type `K`: what the
+/// tower layer of `resilience-tower` calls, whichever limiter it holds.
+///
+/// - [`RateLimiter`] is `RateLimitBy<()>`: one limit for everything.
+/// - [`KeyedRateLimiter<K>`] is `RateLimitBy<Q>` for every `Q` that `K` borrows as (a
+///   `KeyedRateLimiter<Vec<u8>>` takes `[u8]` keys without copying them on a hit).
+/// - `RedisRateLimiter` is `RateLimitBy<K>` for every `RedisKey` (feature `redis`).
+pub trait RateLimitBy<K: ?Sized>: RateLimit {
+    /// Takes `n` units for `key`, waiting as the limiter's `max_wait` allows.
+    fn acquire_key(&self, key: &K, n: u32) -> Acquire;
+}
 
+impl RateLimit for RateLimiter {
     fn name(&self) -> &Name {
         RateLimiter::name(self)
     }
 
     fn quota(&self) -> &Quota {
         RateLimiter::quota(self)
+    }
+}
+
+impl RateLimitBy<()> for RateLimiter {
+    #[inline]
+    fn acquire_key(&self, _: &(), n: u32) -> Acquire {
+        self.acquire_n(n)
     }
 }

@@ -42,7 +42,10 @@ async fn a_thousand_tasks_racing_never_get_more_than_the_burst() {
             task.await.unwrap();
         }
         let admitted = admitted.load(Ordering::SeqCst);
-        assert!(admitted <= burst, "{admitted} units admitted, burst {burst}");
+        assert!(
+            admitted <= burst,
+            "{admitted} units admitted, burst {burst}"
+        );
         // Single-unit requests alone would fill it: at most one unit can be left over.
         assert!(admitted + 1 >= burst, "{admitted} of {burst}: units lost");
     }

@@ -27,7 +27,11 @@ fn a_limiter_without_a_rate_is_refused() {
 #[test]
 fn nan_infinite_zero_and_negative_rates_are_refused() {
     for rate in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, -5.0] {
-        assert_refused(RateLimiter::builder().rate(rate), "rate", "finite number above 0");
+        assert_refused(
+            RateLimiter::builder().rate(rate),
+            "rate",
+            "finite number above 0",
+        );
     }
 }
 
@@ -63,7 +67,11 @@ fn a_limit_of_zero_units_or_over_a_zero_window_is_refused() {
 
 #[test]
 fn a_zero_burst_is_refused() {
-    assert_refused(RateLimiter::builder().rate(10.0).burst(0), "burst", "at least 1");
+    assert_refused(
+        RateLimiter::builder().rate(10.0).burst(0),
+        "burst",
+        "at least 1",
+    );
 }
 
 #[test]
@@ -107,7 +115,11 @@ fn keyed_limits_need_between_one_and_max_keys() {
 #[test]
 fn defaults_follow_the_documented_anchors() {
     let per_second = RateLimiter::builder().rate(2.5).build().unwrap();
-    assert_eq!(per_second.quota().burst(), 3, "one second's worth, rounded up");
+    assert_eq!(
+        per_second.quota().burst(),
+        3,
+        "one second's worth, rounded up"
+    );
     assert_eq!(per_second.quota().interval(), Duration::from_millis(400));
     assert_eq!(per_second.max_wait(), Duration::ZERO);
     assert_eq!(per_second.name().as_str(), "default");
@@ -121,6 +133,9 @@ fn defaults_follow_the_documented_anchors() {
     assert_eq!(per_minute.quota().window_secs(), 60);
     assert!((per_minute.quota().rate() - 2.0).abs() < 1e-9);
 
-    let keyed = KeyedRateLimiter::<String>::builder().rate(1.0).build().unwrap();
+    let keyed = KeyedRateLimiter::<String>::builder()
+        .rate(1.0)
+        .build()
+        .unwrap();
     assert_eq!(keyed.max_keys(), 100_000);
 }

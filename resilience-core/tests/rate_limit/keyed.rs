@@ -114,7 +114,10 @@ async fn keyed_waiters_wait_for_their_own_keys_turn() {
         .unwrap();
     limiter.try_acquire(&"a").unwrap();
     let start = tokio::time::Instant::now();
-    assert!(limiter.try_acquire(&"b").is_ok(), "another key is not held up");
+    assert!(
+        limiter.try_acquire(&"b").is_ok(),
+        "another key is not held up"
+    );
     let grant = limiter.acquire(&"a").await.unwrap();
     assert_eq!(start.elapsed(), 100 * MS);
     assert_eq!(grant.waited(), 100 * MS);

@@ -45,7 +45,10 @@ async fn an_exhausted_limit_refuses_with_the_exact_wait_and_the_limit_in_fields(
         err.field(FIELD_WINDOW),
         Some(&FieldValue::Duration(300 * MS))
     );
-    assert_eq!(err.field(FIELD_RESET), Some(&FieldValue::Duration(270 * MS)));
+    assert_eq!(
+        err.field(FIELD_RESET),
+        Some(&FieldValue::Duration(270 * MS))
+    );
 
     tokio::time::advance(70 * MS).await;
     let grant = limiter.try_acquire().unwrap();
@@ -94,7 +97,11 @@ async fn acquire_waits_for_its_turn_and_waiters_are_served_in_call_order() {
     let second = second.await.unwrap();
     let first = first.await.unwrap();
     assert_eq!(third.waited(), 300 * MS);
-    assert_eq!(second.waited(), 300 * MS, "it waited while the third was awaited");
+    assert_eq!(
+        second.waited(),
+        300 * MS,
+        "it waited while the third was awaited"
+    );
     assert_eq!(first.remaining(), 0);
 }
 
@@ -121,7 +128,11 @@ async fn a_turn_after_the_deadline_is_deadline_exceeded_at_once() {
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
     assert!(err.is_rejection());
     assert_eq!(err.primitive(), Some(Primitive::RateLimit));
-    assert_eq!(start.elapsed(), Duration::ZERO, "no wait that cannot end well");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "no wait that cannot end well"
+    );
     // Nothing was booked: a caller with time to spare waits only its own turn.
     let grant = deadline::scope(Deadline::after(Duration::from_secs(5)), limiter.acquire())
         .await
@@ -184,5 +195,9 @@ async fn clones_share_one_budget_and_the_snapshot_reports_it() {
     assert_eq!(snapshot.available, 1);
     assert!((snapshot.rate - 10.0).abs() < 1e-9);
     tokio::time::advance(Duration::from_secs(10)).await;
-    assert_eq!(limiter.available(), 3, "a quiet limit refills to its burst, no more");
+    assert_eq!(
+        limiter.available(),
+        3,
+        "a quiet limit refills to its burst, no more"
+    );
 }

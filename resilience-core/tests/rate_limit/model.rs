@@ -101,7 +101,10 @@ fn ns(d: Duration) -> u64 {
 }
 
 /// Checks one outcome against the model's expectation.
-fn check(expect: &Expect, outcome: &Result<resilience_core::rate_limit::Grant, resilience_core::Error>) {
+fn check(
+    expect: &Expect,
+    outcome: &Result<resilience_core::rate_limit::Grant, resilience_core::Error>,
+) {
     match (expect, outcome) {
         (Expect::Admit { remaining }, Ok(grant)) => assert_eq!(grant.remaining(), *remaining),
         (Expect::Refuse { retry_after }, Err(err)) => {
@@ -213,4 +216,3 @@ proptest! {
         });
     }
 }
-

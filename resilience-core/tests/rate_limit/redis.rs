@@ -48,7 +48,13 @@ async fn two_instances_sharing_redis_enforce_one_global_limit() {
     let prefix = unique_prefix();
     // Two app instances: separate limiters, separate connections, one Redis.
     let instances: Vec<RedisRateLimiter> = (0..2)
-        .map(|_| limiter(&url, &prefix).rate(RATE).burst(BURST).build().unwrap())
+        .map(|_| {
+            limiter(&url, &prefix)
+                .rate(RATE)
+                .burst(BURST)
+                .build()
+                .unwrap()
+        })
         .collect();
     for instance in &instances {
         instance.ping().await.unwrap();
@@ -117,7 +123,10 @@ async fn a_refusal_says_when_to_come_back_and_what_the_limit_is() {
     assert_eq!(err.primitive(), Some(Primitive::RateLimit));
     assert_eq!(err.instance(), Some("api"));
     let retry = err.retry_after().expect("a hint");
-    assert!(retry > Duration::from_secs(29) && retry <= Duration::from_secs(30), "{retry:?}");
+    assert!(
+        retry > Duration::from_secs(29) && retry <= Duration::from_secs(30),
+        "{retry:?}"
+    );
     assert_eq!(err.field(FIELD_LIMIT), Some(&FieldValue::U64(2)));
     // Another key has its own limit; a weighted request beyond the burst never goes out.
     assert!(limiter.try_acquire("other").await.is_ok());
@@ -174,7 +183,10 @@ async fn keys_are_hash_tagged_and_expire_when_their_bucket_is_full() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(pttl > 0 && pttl <= 1_000, "one unit refills in a second: {pttl}");
+    assert!(
+        pttl > 0 && pttl <= 1_000,
+        "one unit refills in a second: {pttl}"
+    );
 }
 
 #[tokio::test]
@@ -236,7 +248,10 @@ async fn a_foreign_value_under_the_key_is_a_store_failure_not_a_misread() {
 /// answers, with `None`).
 async fn fake_redis(reply: Option<&'static [u8]>) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("redis://127.0.0.1:{}/", listener.local_addr().unwrap().port());
+    let url = format!(
+        "redis://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
     let server = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((mut socket, _)) = listener.accept().await {
@@ -274,11 +289,17 @@ async fn assert_policies_hold(url: &str) {
             .unwrap()
     };
     let (open, closed) = metrics::with_local_recorder(&recorder, || {
-        (build(StoreFailure::FailOpen), build(StoreFailure::FailClosed))
+        (
+            build(StoreFailure::FailOpen),
+            build(StoreFailure::FailClosed),
+        )
     });
     tokio::time::timeout(Duration::from_secs(30), async {
         for _ in 0..2 {
-            let grant = open.try_acquire("k").await.expect("fail open lets it through");
+            let grant = open
+                .try_acquire("k")
+                .await
+                .expect("fail open lets it through");
             assert!(!grant.is_checked());
             let err = closed.try_acquire("k").await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::StoreUnavailable, "{err:#}");

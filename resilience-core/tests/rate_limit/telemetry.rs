@@ -75,7 +75,10 @@ fn permitted_limited_and_wait_are_counted_under_the_name_only() {
     for (key, ..) in &snapshot {
         for l in key.key().labels() {
             assert_eq!(l.key(), label::NAME, "{key:?}");
-            assert!(!l.value().contains("secret"), "a key became a label: {key:?}");
+            assert!(
+                !l.value().contains("secret"),
+                "a key became a label: {key:?}"
+            );
         }
     }
 }

@@ -25,6 +25,7 @@
 //! | `IdempotencyMismatch` | 422 Unprocessable Content |
 //! | `InvalidRequest` | 400 Bad Request |
 //! | `PayloadTooLarge` | 413 Content Too Large |
+//! | `RateLimited` | 429 Too Many Requests, with `RateLimit-Policy` and `RateLimit` |
 //! | `Inner` | 502 Bad Gateway |
 //! | a kind added later | 500 Internal Server Error |
 //!
@@ -148,6 +149,7 @@ impl ProblemConfig {
         if let Some(hint) = err.retry_after() {
             headers.insert(RETRY_AFTER, header_value(hint));
         }
+        crate::rate_limit::insert_for_error(err, headers);
         response
     }
 
@@ -209,6 +211,7 @@ fn default_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Inner => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -226,6 +229,7 @@ fn title(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "Invalid request",
         ErrorKind::PayloadTooLarge => "Payload too large",
         ErrorKind::StoreUnavailable => "Service unavailable",
+        ErrorKind::RateLimited => "Rate limit exceeded",
         ErrorKind::Inner => "Upstream failure",
         _ => "Internal error",
     }
@@ -251,6 +255,7 @@ fn default_detail(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "The request is malformed.",
         ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
         ErrorKind::StoreUnavailable => "A backing store is unreachable.",
+        ErrorKind::RateLimited => "Too many requests; retry after the time indicated.",
         ErrorKind::Inner => "An upstream dependency failed.",
         _ => "The request failed.",
     }

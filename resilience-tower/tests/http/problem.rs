@@ -18,6 +18,7 @@ fn expected_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Inner => StatusCode::BAD_GATEWAY,
         _ => unreachable!("ErrorKind::ALL lists only these"),
     }

@@ -13,7 +13,7 @@ use super::acquire::{Acquire, Grant, Owner, Waiter};
 use super::common::Common;
 use super::config::{Spec, common_setters};
 use super::gcra::Verdict;
-use super::{Quota, RateLimit};
+use super::{Quota, RateLimit, RateLimitBy};
 use crate::config::ConfigError;
 use crate::{Error, Name, Primitive};
 
@@ -262,7 +262,17 @@ impl<K> fmt::Debug for KeyedRateLimiter<K> {
     }
 }
 
-impl<K, Q> RateLimit<Q> for KeyedRateLimiter<K>
+impl<K: Hash + Eq + Send + Sync + 'static> RateLimit for KeyedRateLimiter<K> {
+    fn name(&self) -> &Name {
+        KeyedRateLimiter::name(self)
+    }
+
+    fn quota(&self) -> &Quota {
+        KeyedRateLimiter::quota(self)
+    }
+}
+
+impl<K, Q> RateLimitBy<Q> for KeyedRateLimiter<K>
 where
     K: Borrow<Q> + Hash + Eq + Send + Sync + 'static,
     Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
@@ -270,14 +280,6 @@ where
     #[inline]
     fn acquire_key(&self, key: &Q, n: u32) -> Acquire {
         self.acquire_n(key, n)
-    }
-
-    fn name(&self) -> &Name {
-        KeyedRateLimiter::name(self)
-    }
-
-    fn quota(&self) -> &Quota {
-        KeyedRateLimiter::quota(self)
     }
 }
 

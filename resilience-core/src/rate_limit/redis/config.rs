@@ -108,7 +108,10 @@ impl RedisRateLimiterBuilder {
             return Err(ConfigError::new(
                 p,
                 "local_precheck",
-                format!("must be at most {MAX_KEYS} keys, got {}", self.precheck_keys),
+                format!(
+                    "must be at most {MAX_KEYS} keys, got {}",
+                    self.precheck_keys
+                ),
             ));
         }
         let redis = RedisClient::open(&self.url, timeout)

@@ -15,7 +15,7 @@ use super::acquire::{Acquire, Grant, Owner, Waiter};
 use super::common::Common;
 use super::gcra::Verdict;
 use super::keyed::KeyMap;
-use super::{Quota, RateLimit};
+use super::{Quota, RateLimit, RateLimitBy};
 use crate::redis_client::RedisClient;
 use crate::{Error, Name};
 
@@ -261,9 +261,8 @@ impl RedisRateLimiter {
             .bounded(call, redis::RedisError::from)
             .await
             .map_err(|err| common.unavailable(err))?;
-        parse(&value).ok_or_else(|| {
-            common.unavailable(format!("unexpected reply from redis: {value:?}"))
-        })
+        parse(&value)
+            .ok_or_else(|| common.unavailable(format!("unexpected reply from redis: {value:?}")))
     }
 
     fn decide(
@@ -359,22 +358,27 @@ impl fmt::Debug for RedisRateLimiter {
             .field("prefix", &String::from_utf8_lossy(&shared.prefix))
             .field("timeout", &shared.redis.timeout())
             .field("on_store_failure", &shared.on_failure)
-            .field("local_precheck", &shared.precheck.as_ref().map(KeyMap::capacity))
+            .field(
+                "local_precheck",
+                &shared.precheck.as_ref().map(KeyMap::capacity),
+            )
             .finish_non_exhaustive()
     }
 }
 
-impl<K: RedisKey + ?Sized> RateLimit<K> for RedisRateLimiter {
-    fn acquire_key(&self, key: &K, n: u32) -> Acquire {
-        self.acquire_n(key, n)
-    }
-
+impl RateLimit for RedisRateLimiter {
     fn name(&self) -> &Name {
         RedisRateLimiter::name(self)
     }
 
     fn quota(&self) -> &Quota {
         RedisRateLimiter::quota(self)
+    }
+}
+
+impl<K: RedisKey + ?Sized> RateLimitBy<K> for RedisRateLimiter {
+    fn acquire_key(&self, key: &K, n: u32) -> Acquire {
+        self.acquire_n(key, n)
     }
 }
 
