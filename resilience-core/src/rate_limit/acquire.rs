@@ -21,36 +21,45 @@ use crate::Error;
 /// `r` and `t` of a `RateLimit` header.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
+    /// The limit's numbers; an interval of zero marks a grant made without the limit.
     gcra: Gcra,
     backlog: u64,
-    waited: Duration,
-    checked: bool,
+    /// Nanoseconds.
+    waited: u64,
 }
 
 impl Grant {
-    pub(crate) fn new(gcra: Gcra, backlog: u64, waited: Duration) -> Self {
+    #[inline]
+    pub(crate) fn new(gcra: Gcra, backlog: u64) -> Self {
         Self {
             gcra,
             backlog,
-            waited,
-            checked: true,
+            waited: 0,
         }
     }
 
     /// A grant made without asking the limit: its store failed and the limiter is set to
     /// fail open.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Used by the Redis limiter.
-    pub(crate) fn unchecked(gcra: Gcra) -> Self {
+    pub(crate) fn unchecked() -> Self {
         Self {
-            checked: false,
-            ..Self::new(gcra, 0, Duration::ZERO)
+            gcra: Gcra {
+                interval: 0,
+                tolerance: 0,
+            },
+            backlog: 0,
+            waited: 0,
         }
     }
 
     /// Whole units the same key could take right now, after this grant.
     #[must_use]
     pub fn remaining(&self) -> u64 {
-        self.gcra.remaining(self.backlog)
+        if self.is_checked() {
+            self.gcra.remaining(self.backlog)
+        } else {
+            0
+        }
     }
 
     /// How long until the key has its whole burst back, if nothing more arrives.
@@ -62,15 +71,15 @@ impl Grant {
     /// How long the caller waited for its turn (zero when admitted at once).
     #[must_use]
     pub fn waited(&self) -> Duration {
-        self.waited
+        Duration::from_nanos(self.waited)
     }
 
     /// `false` when the limit was not consulted: its store (Redis) failed and the limiter
     /// fails open. [`remaining`](Grant::remaining) and [`reset`](Grant::reset) then say
-    /// nothing about the real state.
+    /// nothing about the real state (both read zero).
     #[must_use]
     pub fn is_checked(&self) -> bool {
-        self.checked
+        self.gcra.interval != 0
     }
 }
 
@@ -79,8 +88,8 @@ impl fmt::Debug for Grant {
         f.debug_struct("Grant")
             .field("remaining", &self.remaining())
             .field("reset", &self.reset())
-            .field("waited", &self.waited)
-            .field("checked", &self.checked)
+            .field("waited", &self.waited())
+            .field("checked", &self.is_checked())
             .finish()
     }
 }
@@ -142,12 +151,22 @@ enum State {
 }
 
 pin_project! {
+    /// A caller's booked turn: gives it back if dropped before the turn comes.
     struct Waiting {
         waiter: Waiter,
         until: Instant,
         grant: Grant,
         #[pin]
         sleep: Option<Sleep>,
+    }
+
+    impl PinnedDrop for Waiting {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if this.waiter.refund > 0 && Instant::now() < *this.until {
+                this.waiter.owner.refund(this.waiter.refund);
+            }
+        }
     }
 }
 
@@ -179,10 +198,11 @@ impl Acquire {
 
     /// The outcome, if it was decided without waiting; otherwise the future itself, to be
     /// awaited. A tower layer uses it to call its inner service at once on the fast path.
-    pub fn into_decided(mut self) -> Result<Result<Grant, Error>, Self> {
-        match &mut self.state {
-            State::Ready(outcome @ Some(_)) => Ok(outcome.take().expect("matched `Some`")),
-            _ => Err(self),
+    #[inline]
+    pub fn into_decided(self) -> Result<Result<Grant, Error>, Self> {
+        match self.state {
+            State::Ready(Some(outcome)) => Ok(outcome),
+            state => Err(Self { state }),
         }
     }
 
@@ -202,8 +222,7 @@ impl Future for Acquire {
                     return Poll::Ready(outcome.take().expect("`Acquire` polled after completion"));
                 }
                 State::Remote(future) => {
-                    let mut next = ready!(future.as_mut().poll(cx));
-                    self.state = std::mem::replace(&mut next.state, State::Ready(None));
+                    self.state = ready!(future.as_mut().poll(cx)).state;
                 }
                 State::Waiting(waiting) => {
                     let mut this = waiting.as_mut().project();
@@ -216,23 +235,14 @@ impl Future for Acquire {
                     let waited = this.waiter.started.elapsed();
                     this.waiter.owner.common().waited(waited);
                     let grant = Grant {
-                        waited,
+                        waited: u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX),
                         ..*this.grant
                     };
+                    // The turn came: nothing to give back.
+                    this.waiter.refund = 0;
                     self.state = State::Ready(None);
                     return Poll::Ready(Ok(grant));
                 }
-            }
-        }
-    }
-}
-
-impl Drop for Acquire {
-    fn drop(&mut self) {
-        if let State::Waiting(waiting) = &self.state {
-            let waiter = &waiting.waiter;
-            if waiter.refund > 0 && Instant::now() < waiting.until {
-                waiter.owner.refund(waiter.refund);
             }
         }
     }

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use super::Quota;
 use super::acquire::{Acquire, Grant, Waiter};
+use super::clock::Clock;
 use super::gcra::Verdict;
 use crate::telemetry::{label, metric};
 use crate::{Class, Deadline, Error, ErrorKind, Name, Primitive};
@@ -24,8 +25,8 @@ pub(crate) struct Common {
     pub(crate) quota: Quota,
     pub(crate) max_wait: Duration,
     max_wait_ns: u64,
-    /// Time zero of this limiter's clock: TATs are nanoseconds after it.
-    base: Instant,
+    /// TATs are nanoseconds of this clock.
+    clock: Clock,
     telemetry: Telemetry,
 }
 
@@ -52,33 +53,23 @@ impl Common {
             max_wait,
             // Validated to at most a year.
             max_wait_ns: u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX),
-            base: Instant::now(),
+            clock: Clock::new(),
             telemetry,
         }
     }
 
-    /// Nanoseconds since this limiter's time zero, by tokio's clock.
+    /// Nanoseconds since this limiter was built.
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        // u64 nanoseconds last 584 years.
-        Instant::now()
-            .saturating_duration_since(self.base)
-            .as_nanos() as u64
+        self.clock.now()
     }
 
-    pub(crate) fn instant(&self, at: u64) -> Instant {
-        self.base + Duration::from_nanos(at)
-    }
-
-    /// The longest a caller arriving at `now` may wait: `max_wait`, or less if the ambient
+    /// The longest a caller arriving now may wait: `max_wait`, or less if the ambient
     /// deadline comes first (then `true`).
-    pub(crate) fn wait_limit(&self, now: u64) -> (u64, bool) {
+    pub(crate) fn wait_limit(&self) -> (u64, bool) {
         match Deadline::current() {
             Some(deadline) => {
-                let left = deadline
-                    .instant()
-                    .saturating_duration_since(self.instant(now));
-                let left = u64::try_from(left.as_nanos()).unwrap_or(u64::MAX);
+                let left = u64::try_from(deadline.remaining().as_nanos()).unwrap_or(u64::MAX);
                 if left < self.max_wait_ns {
                     (left, true)
                 } else {
@@ -97,7 +88,7 @@ impl Common {
     #[inline]
     pub(crate) fn grant(&self, backlog: u64) -> Grant {
         self.telemetry.permitted.increment(1);
-        Grant::new(self.quota.gcra, backlog, Duration::ZERO)
+        Grant::new(self.quota.gcra, backlog)
     }
 
     /// The outcome of a verdict reached at `now` for a caller that could wait until the
@@ -113,8 +104,8 @@ impl Common {
         match verdict {
             Verdict::Conform { tat, wait: 0 } => Acquire::ready(Ok(self.grant(tat - now))),
             Verdict::Conform { tat, wait } => {
-                let until = self.instant(now + wait);
-                let grant = Grant::new(self.quota.gcra, tat - now - wait, Duration::ZERO);
+                let until = Instant::now() + Duration::from_nanos(wait);
+                let grant = Grant::new(self.quota.gcra, tat - now - wait);
                 Acquire::waiting(waiter(), until, grant)
             }
             Verdict::Refuse {

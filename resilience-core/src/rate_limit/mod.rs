@@ -78,6 +78,7 @@
 //! emits a `DEBUG` event.
 
 mod acquire;
+mod clock;
 mod common;
 mod config;
 mod gcra;
@@ -173,7 +174,9 @@ impl RateLimiter {
     /// `retry_after` hint.
     #[inline]
     pub fn try_acquire(&self) -> Result<Grant, Error> {
-        self.try_acquire_n(1)
+        // One unit always fits: the burst is at least 1.
+        let common = &self.shared.common;
+        self.try_take(common.quota.gcra.interval)
     }
 
     /// Takes `n` units (a weighted request) if the limit has room for all of them now.
@@ -182,9 +185,15 @@ impl RateLimiter {
     #[inline]
     pub fn try_acquire_n(&self, n: u32) -> Result<Grant, Error> {
         let common = &self.shared.common;
-        let Some(cost) = common.quota.gcra.cost(n) else {
-            return Err(common.too_costly(n));
-        };
+        match common.quota.gcra.cost(n) {
+            Some(cost) => self.try_take(cost),
+            None => Err(common.too_costly(n)),
+        }
+    }
+
+    #[inline]
+    fn try_take(&self, cost: u64) -> Result<Grant, Error> {
+        let common = &self.shared.common;
         let now = common.now();
         match common.quota.gcra.take(&self.shared.tat, now, cost, 0) {
             Verdict::Conform { tat, .. } => Ok(common.grant(tat - now)),
@@ -227,11 +236,11 @@ impl RateLimiter {
     #[cold]
     fn acquire_slow(&self, now: u64, cost: u64) -> Acquire {
         let common = &self.shared.common;
-        let (limit, by_deadline) = common.wait_limit(now);
+        let (limit, by_deadline) = common.wait_limit();
         let verdict = common.quota.gcra.take(&self.shared.tat, now, cost, limit);
         common.resolve(verdict, now, by_deadline, || {
             let owner: Arc<dyn Owner> = self.shared.clone();
-            Waiter::new(owner, cost, common.instant(now))
+            Waiter::new(owner, cost, tokio::time::Instant::now())
         })
     }
 

@@ -11,34 +11,35 @@ use resilience_core::telemetry::{label, metric};
 fn permitted_limited_and_wait_are_counted_under_the_name_only() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    let (limiter, keyed) = metrics::with_local_recorder(&recorder, || {
-        let limiter = RateLimiter::builder()
-            .name("payments")
-            .rate(10.0)
-            .burst(1)
-            .max_wait(Duration::from_secs(1))
-            .build()
-            .unwrap();
-        let keyed = KeyedRateLimiter::<String>::builder()
-            .name("per-client")
-            .rate(1.0)
-            .burst(1)
-            .build()
-            .unwrap();
-        (limiter, keyed)
-    });
-    tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
-        .unwrap()
-        .block_on(async {
-            limiter.try_acquire().unwrap();
-            limiter.try_acquire().unwrap_err();
-            limiter.acquire().await.unwrap();
-            keyed.try_acquire("secret-client-id").unwrap();
-            keyed.try_acquire("secret-client-id").unwrap_err();
+        .unwrap();
+    runtime.block_on(async {
+        // Built under the paused clock, which the limiters then follow.
+        let (limiter, keyed) = metrics::with_local_recorder(&recorder, || {
+            let limiter = RateLimiter::builder()
+                .name("payments")
+                .rate(10.0)
+                .burst(1)
+                .max_wait(Duration::from_secs(1))
+                .build()
+                .unwrap();
+            let keyed = KeyedRateLimiter::<String>::builder()
+                .name("per-client")
+                .rate(1.0)
+                .burst(1)
+                .build()
+                .unwrap();
+            (limiter, keyed)
         });
+        limiter.try_acquire().unwrap();
+        limiter.try_acquire().unwrap_err();
+        limiter.acquire().await.unwrap();
+        keyed.try_acquire("secret-client-id").unwrap();
+        keyed.try_acquire("secret-client-id").unwrap_err();
+    });
 
     let snapshot = snapshotter.snapshot().into_vec();
     let value = |name: &str, instance: &str| {

@@ -1,34 +1,33 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
 use pin_project_lite::pin_project;
-use resilience_core::rate_limit::{Acquire, Grant};
+use resilience_core::rate_limit::Acquire;
 use resilience_core::{BoxError, Error};
 use tower_service::Service;
 
-use super::Stamp;
+use super::stamp::Stamp;
 
 pin_project! {
     /// Response future of [`RateLimitService`](super::RateLimitService): calls the inner
     /// service once a turn is granted (at once on the fast path), then stamps the
-    /// response with the `RateLimit` headers when the layer writes them.
-    pub struct ResponseFuture<S, Req>
+    /// response as the layer was told to.
+    pub struct ResponseFuture<S, Req, H>
     where
         S: Service<Req>,
+        H: Stamp<S::Response>,
     {
         #[pin]
-        state: State<S, Req>,
-        stamp: Option<(Arc<Stamp>, Grant)>,
+        state: State<S, Req, H>,
+        stamp: Option<H::Pending>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, Req>
+    enum State<S, Req, H>
     where
         S: Service<Req>,
     {
@@ -36,10 +35,10 @@ pin_project! {
             #[pin]
             future: S::Future,
         },
+        // Boxed: waiting is the slow path, and the request and service it holds would
+        // otherwise make every response future as large as they are.
         Waiting {
-            acquire: Acquire,
-            call: Option<(S, Req)>,
-            stamp: Option<Arc<Stamp>>,
+            waiting: Box<Waiting<S, Req, H>>,
         },
         Failed {
             error: Option<Error>,
@@ -47,25 +46,29 @@ pin_project! {
     }
 }
 
-impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
-    pub(crate) fn called(future: S::Future, stamp: Option<(Arc<Stamp>, Grant)>) -> Self {
+struct Waiting<S, Req, H> {
+    acquire: Acquire,
+    call: Option<(S, Req)>,
+    stamp: H,
+}
+
+impl<S: Service<Req>, Req, H: Stamp<S::Response>> ResponseFuture<S, Req, H> {
+    #[inline]
+    pub(crate) fn called(future: S::Future, stamp: Option<H::Pending>) -> Self {
         Self {
             state: State::Called { future },
             stamp,
         }
     }
 
-    pub(crate) fn waiting(
-        acquire: Acquire,
-        service: S,
-        request: Req,
-        stamp: Option<Arc<Stamp>>,
-    ) -> Self {
+    pub(crate) fn waiting(acquire: Acquire, service: S, request: Req, stamp: H) -> Self {
         Self {
             state: State::Waiting {
-                acquire,
-                call: Some((service, request)),
-                stamp,
+                waiting: Box::new(Waiting {
+                    acquire,
+                    call: Some((service, request)),
+                    stamp,
+                }),
             },
             stamp: None,
         }
@@ -79,34 +82,34 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
     }
 }
 
-impl<S, B, ResB> Future for ResponseFuture<S, Request<B>>
+impl<S, Req, H> Future for ResponseFuture<S, Req, H>
 where
-    S: Service<Request<B>, Response = Response<ResB>>,
+    S: Service<Req>,
     S::Error: Into<BoxError>,
+    H: Stamp<S::Response>,
 {
-    type Output = Result<Response<ResB>, Error>;
+    type Output = Result<S::Response, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Called { future } => {
-                    let mut response = ready!(future.poll(cx)).map_err(Error::inner)?;
-                    if let Some((stamp, grant)) = this.stamp.take() {
-                        stamp.apply(&grant, response.headers_mut());
-                    }
-                    return Poll::Ready(Ok(response));
+                    let outcome = ready!(future.poll(cx)).map_err(Error::inner);
+                    return Poll::Ready(match this.stamp.take() {
+                        None => outcome,
+                        Some(pending) => outcome.map(|mut response| {
+                            H::apply(pending, &mut response);
+                            response
+                        }),
+                    });
                 }
-                StateProj::Waiting {
-                    acquire,
-                    call,
-                    stamp,
-                } => {
-                    let grant = ready!(Pin::new(acquire).poll(cx))?;
-                    let Some((mut service, request)) = call.take() else {
+                StateProj::Waiting { waiting } => {
+                    let grant = ready!(Pin::new(&mut waiting.acquire).poll(cx))?;
+                    let Some((mut service, request)) = waiting.call.take() else {
                         panic!("rate limit `ResponseFuture` polled after completion");
                     };
-                    *this.stamp = stamp.take().map(|stamp| (stamp, grant));
+                    *this.stamp = waiting.stamp.pending(grant);
                     // `service` was made ready before `call` took it out of the stack.
                     let future = service.call(request);
                     this.state.set(State::Called { future });
@@ -122,7 +125,11 @@ where
     }
 }
 
-impl<S: Service<Req>, Req> fmt::Debug for ResponseFuture<S, Req> {
+impl<S, Req, H> fmt::Debug for ResponseFuture<S, Req, H>
+where
+    S: Service<Req>,
+    H: Stamp<S::Response>,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Called { .. } => "called",

@@ -53,7 +53,7 @@
 //! `t` the seconds until it has its whole quota again (see
 //! draft-ietf-httpapi-ratelimit-headers). Layers stacked as above each add their own
 //! policy to the lists. Writing `RateLimit` costs one small allocation per response;
-//! [`headers(false)`](RateLimitLayer::headers) turns it off.
+//! [`without_headers`](RateLimitLayer::without_headers) turns it off.
 //!
 //! # Keys
 //!
@@ -103,13 +103,12 @@ mod future;
 mod headers;
 mod key;
 mod layer;
+mod stamp;
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, HeaderValue, Request, Response};
-use resilience_core::rate_limit::{Grant, Quota, RateLimitBy};
-use resilience_core::{BoxError, Error, Name};
+use resilience_core::rate_limit::RateLimitBy;
+use resilience_core::{BoxError, Error};
 use tower_service::Service;
 
 pub use future::ResponseFuture;
@@ -121,32 +120,7 @@ pub use layer::RateLimitLayer;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use resilience_core::rate_limit::RedisRateLimiter;
 pub use resilience_core::rate_limit::{KeyedRateLimiter, RateLimiter};
-
-/// What a layer writes on the responses it lets through: the policy, fixed, and the
-/// remaining quota, per response.
-#[derive(Debug)]
-pub(crate) struct Stamp {
-    name: Name,
-    policy: HeaderValue,
-}
-
-impl Stamp {
-    pub(crate) fn new(name: &Name, quota: &Quota) -> Self {
-        Self {
-            name: name.clone(),
-            policy: headers::policy_value(name, quota),
-        }
-    }
-
-    /// Appends this limit to the response's `RateLimit-Policy` and `RateLimit` lists,
-    /// unless the limit was not consulted (its store failed open).
-    fn apply(&self, grant: &Grant, headers: &mut HeaderMap) {
-        if grant.is_checked() {
-            headers.append(RATELIMIT_POLICY, self.policy.clone());
-            headers.append(RATELIMIT, headers::grant_value(&self.name, grant));
-        }
-    }
-}
+pub use stamp::{NoHeaders, RateLimitHeaders, Stamp};
 
 /// A service that lets each request through only when a rate limit has room for it.
 ///
@@ -157,28 +131,27 @@ impl Stamp {
 ///   service is never called. Booked for later (the limiter has a `max_wait`) or waiting
 ///   for Redis: the ready inner service and the request wait in the future, and a clone
 ///   of the inner service takes its place.
+/// - The response is marked as `H` says ([`RateLimitHeaders`] or [`NoHeaders`]).
 /// - Inner errors become [`Error`] with [`Error::inner`] (an inner `Error` passes
 ///   through unchanged).
+///
+/// Any request type works with [`Global`] and [`KeyFn`] keys and [`NoHeaders`]; the
+/// header and peer-address keys and the headers need HTTP.
 ///
 /// # Clone
 ///
 /// Clones share the limiter (one limit for all of them, as axum's per-request clones
 /// need) and clone the inner service.
 #[derive(Clone, Debug)]
-pub struct RateLimitService<S, L, X = Global> {
+pub struct RateLimitService<S, L, X = Global, H = RateLimitHeaders> {
     inner: S,
     limiter: L,
     extractor: X,
-    stamp: Option<Arc<Stamp>>,
+    stamp: H,
 }
 
-impl<S, L, X> RateLimitService<S, L, X> {
-    pub(crate) fn from_parts(
-        inner: S,
-        limiter: L,
-        extractor: X,
-        stamp: Option<Arc<Stamp>>,
-    ) -> Self {
+impl<S, L, X, H> RateLimitService<S, L, X, H> {
+    pub(crate) fn from_parts(inner: S, limiter: L, extractor: X, stamp: H) -> Self {
         Self {
             inner,
             limiter,
@@ -208,22 +181,23 @@ impl<S, L, X> RateLimitService<S, L, X> {
     }
 }
 
-impl<S, L, X, B, ResB> Service<Request<B>> for RateLimitService<S, L, X>
+impl<S, L, X, H, Req> Service<Req> for RateLimitService<S, L, X, H>
 where
-    S: Service<Request<B>, Response = Response<ResB>> + Clone,
+    S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
-    X: KeyExtractor<Request<B>>,
+    X: KeyExtractor<Req>,
     L: RateLimitBy<X::Key>,
+    H: Stamp<S::Response>,
 {
-    type Response = Response<ResB>;
+    type Response = S::Response;
     type Error = Error;
-    type Future = ResponseFuture<S, Request<B>>;
+    type Future = ResponseFuture<S, Req, H>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.inner.poll_ready(cx).map_err(Error::inner)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Req) -> Self::Future {
         let limiter = &self.limiter;
         let acquire = self
             .extractor
@@ -233,7 +207,7 @@ where
         };
         match acquire.into_decided() {
             Ok(Ok(grant)) => {
-                let stamp = self.stamp.as_ref().map(|s| (Arc::clone(s), grant));
+                let stamp = self.stamp.pending(grant);
                 ResponseFuture::called(self.inner.call(request), stamp)
             }
             Ok(Err(error)) => ResponseFuture::failed(error),

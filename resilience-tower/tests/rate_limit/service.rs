@@ -226,7 +226,7 @@ async fn stacked_layers_each_add_their_policy_and_headers_can_be_turned_off() {
     assert_eq!(response.headers().get_all(RATELIMIT).iter().count(), 2);
 
     let quiet = RateLimitLayer::new(two_per_second())
-        .headers(false)
+        .without_headers()
         .layer(inner);
     let response = quiet.oneshot(Request::new(())).await.unwrap();
     assert!(response.headers().get(RATELIMIT).is_none());
@@ -325,4 +325,49 @@ where
             .unwrap();
         future.await.unwrap()
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_client_layer_fits_any_service_not_only_http() {
+    let limiter = RateLimiter::builder()
+        .name("jobs")
+        .rate(1.0)
+        .burst(1)
+        .build()
+        .unwrap();
+    let svc = RateLimitLayer::client(limiter).layer(service_fn(|n: u64| async move {
+        Ok::<_, Infallible>(n * 2)
+    }));
+    assert_eq!(svc.clone().oneshot(21).await.unwrap(), 42);
+    let err = svc.oneshot(1).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_redis_limit_that_failed_open_writes_no_ratelimit_headers() {
+    use resilience_core::rate_limit::RedisRateLimiter;
+
+    // A port nothing listens on: every check fails, and the limiter lets calls through.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let limiter = RedisRateLimiter::builder(format!("redis://127.0.0.1:{port}/"))
+        .name("api")
+        .rate(1.0)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let (calls, inner) = counted();
+    let svc = RateLimitLayer::new(limiter).layer(inner);
+    let response = svc.oneshot(Request::new(())).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        response.headers().get(RATELIMIT).is_none(),
+        "nothing is known"
+    );
+    assert!(response.headers().get(RATELIMIT_POLICY).is_none());
 }

@@ -19,6 +19,7 @@ mod deadline;
 mod full_stack;
 mod idempotency;
 mod macros;
+mod rate_limit;
 mod retry;
 
 /// Every comparison, in report order.
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Comparison> {
     all.extend(full_stack::comparisons());
     all.extend(macros::comparisons());
     all.extend(idempotency::comparisons());
+    all.extend(rate_limit::comparisons());
     all
 }
 

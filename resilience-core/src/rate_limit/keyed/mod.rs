@@ -181,11 +181,11 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
             return Acquire::ready(Err(common.too_costly(n)));
         };
         let now = common.now();
-        let (limit, by_deadline) = common.wait_limit(now);
+        let (limit, by_deadline) = common.wait_limit();
         let verdict = self.take(key, now, cost, limit);
         common.resolve(verdict, now, by_deadline, || {
             let owner: Arc<dyn Owner> = self.shared.clone();
-            Waiter::new(owner, 0, common.instant(now))
+            Waiter::new(owner, 0, tokio::time::Instant::now())
         })
     }
 

@@ -217,7 +217,7 @@ impl RedisRateLimiter {
         };
         let now = common.now();
         let (limit, by_deadline) = if may_wait && common.may_wait() {
-            common.wait_limit(now)
+            common.wait_limit()
         } else {
             (0, false)
         };
@@ -234,8 +234,8 @@ impl RedisRateLimiter {
             }
         }
         let this = self.clone();
+        let started = tokio::time::Instant::now();
         Acquire::remote(async move {
-            let started = this.shared.common.instant(now);
             let reply = this.eval(&redis_key, cost, limit).await;
             this.decide(reply, &redis_key, n, by_deadline, started)
         })
@@ -318,7 +318,7 @@ impl RedisRateLimiter {
                     "rate limit store failed; letting the call through"
                 );
                 common.grant(0);
-                Acquire::ready(Ok(Grant::unchecked(common.quota.gcra)))
+                Acquire::ready(Ok(Grant::unchecked()))
             }
         }
     }
