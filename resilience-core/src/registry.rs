@@ -38,8 +38,8 @@
 //! hands out the same instance for the same name ([`Registry::global`] is the one the
 //! attribute uses), and lists all of them for a health endpoint.
 //!
-//! Rate limiters are shared by name the same way ([`Registry::rate_limiter`]), so that
-//! `#[resilient(rate_limit = "search")]` on several functions spends one budget.
+//! Rate limiters are shared by name the same way ([`Registry::rate_limiter`]), so that every
+//! code path calling one rate-limited provider spends one budget.
 //!
 //! Retry budgets are shared by name as well ([`Registry::retry_budget`]), so that
 //! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget.

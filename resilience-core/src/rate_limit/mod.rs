@@ -35,7 +35,7 @@
 //!
 //! One client, or one bug in a client, can flood an endpoint; a service that calls a
 //! provider with a quota can exceed it and get throttled for longer. A rate limit refuses
-//! the excess before any work is done ([`ErrorKind::RateLimited`], a rejection with a
+//! the excess before any work is done ([`ErrorKind::RateLimited`](crate::ErrorKind::RateLimited), a rejection with a
 //! `retry_after` hint, answered as 429 + `Retry-After` by `resilience-tower`), or — for a
 //! client respecting a provider's quota — makes the caller wait its turn, bounded by
 //! [`max_wait`](RateLimiterBuilder::max_wait) and by the ambient [deadline](crate::deadline).

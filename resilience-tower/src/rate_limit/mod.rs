@@ -59,13 +59,13 @@
 //!
 //! | extractor | key | limiter |
 //! |---|---|---|
-//! | [`Global`] (default) | `()` | [`RateLimiter`](resilience_core::rate_limit::RateLimiter), or a `RedisRateLimiter` for one limit across instances |
+//! | [`Global`] (default) | `()` | [`RateLimiter`], or a `RedisRateLimiter` for one limit across instances |
 //! | [`Header`] | the header's bytes (digested past 64 bytes) | `KeyedRateLimiter<Vec<u8>>`, or a `RedisRateLimiter` |
 //! | [`PeerIp`] | the client's address (IPv6 per /64) | `KeyedRateLimiter<IpAddr>`, or a `RedisRateLimiter` |
 //! | [`KeyFn`] | whatever the closure returns; `None` exempts the request | a `KeyedRateLimiter<K>` |
 //!
 //! A keyed limiter holds a bounded number of keys (see
-//! [`KeyedRateLimiter`](resilience_core::rate_limit::KeyedRateLimiter)); keys never become
+//! [`KeyedRateLimiter`]); keys never become
 //! metric labels.
 //!
 //! # Client side

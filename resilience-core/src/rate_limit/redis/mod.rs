@@ -209,6 +209,9 @@ impl RedisRateLimiter {
         self.shared.common.max_wait
     }
 
+    // The remote step yields the next state of the `Acquire` (ready, or a booked wait),
+    // which `Acquire` itself then drives: yielding a future is the point.
+    #[allow(clippy::async_yields_async)]
     fn check<K: RedisKey + ?Sized>(&self, key: &K, n: u32, may_wait: bool) -> Acquire {
         let common = &self.shared.common;
         let gcra = common.quota.gcra;
