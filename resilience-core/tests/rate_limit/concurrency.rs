@@ -2,7 +2,6 @@
 //! one unit an hour, so nothing refills while the test runs: the burst is all there is.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use resilience_core::rate_limit::{KeyedRateLimiter, RateLimiter};
@@ -18,30 +17,49 @@ fn hourly(burst: u32) -> RateLimiter {
         .unwrap()
 }
 
+/// Runs `attempt(i)` for each `i` below `tasks`, each in its own task, all released at
+/// once; their outputs.
+async fn race<T, F>(tasks: usize, attempt: impl Fn(usize) -> F) -> Vec<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let start = Arc::new(Barrier::new(tasks));
+    let running: Vec<_> = (0..tasks)
+        .map(|i| {
+            let (start, attempt) = (Arc::clone(&start), attempt(i));
+            tokio::spawn(async move {
+                start.wait().await;
+                attempt.await
+            })
+        })
+        .collect();
+    let mut outputs = Vec::with_capacity(tasks);
+    for task in running {
+        outputs.push(task.await.unwrap());
+    }
+    outputs
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_tasks_racing_never_get_more_than_the_burst() {
     for burst in [1, 37, 500] {
         let limiter = hourly(burst);
-        let admitted = Arc::new(AtomicU32::new(0));
-        let start = Arc::new(Barrier::new(TASKS));
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|i| {
-                let (limiter, admitted, start) =
-                    (limiter.clone(), Arc::clone(&admitted), Arc::clone(&start));
-                tokio::spawn(async move {
-                    start.wait().await;
-                    // Mixed single and weighted requests.
-                    let n = if i % 3 == 0 { 2 } else { 1 };
-                    if limiter.try_acquire_n(n).is_ok() {
-                        admitted.fetch_add(n, Ordering::SeqCst);
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
-        let admitted = admitted.load(Ordering::SeqCst);
+        let admitted: u32 = race(TASKS, |i| {
+            let limiter = limiter.clone();
+            async move {
+                // Mixed single and weighted requests.
+                let n = if i % 3 == 0 { 2 } else { 1 };
+                if limiter.try_acquire_n(n).is_ok() {
+                    n
+                } else {
+                    0
+                }
+            }
+        })
+        .await
+        .into_iter()
+        .sum();
         assert!(
             admitted <= burst,
             "{admitted} units admitted, burst {burst}"
@@ -53,31 +71,19 @@ async fn a_thousand_tasks_racing_never_get_more_than_the_burst() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_tasks_over_ten_keys_get_exactly_each_keys_burst() {
-    let limiter = KeyedRateLimiter::<u32>::builder()
+    let limiter = KeyedRateLimiter::<usize>::builder()
         .limit(1, Duration::from_secs(3600))
         .burst(25)
         .build()
         .unwrap();
-    let admitted: Arc<Vec<AtomicU32>> = Arc::new((0..10).map(|_| AtomicU32::new(0)).collect());
-    let start = Arc::new(Barrier::new(TASKS));
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|i| {
-            let (limiter, admitted, start) =
-                (limiter.clone(), Arc::clone(&admitted), Arc::clone(&start));
-            tokio::spawn(async move {
-                start.wait().await;
-                let key = (i % 10) as u32;
-                if limiter.try_acquire(&key).is_ok() {
-                    admitted[key as usize].fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    for (key, count) in admitted.iter().enumerate() {
-        assert_eq!(count.load(Ordering::SeqCst), 25, "key {key}");
+    let admitted = race(TASKS, |i| {
+        let limiter = limiter.clone();
+        async move { limiter.try_acquire(&(i % 10)).is_ok().then_some(i % 10) }
+    })
+    .await;
+    for key in 0..10 {
+        let count = admitted.iter().filter(|k| **k == Some(key)).count();
+        assert_eq!(count, 25, "key {key}");
     }
     assert_eq!(limiter.len(), 10);
 }
@@ -92,25 +98,17 @@ async fn concurrent_waiters_book_distinct_turns() {
         .max_wait(Duration::from_secs(5))
         .build()
         .unwrap();
-    let start = Arc::new(Barrier::new(200));
-    let tasks: Vec<_> = (0..200)
-        .map(|_| {
-            let (limiter, start) = (limiter.clone(), Arc::clone(&start));
-            tokio::spawn(async move {
-                start.wait().await;
-                let asked = std::time::Instant::now();
-                limiter.acquire().await.unwrap();
-                (asked, std::time::Instant::now())
-            })
-        })
-        .collect();
-    let mut first_asked = None::<std::time::Instant>;
-    let mut last_admitted = None::<std::time::Instant>;
-    for task in tasks {
-        let (asked, admitted) = task.await.unwrap();
-        first_asked = Some(first_asked.map_or(asked, |t| t.min(asked)));
-        last_admitted = Some(last_admitted.map_or(admitted, |t| t.max(admitted)));
-    }
+    let turns = race(200, |_| {
+        let limiter = limiter.clone();
+        async move {
+            let asked = std::time::Instant::now();
+            limiter.acquire().await.unwrap();
+            (asked, std::time::Instant::now())
+        }
+    })
+    .await;
+    let first_asked = turns.iter().map(|t| t.0).min();
+    let last_admitted = turns.iter().map(|t| t.1).max();
     let span = last_admitted.unwrap() - first_asked.unwrap();
     assert!(span >= Duration::from_millis(199), "200 turns in {span:?}");
 }

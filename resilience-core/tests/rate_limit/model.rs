@@ -88,6 +88,17 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// One unit per `INTERVAL`, `burst` at once, waits up to `MAX_WAIT`; built under the
+/// paused clock (call it inside `paused().block_on`).
+fn limiter(burst: u32) -> RateLimiter {
+    RateLimiter::builder()
+        .rate(1e9 / INTERVAL as f64)
+        .burst(burst)
+        .max_wait(Duration::from_nanos(MAX_WAIT))
+        .build()
+        .unwrap()
+}
+
 fn paused() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -128,12 +139,7 @@ proptest! {
         ops in prop::collection::vec(op(), 1..60),
     ) {
         paused().block_on(async {
-            let limiter = RateLimiter::builder()
-                .rate(1e9 / INTERVAL as f64)
-                .burst(burst)
-                .max_wait(Duration::from_nanos(MAX_WAIT))
-                .build()
-                .unwrap();
+            let limiter = limiter(burst);
             let mut model = Bucket::new(INTERVAL, burst);
             for op in ops {
                 match op {
@@ -181,12 +187,7 @@ proptest! {
         arrivals in prop::collection::vec((0_u64..15, 1_u32..4, any::<bool>()), 1..120),
     ) {
         paused().block_on(async {
-            let limiter = RateLimiter::builder()
-                .rate(1e9 / INTERVAL as f64)
-                .burst(burst)
-                .max_wait(Duration::from_nanos(MAX_WAIT))
-                .build()
-                .unwrap();
+            let limiter = limiter(burst);
             let origin = Instant::now();
             let mut admitted: Vec<(u64, u64)> = Vec::new();
             for (gap, n, wait) in arrivals {

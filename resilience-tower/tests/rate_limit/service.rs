@@ -19,9 +19,10 @@ use crate::common::problem_json;
 
 type Body = Full<Bytes>;
 
-/// A handler counting its calls, answering 200 with a `RateLimit` header of its own (as a
-/// rate-limited provider would).
-fn counted() -> (
+/// A handler counting its calls, answering 200 with one header of its own.
+fn answering_with(
+    header: (http::HeaderName, &'static str),
+) -> (
     Arc<AtomicUsize>,
     impl Service<Request<()>, Response = Response<Body>, Error = Infallible, Future: Send>
     + Clone
@@ -31,16 +32,27 @@ fn counted() -> (
     let seen = Arc::clone(&calls);
     let svc = service_fn(move |_req: Request<()>| {
         seen.fetch_add(1, Ordering::SeqCst);
-        async {
+        let header = header.clone();
+        async move {
             Ok::<_, Infallible>(
                 Response::builder()
-                    .header("x-handler", "yes")
+                    .header(header.0, header.1)
                     .body(Full::new(Bytes::from_static(b"ok")))
                     .unwrap(),
             )
         }
     });
     (calls, svc)
+}
+
+/// A handler of our own service.
+fn counted() -> (
+    Arc<AtomicUsize>,
+    impl Service<Request<()>, Response = Response<Body>, Error = Infallible, Future: Send>
+    + Clone
+    + Send,
+) {
+    answering_with((http::HeaderName::from_static("x-handler"), "yes"))
 }
 
 fn two_per_second() -> RateLimiter {
@@ -240,20 +252,7 @@ fn provider() -> (
     + Clone
     + Send,
 ) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&calls);
-    let svc = service_fn(move |_req: Request<()>| {
-        seen.fetch_add(1, Ordering::SeqCst);
-        async {
-            Ok::<_, Infallible>(
-                Response::builder()
-                    .header(RATELIMIT, r#""provider";r=99;t=1"#)
-                    .body(Full::new(Bytes::new()))
-                    .unwrap(),
-            )
-        }
-    });
-    (calls, svc)
+    answering_with((RATELIMIT, r#""provider";r=99;t=1"#))
 }
 
 fn provider_quota() -> RateLimiter {
