@@ -38,10 +38,11 @@ impl Grant {
         }
     }
 
-    /// A grant made without asking the limit: its store failed and the limiter is set to
-    /// fail open.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Used by the Redis limiter.
-    pub(crate) fn unchecked() -> Self {
+    /// A grant made without asking the limit: a request the limit exempts (a tower key
+    /// extractor that found no key), or a limiter whose store failed and that fails open.
+    /// [`is_checked`](Self::is_checked) is `false`.
+    #[must_use]
+    pub fn unchecked() -> Self {
         Self {
             gcra: Gcra {
                 interval: 0,

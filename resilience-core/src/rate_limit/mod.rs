@@ -73,6 +73,15 @@
 //! `tokio::time::advance`: build limiters in the test, after pausing. Waits always sleep on
 //! tokio's timer, and deadlines are tokio instants.
 //!
+//! # Where the logic lives
+//!
+//! Every limiter decides in its `acquire` (one unit now, a booked turn, or a refusal) and
+//! returns an [`Acquire`]; [`Guarded`] is the one future that runs work once that turn is
+//! granted: at once, after the wait, or never. [`call`](RateLimiter::call) and
+//! [`guard`](RateLimiter::guard) make it; the tower layer makes it from any limiter's
+//! `Acquire` (calling its inner service in place when admitted, keeping the request while
+//! it waits); `#[resilient(rate_limit = ...)]` nests it around each attempt.
+//!
 //! # Keys
 //!
 //! [`KeyedRateLimiter`] gives each key (client id, API key, address) its own limit, in
@@ -92,10 +101,12 @@ mod clock;
 mod common;
 mod config;
 mod gcra;
+mod guard;
 mod keyed;
 #[cfg(feature = "redis")]
 mod redis;
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -105,6 +116,7 @@ use std::time::Duration;
 pub use acquire::{Acquire, Grant};
 pub use common::{FIELD_LIMIT, FIELD_RESET, FIELD_WINDOW};
 pub use config::{MAX_RATE, MAX_REFILL, Quota, RateLimiterBuilder};
+pub use guard::Guarded;
 pub use keyed::{KeyedRateLimiter, KeyedRateLimiterBuilder, KeyedRateLimiterSnapshot, MAX_KEYS};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -113,6 +125,7 @@ pub use redis::{RedisKey, RedisRateLimiter, RedisRateLimiterBuilder, StoreFailur
 use self::acquire::{Owner, Waiter};
 use self::common::Common;
 use self::gcra::Verdict;
+use crate::outcome::{self, Outcome};
 use crate::{Error, Name};
 
 /// A rate limit for one thing (an outgoing dependency, a whole endpoint); see the
@@ -254,11 +267,26 @@ impl RateLimiter {
         })
     }
 
-    /// Runs `operation` once a unit is acquired ([`acquire`](Self::acquire), so it may
-    /// wait as configured).
-    pub async fn call<F: Future>(&self, operation: F) -> Result<F::Output, Error> {
-        self.acquire().await?;
-        Ok(operation.await)
+    /// Runs `operation` once a unit is acquired (asked for when the returned future is
+    /// first polled; it may wait as configured): the [`Guarded`] call of
+    /// [`guard`](Self::guard).
+    ///
+    /// # Errors
+    ///
+    /// The limit refused the call (`RateLimited`, or `DeadlineExceeded` when the turn would
+    /// come after the ambient deadline); `operation` was not run.
+    #[inline]
+    pub fn call<F: Future>(&self, operation: F) -> impl Future<Output = Result<F::Output, Error>> {
+        let work = outcome::lift(outcome::Map::new(operation, Ok::<_, Infallible>));
+        let guarded = outcome::Lazy::new(move || self.guard(work));
+        outcome::Map::new(
+            guarded,
+            |outcome: Outcome<F::Output, Infallible>| match outcome {
+                Ok(Ok(output)) => Ok(output),
+                Ok(Err(never)) => match never {},
+                Err(error) => Err(error),
+            },
+        )
     }
 
     /// The instance name.

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use resilience_core::idempotency::testing::redis_url_or_skip;
 use resilience_core::rate_limit::{
     FIELD_LIMIT, RedisRateLimiter, RedisRateLimiterBuilder, StoreFailure,
 };
 use resilience_core::telemetry::metric;
 use resilience_core::{ErrorKind, FieldValue, Primitive};
+use resilience_test_support::redis::redis_url_or_skip;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A prefix no other test (or test run) uses, so tests share one Redis safely.

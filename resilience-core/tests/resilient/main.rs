@@ -3,6 +3,7 @@
 
 mod equivalence;
 mod forms;
+mod rate_limit;
 mod retry;
 mod shared;
 mod support;

@@ -107,10 +107,11 @@ mod stamp;
 
 use std::task::{Context, Poll};
 
-use resilience_core::rate_limit::RateLimitBy;
-use resilience_core::{BoxError, Error};
+use resilience_core::rate_limit::{Acquire, Grant, Guarded, RateLimitBy};
+use resilience_core::{BoxError, Error, outcome};
 use tower_service::Service;
 
+use crate::bulkhead::Deferred;
 pub use future::ResponseFuture;
 pub(crate) use headers::insert_for_error;
 pub use headers::{RATELIMIT, RATELIMIT_POLICY};
@@ -132,7 +133,7 @@ pub use stamp::{NoHeaders, RateLimitHeaders, Stamp};
 ///   for Redis: the ready inner service and the request wait in the future, and a clone
 ///   of the inner service takes its place.
 /// - The response is marked as `H` says ([`RateLimitHeaders`] or [`NoHeaders`]).
-/// - Inner errors become [`Error`] with [`Error::inner`] (an inner `Error` passes
+/// - Inner errors become [`Error`] with [`Error::wrap`] (an inner `Error` passes
 ///   through unchanged).
 ///
 /// Any request type works with [`Global`] and [`KeyFn`] keys and [`NoHeaders`]; the
@@ -194,7 +195,7 @@ where
     type Future = ResponseFuture<S, Req, H>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
@@ -202,20 +203,20 @@ where
         let acquire = self
             .extractor
             .with_key(&request, |key| key.map(|key| limiter.acquire_key(key, 1)));
-        let Some(acquire) = acquire else {
-            return ResponseFuture::called(self.inner.call(request), None);
-        };
-        match acquire.into_decided() {
-            Ok(Ok(grant)) => {
-                let stamp = self.stamp.pending(grant);
-                ResponseFuture::called(self.inner.call(request), stamp)
+        let guarded = match acquire.map(Acquire::into_decided) {
+            // Exempt (no key): called at once, and nothing to write on the response.
+            None => Guarded::admitted(Grant::unchecked(), outcome::wrap(self.inner.call(request))),
+            Some(Ok(Ok(grant))) => {
+                Guarded::admitted(grant, outcome::wrap(self.inner.call(request)))
             }
-            Ok(Err(error)) => ResponseFuture::failed(error),
-            Err(pending) => {
+            Some(Ok(Err(error))) => Guarded::refused(error),
+            Some(Err(acquire)) => {
+                // The ready service waits with the request; a clone takes its place.
                 let fresh = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::waiting(pending, ready, request, self.stamp.clone())
+                let service = std::mem::replace(&mut self.inner, fresh);
+                Guarded::waiting(acquire, Deferred { service, request })
             }
-        }
+        };
+        ResponseFuture::new(guarded, self.stamp.clone())
     }
 }

@@ -2,7 +2,6 @@
 //! ([`RateLimitHeaders`], HTTP servers) or nothing ([`NoHeaders`], clients and services that
 //! are not HTTP).
 
-use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,14 +18,8 @@ mod sealed {
 /// How a [`RateLimitService`](super::RateLimitService) marks the responses of requests it
 /// let through: [`RateLimitHeaders`] or [`NoHeaders`].
 pub trait Stamp<Res>: sealed::Sealed + Clone + Send + Sync + 'static {
-    /// What travels with a response future until its response arrives.
-    type Pending: Send;
-
-    /// What to write once the response arrives, after `grant`; `None` for nothing.
-    fn pending(&self, grant: Grant) -> Option<Self::Pending>;
-
-    /// Writes it.
-    fn apply(pending: Self::Pending, response: &mut Res);
+    /// Writes what the layer adds to `response`, let through under `grant`.
+    fn stamp(&self, grant: &Grant, response: &mut Res);
 }
 
 /// Writes `RateLimit-Policy` (fixed, built once) and `RateLimit` (what is left, one small
@@ -64,19 +57,16 @@ impl fmt::Debug for RateLimitHeaders {
 impl sealed::Sealed for RateLimitHeaders {}
 
 impl<B> Stamp<Response<B>> for RateLimitHeaders {
-    type Pending = (Self, Grant);
-
-    #[inline]
-    fn pending(&self, grant: Grant) -> Option<Self::Pending> {
-        grant.is_checked().then(|| (self.clone(), grant))
-    }
-
     /// Appends to the lists, so that stacked layers each add their own policy.
-    fn apply((stamp, grant): Self::Pending, response: &mut Response<B>) {
-        let policy = &stamp.policy;
+    #[inline]
+    fn stamp(&self, grant: &Grant, response: &mut Response<B>) {
+        if !grant.is_checked() {
+            return;
+        }
+        let policy = &self.policy;
         let headers = response.headers_mut();
         headers.append(RATELIMIT_POLICY, policy.value.clone());
-        headers.append(RATELIMIT, headers::grant_value(&policy.name, &grant));
+        headers.append(RATELIMIT, headers::grant_value(&policy.name, grant));
     }
 }
 
@@ -87,14 +77,6 @@ pub struct NoHeaders;
 impl sealed::Sealed for NoHeaders {}
 
 impl<Res> Stamp<Res> for NoHeaders {
-    type Pending = Infallible;
-
-    #[inline]
-    fn pending(&self, _: Grant) -> Option<Infallible> {
-        None
-    }
-
-    fn apply(pending: Infallible, _: &mut Res) {
-        match pending {}
-    }
+    #[inline(always)]
+    fn stamp(&self, _: &Grant, _: &mut Res) {}
 }

@@ -1,5 +1,7 @@
 //! Real axum apps on 127.0.0.1: per-client limits by peer address (`ConnectInfo`), and one
 //! limit across two app instances sharing a Redis.
+// The peer-address test needs the `axum` feature; without it its helpers go unused.
+#![cfg_attr(not(feature = "axum"), allow(unused_imports, dead_code))]
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -45,6 +47,8 @@ async fn get_from(from: IpAddr, addr: SocketAddr) -> Response<Bytes> {
     Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
 }
 
+// Reads axum's `ConnectInfo`, which needs the `axum` feature.
+#[cfg(feature = "axum")]
 #[tokio::test]
 async fn each_client_address_gets_its_own_limit() {
     let per_client = KeyedRateLimiter::<IpAddr>::builder()
@@ -77,11 +81,11 @@ async fn each_client_address_gets_its_own_limit() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn two_app_instances_sharing_redis_enforce_one_limit_per_api_key() {
-    use resilience_core::idempotency::testing::redis_url_or_skip;
     use resilience_core::rate_limit::RedisRateLimiter;
+    use resilience_test_support::redis::redis_url_or_skip;
     use resilience_tower::rate_limit::Header;
 
-    use crate::support::serve;
+    use resilience_test_support::http::serve;
 
     let Some(url) = redis_url_or_skip("two_app_instances_sharing_redis") else {
         return;

@@ -2,10 +2,4 @@
 //! 127.0.0.1 — keyed by peer address, and one limit across two app instances sharing Redis.
 
 mod app;
-#[path = "../common/mod.rs"]
-mod common;
 mod service;
-// Only the Redis test serves without peer addresses.
-#[allow(dead_code)]
-#[path = "../axum/support.rs"]
-mod support;

@@ -15,7 +15,7 @@ use resilience_tower::http::HttpErrorLayer;
 use resilience_tower::rate_limit::{Header, KeyFn, RATELIMIT, RATELIMIT_POLICY, RateLimitLayer};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
-use crate::common::problem_json;
+use resilience_test_support::http::problem_json;
 
 type Body = Full<Bytes>;
 
