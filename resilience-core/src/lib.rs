@@ -12,6 +12,9 @@
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
+//! - [`health`]: liveness and readiness ([`health::Health`]) from dependency checks with
+//!   timeouts and caching, the registry's breakers and bulkheads, startup checks, and
+//!   graceful shutdown that drains in-flight requests;
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
 //! - [`config`]: [`ConfigError`], what every builder returns for an invalid setting;
 //! - [`telemetry`]: every metric name, label and span field;
@@ -62,11 +65,14 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod health;
 pub mod idempotency;
 mod macro_support;
 mod name;
 pub mod registry;
 pub mod retry;
+#[cfg(feature = "serde")]
+mod ser;
 pub mod telemetry;
 
 pub use circuit_breaker::CircuitBreaker;

@@ -195,7 +195,12 @@ impl Registry {
 
 /// Every registered instance's figures, from [`Registry::snapshot`]. More kinds of
 /// primitive join as fields in minor releases.
+///
+/// With feature `serde` it serializes as an object of arrays
+/// (`{"circuit_breakers": [...], "bulkheads": [...]}`), ready to expose as JSON; a
+/// readiness endpoint built on it is in [`health`](crate::health).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RegistrySnapshot {
     /// One snapshot per circuit breaker, by name.

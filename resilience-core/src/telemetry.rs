@@ -35,13 +35,15 @@
 //! | `resilience_bulkhead_wait_seconds` | histogram | `name` | time spent waiting for a permit |
 //! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
+//! | `resilience_health_checks_total` | counter | `name`, `status` | health check runs, by result |
+//! | `resilience_health_check_duration_seconds` | histogram | `name` | how long health checks took |
 //!
 //! [`METRICS`] lists the same facts as data; [`describe`] reads it.
 //!
 //! # Labels
 //!
 //! Label values come only from bounded sets: the constants in [`outcome`],
-//! [`circuit_state`], [`deadline_where`] and [`Primitive::as_str`](crate::Primitive::as_str),
+//! [`circuit_state`], [`deadline_where`], [`health_status`] and [`Primitive::as_str`](crate::Primitive::as_str),
 //! and instance names from configuration. Request data (paths, keys, user ids) never
 //! becomes a label, so the number of series stays fixed however much traffic arrives.
 //!
@@ -77,6 +79,12 @@ pub mod metric {
     pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
     /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
     pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
+    /// Counter: health check runs, labelled `name` (the check's), `status`
+    /// (see [`health_status`](super::health_status)).
+    pub const HEALTH_CHECKS_TOTAL: &str = "resilience_health_checks_total";
+    /// Histogram (seconds): how long a health check run took (a hung check counts its
+    /// timeout), labelled `name`.
+    pub const HEALTH_CHECK_DURATION_SECONDS: &str = "resilience_health_check_duration_seconds";
 }
 
 /// The type of a metric.
@@ -109,7 +117,7 @@ pub struct MetricSpec {
 /// Every metric the primitives emit. More may be added in minor releases.
 pub const METRICS: &[MetricSpec] = {
     use MetricType::{Counter, Gauge, Histogram};
-    use label::{FROM, NAME, OUTCOME, PRIMITIVE, TO, WHERE};
+    use label::{FROM, NAME, OUTCOME, PRIMITIVE, STATUS, TO, WHERE};
     use metrics::Unit::{Count, Seconds};
     &[
         MetricSpec {
@@ -189,6 +197,20 @@ pub const METRICS: &[MetricSpec] = {
             labels: &[NAME, OUTCOME],
             help: "Requests seen by an idempotency layer, by outcome.",
         },
+        MetricSpec {
+            name: metric::HEALTH_CHECKS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, STATUS],
+            help: "Health check runs, by result (pass, warn, fail).",
+        },
+        MetricSpec {
+            name: metric::HEALTH_CHECK_DURATION_SECONDS,
+            kind: Histogram,
+            unit: Some(Seconds),
+            labels: &[NAME],
+            help: "How long health check runs took.",
+        },
     ]
 };
 
@@ -206,6 +228,8 @@ pub mod label {
     pub const TO: &str = "to";
     /// Where a deadline passed (see [`deadline_where`](super::deadline_where)).
     pub const WHERE: &str = "where";
+    /// The result of a health check (see [`health_status`](super::health_status)).
+    pub const STATUS: &str = "status";
 }
 
 /// Values of the `outcome` label.
@@ -285,6 +309,18 @@ pub mod deadline_where {
     pub const BEFORE_CALL: &str = "before_call";
     /// The deadline passed while the call ran; the call was abandoned.
     pub const DURING_CALL: &str = "during_call";
+}
+
+/// Values of the `status` label of `resilience_health_checks_total`: the IETF health check
+/// response format's statuses, as [`health::Status::as_str`](crate::health::Status::as_str)
+/// writes them.
+pub mod health_status {
+    /// The check passed.
+    pub const PASS: &str = "pass";
+    /// The check passed with a warning (degraded, saturated).
+    pub const WARN: &str = "warn";
+    /// The check failed (or did not answer within its timeout).
+    pub const FAIL: &str = "fail";
 }
 
 /// Names of the span fields that [`call_span`] declares.
@@ -490,6 +526,9 @@ mod tests {
             circuit_state::DISABLED,
             deadline_where::BEFORE_CALL,
             deadline_where::DURING_CALL,
+            health_status::PASS,
+            health_status::WARN,
+            health_status::FAIL,
         ]);
         for v in values.chain(crate::Primitive::ALL.iter().map(|p| p.as_str())) {
             assert!(is_prometheus_name(v), "{v}");

@@ -47,6 +47,10 @@ pub enum ErrorKind {
     /// A backing store (such as the Redis idempotency store) could not be reached and the
     /// primitive is configured to fail closed.
     StoreUnavailable,
+    /// The service is shutting down and refuses new requests while the ones in flight
+    /// finish (see `resilience_core::health`): the call was not made; another instance
+    /// can take it.
+    ShuttingDown,
     /// The wrapped operation failed with its own error, kept as the
     /// [`source`](std::error::Error::source).
     Inner,
@@ -65,6 +69,7 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
+        ErrorKind::ShuttingDown,
         ErrorKind::Inner,
     ];
 
@@ -81,6 +86,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
+            ErrorKind::ShuttingDown => "shutting_down",
             ErrorKind::Inner => "inner",
         }
     }
@@ -98,6 +104,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
+            ErrorKind::ShuttingDown => "the service is shutting down",
             ErrorKind::Inner => "operation failed",
         }
     }
@@ -120,6 +127,7 @@ impl ErrorKind {
                 | ErrorKind::InvalidRequest
                 | ErrorKind::PayloadTooLarge
                 | ErrorKind::StoreUnavailable
+                | ErrorKind::ShuttingDown
         )
     }
 
@@ -130,6 +138,7 @@ impl ErrorKind {
     /// |---|---|---|
     /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
     /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
+    /// | `ShuttingDown` | `Transient` | another instance can serve the call |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
     /// | `InvalidRequest`, `IdempotencyMismatch`, `PayloadTooLarge` | `Benign` | the request is at fault: never retried, never the dependency's failure |
@@ -172,6 +181,8 @@ pub enum Primitive {
     Timeout,
     /// An idempotency store or layer.
     Idempotency,
+    /// Health checks, startup and graceful shutdown (`resilience_core::health`).
+    Health,
 }
 
 impl Primitive {
@@ -183,6 +194,7 @@ impl Primitive {
         Primitive::Bulkhead,
         Primitive::Timeout,
         Primitive::Idempotency,
+        Primitive::Health,
     ];
 
     /// A stable `snake_case` identifier, the value of the `primitive` metric label.
@@ -194,6 +206,7 @@ impl Primitive {
             Primitive::Bulkhead => "bulkhead",
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
+            Primitive::Health => "health",
         }
     }
 }
