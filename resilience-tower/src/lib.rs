@@ -16,6 +16,9 @@
 //!   duplicates of a POST run the handler once and get the first response replayed.
 //! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
 //!   idempotency rule, [`retry::HttpRetryLayer`].
+//! - [`health`]: liveness and readiness endpoints ([`health::HealthService`], and
+//!   `health::router` with feature `axum`) in the IETF health check format, and
+//!   [`health::DrainLayer`] for graceful shutdown.
 //! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
 //!   deadline (`grpc-timeout` or milliseconds) and enforces it,
 //!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
@@ -34,13 +37,14 @@
 //! # Features
 //!
 //! - `axum`: `IntoResponse` for [`http::HttpError`], so handlers can return resilience
-//!   errors directly.
+//!   errors directly; `health::router`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod deadline;
+pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod retry;
