@@ -13,7 +13,6 @@ pub(crate) fn duration_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, 
 }
 
 /// An optional duration as seconds, or `null`.
-#[allow(clippy::ref_option)] // serde's `serialize_with` passes `&Option<T>`.
 pub(crate) fn option_duration_secs<S: Serializer>(
     d: &Option<Duration>,
     s: S,

@@ -2,12 +2,15 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::lifecycle::Lifecycle;
 use super::primitives::RegistryChecks;
 use super::slot::Slot;
-use super::{Check, Health, StartupConfig};
+use super::{Check, Health, Shared, StartupConfig};
 use crate::config::check;
 use crate::retry::Backoff;
 use crate::{ConfigError, Name, Primitive, Registry};
@@ -16,7 +19,7 @@ use crate::{ConfigError, Name, Primitive, Registry};
 ///
 /// | setting | default | why |
 /// |---|---|---|
-/// | [`check_timeout`](Self::check_timeout) | 1 s | Kubernetes' default probe timeout: a hung check fails before the prober gives up |
+/// | [`check_timeout`](Self::check_timeout) | 1 s | Kubernetes' default probe timeout: a probe that finds a result stale waits for the run, so a hung check fails about when the prober would give up anyway |
 /// | [`interval`](Self::interval) | 5 s | at most one run per check every 5 s, however many probers ask |
 /// | [`startup_timeout`](Self::startup_timeout) | 60 s | then startup fails and the process should exit |
 /// | [`startup_backoff`](Self::startup_backoff) | exponential from 100 ms | with equal jitter, up to [`startup_max_delay`](Self::startup_max_delay) (5 s) |
@@ -177,20 +180,28 @@ impl HealthBuilder {
                 .map(|c| Arc::new(Slot::new(c, self.check_timeout, interval)))
                 .collect()
         };
-        Ok(Health::from_parts(
-            slots(self.checks, self.interval),
+        let shared = Shared {
+            slots: slots(self.checks, self.interval),
             // A startup attempt always runs its checks afresh.
-            slots(self.startup_checks, Duration::ZERO),
-            self.registry
+            startup_slots: slots(self.startup_checks, Duration::ZERO),
+            registry: self
+                .registry
                 .map(|r| RegistryChecks::new(r, self.critical_breakers)),
-            StartupConfig {
+            startup: StartupConfig {
                 timeout: self.startup_timeout,
                 backoff: self.startup_backoff,
                 max_delay: self.startup_max_delay,
             },
-            self.shutdown_delay,
-            self.drain_timeout,
-        ))
+            shutdown_delay: self.shutdown_delay,
+            drain_timeout: self.drain_timeout,
+            lifecycle: Lifecycle::new(),
+            created: Instant::now(),
+            startup_reports: Mutex::default(),
+            startup_running: tokio::sync::Mutex::const_new(()),
+        };
+        Ok(Health {
+            shared: Arc::new(shared),
+        })
     }
 }
 

@@ -159,30 +159,6 @@ impl Health {
         HealthBuilder::default()
     }
 
-    fn from_parts(
-        slots: Box<[Arc<Slot>]>,
-        startup_slots: Box<[Arc<Slot>]>,
-        registry: Option<RegistryChecks>,
-        startup: StartupConfig,
-        shutdown_delay: Duration,
-        drain_timeout: Duration,
-    ) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                slots,
-                startup_slots,
-                registry,
-                startup,
-                shutdown_delay,
-                drain_timeout,
-                lifecycle: Lifecycle::new(),
-                created: Instant::now(),
-                startup_reports: Mutex::default(),
-                startup_running: tokio::sync::Mutex::const_new(()),
-            }),
-        }
-    }
-
     /// The current phase.
     pub fn phase(&self) -> Phase {
         self.shared.lifecycle.phase()

@@ -93,7 +93,8 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// A passing report of `name`, observed now; the fields are public to adjust.
+    /// A critical report of `name` with `status`, observed now, with no other members
+    /// (the fields are public, to fill in).
     pub fn new(name: impl Into<Name>, status: Status) -> Self {
         Self {
             name: name.into(),

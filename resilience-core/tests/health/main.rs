@@ -4,11 +4,11 @@
 
 mod cache;
 mod config;
+#[cfg(feature = "serde")]
+mod json;
 mod readiness;
 #[cfg(feature = "redis")]
 mod redis;
-#[cfg(feature = "serde")]
-mod serde;
 mod shutdown;
 mod startup;
 mod support;
