@@ -1,12 +1,12 @@
 //! Permits: RAII guards for one admitted call.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use super::core::{Shared, Ticket};
 use super::telemetry::Judged;
-use crate::{BoxError, Class, Classify, Error};
+use crate::error::find;
+use crate::{Class, Classify, Error};
 
 /// Leave to run one call, from [`CircuitBreaker::try_acquire`](super::CircuitBreaker::try_acquire).
 ///
@@ -42,21 +42,14 @@ pub(crate) fn judge(class: Class) -> Judged {
 /// Classifies `result`, except that an error which is (or boxes) a rejecting
 /// [`Error`](crate::Error) counts as rejected: the dependency was never called.
 #[inline]
-pub(crate) fn judge_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
+fn judge_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
     classifier: &C,
     result: &Result<T, E>,
 ) -> Judged {
-    if let Err(err) = result {
-        let err: &dyn Any = err;
-        let inner = err.downcast_ref::<Error>().or_else(|| {
-            err.downcast_ref::<BoxError>()
-                .and_then(|b| b.downcast_ref::<Error>())
-        });
-        if inner.is_some_and(Error::is_rejection) {
-            return Judged::Rejected;
-        }
+    match result {
+        Err(err) if find(err).is_some_and(Error::is_rejection) => Judged::Rejected,
+        _ => judge(classifier.classify(result)),
     }
-    judge(classifier.classify(result))
 }
 
 macro_rules! permit_methods {
@@ -98,6 +91,14 @@ macro_rules! permit_methods {
 
         /// Gives the permit back without an outcome (same as dropping it).
         pub fn cancel(self) {}
+
+        /// Records how the call counted.
+        #[inline]
+        pub(crate) fn complete(mut self, judged: Judged) {
+            if let Some(ticket) = self.ticket.take() {
+                self.shared.complete(ticket, judged);
+            }
+        }
     };
 }
 

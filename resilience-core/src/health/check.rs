@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn an_error_becomes_a_failure_with_its_source_chain() {
-        let err = crate::Error::inner(std::io::Error::other("connection refused"))
+        let err = crate::Error::wrap(std::io::Error::other("connection refused"))
             .with_detail("ping failed");
         let outcome = Err::<(), _>(err).into_check_outcome();
         assert_eq!(outcome.status(), Status::Fail);

@@ -12,7 +12,7 @@ use super::primitives::RegistryChecks;
 use super::slot::Slot;
 use super::{Check, Health, Shared, StartupConfig};
 use crate::config::check;
-use crate::retry::Backoff;
+use crate::retry::{Backoff, Jitter, RetryPolicy};
 use crate::{ConfigError, Name, Primitive, Registry};
 
 /// Builds a [`Health`]; every setting has a default.
@@ -189,8 +189,15 @@ impl HealthBuilder {
                 .map(|r| RegistryChecks::new(r, self.critical_breakers)),
             startup: StartupConfig {
                 timeout: self.startup_timeout,
-                backoff: self.startup_backoff,
-                max_delay: self.startup_max_delay,
+                policy: RetryPolicy::builder()
+                    .name("health.startup")
+                    .max_attempts(u32::MAX)
+                    .backoff(self.startup_backoff)
+                    .max_delay(self.startup_max_delay)
+                    .jitter(Jitter::Equal)
+                    .max_elapsed(self.startup_timeout)
+                    .no_budget()
+                    .build()?,
             },
             shutdown_delay: self.shutdown_delay,
             drain_timeout: self.drain_timeout,

@@ -149,8 +149,9 @@ struct Shared {
 
 struct StartupConfig {
     timeout: Duration,
-    backoff: crate::retry::Backoff,
-    max_delay: Duration,
+    /// Retries the failing startup checks: backoff with equal jitter, no budget, within
+    /// `timeout`.
+    policy: crate::retry::RetryPolicy,
 }
 
 impl Health {

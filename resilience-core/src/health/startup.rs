@@ -1,15 +1,16 @@
 //! [`Health::startup`]: retry the startup checks with backoff until they pass or the
 //! startup timeout passes.
 
-use std::hash::BuildHasher;
 use std::sync::{Arc, PoisonError};
 
 use tokio::time::Instant;
 
 use super::slot::Slot;
 use super::{CheckReport, Health, Phase, Status};
-use crate::retry::{FastRng, Jitter};
-use crate::{Error, ErrorKind, Primitive};
+use crate::classify::TransientErrors;
+use crate::outcome;
+use crate::retry::Next;
+use crate::{Deadline, Error, ErrorKind, Primitive};
 
 impl Health {
     /// Runs the startup checks until each has passed once (`pass` or `warn`), then moves
@@ -20,6 +21,8 @@ impl Health {
     /// when the next attempt would start after the
     /// [startup timeout](super::HealthBuilder::startup_timeout). With no startup checks it
     /// moves to `Ready` at once, so call it when the rest of your initialization is done.
+    /// The attempts are a [`RetryPolicy`](crate::retry::RetryPolicy) call (no budget), so
+    /// they are counted in `resilience_retry_attempts_total{name="health.startup"}`.
     /// Calling it again after success returns `Ok` at once.
     ///
     /// # Errors
@@ -49,59 +52,47 @@ impl Health {
             }
             Phase::Stopping | Phase::Draining => return Err(super::lifecycle::shutting_down()),
         }
-        let config = &shared.startup;
-        let started = Instant::now();
-        let deadline = super::after(started, config.timeout);
-        let mut rng = FastRng::new(std::hash::RandomState::new().hash_one(started));
+        // The retry policy's loop decides: when to try again (backoff, equal jitter), and
+        // when the next attempt would start past the startup timeout.
+        let mut retry = shared.startup.policy.retry_loop();
+        let deadline = retry.deadline().map_or_else(
+            || super::after(Instant::now(), shared.startup.timeout),
+            Deadline::instant,
+        );
         let mut pending: Vec<&Arc<Slot>> = shared.startup_slots.iter().collect();
-        let mut previous_delay = config.backoff.base();
-        let mut attempt = 0_u32;
         loop {
-            attempt = attempt.saturating_add(1);
-            let runs: Vec<_> = pending.iter().map(|slot| slot.lookup()).collect();
-            let mut failed = Vec::new();
-            for (slot, run) in pending.iter().zip(runs) {
-                let report = match tokio::time::timeout_at(deadline, run.report()).await {
-                    Ok(report) => report,
-                    Err(_) => {
-                        let mut report = CheckReport::new(slot.name().clone(), Status::Fail);
-                        report.output = Some(String::from("still running at the startup timeout"));
-                        report
-                    }
-                };
-                if report.status == Status::Fail {
-                    failed.push(report.clone());
-                }
-                self.record_startup_report(report);
-            }
-            if failed.is_empty() {
-                break;
-            }
-            pending.retain(|slot| failed.iter().any(|r| r.name == *slot.name()));
-            let delay = Jitter::Equal.apply(
-                &config.backoff,
-                attempt,
-                config.max_delay,
-                previous_delay,
-                &mut rng,
+            let attempt = outcome::judge(
+                &TransientErrors,
+                outcome::lift(self.startup_attempt(&pending, deadline)),
             );
-            previous_delay = delay;
-            let names: Vec<&str> = failed.iter().map(|r| r.name.as_str()).collect();
-            if super::after(Instant::now(), delay) >= deadline {
-                self.shared
-                    .lifecycle
-                    .advance(Phase::StartupFailed, |p| p == Phase::Starting);
-                tracing::error!(attempt, failed_checks = ?names, "startup checks did not pass within the startup timeout");
-                return Err(self.startup_failed(&failed));
-            }
-            tracing::warn!(attempt, failed_checks = ?names, retry_in = ?delay, "startup checks failing; retrying");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = shared.lifecycle.reached(Phase::Stopping) => {
-                    return Err(super::lifecycle::shutting_down());
+            let attempted = retry.attempt(attempt).await;
+            let failed = match retry.next(attempted) {
+                Next::Done(Ok(Ok(()))) => break,
+                Next::Done(Ok(Err(failed))) => failed,
+                // Cut off at the deadline: the checks still running count as failed.
+                Next::Done(Err(_)) => self.failed_startup_reports(&pending),
+                Next::Retry(delay) => {
+                    let failed = self.failed_startup_reports(&pending);
+                    pending.retain(|slot| failed.iter().any(|r| r.name == *slot.name()));
+                    let names: Vec<&str> = failed.iter().map(|r| r.name.as_str()).collect();
+                    tracing::warn!(attempt = retry.attempts(), failed_checks = ?names, retry_in = ?delay, "startup checks failing; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = shared.lifecycle.reached(Phase::Stopping) => {
+                            return Err(super::lifecycle::shutting_down());
+                        }
+                    }
+                    continue;
                 }
-            }
+            };
+            self.shared
+                .lifecycle
+                .advance(Phase::StartupFailed, |p| p == Phase::Starting);
+            let names: Vec<&str> = failed.iter().map(|r| r.name.as_str()).collect();
+            tracing::error!(attempt = retry.attempts(), failed_checks = ?names, "startup checks did not pass within the startup timeout");
+            return Err(self.startup_failed(&failed));
         }
+        let attempt = retry.attempts();
         if shared
             .lifecycle
             .advance(Phase::Ready, |p| p == Phase::Starting)
@@ -112,6 +103,60 @@ impl Health {
             // Shutdown began while the last attempt ran.
             Err(super::lifecycle::shutting_down())
         }
+    }
+
+    /// One startup attempt: the checks still failing, run concurrently, each until it
+    /// answers or `deadline` passes; the failed reports as the error.
+    async fn startup_attempt(
+        &self,
+        pending: &[&Arc<Slot>],
+        deadline: Instant,
+    ) -> Result<(), Vec<CheckReport>> {
+        let runs: Vec<_> = pending.iter().map(|slot| slot.lookup()).collect();
+        let mut failed = Vec::new();
+        for (slot, run) in pending.iter().zip(runs) {
+            let report = match tokio::time::timeout_at(deadline, run.report()).await {
+                Ok(report) => report,
+                Err(_) => {
+                    let mut report = CheckReport::new(slot.name().clone(), Status::Fail);
+                    report.output = Some(String::from("still running at the startup timeout"));
+                    report
+                }
+            };
+            if report.status == Status::Fail {
+                failed.push(report.clone());
+            }
+            self.record_startup_report(report);
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed)
+        }
+    }
+
+    /// The latest report of each of `pending` that did not pass: its last failure, or a
+    /// failure if it has not answered yet.
+    fn failed_startup_reports(&self, pending: &[&Arc<Slot>]) -> Vec<CheckReport> {
+        let reports = self
+            .shared
+            .startup_reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        pending
+            .iter()
+            .filter_map(
+                |slot| match reports.iter().find(|r| r.name == *slot.name()) {
+                    Some(r) if r.status == Status::Fail => Some(r.clone()),
+                    Some(_) => None,
+                    None => {
+                        let mut report = CheckReport::new(slot.name().clone(), Status::Fail);
+                        report.output = Some(String::from("still running at the startup timeout"));
+                        Some(report)
+                    }
+                },
+            )
+            .collect()
     }
 
     fn record_startup_report(&self, report: CheckReport) {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use resilience_core::health::{Check, Health, Status};
 use resilience_core::idempotency::RedisStore;
-use resilience_core::idempotency::testing::redis_url_or_skip;
+use resilience_test_support::redis::redis_url_or_skip;
 
 async fn readiness_with(store: RedisStore) -> resilience_core::health::HealthReport {
     let health = Health::builder()

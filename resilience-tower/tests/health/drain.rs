@@ -14,7 +14,7 @@ use resilience_tower::http::HttpErrorLayer;
 use tokio::time::Instant;
 use tower::{ServiceBuilder, ServiceExt};
 
-use crate::common::problem_json;
+use resilience_test_support::http::problem_json;
 
 fn app(health: &Health) -> Router {
     Router::new()

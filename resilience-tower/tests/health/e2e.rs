@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 use crate::format::health_json;
-use crate::support::{get as http_get, serve};
+use resilience_test_support::http::{get as http_get, serve};
 
 /// A load balancer's view: polls `/ready` every 10 ms until `threshold` consecutive
 /// answers have `want` (as real balancers count healthy/unhealthy thresholds); returns

@@ -60,7 +60,7 @@ where
                 let outcome = ready!(future.poll(cx));
                 // Count the request out as soon as it is answered.
                 drop(in_flight.take());
-                Poll::Ready(outcome.map_err(Error::inner))
+                Poll::Ready(outcome.map_err(Error::wrap))
             }
             StateProj::Refused { error } => Poll::Ready(Err(error
                 .take()

@@ -62,7 +62,7 @@ pub use layer::DrainLayer;
 ///   count is released when the inner future completes (for an HTTP response: when its
 ///   head is ready; axum's graceful shutdown waits for the body) or is dropped. Once
 ///   draining, `call` fails the future without calling the inner service.
-/// - Inner errors become [`Error`] with [`Error::inner`] (an inner `Error` passes
+/// - Inner errors become [`Error`] with [`Error::wrap`] (an inner `Error` passes
 ///   through unchanged).
 ///
 /// # Clone
@@ -111,7 +111,7 @@ where
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
