@@ -103,6 +103,7 @@
 mod check;
 mod config;
 mod drain;
+mod guard;
 mod lifecycle;
 mod primitives;
 #[cfg(feature = "redis")]
@@ -119,6 +120,7 @@ use tokio::time::Instant;
 
 pub use check::{Check, CheckOutcome, IntoCheckOutcome, Status};
 pub use config::HealthBuilder;
+pub use guard::Guarded;
 pub use lifecycle::{InFlight, Phase};
 pub use report::{CheckReport, HealthReport};
 

@@ -138,3 +138,32 @@ async fn no_admitted_request_is_still_running_when_drain_completes() {
     assert!(refused.load(Ordering::SeqCst));
     assert!(served > 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_guarded_request_counts_until_it_completes_and_a_refused_one_never_runs() {
+    let health = started(builder()).await;
+    let ran = Arc::new(AtomicBool::new(false));
+    let slow = health.guard(resilience_core::outcome::lift(async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<_, std::io::Error>("served")
+    }));
+    // Counted from the moment it is guarded, before its first poll.
+    assert_eq!(health.in_flight(), 1);
+    let slow = tokio::spawn(slow);
+
+    health.shutdown_signal(std::future::ready(())).await;
+    let refused = health.guard(resilience_core::outcome::lift({
+        let ran = Arc::clone(&ran);
+        async move {
+            ran.store(true, Ordering::SeqCst);
+            Ok::<_, std::io::Error>("never")
+        }
+    }));
+    let err = refused.await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ShuttingDown);
+    assert!(!ran.load(Ordering::SeqCst), "a refused request never runs");
+    assert_eq!(health.in_flight(), 1);
+
+    assert_eq!(slow.await.unwrap().unwrap().unwrap(), "served");
+    assert_eq!(health.in_flight(), 0, "counted out once answered");
+}

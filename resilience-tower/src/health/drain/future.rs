@@ -4,46 +4,24 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use resilience_core::health::InFlight;
+use resilience_core::health::Guarded;
+use resilience_core::outcome::Wrap;
 use resilience_core::{BoxError, Error};
 
 pin_project! {
-    /// Response future of [`DrainService`](super::DrainService): counts the request in
-    /// flight until the inner call completes or this future is dropped.
+    /// Response future of [`DrainService`](super::DrainService): the core
+    /// [`Guarded`] request around the inner call (counted in flight until it completes or
+    /// this future is dropped), its outcome as `Result<_, Error>`.
+    #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Called {
-            #[pin]
-            future: F,
-            in_flight: Option<InFlight>,
-        },
-        Refused {
-            error: Option<Error>,
-        },
+        guarded: Guarded<Wrap<F>>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn called(future: F, in_flight: InFlight) -> Self {
-        Self {
-            state: State::Called {
-                future,
-                in_flight: Some(in_flight),
-            },
-        }
-    }
-
-    pub(crate) fn refused(error: Error) -> Self {
-        Self {
-            state: State::Refused { error: Some(error) },
-        }
+    pub(crate) fn new(guarded: Guarded<Wrap<F>>) -> Self {
+        Self { guarded }
     }
 }
 
@@ -54,29 +32,17 @@ where
 {
     type Output = Result<T, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Called { future, in_flight } => {
-                let outcome = ready!(future.poll(cx));
-                // Count the request out as soon as it is answered.
-                drop(in_flight.take());
-                Poll::Ready(outcome.map_err(Error::wrap))
-            }
-            StateProj::Refused { error } => Poll::Ready(Err(error
-                .take()
-                .expect("drain `ResponseFuture` polled after completion"))),
-        }
+        let outcome = ready!(self.project().guarded.poll(cx));
+        Poll::Ready(outcome.and_then(|result| result))
     }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Called { .. } => "called",
-            State::Refused { .. } => "refused",
-        };
         f.debug_struct("ResponseFuture")
-            .field("state", &state)
+            .field("guarded", &self.guarded)
             .finish()
     }
 }

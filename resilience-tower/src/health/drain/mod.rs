@@ -30,7 +30,7 @@
 //! # Why
 //!
 //! A graceful shutdown has to know what is still running. axum's graceful shutdown
-//! waits for connections; this layer counts requests ([`Health::enter`]), so
+//! waits for connections; this layer counts requests (the core [`Guarded`] request), so
 //! [`Health::drain`] can wait for exactly those (and report how many were cut off when
 //! the drain timeout passed), and it refuses requests that arrive once draining began —
 //! on a kept-alive connection, or on a server without graceful shutdown of its own —
@@ -47,7 +47,8 @@ mod layer;
 
 use std::task::{Context, Poll};
 
-use resilience_core::health::Health;
+use resilience_core::health::{Guarded, Health};
+use resilience_core::outcome;
 use resilience_core::{BoxError, Error};
 use tower_service::Service;
 
@@ -115,9 +116,11 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        match self.health.enter() {
-            Ok(in_flight) => ResponseFuture::called(self.inner.call(request), in_flight),
-            Err(error) => ResponseFuture::refused(error),
-        }
+        // Refused: the inner service is not called at all.
+        let guarded = match self.health.enter() {
+            Ok(in_flight) => Guarded::admitted(in_flight, outcome::wrap(self.inner.call(request))),
+            Err(error) => Guarded::refused(error),
+        };
+        ResponseFuture::new(guarded)
     }
 }
