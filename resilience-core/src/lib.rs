@@ -13,6 +13,9 @@
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`timeout`](mod@timeout): a time limit per attempt;
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`adaptive`]: a bulkhead whose limit is found from latency and failures (AIMD, Vegas);
+//! - [`throttle`]: client-side adaptive throttling (Google SRE), refusing locally what a
+//!   rejecting backend would refuse anyway;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
 //! - [`health`]: liveness and readiness ([`health::Health`]) from dependency checks with
@@ -75,6 +78,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
@@ -88,9 +92,11 @@ mod name;
 pub mod outcome;
 pub mod registry;
 pub mod retry;
+mod rng;
 #[cfg(feature = "serde")]
 mod ser;
 pub mod telemetry;
+pub mod throttle;
 pub mod timeout;
 mod timer;
 

@@ -36,6 +36,8 @@
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
 //! | `resilience_health_checks_total` | counter | `name`, `status` | health check runs, by result |
 //! | `resilience_health_check_duration_seconds` | histogram | `name` | how long health checks took |
+//! | `resilience_concurrency_limit` | gauge | `name` | the current limit of an adaptive bulkhead |
+//! | `resilience_throttle_rejected_total` | counter | `name` | calls refused locally by an adaptive throttle |
 //!
 //! [`METRICS`] lists the same facts as data; [`describe`] reads it.
 //!
@@ -82,6 +84,10 @@ pub mod metric {
     /// Histogram (seconds): how long a health check run took (a hung check counts its
     /// timeout), labelled `name`.
     pub const HEALTH_CHECK_DURATION_SECONDS: &str = "resilience_health_check_duration_seconds";
+    /// Gauge: the current limit of an adaptive bulkhead, labelled `name`.
+    pub const CONCURRENCY_LIMIT: &str = "resilience_concurrency_limit";
+    /// Counter: calls an adaptive throttle refused locally, labelled `name`.
+    pub const THROTTLE_REJECTED_TOTAL: &str = "resilience_throttle_rejected_total";
 }
 
 /// The type of a metric.
@@ -200,6 +206,20 @@ pub const METRICS: &[MetricSpec] = {
             unit: Some(Seconds),
             labels: &[NAME],
             help: "How long health check runs took.",
+        },
+        MetricSpec {
+            name: metric::CONCURRENCY_LIMIT,
+            kind: Gauge,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "The current concurrency limit of an adaptive bulkhead.",
+        },
+        MetricSpec {
+            name: metric::THROTTLE_REJECTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls an adaptive throttle refused locally.",
         },
     ]
 };

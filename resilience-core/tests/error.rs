@@ -42,6 +42,10 @@ fn each_kind_displays_its_description_alone_when_no_context_is_set() {
         (ErrorKind::PayloadTooLarge, "payload too large"),
         (ErrorKind::StoreUnavailable, "backing store unavailable"),
         (ErrorKind::ShuttingDown, "the service is shutting down"),
+        (
+            ErrorKind::Throttled,
+            "throttled locally: the backend is rejecting most calls",
+        ),
         (ErrorKind::Inner, "operation failed"),
     ];
     assert_eq!(
@@ -180,7 +184,8 @@ fn is_rejection_per_kind() {
             | ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
             | ErrorKind::StoreUnavailable
-            | ErrorKind::ShuttingDown => true,
+            | ErrorKind::ShuttingDown
+            | ErrorKind::Throttled => true,
             ErrorKind::Timeout | ErrorKind::RetryBudgetExhausted | ErrorKind::Inner => false,
             _ => unreachable!("every kind is listed in ErrorKind::ALL and here"),
         };

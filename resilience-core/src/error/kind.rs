@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// finish (see `resilience_core::health`): the call was not made; another instance
     /// can take it.
     ShuttingDown,
+    /// A client-side [adaptive throttle](crate::throttle) refused the call locally: the
+    /// backend has been rejecting most calls, so this one was not sent.
+    Throttled,
     /// The wrapped operation failed with its own error, kept as the
     /// [`source`](std::error::Error::source).
     Inner,
@@ -70,6 +73,7 @@ impl ErrorKind {
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
         ErrorKind::ShuttingDown,
+        ErrorKind::Throttled,
         ErrorKind::Inner,
     ];
 
@@ -87,6 +91,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
             ErrorKind::ShuttingDown => "shutting_down",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::Inner => "inner",
         }
     }
@@ -105,6 +110,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
             ErrorKind::ShuttingDown => "the service is shutting down",
+            ErrorKind::Throttled => "throttled locally: the backend is rejecting most calls",
             ErrorKind::Inner => "operation failed",
         }
     }
@@ -128,6 +134,7 @@ impl ErrorKind {
                 | ErrorKind::PayloadTooLarge
                 | ErrorKind::StoreUnavailable
                 | ErrorKind::ShuttingDown
+                | ErrorKind::Throttled
         )
     }
 
@@ -137,7 +144,7 @@ impl ErrorKind {
     /// | kind | class | why |
     /// |---|---|---|
     /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
-    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
+    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict`, `Throttled` | `Transient` | the condition passes; the hint says when |
     /// | `ShuttingDown` | `Transient` | another instance can serve the call |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
@@ -183,6 +190,8 @@ pub enum Primitive {
     Idempotency,
     /// Health checks, startup and graceful shutdown (`resilience_core::health`).
     Health,
+    /// A client-side adaptive throttle.
+    Throttle,
 }
 
 impl Primitive {
@@ -195,6 +204,7 @@ impl Primitive {
         Primitive::Timeout,
         Primitive::Idempotency,
         Primitive::Health,
+        Primitive::Throttle,
     ];
 
     /// A stable `snake_case` identifier, the value of the `primitive` metric label.
@@ -207,6 +217,7 @@ impl Primitive {
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
             Primitive::Health => "health",
+            Primitive::Throttle => "throttle",
         }
     }
 }

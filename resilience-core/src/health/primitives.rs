@@ -1,4 +1,5 @@
-//! Checks read from the [`Registry`]'s primitives: every circuit breaker and bulkhead.
+//! Checks read from the [`Registry`]'s primitives: every circuit breaker, bulkhead,
+//! adaptive bulkhead and adaptive throttle.
 //!
 //! They cost no I/O (a snapshot of atomics), so they are read fresh on every probe
 //! instead of cached, and a breaker or bulkhead registered after the [`Health`](super::Health)
@@ -8,6 +9,12 @@
 //! |---|---|---|---|
 //! | circuit breaker | `{name}:circuitBreaker` | the state (`"open"`) | closed, disabled: pass; half-open: warn; open, forced open: fail, non-critical unless [`critical_circuit_breaker`](super::HealthBuilder::critical_circuit_breaker) |
 //! | bulkhead | `{name}:bulkhead` | permits in use / capacity (`observedUnit` `"ratio"`) | warn when every permit is taken, else pass |
+//! | adaptive bulkhead | `{name}:adaptiveBulkhead` | permits in use / current limit (`"ratio"`) | warn when every permit the limit allows is taken, else pass |
+//! | adaptive throttle | `{name}:throttle` | the probability of refusing the next call locally | warn while it refuses calls (the backend is rejecting), else pass |
+//!
+//! None of them fails readiness: a full bulkhead or a throttled dependency is load this
+//! instance is already shedding, and taking it out of rotation would move that load onto
+//! its peers.
 
 use std::fmt;
 use std::ops::Deref;
@@ -33,7 +40,8 @@ impl RegistryChecks {
         }
     }
 
-    /// One report per breaker, then one per bulkhead, each sorted by name.
+    /// One report per breaker, then per bulkhead, adaptive bulkhead and throttle, each kind
+    /// sorted by name.
     pub(crate) fn reports(&self) -> impl Iterator<Item = CheckReport> + '_ {
         let snapshot = self.registry.snapshot();
         let breakers = snapshot.circuit_breakers.into_iter().map(|breaker| {
@@ -61,7 +69,30 @@ impl RegistryChecks {
                 .with_component("component")
                 .with_observed(used, Some("ratio"))
         });
-        breakers.chain(bulkheads)
+        let adaptive = snapshot.adaptive_bulkheads.into_iter().map(|bulkhead| {
+            let status = if bulkhead.in_flight >= bulkhead.limit {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            // Limits are far below 2^52: the ratio is exact enough.
+            #[allow(clippy::cast_precision_loss)]
+            let used = bulkhead.in_flight as f64 / bulkhead.limit.max(1) as f64;
+            CheckReport::new(format!("{}:adaptiveBulkhead", bulkhead.name), status)
+                .with_component("component")
+                .with_observed(used, Some("ratio"))
+        });
+        let throttles = snapshot.throttles.into_iter().map(|throttle| {
+            let status = if throttle.rejection_probability > 0.0 {
+                Status::Warn
+            } else {
+                Status::Pass
+            };
+            CheckReport::new(format!("{}:throttle", throttle.name), status)
+                .with_component("component")
+                .with_observed(throttle.rejection_probability, None)
+        });
+        breakers.chain(bulkheads).chain(adaptive).chain(throttles)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use resilience_core::adaptive::Aimd;
 use resilience_core::health::{Phase, Status};
 use resilience_core::{FieldValue, Registry};
 
@@ -147,6 +148,56 @@ async fn a_saturated_bulkhead_warns() {
     );
     drop((first, second));
     assert_eq!(health.readiness().await.status, Status::Pass);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_saturated_adaptive_bulkhead_warns() {
+    let registry = Arc::new(Registry::new());
+    let limit = Aimd::builder()
+        .initial_limit(2)
+        .min_limit(1)
+        .max_limit(4)
+        .build()
+        .unwrap();
+    let pool = registry
+        .adaptive_bulkhead("search", |b| b.algorithm(limit))
+        .unwrap();
+    let health = started(builder().registry(Arc::clone(&registry))).await;
+    let key = "search:adaptiveBulkhead";
+
+    let first = pool.bulkhead().try_acquire().unwrap();
+    let report = health.readiness().await;
+    assert_eq!(report.check(key).unwrap().status, Status::Pass);
+    assert_eq!(observed(&report, key), FieldValue::from(0.5));
+
+    let second = pool.bulkhead().try_acquire().unwrap();
+    let report = health.readiness().await;
+    assert_eq!(report.status, Status::Warn);
+    assert_eq!(report.check(key).unwrap().status, Status::Warn);
+    drop((first, second));
+    assert_eq!(health.readiness().await.status, Status::Pass);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttle_refusing_calls_warns_without_failing_readiness() {
+    let registry = Arc::new(Registry::new());
+    let throttle = registry.throttle("ledger", |b| b.multiplier(1.1)).unwrap();
+    let health = started(builder().registry(Arc::clone(&registry))).await;
+    let key = "ledger:throttle";
+
+    let report = health.readiness().await;
+    assert_eq!(report.check(key).unwrap().status, Status::Pass);
+    assert_eq!(observed(&report, key), FieldValue::from(0.0));
+
+    for _ in 0..100 {
+        if throttle.try_admit().is_ok() {
+            throttle.record(false);
+        }
+    }
+    assert!(throttle.rejection_probability() > 0.0);
+    let report = health.readiness().await;
+    assert_eq!(report.check(key).unwrap().status, Status::Warn);
+    assert_eq!(report.status, Status::Warn);
 }
 
 #[tokio::test(start_paused = true)]

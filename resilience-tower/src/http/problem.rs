@@ -19,7 +19,7 @@
 //!
 //! | kind | status |
 //! |---|---|
-//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `ShuttingDown` | 503 Service Unavailable |
+//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `Throttled`, `ShuttingDown` | 503 Service Unavailable |
 //! | `DeadlineExceeded`, `Timeout` | 504 Gateway Timeout |
 //! | `IdempotencyConflict` | 409 Conflict |
 //! | `IdempotencyMismatch` | 422 Unprocessable Content |
@@ -209,7 +209,8 @@ fn default_status(kind: ErrorKind) -> StatusCode {
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
         | ErrorKind::StoreUnavailable
-        | ErrorKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        | ErrorKind::ShuttingDown
+        | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
@@ -233,6 +234,7 @@ fn title(kind: ErrorKind) -> &'static str {
         ErrorKind::PayloadTooLarge => "Payload too large",
         ErrorKind::StoreUnavailable => "Service unavailable",
         ErrorKind::ShuttingDown => "Service shutting down",
+        ErrorKind::Throttled => "Request throttled",
         ErrorKind::Inner => "Upstream failure",
         _ => "Internal error",
     }
@@ -260,6 +262,9 @@ fn default_detail(kind: ErrorKind) -> &'static str {
         ErrorKind::StoreUnavailable => "A backing store is unreachable.",
         ErrorKind::ShuttingDown => {
             "This instance is shutting down; send the request to another instance."
+        }
+        ErrorKind::Throttled => {
+            "A dependency is rejecting most requests; this one was not sent to it."
         }
         ErrorKind::Inner => "An upstream dependency failed.",
         _ => "The request failed.",

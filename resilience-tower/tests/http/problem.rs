@@ -13,7 +13,8 @@ fn expected_status(kind: ErrorKind) -> StatusCode {
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
         | ErrorKind::StoreUnavailable
-        | ErrorKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        | ErrorKind::ShuttingDown
+        | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
