@@ -42,6 +42,11 @@ fn each_kind_displays_its_description_alone_when_no_context_is_set() {
         (ErrorKind::PayloadTooLarge, "payload too large"),
         (ErrorKind::StoreUnavailable, "backing store unavailable"),
         (ErrorKind::RateLimited, "rate limit exceeded"),
+        (ErrorKind::ShuttingDown, "the service is shutting down"),
+        (
+            ErrorKind::Throttled,
+            "throttled locally: the backend is rejecting most calls",
+        ),
         (ErrorKind::Inner, "operation failed"),
     ];
     assert_eq!(
@@ -180,7 +185,9 @@ fn is_rejection_per_kind() {
             | ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
             | ErrorKind::StoreUnavailable
-            | ErrorKind::RateLimited => true,
+            | ErrorKind::RateLimited
+            | ErrorKind::ShuttingDown
+            | ErrorKind::Throttled => true,
             ErrorKind::Timeout | ErrorKind::RetryBudgetExhausted | ErrorKind::Inner => false,
             _ => unreachable!("every kind is listed in ErrorKind::ALL and here"),
         };

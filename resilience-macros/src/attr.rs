@@ -16,6 +16,8 @@ pub(crate) struct Options {
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
     pub(crate) rate_limit: Option<Instance>,
+    pub(crate) adaptive: Option<Instance>,
+    pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
 }
 
@@ -36,7 +38,17 @@ pub(crate) enum Instance {
     Path(Path),
 }
 
-const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `circuit_breaker`, `rate_limit`, `bulkhead`, `classify`";
+impl Instance {
+    /// Where the value was written, for errors about it.
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Instance::Name(lit) => lit.span(),
+            Instance::Path(path) => syn::spanned::Spanned::span(path),
+        }
+    }
+}
+
+const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `circuit_breaker`, `rate_limit`, `bulkhead`, `adaptive`, `throttle`, `classify`";
 const KNOWN_RETRY: &str = "`attempts`, `backoff`, `base`, `max`, `jitter`, `budget`";
 
 impl Parse for Options {
@@ -100,6 +112,26 @@ impl Parse for Options {
                             instance,
                             span,
                             "rate_limit",
+                            &mut errors,
+                        );
+                    }
+                    "adaptive" => {
+                        let instance = instance_value(input, &key, "AdaptiveBulkhead")?;
+                        set(
+                            &mut options.adaptive,
+                            instance,
+                            span,
+                            "adaptive",
+                            &mut errors,
+                        );
+                    }
+                    "throttle" => {
+                        let instance = instance_value(input, &key, "AdaptiveThrottle")?;
+                        set(
+                            &mut options.throttle,
+                            instance,
+                            span,
+                            "throttle",
                             &mut errors,
                         );
                     }

@@ -141,12 +141,16 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         None => quote_spanned!(block.span()=> async move #anchored),
     };
 
-    // Innermost first: the lifted body, attempt timeout, bulkhead, rate limit, circuit
-    // breaker. A bulkhead and a rate limit ask for their permit or turn when their guard
-    // is made; nested inside another layer, each is wrapped in an `async` block so that
-    // it asks only once the layers around it have admitted the attempt (a breaker that
-    // refuses takes no turn from the rate limit; a caller waiting for its turn holds no
-    // bulkhead slot).
+    let classifier = match &plan.classify {
+        Some(path) => quote_spanned!(path.span()=> &#path),
+        None => quote!(&#private::TransientErrors),
+    };
+    // Innermost first: the lifted body, attempt timeout, bulkhead or adaptive bulkhead,
+    // rate limit, circuit breaker, throttle. A bulkhead and a rate limit ask for their
+    // permit or turn when their guard is made; nested inside another layer, each is wrapped
+    // in an `async` block so that it asks only once the layers around it have admitted the
+    // attempt (a breaker that refuses takes no turn from the rate limit; a caller waiting
+    // for its turn holds no bulkhead slot).
     let mut attempt = quote!(#private::lift(#body));
     if let Some(limit) = plan.timeout {
         let limit = duration(limit);
@@ -162,6 +166,17 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         );
         attempt = quote!(#private::bulkhead(#source, #attempt));
     }
+    if let Some(adaptive) = &plan.adaptive {
+        let source = resolve(
+            adaptive,
+            &private,
+            quote!(#krate::adaptive::AdaptiveBulkhead),
+            "AdaptiveSource",
+            "registry_adaptive",
+        );
+        attempt = quote!(#private::adaptive(#source, #classifier, #attempt));
+    }
+    let caps = plan.bulkhead.is_some() || plan.adaptive.is_some();
     if let Some(limiter) = &plan.rate_limit {
         let source = resolve(
             limiter,
@@ -170,18 +185,15 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             "RateLimiterSource",
             "registry_rate_limiter",
         );
-        let inner = match plan.bulkhead {
-            Some(_) => quote!(async { #attempt.await }),
-            None => attempt,
+        let inner = if caps {
+            quote!(async { #attempt.await })
+        } else {
+            attempt
         };
         attempt = quote!(#private::rate_limit(#source, #inner));
     }
     // Whether the attempt so far asks for something when it is made.
-    let eager = plan.bulkhead.is_some() || plan.rate_limit.is_some();
-    let classifier = match &plan.classify {
-        Some(path) => quote_spanned!(path.span()=> &#path),
-        None => quote!(&#private::TransientErrors),
-    };
+    let eager = caps || plan.rate_limit.is_some();
     let judged = match &plan.circuit_breaker {
         Some(breaker) => {
             let source = resolve(
@@ -204,6 +216,29 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         None => None,
     };
 
+    // The throttle decides first; what it wraps is asked only if it lets the call through.
+    let (attempt, judged) = match &plan.throttle {
+        Some(throttle) => {
+            let source = resolve(
+                throttle,
+                &private,
+                quote!(#krate::throttle::AdaptiveThrottle),
+                "ThrottleSource",
+                "registry_throttle",
+            );
+            match judged {
+                Some(judged) => (
+                    attempt,
+                    Some(quote!(#private::throttle(#source, async { #judged.await }))),
+                ),
+                None => (
+                    quote!(#private::throttle(#source, async { #attempt.await })),
+                    None,
+                ),
+            }
+        }
+        None => (attempt, judged),
+    };
     let call = match (&plan.retry, judged) {
         (Some(retry), Some(judged)) => {
             let policy = retry_policy(retry, &krate, &private, &name);

@@ -17,6 +17,8 @@ pub(crate) struct Plan {
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
     pub(crate) rate_limit: Option<Instance>,
+    pub(crate) adaptive: Option<Instance>,
+    pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
 }
 
@@ -29,6 +31,8 @@ impl Plan {
             || self.circuit_breaker.is_some()
             || self.bulkhead.is_some()
             || self.rate_limit.is_some()
+            || self.adaptive.is_some()
+            || self.throttle.is_some()
     }
 }
 
@@ -74,6 +78,13 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         .timeout
         .as_ref()
         .and_then(|lit| duration(lit, "timeout", &mut errors));
+    if let (Some(_), Some(adaptive)) = (&options.bulkhead, &options.adaptive) {
+        errors.push(syn::Error::new(
+            adaptive.span(),
+            "`bulkhead` and `adaptive` both cap concurrency: choose one (`adaptive` is a \
+             bulkhead whose limit moves)",
+        ));
+    }
     let retry = options.retry.map(|retry| {
         check_receiver_for_retry(func, &mut errors);
         check_retry(retry, &mut errors)
@@ -87,6 +98,8 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         circuit_breaker: options.circuit_breaker,
         bulkhead: options.bulkhead,
         rate_limit: options.rate_limit,
+        adaptive: options.adaptive,
+        throttle: options.throttle,
         classify: options.classify,
     })
 }

@@ -9,6 +9,10 @@
 //!   HTTP answers by status by default.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
 //!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
+//! - [`adaptive`]: [`adaptive::AdaptiveBulkheadLayer`], a bulkhead whose limit follows
+//!   the latency and failures of the calls it lets through (AIMD, Vegas).
+//! - [`throttle`]: [`throttle::AdaptiveThrottleLayer`], client-side adaptive throttling
+//!   (Google SRE): stop sending what the backend is already rejecting.
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
@@ -20,6 +24,9 @@
 //!   bounded wait in front of a rate-limited provider.
 //! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
 //!   idempotency rule, [`retry::HttpRetryLayer`].
+//! - [`health`]: liveness and readiness endpoints ([`health::HealthService`], and
+//!   `health::router` with feature `axum`) in the IETF health check format, and
+//!   [`health::DrainLayer`] for graceful shutdown.
 //! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
 //!   deadline (`grpc-timeout` or milliseconds) and enforces it,
 //!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
@@ -47,17 +54,21 @@
 //! - `axum`: `IntoResponse` for [`http::HttpError`], so handlers can return resilience
 //!   errors directly; [`rate_limit::PeerIp`] reads axum's `ConnectInfo`.
 //! - `redis`: the Redis idempotency store and rate limiter.
+//!   errors directly; `health::router`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod deadline;
+pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod rate_limit;
 pub mod retry;
+pub mod throttle;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]

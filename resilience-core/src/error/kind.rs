@@ -50,6 +50,13 @@ pub enum ErrorKind {
     /// A rate limit has no room for the call: it was not made. `retry_after` says when
     /// the limit will have room.
     RateLimited,
+    /// The service is shutting down and refuses new requests while the ones in flight
+    /// finish (see `resilience_core::health`): the call was not made; another instance
+    /// can take it.
+    ShuttingDown,
+    /// A client-side [adaptive throttle](crate::throttle) refused the call locally: the
+    /// backend has been rejecting most calls, so this one was not sent.
+    Throttled,
     /// The wrapped operation failed with its own error, kept as the
     /// [`source`](std::error::Error::source).
     Inner,
@@ -69,6 +76,8 @@ impl ErrorKind {
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
         ErrorKind::RateLimited,
+        ErrorKind::ShuttingDown,
+        ErrorKind::Throttled,
         ErrorKind::Inner,
     ];
 
@@ -86,6 +95,8 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ShuttingDown => "shutting_down",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::Inner => "inner",
         }
     }
@@ -104,6 +115,8 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
             ErrorKind::RateLimited => "rate limit exceeded",
+            ErrorKind::ShuttingDown => "the service is shutting down",
+            ErrorKind::Throttled => "throttled locally: the backend is rejecting most calls",
             ErrorKind::Inner => "operation failed",
         }
     }
@@ -127,6 +140,8 @@ impl ErrorKind {
                 | ErrorKind::PayloadTooLarge
                 | ErrorKind::StoreUnavailable
                 | ErrorKind::RateLimited
+                | ErrorKind::ShuttingDown
+                | ErrorKind::Throttled
         )
     }
 
@@ -136,7 +151,8 @@ impl ErrorKind {
     /// | kind | class | why |
     /// |---|---|---|
     /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
-    /// | `CircuitOpen`, `BulkheadFull`, `RateLimited`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
+    /// | `CircuitOpen`, `BulkheadFull`, `RateLimited`, `StoreUnavailable`, `IdempotencyConflict`, `Throttled` | `Transient` | the condition passes; the hint says when |
+    /// | `ShuttingDown` | `Transient` | another instance can serve the call |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
     /// | `InvalidRequest`, `IdempotencyMismatch`, `PayloadTooLarge` | `Benign` | the request is at fault: never retried, never the dependency's failure |
@@ -181,6 +197,10 @@ pub enum Primitive {
     Idempotency,
     /// A rate limiter.
     RateLimit,
+    /// Health checks, startup and graceful shutdown (`resilience_core::health`).
+    Health,
+    /// A client-side adaptive throttle.
+    Throttle,
 }
 
 impl Primitive {
@@ -193,6 +213,8 @@ impl Primitive {
         Primitive::Timeout,
         Primitive::Idempotency,
         Primitive::RateLimit,
+        Primitive::Health,
+        Primitive::Throttle,
     ];
 
     /// A stable `snake_case` identifier, the value of the `primitive` metric label.
@@ -205,6 +227,8 @@ impl Primitive {
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
             Primitive::RateLimit => "rate_limit",
+            Primitive::Health => "health",
+            Primitive::Throttle => "throttle",
         }
     }
 }

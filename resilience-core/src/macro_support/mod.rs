@@ -1,14 +1,14 @@
 //! Not public API: the runtime half of `#[resilient(...)]`, reached as
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
-//! The attribute nests the primitives' own guarded futures (deadline → retry → circuit
-//! breaker → rate limit → bulkhead → attempt timeout → the [lifted](crate::outcome::lift)
-//! body); their
-//! logic lives in their modules. Here is only what the attribute alone needs: finding the
-//! instances an option names (`instances.rs`, kept in `static`s by `cached.rs`), the
-//! policy its `retry(...)` options describe (`retry.rs`), cloning owned arguments per
-//! attempt (`args.rs`), and the glue below: a failed lookup refuses the attempt, and the
-//! outcome becomes the function's `Result`.
+//! The attribute nests the primitives' own guarded futures (deadline → retry → adaptive
+//! throttle → circuit breaker → rate limit → bulkhead or adaptive bulkhead → attempt
+//! timeout → the [lifted](crate::outcome::lift) body); their logic lives in their modules.
+//! Here is only what the attribute alone needs: finding the instances an option names
+//! (`instances.rs`, kept in `static`s by `cached.rs`), the policy its `retry(...)` options
+//! describe (`retry.rs`), cloning owned arguments per attempt (`args.rs`), and the glue
+//! below: a failed lookup refuses the attempt, and the outcome becomes the function's
+//! `Result`.
 
 mod args;
 mod cached;
@@ -21,11 +21,13 @@ use std::time::Duration;
 pub use args::CloneArg;
 pub use cached::Cached;
 pub use instances::{
-    BreakerSource, BudgetSource, BulkheadSource, RateLimiterSource, registry_breaker,
-    registry_budget, registry_bulkhead, registry_rate_limiter,
+    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, RateLimiterSource, ThrottleSource,
+    registry_adaptive, registry_breaker, registry_budget, registry_bulkhead, registry_rate_limiter,
+    registry_throttle,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
+use crate::adaptive::{self, AdaptiveBulkhead, Sampler};
 use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
@@ -34,6 +36,7 @@ use crate::rate_limit::{self, RateLimiter};
 use crate::retry::RetryPolicy;
 pub use crate::retry::{Next, RetryLoop};
 use crate::telemetry::field;
+use crate::throttle::{self as throttling, AdaptiveThrottle, Rejections};
 pub use crate::timeout::timeout;
 use crate::{Classify, Error, Name};
 
@@ -75,6 +78,38 @@ pub fn rate_limit<F: Future>(
     match limiter {
         Ok(limiter) => limiter.guard(attempt),
         Err(err) => rate_limit::Guarded::refused(err),
+    }
+}
+
+/// `adaptive = ...`: the adaptive bulkhead's guard around an attempt, sampled with
+/// `classifier`; one that could not be found refuses it with that error.
+#[inline]
+pub fn adaptive<F, C, T, E>(
+    limiter: Result<&AdaptiveBulkhead, Error>,
+    classifier: C,
+    attempt: F,
+) -> adaptive::Guarded<F, C>
+where
+    F: Future<Output = Outcome<T, E>>,
+    C: Classify<T, E>,
+    E: 'static,
+{
+    match limiter {
+        Ok(limiter) => limiter.guard(classifier, attempt),
+        Err(err) => bulkhead::Guarded::refused(err).with_observer(Sampler::new(classifier)),
+    }
+}
+
+/// `throttle = ...`: the throttle's guard around an attempt (judged or not), counting
+/// [`Rejections`]; one that could not be found refuses it with that error.
+#[inline]
+pub fn throttle<F>(
+    throttle: Result<&AdaptiveThrottle, Error>,
+    attempt: F,
+) -> throttling::Guarded<F, Rejections> {
+    match throttle {
+        Ok(throttle) => throttle.guard(Rejections, attempt),
+        Err(err) => throttling::Guarded::refused(err, Rejections),
     }
 }
 

@@ -163,7 +163,10 @@ impl Owner for Shared {
 }
 
 /// A point-in-time view of a [`RateLimiter`], for health endpoints and registries.
+///
+/// With feature `serde` it serializes with the field names below, `max_wait` in seconds.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RateLimiterSnapshot {
     /// The instance name.
@@ -175,6 +178,7 @@ pub struct RateLimiterSnapshot {
     /// Whole units available right now.
     pub available: u64,
     /// How long `acquire` may wait.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::duration_secs"))]
     pub max_wait: Duration,
 }
 

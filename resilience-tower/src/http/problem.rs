@@ -19,7 +19,7 @@
 //!
 //! | kind | status |
 //! |---|---|
-//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable` | 503 Service Unavailable |
+//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `Throttled`, `ShuttingDown` | 503 Service Unavailable |
 //! | `DeadlineExceeded`, `Timeout` | 504 Gateway Timeout |
 //! | `IdempotencyConflict` | 409 Conflict |
 //! | `IdempotencyMismatch` | 422 Unprocessable Content |
@@ -210,7 +210,9 @@ fn default_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::CircuitOpen
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
-        | ErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        | ErrorKind::StoreUnavailable
+        | ErrorKind::ShuttingDown
+        | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
@@ -235,6 +237,8 @@ fn title(kind: ErrorKind) -> &'static str {
         ErrorKind::PayloadTooLarge => "Payload too large",
         ErrorKind::StoreUnavailable => "Service unavailable",
         ErrorKind::RateLimited => "Rate limit exceeded",
+        ErrorKind::ShuttingDown => "Service shutting down",
+        ErrorKind::Throttled => "Request throttled",
         ErrorKind::Inner => "Upstream failure",
         _ => "Internal error",
     }
@@ -261,6 +265,12 @@ fn default_detail(kind: ErrorKind) -> &'static str {
         ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
         ErrorKind::StoreUnavailable => "A backing store is unreachable.",
         ErrorKind::RateLimited => "Too many requests; retry after the time indicated.",
+        ErrorKind::ShuttingDown => {
+            "This instance is shutting down; send the request to another instance."
+        }
+        ErrorKind::Throttled => {
+            "A dependency is rejecting most requests; this one was not sent to it."
+        }
         ErrorKind::Inner => "An upstream dependency failed.",
         _ => "The request failed.",
     }
