@@ -34,6 +34,12 @@
 //! | `resilience_bulkhead_wait_seconds` | histogram | `name` | time spent waiting for a permit |
 //! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
+//! | `resilience_rate_limit_permitted_total` | counter | `name` | calls a rate limiter admitted |
+//! | `resilience_rate_limit_limited_total` | counter | `name` | calls a rate limiter refused |
+//! | `resilience_rate_limit_wait_seconds` | histogram | `name` | time spent waiting for a rate limiter's turn |
+//! | `resilience_rate_limit_store_errors_total` | counter | `name` | rate limit checks whose store (Redis) failed |
+//! | `resilience_health_checks_total` | counter | `name`, `status` | health check runs, by result |
+//! | `resilience_health_check_duration_seconds` | histogram | `name` | how long health checks took |
 //! | `resilience_concurrency_limit` | gauge | `name` | the current limit of an adaptive bulkhead |
 //! | `resilience_throttle_rejected_total` | counter | `name` | calls refused locally by an adaptive throttle |
 //! | `resilience_faults_injected_total` | counter | `name`, `fault` | faults injected on purpose, by kind |
@@ -43,7 +49,7 @@
 //! # Labels
 //!
 //! Label values come only from bounded sets: the constants in [`outcome`],
-//! [`circuit_state`], [`deadline_where`], [`fault`] and [`Primitive::as_str`](crate::Primitive::as_str),
+//! [`circuit_state`], [`deadline_where`], [`health_status`], [`fault`] and [`Primitive::as_str`](crate::Primitive::as_str),
 //! and instance names from configuration. Request data (paths, keys, user ids) never
 //! becomes a label, so the number of series stays fixed however much traffic arrives.
 //!
@@ -77,6 +83,21 @@ pub mod metric {
     pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
     /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
     pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
+    /// Counter: calls a rate limiter admitted, labelled `name`.
+    pub const RATE_LIMIT_PERMITTED_TOTAL: &str = "resilience_rate_limit_permitted_total";
+    /// Counter: calls a rate limiter refused (limit reached, or no turn before the
+    /// deadline), labelled `name`.
+    pub const RATE_LIMIT_LIMITED_TOTAL: &str = "resilience_rate_limit_limited_total";
+    /// Histogram (seconds): time callers waited for their turn, labelled `name`.
+    pub const RATE_LIMIT_WAIT_SECONDS: &str = "resilience_rate_limit_wait_seconds";
+    /// Counter: rate limit checks whose store (Redis) failed or timed out, labelled `name`.
+    pub const RATE_LIMIT_STORE_ERRORS_TOTAL: &str = "resilience_rate_limit_store_errors_total";
+    /// Counter: health check runs, labelled `name` (the check's), `status`
+    /// (see [`health_status`](super::health_status)).
+    pub const HEALTH_CHECKS_TOTAL: &str = "resilience_health_checks_total";
+    /// Histogram (seconds): how long a health check run took (a hung check counts its
+    /// timeout), labelled `name`.
+    pub const HEALTH_CHECK_DURATION_SECONDS: &str = "resilience_health_check_duration_seconds";
     /// Gauge: the current limit of an adaptive bulkhead, labelled `name`.
     pub const CONCURRENCY_LIMIT: &str = "resilience_concurrency_limit";
     /// Counter: calls an adaptive throttle refused locally, labelled `name`.
@@ -115,7 +136,7 @@ pub struct MetricSpec {
 /// Every metric the primitives emit. More may be added in minor releases.
 pub const METRICS: &[MetricSpec] = {
     use MetricType::{Counter, Gauge, Histogram};
-    use label::{FAULT, FROM, NAME, OUTCOME, PRIMITIVE, TO, WHERE};
+    use label::{FAULT, FROM, NAME, OUTCOME, PRIMITIVE, STATUS, TO, WHERE};
     use metrics::Unit::{Count, Seconds};
     &[
         MetricSpec {
@@ -189,6 +210,48 @@ pub const METRICS: &[MetricSpec] = {
             help: "Requests seen by an idempotency layer, by outcome.",
         },
         MetricSpec {
+            name: metric::RATE_LIMIT_PERMITTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls a rate limiter admitted.",
+        },
+        MetricSpec {
+            name: metric::RATE_LIMIT_LIMITED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls a rate limiter refused.",
+        },
+        MetricSpec {
+            name: metric::RATE_LIMIT_WAIT_SECONDS,
+            kind: Histogram,
+            unit: Some(Seconds),
+            labels: &[NAME],
+            help: "Time spent waiting for a rate limiter's turn.",
+        },
+        MetricSpec {
+            name: metric::RATE_LIMIT_STORE_ERRORS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Rate limit checks whose store failed or timed out.",
+        },
+        MetricSpec {
+            name: metric::HEALTH_CHECKS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, STATUS],
+            help: "Health check runs, by result (pass, warn, fail).",
+        },
+        MetricSpec {
+            name: metric::HEALTH_CHECK_DURATION_SECONDS,
+            kind: Histogram,
+            unit: Some(Seconds),
+            labels: &[NAME],
+            help: "How long health check runs took.",
+        },
+        MetricSpec {
             name: metric::CONCURRENCY_LIMIT,
             kind: Gauge,
             unit: Some(Count),
@@ -226,6 +289,8 @@ pub mod label {
     pub const TO: &str = "to";
     /// Where a deadline passed (see [`deadline_where`](super::deadline_where)).
     pub const WHERE: &str = "where";
+    /// The result of a health check (see [`health_status`](super::health_status)).
+    pub const STATUS: &str = "status";
     /// The kind of an injected fault (see [`fault`](super::fault)).
     pub const FAULT: &str = "fault";
 }
@@ -322,6 +387,18 @@ pub mod deadline_where {
     pub const BEFORE_CALL: &str = "before_call";
     /// The deadline passed while the call ran; the call was abandoned.
     pub const DURING_CALL: &str = "during_call";
+}
+
+/// Values of the `status` label of `resilience_health_checks_total`: the IETF health check
+/// response format's statuses, as [`health::Status::as_str`](crate::health::Status::as_str)
+/// writes them.
+pub mod health_status {
+    /// The check passed.
+    pub const PASS: &str = "pass";
+    /// The check passed with a warning (degraded, saturated).
+    pub const WARN: &str = "warn";
+    /// The check failed (or did not answer within its timeout).
+    pub const FAIL: &str = "fail";
 }
 
 /// Names of the span fields that [`call_span`] declares.
@@ -527,6 +604,9 @@ mod tests {
             circuit_state::DISABLED,
             deadline_where::BEFORE_CALL,
             deadline_where::DURING_CALL,
+            health_status::PASS,
+            health_status::WARN,
+            health_status::FAIL,
         ]);
         let values = values.chain(fault::ALL.iter().copied());
         for v in values.chain(crate::Primitive::ALL.iter().map(|p| p.as_str())) {

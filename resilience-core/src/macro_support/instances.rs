@@ -10,6 +10,7 @@ use std::borrow::Borrow;
 use crate::adaptive::AdaptiveBulkhead;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
+use crate::rate_limit::RateLimiter;
 use crate::retry::RetryBudget;
 use crate::throttle::AdaptiveThrottle;
 use crate::{Class, ConfigError, Error, Primitive, Registry};
@@ -43,6 +44,7 @@ macro_rules! source {
 source!(BreakerSource, CircuitBreaker, "circuit_breaker");
 source!(BulkheadSource, Bulkhead, "bulkhead");
 source!(BudgetSource, RetryBudget, "retry(budget)");
+source!(RateLimiterSource, RateLimiter, "rate_limit");
 source!(AdaptiveSource, AdaptiveBulkhead, "adaptive");
 source!(ThrottleSource, AdaptiveThrottle, "throttle");
 
@@ -77,6 +79,12 @@ pub fn registry_throttle(name: &'static str) -> Result<AdaptiveThrottle, Error> 
 pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
     let found = Registry::global().get_retry_budget(name);
     found.ok_or_else(|| missing(Primitive::Retry, "retry(budget)", name))
+}
+
+/// The limiter `rate_limit = "name"` names, as [`registry_breaker`].
+pub fn registry_rate_limiter(name: &'static str) -> Result<RateLimiter, Error> {
+    let found = Registry::global().get_rate_limiter(name);
+    found.ok_or_else(|| missing(Primitive::RateLimit, "rate_limit", name))
 }
 
 fn missing(primitive: Primitive, option: &'static str, name: &'static str) -> Error {

@@ -2,12 +2,13 @@
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
 //! The attribute nests the primitives' own guarded futures (deadline → retry → adaptive
-//! throttle → circuit breaker → bulkhead or adaptive bulkhead → attempt timeout → the
-//! [lifted](crate::outcome::lift) body); their logic lives in their modules. Here is only
-//! what the attribute alone needs: finding the instances an option names (`instances.rs`,
-//! kept in `static`s by `cached.rs`), the policy its `retry(...)` options describe
-//! (`retry.rs`), cloning owned arguments per attempt (`args.rs`), and the glue below: a
-//! failed lookup refuses the attempt, and the outcome becomes the function's `Result`.
+//! throttle → circuit breaker → rate limit → bulkhead or adaptive bulkhead → attempt
+//! timeout → the [lifted](crate::outcome::lift) body); their logic lives in their modules.
+//! Here is only what the attribute alone needs: finding the instances an option names
+//! (`instances.rs`, kept in `static`s by `cached.rs`), the policy its `retry(...)` options
+//! describe (`retry.rs`), cloning owned arguments per attempt (`args.rs`), and the glue
+//! below: a failed lookup refuses the attempt, and the outcome becomes the function's
+//! `Result`.
 
 mod args;
 mod cached;
@@ -20,8 +21,9 @@ use std::time::Duration;
 pub use args::CloneArg;
 pub use cached::Cached;
 pub use instances::{
-    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, ThrottleSource, registry_adaptive,
-    registry_breaker, registry_budget, registry_bulkhead, registry_throttle,
+    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, RateLimiterSource, ThrottleSource,
+    registry_adaptive, registry_breaker, registry_budget, registry_bulkhead, registry_rate_limiter,
+    registry_throttle,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
@@ -30,6 +32,7 @@ use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
 pub use crate::outcome::{Judged, Outcome, lift};
+use crate::rate_limit::{self, RateLimiter};
 use crate::retry::RetryPolicy;
 pub use crate::retry::{Next, RetryLoop};
 use crate::telemetry::field;
@@ -62,6 +65,19 @@ pub fn bulkhead<F: Future>(bulkhead: Result<&Bulkhead, Error>, attempt: F) -> bu
     match bulkhead {
         Ok(bulkhead) => bulkhead.guard(attempt),
         Err(err) => bulkhead::Guarded::refused(err),
+    }
+}
+
+/// `rate_limit = ...`: the limiter's guard around an attempt (each attempt takes its own
+/// turn); a limiter that could not be found refuses it with that error.
+#[inline]
+pub fn rate_limit<F: Future>(
+    limiter: Result<&RateLimiter, Error>,
+    attempt: F,
+) -> rate_limit::Guarded<F> {
+    match limiter {
+        Ok(limiter) => limiter.guard(attempt),
+        Err(err) => rate_limit::Guarded::refused(err),
     }
 }
 

@@ -20,6 +20,7 @@ mod deadline;
 mod full_stack;
 mod idempotency;
 mod macros;
+mod rate_limit;
 mod retry;
 
 /// Every comparison, in report order.
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Comparison> {
     all.extend(full_stack::comparisons());
     all.extend(macros::comparisons());
     all.extend(idempotency::comparisons());
+    all.extend(rate_limit::comparisons());
     all
 }
 
