@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::state::MAX_HALF_OPEN_CALLS;
-use super::window::MAX_COUNT_WINDOW;
+use super::window::{MAX_COUNT_WINDOW, MAX_TIME_WINDOW_BUCKETS};
 use super::{CircuitBreaker, StateChange};
 use crate::config::{ConfigError, check};
 use crate::{Name, Primitive};
@@ -90,7 +90,8 @@ impl Builder {
         self
     }
 
-    /// Rates over the last `calls` recorded calls (1 ..= 1 048 575).
+    /// Rates over the last `calls` recorded calls (1 ..= 1 048 575: one byte per call, so
+    /// at most 1 MiB).
     #[must_use]
     pub fn count_window(mut self, calls: u32) -> Self {
         self.window = SlidingWindow::Count(calls);
@@ -104,7 +105,8 @@ impl Builder {
         self.time_window_buckets(duration, 10)
     }
 
-    /// Rates over the last `duration`, divided into `buckets` slices of at least 1 ms.
+    /// Rates over the last `duration`, divided into `buckets` slices of at least 1 ms
+    /// (1 ..= 32 768 buckets: at most the memory of the largest count window, 1 MiB).
     #[must_use]
     pub fn time_window_buckets(mut self, duration: Duration, buckets: u32) -> Self {
         self.window = SlidingWindow::Time { duration, buckets };
@@ -193,7 +195,8 @@ impl Builder {
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first invalid option: a rate that is NaN, zero or
-    /// above 1; a zero count or duration; a window too large; `minimum_calls` above a
+    /// above 1; a zero count or duration; a window too large (over 1 048 575 calls or 32 768
+    /// buckets); `minimum_calls` above a
     /// count window's size; a growth cap below `open_duration`; no trip condition at all.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let config = self.validate()?;
@@ -216,6 +219,13 @@ impl Builder {
             SlidingWindow::Time { duration, buckets } => {
                 check::nonzero_duration(P, "time_window", duration)?;
                 check::nonzero(P, "time_window_buckets", buckets)?;
+                if buckets > MAX_TIME_WINDOW_BUCKETS {
+                    return Err(ConfigError::new(
+                        P,
+                        "time_window_buckets",
+                        format!("must be at most {MAX_TIME_WINDOW_BUCKETS}, got {buckets}"),
+                    ));
+                }
                 if duration / buckets < Duration::from_millis(1) {
                     return Err(ConfigError::new(
                         P,

@@ -26,8 +26,15 @@ pub(crate) struct Totals {
     pub(crate) slow: u32,
 }
 
-/// The largest count window: totals are three 21-bit signed fields of one `u64`.
+/// The largest count window: totals are three 21-bit signed fields of one `u64`. Its
+/// slots take one byte each, so the largest count window holds about 1 MiB.
 pub(crate) const MAX_COUNT_WINDOW: u32 = (1 << 20) - 1;
+
+/// The most buckets of a time window: as much memory as the largest count window (a
+/// bucket is 32 bytes, so 32 768 buckets are 1 MiB). Every recorded call also reads every
+/// bucket, so a window this fine is slow as well as large.
+pub(crate) const MAX_TIME_WINDOW_BUCKETS: u32 =
+    ((MAX_COUNT_WINDOW as usize + 1) / std::mem::size_of::<Bucket>()) as u32;
 
 const FIELD_BITS: u32 = 21;
 const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
