@@ -167,7 +167,9 @@ impl Builder {
     }
 
     /// How many probes half-open admits (1 ..= 65 535); that many successes close the
-    /// breaker, one failure re-opens it.
+    /// breaker, one failure re-opens it. It also bounds the probes in flight at any
+    /// moment, across half-open episodes: a probe that outlives its episode keeps its slot
+    /// until it ends.
     #[must_use]
     pub fn half_open_calls(mut self, calls: u32) -> Self {
         self.half_open_calls = calls;

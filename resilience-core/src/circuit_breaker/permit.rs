@@ -11,10 +11,21 @@ use crate::{BoxError, Class, Classify, Error};
 /// Leave to run one call, from [`CircuitBreaker::try_acquire`](super::CircuitBreaker::try_acquire).
 ///
 /// Report the outcome with [`record`](Permit::record) (or
-/// [`record_result`](Permit::record_result)). A permit dropped without a result counts as
-/// *cancelled*: nothing is recorded against the dependency and, if it was a half-open
-/// probe, its slot is free again at once, so a caller that gives up (a timeout, a client
-/// that hung up) cannot use up the probe budget.
+/// [`record_result`](Permit::record_result)). A permit dropped without a result counts
+/// by why it was dropped:
+///
+/// - **while a panic unwinds** (the call panicked): a *failure*. A future that holds the
+///   permit in a field rather than in an `async` block's locals is not dropped while the
+///   panic unwinds; it polls the call inside [`fail_on_panic`](Permit::fail_on_panic).
+/// - **after the ambient deadline passed** ([`Deadline::current`](crate::Deadline::current)
+///   is expired where it is dropped: the call was cut off by `enforce`, `Deadline::run` or
+///   a deadline layer): a *failure*, counted with outcome `timeout`. A dependency that
+///   hangs opens the breaker this way.
+/// - **otherwise** (the caller gave up: a client that hung up, a `select!` that took
+///   another branch, a timeout that is not a deadline): *cancelled*. Nothing is recorded
+///   against the dependency, since giving up says nothing about it, and a half-open
+///   probe's slot is free again at once. Bound calls with a deadline (or a timeout
+///   *inside* the breaker, whose error is recorded) for slow calls to count.
 #[must_use = "a permit dropped without a result records a cancelled call"]
 pub struct Permit<'a> {
     shared: &'a Shared,
@@ -59,6 +70,25 @@ pub(crate) fn judge_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
     judge(classifier.classify(result))
 }
 
+/// Records a failure on the permit when dropped before `poll` returned, which only a panic
+/// can make happen.
+struct Unwinding<'a> {
+    shared: &'a Shared,
+    ticket: &'a mut Option<Ticket>,
+    returned: bool,
+}
+
+impl Drop for Unwinding<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.returned
+            && let Some(ticket) = self.ticket.take()
+        {
+            self.shared.complete(ticket, Judged::Failure);
+        }
+    }
+}
+
 macro_rules! permit_methods {
     () => {
         /// Records the outcome's class: `Success` and failures (`Transient`, `Permanent`)
@@ -96,8 +126,34 @@ macro_rules! permit_methods {
             }
         }
 
-        /// Gives the permit back without an outcome (same as dropping it).
-        pub fn cancel(self) {}
+        /// Gives the permit back without an outcome: nothing is recorded, and a half-open
+        /// probe's slot is free again. Unlike dropping the permit, this never counts a
+        /// panic or an expired deadline.
+        pub fn cancel(mut self) {
+            if let Some(ticket) = self.ticket.take() {
+                self.shared.cancel(ticket);
+            }
+        }
+
+        /// Runs `poll` (typically one poll of the call this permit admitted) and, if it
+        /// panics, records a failure as the panic unwinds.
+        ///
+        /// A hand-written future keeps its permit in a field, and a panic in the inner
+        /// future unwinds through `poll` without dropping that field: the future is dropped
+        /// later (by the runtime, after it caught the panic), when no panic is unwinding any
+        /// more, and the drop would count as a cancellation. Polling inside this method
+        /// counts it as what it is. It costs nothing when `poll` returns.
+        #[inline]
+        pub fn fail_on_panic<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+            let mut guard = Unwinding {
+                shared: &self.shared,
+                ticket: &mut self.ticket,
+                returned: false,
+            };
+            let out = poll();
+            guard.returned = true;
+            out
+        }
     };
 }
 
@@ -130,7 +186,7 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         // Inlined so that the drop after a `record` (no ticket left) costs nothing.
         if let Some(ticket) = self.ticket.take() {
-            self.shared.cancel(ticket);
+            self.shared.dropped(ticket);
         }
     }
 }
@@ -140,7 +196,7 @@ impl Drop for OwnedPermit {
     fn drop(&mut self) {
         // Inlined so that the drop after a `record` (no ticket left) costs nothing.
         if let Some(ticket) = self.ticket.take() {
-            self.shared.cancel(ticket);
+            self.shared.dropped(ticket);
         }
     }
 }

@@ -66,7 +66,12 @@ where
                 Err(err) => return Poll::Ready(Judged::error(err)),
             }
         }
-        let outcome = ready!(this.attempt.poll(cx));
+        let attempt = this.attempt;
+        let polled = match this.permit {
+            Some(permit) => permit.fail_on_panic(|| attempt.poll(cx)),
+            None => attempt.poll(cx),
+        };
+        let outcome = ready!(polled);
         let judged = Judged::classify(*this.classifier, outcome);
         if let Some(permit) = this.permit.take() {
             let rejected = match &judged.outcome {

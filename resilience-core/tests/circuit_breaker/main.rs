@@ -6,6 +6,7 @@ mod config;
 mod model;
 mod registry;
 mod telemetry;
+mod unfinished;
 
 use std::time::Duration;
 

@@ -8,8 +8,10 @@ use resilience_core::{BoxError, Classify, Error};
 
 pin_project! {
     /// Response future of [`CircuitBreaker`](super::CircuitBreaker): records the outcome
-    /// when the inner future completes. Dropping it before then gives the permit back
-    /// uncounted (a cancelled call), freeing a half-open probe slot at once.
+    /// when the inner future completes, and a failure when it panics. Dropping it before
+    /// then counts as the [`Permit`](resilience_core::circuit_breaker::Permit) docs say: a
+    /// timeout once the ambient deadline has passed, else a cancelled call, not counted,
+    /// which frees a half-open probe slot at once.
     #[derive(Debug)]
     pub struct ResponseFuture<F, C> {
         #[pin]
@@ -58,7 +60,13 @@ where
         let this = self.project();
         match this.state.project() {
             StateProj::Called { future } => {
-                let result = ready!(future.poll(cx));
+                // A panic in the call counts as a failure (the permit is not dropped while
+                // it unwinds: this future is a field of whatever polled it).
+                let polled = match this.permit {
+                    Some(permit) => permit.fail_on_panic(|| future.poll(cx)),
+                    None => future.poll(cx),
+                };
+                let result = ready!(polled);
                 if let Some(permit) = this.permit.take() {
                     permit.record_result(this.classifier, &result);
                 }
