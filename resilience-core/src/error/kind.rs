@@ -35,7 +35,8 @@ pub enum ErrorKind {
     /// The operation failed and the shared retry budget had no retry left to spend; the
     /// last failure is the [`source`](std::error::Error::source).
     RetryBudgetExhausted,
-    /// A request with the same idempotency key is still being processed.
+    /// A request with the same idempotency key is still being processed (or was processed
+    /// but its result could not be kept, so there is nothing to replay).
     IdempotencyConflict,
     /// An idempotency key was reused with a different request.
     IdempotencyMismatch,

@@ -81,6 +81,16 @@ where
             }
             return answer;
         }
+        Ok(Claim::Unrecorded) => {
+            shared.metrics.conflict.increment(1);
+            return Err(rejection(
+                &shared,
+                ErrorKind::IdempotencyConflict,
+                "A request with this Idempotency-Key was already processed, but its response \
+                 was not kept and cannot be replayed.",
+            )
+            .with_field("key_state", "completed_unrecorded"));
+        }
         Ok(Claim::Mismatch) => {
             shared.metrics.mismatch.increment(1);
             return Err(rejection(

@@ -6,6 +6,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod capacity;
 mod layer;
 mod streamed;
 mod suite;
