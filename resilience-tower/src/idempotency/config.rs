@@ -234,7 +234,8 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
         self
     }
 
-    /// The `Retry-After` sent with a 409 while the first request with a key is running.
+    /// The `Retry-After` sent with a 409 while the first request with a key is running
+    /// (a 409 the store answered itself carries the store's hint instead).
     #[must_use]
     pub fn conflict_retry_after(mut self, after: Duration) -> Self {
         self.config.conflict_retry_after = after;
@@ -243,7 +244,9 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
 
     /// What to do when the store fails: `false` (the default) answers 503
     /// (`StoreUnavailable`); `true` runs the handler unprotected and logs a warning, for
-    /// services that prefer availability over at-most-once.
+    /// services that prefer availability over at-most-once. A store that could not claim
+    /// the key but knows it is held (`IdempotencyConflict`, e.g. a Redis claim that timed
+    /// out: see `RedisStore`) is answered 409 with the store's `Retry-After` either way.
     #[must_use]
     pub fn fail_open(mut self, fail_open: bool) -> Self {
         self.config.fail_open = fail_open;

@@ -108,6 +108,12 @@ where
                 "The idempotency store gave an answer this layer does not understand.",
             ));
         }
+        Err(err) if err.kind() == ErrorKind::IdempotencyConflict => {
+            // The store could not claim the key but knows it is (or was just) held: a
+            // 409 with the store's `Retry-After`, never a run without protection.
+            shared.metrics.conflict.increment(1);
+            return Err(err.or_origin(Primitive::Idempotency, config.name.clone()));
+        }
         Err(err) => {
             shared.metrics.store_error.increment(1);
             let err = err.or_origin(Primitive::Idempotency, config.name.clone());

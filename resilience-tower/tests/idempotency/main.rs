@@ -11,6 +11,7 @@ mod layer;
 mod streamed;
 mod suite;
 mod support;
+mod timed_out;
 
 /// Instantiates the [`suite`] for a store: `store_suite!(module, make)`, where `make` is
 /// an `async fn() -> Option<Arc<S>>` giving a fresh store, or `None` to skip (printing
