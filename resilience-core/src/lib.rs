@@ -67,6 +67,7 @@ mod macro_support;
 mod name;
 pub mod registry;
 pub mod retry;
+mod sync;
 pub mod telemetry;
 
 pub use circuit_breaker::CircuitBreaker;

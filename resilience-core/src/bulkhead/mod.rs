@@ -94,6 +94,8 @@
 
 mod acquire;
 mod config;
+#[cfg(all(test, loom))]
+mod loom;
 mod permit;
 mod state;
 

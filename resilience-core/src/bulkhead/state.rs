@@ -23,7 +23,7 @@
 //!
 //! Invariant: queued callers = `waiting` + hand-off permits not yet taken.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -169,7 +169,7 @@ impl Slots {
                 self.release();
                 return;
             }
-            std::hint::spin_loop();
+            crate::sync::spin_loop();
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The shared state of a breaker and every decision it makes: admit, record, transition.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
+
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::time::Duration;
 
 use tokio::time::Instant;

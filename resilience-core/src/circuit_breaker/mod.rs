@@ -91,6 +91,8 @@
 
 mod config;
 mod core;
+#[cfg(all(test, loom))]
+mod loom;
 mod permit;
 mod state;
 mod telemetry;

@@ -1,7 +1,7 @@
 //! Sliding windows of outcomes: the last N calls ([`CountWindow`]) or the last T of time
 //! in buckets ([`TimeWindow`]). Both are lock-free and allocation-free per call.
 
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 
 /// What one recorded call contributes to a window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,7 +214,7 @@ impl TimeWindow {
             if seen & RECYCLING != 0 {
                 // Another thread is recycling it for an earlier slice than ours (it is a
                 // whole window late); wait for it to finish, then recycle again.
-                std::thread::yield_now();
+                crate::sync::yield_now();
                 continue;
             }
             let old = (

@@ -121,6 +121,8 @@ mod backoff;
 mod budget;
 mod call;
 mod config;
+#[cfg(all(test, loom))]
+mod loom;
 mod run;
 
 use std::fmt;
