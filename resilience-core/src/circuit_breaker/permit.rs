@@ -70,22 +70,19 @@ pub(crate) fn judge_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
     judge(classifier.classify(result))
 }
 
-/// Records a failure on the permit when dropped before `poll` returned, which only a panic
-/// can make happen.
-struct Unwinding<'a> {
-    shared: &'a Shared,
-    ticket: &'a mut Option<Ticket>,
-    returned: bool,
+/// Records a failure on the permit it holds when dropped, which only happens while a panic
+/// unwinds out of `fail_on_panic` (it is disarmed when `poll` returns).
+struct Unwinding<'a, P: Fail>(&'a mut P);
+
+/// What `Unwinding` needs of a permit.
+trait Fail {
+    fn fail(&mut self);
 }
 
-impl Drop for Unwinding<'_> {
-    #[inline]
+impl<P: Fail> Drop for Unwinding<'_, P> {
+    #[cold]
     fn drop(&mut self) {
-        if !self.returned
-            && let Some(ticket) = self.ticket.take()
-        {
-            self.shared.complete(ticket, Judged::Failure);
-        }
+        self.0.fail();
     }
 }
 
@@ -145,16 +142,29 @@ macro_rules! permit_methods {
         /// counts it as what it is. It costs nothing when `poll` returns.
         #[inline]
         pub fn fail_on_panic<R>(&mut self, poll: impl FnOnce() -> R) -> R {
-            let mut guard = Unwinding {
-                shared: &self.shared,
-                ticket: &mut self.ticket,
-                returned: false,
-            };
+            let guard = Unwinding(self);
             let out = poll();
-            guard.returned = true;
+            // Returned: disarmed without running its drop.
+            let _ = std::mem::ManuallyDrop::new(guard);
             out
         }
     };
+}
+
+impl Fail for Permit<'_> {
+    fn fail(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.shared.complete(ticket, Judged::Failure);
+        }
+    }
+}
+
+impl Fail for OwnedPermit {
+    fn fail(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.shared.complete(ticket, Judged::Failure);
+        }
+    }
 }
 
 impl<'a> Permit<'a> {
