@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         // never longer than what was decoded, and encoding it again is stable.
         let encoded = encode_grpc_timeout(timeout);
         let again = decode_grpc_timeout(encoded.as_bytes()).expect("an encoded value decodes");
-        assert!(again <= timeout, "{data:?}: {timeout:?} -> {encoded} -> {again:?}");
+        assert!(
+            again <= timeout,
+            "{data:?}: {timeout:?} -> {encoded} -> {again:?}"
+        );
         assert_eq!(encode_grpc_timeout(again).as_str(), encoded.as_str());
     }
 });

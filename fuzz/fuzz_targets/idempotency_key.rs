@@ -10,8 +10,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use libfuzzer_sys::fuzz_target;
-use resilience_core::idempotency::MemoryStore;
 use resilience_core::ErrorKind;
+use resilience_core::idempotency::MemoryStore;
 use resilience_tower::idempotency::IdempotencyLayer;
 use tower::{Layer, ServiceExt, service_fn};
 
@@ -28,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = HeaderValue::from_bytes(data) else {
         return; // Not a header value at all: http refuses it before any layer sees it.
     };
-    let layer = IdempotencyLayer::builder(MemoryStore::new()).build().expect("valid");
+    let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .build()
+        .expect("valid");
     let svc = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ran"))))
     }));

@@ -5,7 +5,9 @@ use std::alloc::System;
 use std::time::Duration;
 
 use bytes::Bytes;
-use resilience_core::idempotency::{Claim, Commit, Fingerprint, IdempotencyStore, MemoryStore, Record};
+use resilience_core::idempotency::{
+    Claim, Commit, Fingerprint, IdempotencyStore, MemoryStore, Record,
+};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -37,7 +39,10 @@ fn bytes_count_at_least_the_heap_memory_entries_hold() {
             };
             let record = Record::new(
                 201,
-                vec![("content-type".into(), Bytes::from_static(b"application/json"))],
+                vec![(
+                    "content-type".into(),
+                    Bytes::from_static(b"application/json"),
+                )],
                 Bytes::from(format!("{{\"id\":{i},\"status\":\"charged\"}}")),
             );
             let commit = store

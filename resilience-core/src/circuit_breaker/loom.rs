@@ -38,7 +38,10 @@ fn half_open(calls: u32) -> CircuitBreaker {
 fn probe(breaker: &CircuitBreaker, probes: &AtomicUsize, limit: usize, class: Option<Class>) {
     if let Ok(permit) = breaker.try_acquire() {
         let running = probes.fetch_add(1, SeqCst) + 1;
-        assert!(running <= limit, "{running} probes in flight, limit {limit}");
+        assert!(
+            running <= limit,
+            "{running} probes in flight, limit {limit}"
+        );
         // Counted out before the slot is given back, so the count is never low.
         probes.fetch_sub(1, SeqCst);
         match class {

@@ -28,10 +28,10 @@
 //! every withdrawal and on every 16th deposit of a thread. A deposit stamped late expires
 //! early, so the error only ever errs towards fewer retries.
 
+use crate::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use crate::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Duration;
 
 use tokio::time::Instant;

@@ -379,8 +379,16 @@ fn run(c: Cfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             prop_assert_eq!(breaker.state(), model.state, "step {}: {:?}", step, op);
-            let probes = held.iter().filter(|(_, m)| m.state == State::HalfOpen).count();
-            prop_assert_eq!(probes, model.in_flight as usize, "step {}: probes in flight", step);
+            let probes = held
+                .iter()
+                .filter(|(_, m)| m.state == State::HalfOpen)
+                .count();
+            prop_assert_eq!(
+                probes,
+                model.in_flight as usize,
+                "step {}: probes in flight",
+                step
+            );
             prop_assert!(
                 probes <= model.c.half_open_calls as usize,
                 "step {}: {} probes in flight, limit {}",

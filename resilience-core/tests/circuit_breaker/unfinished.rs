@@ -29,8 +29,10 @@ async fn panicking_calls_open_the_breaker() {
     for _ in 0..200 {
         let b = breaker.clone();
         let task = tokio::spawn(async move {
-            b.call(async { panic!("the dependency's client panicked") as Result<(), std::io::Error> })
-                .await
+            b.call(async {
+                panic!("the dependency's client panicked") as Result<(), std::io::Error>
+            })
+            .await
         });
         match task.await {
             Err(join) if join.is_panic() => panicked += 1,
@@ -44,10 +46,7 @@ async fn panicking_calls_open_the_breaker() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panic_while_polling_under_fail_on_panic_is_a_failure() {
-    let breaker = CircuitBreaker::builder()
-        .count_window(1)
-        .build()
-        .unwrap();
+    let breaker = CircuitBreaker::builder().count_window(1).build().unwrap();
     let mut permit = breaker.try_acquire_owned().unwrap();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         permit.fail_on_panic(|| panic!("inner poll panicked"))

@@ -383,11 +383,18 @@ async fn a_claim_that_timed_out_gives_its_lease_up_and_the_key_is_free_again() {
         .claim("k", &fp(1), Duration::from_secs(60))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), resilience_core::ErrorKind::IdempotencyConflict, "{err:#}");
+    assert_eq!(
+        err.kind(),
+        resilience_core::ErrorKind::IdempotencyConflict,
+        "{err:#}"
+    );
     assert_eq!(err.retry_after(), Some(Duration::from_secs(1)), "{err:#}");
 
     // The key is free: a retry claims it (through Redis directly, no delay).
-    let direct = RedisStore::builder(url.as_str()).prefix(prefix).build().unwrap();
+    let direct = RedisStore::builder(url.as_str())
+        .prefix(prefix)
+        .build()
+        .unwrap();
     claimed(&direct, "k", 1).await;
 }
 
@@ -401,8 +408,15 @@ async fn a_claim_that_timed_out_on_a_held_key_says_how_long_the_holder_has_left(
     let proxy = SlowAnswers::start(&url, Duration::from_millis(450)).await;
     let prefix = unique_prefix();
     let store = behind(&proxy, &prefix).await;
-    let direct = RedisStore::builder(url.as_str()).prefix(prefix).build().unwrap();
-    let holder = match direct.claim("k", &fp(1), Duration::from_secs(30)).await.unwrap() {
+    let direct = RedisStore::builder(url.as_str())
+        .prefix(prefix)
+        .build()
+        .unwrap();
+    let holder = match direct
+        .claim("k", &fp(1), Duration::from_secs(30))
+        .await
+        .unwrap()
+    {
         Claim::Claimed(lease) => lease,
         other => panic!("{other:?}"),
     };
@@ -412,7 +426,11 @@ async fn a_claim_that_timed_out_on_a_held_key_says_how_long_the_holder_has_left(
         .claim("k", &fp(1), Duration::from_secs(60))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), resilience_core::ErrorKind::IdempotencyConflict, "{err:#}");
+    assert_eq!(
+        err.kind(),
+        resilience_core::ErrorKind::IdempotencyConflict,
+        "{err:#}"
+    );
     let left = err.retry_after().expect("a hint");
     assert!(
         left > Duration::from_secs(25) && left <= Duration::from_secs(30),

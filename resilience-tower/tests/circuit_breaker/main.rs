@@ -4,6 +4,6 @@ mod app;
 #[path = "../common/mod.rs"]
 mod common;
 mod service;
-mod unfinished;
 #[path = "../axum/support.rs"]
 mod support;
+mod unfinished;

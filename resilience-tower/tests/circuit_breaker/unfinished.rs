@@ -90,7 +90,9 @@ async fn a_panic_caught_around_the_response_future_counts_as_a_failure() {
     }));
     let mut future = Box::pin(svc.ready().await.unwrap().call(()));
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
     }));
     assert!(caught.is_err());
     drop(future);

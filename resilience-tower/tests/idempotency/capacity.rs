@@ -25,14 +25,17 @@ async fn twice(
 ) -> (usize, Result<Response<Bytes>, resilience_core::Error>) {
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&runs);
-    let svc = IdempotencyLayer::builder(store)
-        .lock_ttl(LOCK_TTL)
-        .build()
-        .unwrap()
-        .layer(service_fn(move |_: Request<Full<Bytes>>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, BoxError>(Response::new(Full::new(Bytes::from(vec![b'x'; body_len])))) }
-        }));
+    let svc =
+        IdempotencyLayer::builder(store)
+            .lock_ttl(LOCK_TTL)
+            .build()
+            .unwrap()
+            .layer(service_fn(move |_: Request<Full<Bytes>>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    Ok::<_, BoxError>(Response::new(Full::new(Bytes::from(vec![b'x'; body_len]))))
+                }
+            }));
     let request = || {
         Request::post("/orders")
             .header("idempotency-key", "order-1")

@@ -4,9 +4,9 @@
 //! for one store. Tests that do not depend on the store live in [`layer`] and
 //! [`streamed`] (responses whose body arrives in parts).
 
+mod capacity;
 #[path = "../common/mod.rs"]
 mod common;
-mod capacity;
 mod layer;
 mod streamed;
 mod suite;

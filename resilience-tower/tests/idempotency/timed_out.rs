@@ -51,10 +51,11 @@ async fn a_claim_the_store_timed_out_on_is_409_with_the_leases_time_left_even_fa
         .fail_open(true)
         .build()
         .unwrap();
-    let svc = HttpErrorLayer::new().layer(layer.layer(service_fn(move |_: Request<Full<Bytes>>| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async { Ok::<_, BoxError>(Response::new(Full::new(Bytes::new()))) }
-    })));
+    let svc =
+        HttpErrorLayer::new().layer(layer.layer(service_fn(move |_: Request<Full<Bytes>>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, BoxError>(Response::new(Full::new(Bytes::new()))) }
+        })));
     let request = Request::post("/orders")
         .header("idempotency-key", "order-1")
         .body(Full::new(Bytes::from_static(b"{}")))

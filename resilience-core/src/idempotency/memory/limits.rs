@@ -131,8 +131,8 @@ const fn alloc(n: usize) -> usize {
 /// What an entry costs besides its key and record. The map is a hash table between 7/16
 /// and 7/8 full, so a slot (entry and control byte) takes up to twice its size; an entry
 /// is in at most two of the shard's queues, whose buffers also grow by doubling.
-const ENTRY: usize = 2 * (size_of::<(Arc<str>, super::shard::Entry)>() + 1)
-    + 2 * 2 * size_of::<(Arc<str>, u64)>();
+const ENTRY: usize =
+    2 * (size_of::<(Arc<str>, super::shard::Entry)>() + 1) + 2 * 2 * size_of::<(Arc<str>, u64)>();
 
 /// The memory an entry with `key` and (when completed) `record` is counted for: an
 /// estimate from the sizes of the structures that hold it, never below what they ask of

@@ -49,7 +49,9 @@ pub(super) struct Entry {
 
 #[derive(Debug)]
 enum State {
-    InFlight { token: u64 },
+    InFlight {
+        token: u64,
+    },
     Completed(Record),
     /// Completed, but the record did not fit: duplicates are refused, never run.
     Unrecorded,
