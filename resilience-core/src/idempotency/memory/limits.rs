@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use super::super::store::Record;
 use super::lock;
 
@@ -60,8 +58,11 @@ impl Budget {
 pub(super) struct Quota {
     pub(super) max: usize,
     hasher: RandomState,
-    counts: Box<[Mutex<HashMap<Arc<str>, usize>>]>,
+    counts: Box<[Mutex<Counts>]>,
 }
+
+/// Entries held per scope, for the scopes of one quota shard.
+type Counts = HashMap<Arc<str>, usize>;
 
 impl Quota {
     pub(super) fn new(max: usize, shards: usize) -> Self {
@@ -72,7 +73,7 @@ impl Quota {
         }
     }
 
-    fn counts(&self, scope: &str) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, usize>> {
+    fn counts(&self, scope: &str) -> std::sync::MutexGuard<'_, Counts> {
         let index = self.hasher.hash_one(scope) as usize % self.counts.len();
         lock(&self.counts[index])
     }
@@ -124,7 +125,7 @@ pub(super) fn scope_of(key: &str) -> &str {
 /// The heap memory an allocation of `n` bytes takes, as glibc's malloc rounds it: an
 /// 8-byte header, 16-byte granules, 32 bytes at least.
 const fn alloc(n: usize) -> usize {
-    let chunk = (n + 8 + 15) / 16 * 16;
+    let chunk = (n + 8).div_ceil(16) * 16;
     if chunk < 32 { 32 } else { chunk }
 }
 
@@ -143,11 +144,10 @@ pub(super) fn cost(key: &str, record: Option<&Record>) -> usize {
 }
 
 fn record_cost(record: &Record) -> usize {
-    let pair = size_of::<(Box<str>, Bytes)>();
     let headers = record.headers();
     // The `Arc<[(name, value)]>`, each name and value, and the body with the shared
     // header a cloned `Bytes` allocates.
-    alloc(2 * size_of::<usize>() + headers.len() * pair)
+    alloc(2 * size_of::<usize>() + std::mem::size_of_val(headers))
         + headers
             .iter()
             .map(|(name, value)| alloc(name.len()) + alloc(value.len()))
