@@ -366,6 +366,26 @@ async fn behind(proxy: &SlowAnswers, prefix: &str) -> RedisStore {
     store
 }
 
+/// Claims `key` through `proxy` with the answer held back past the store's timeout; the
+/// claim fails with `IdempotencyConflict`.
+async fn claim_with_a_late_answer(
+    proxy: &SlowAnswers,
+    store: &RedisStore,
+    key: &str,
+) -> resilience_core::Error {
+    proxy.delay_next_answer();
+    let err = store
+        .claim(key, &fp(1), Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        resilience_core::ErrorKind::IdempotencyConflict,
+        "{err:#}"
+    );
+    err
+}
+
 /// The claim reaches Redis, its answer does not reach the client in time. Before, its
 /// lease then locked the key for the whole lock TTL (every retry got 409 for a minute);
 /// now the store gives it up at once.
@@ -378,16 +398,7 @@ async fn a_claim_that_timed_out_gives_its_lease_up_and_the_key_is_free_again() {
     let prefix = unique_prefix();
     let store = behind(&proxy, &prefix).await;
 
-    proxy.delay_next_answer();
-    let err = store
-        .claim("k", &fp(1), Duration::from_secs(60))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.kind(),
-        resilience_core::ErrorKind::IdempotencyConflict,
-        "{err:#}"
-    );
+    let err = claim_with_a_late_answer(&proxy, &store, "k").await;
     assert_eq!(err.retry_after(), Some(Duration::from_secs(1)), "{err:#}");
 
     // The key is free: a retry claims it (through Redis directly, no delay).
@@ -421,16 +432,7 @@ async fn a_claim_that_timed_out_on_a_held_key_says_how_long_the_holder_has_left(
         other => panic!("{other:?}"),
     };
 
-    proxy.delay_next_answer();
-    let err = store
-        .claim("k", &fp(1), Duration::from_secs(60))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.kind(),
-        resilience_core::ErrorKind::IdempotencyConflict,
-        "{err:#}"
-    );
+    let err = claim_with_a_late_answer(&proxy, &store, "k").await;
     let left = err.retry_after().expect("a hint");
     assert!(
         left > Duration::from_secs(25) && left <= Duration::from_secs(30),
