@@ -58,7 +58,9 @@ fn tower_resilience_svc() -> impl Service<u64, Response = u64> + Clone + Send {
 }
 
 fn resilience_svc() -> impl Service<u64, Response = u64> + Clone + Send {
-    CircuitBreakerLayer::new(breaker()).layer(Echo)
+    CircuitBreakerLayer::new(breaker())
+        .classifier(resilience_core::classify::TransientErrors)
+        .layer(Echo)
 }
 
 fn core(c: &mut Criterion) {
@@ -149,9 +151,15 @@ fn two_threads(c: &mut Criterion) {
     });
     g.bench_function("layer/resilience", |b| {
         b.iter_custom(|n| {
-            contended(n, CircuitBreakerLayer::new(breaker()).layer(Echo), |svc| {
-                black_box(once(svc, 1));
-            })
+            contended(
+                n,
+                CircuitBreakerLayer::new(breaker())
+                    .classifier(resilience_core::classify::TransientErrors)
+                    .layer(Echo),
+                |svc| {
+                    black_box(once(svc, 1));
+                },
+            )
         });
     });
     g.bench_function("layer/tower_resilience", |b| {

@@ -29,7 +29,7 @@ fn error_model(c: &mut Criterion) {
         );
     });
     group.bench_function("wrap_foreign_error", |b| {
-        b.iter(|| Error::inner(black_box(std::fmt::Error)));
+        b.iter(|| Error::wrap(black_box(std::fmt::Error)));
     });
     group.finish();
 

@@ -99,7 +99,9 @@ fn retry(c: &mut Criterion) {
     let policy = RetryPolicy::builder().build().unwrap();
     let budget = policy.budget().unwrap().clone();
     group.bench_function("budget_deposit", |b| b.iter(|| budget.deposit()));
-    group.bench_function("policy_start", |b| b.iter(|| black_box(policy.start())));
+    group.bench_function("policy_retry_loop", |b| {
+        b.iter(|| black_box(policy.retry_loop()));
+    });
     group.bench_function("policy_clone_drop", |b| {
         b.iter(|| black_box(policy.clone()));
     });

@@ -63,7 +63,9 @@ fn main() {
             }
         }
         "layer" => {
-            let mut svc = CircuitBreakerLayer::new(breaker()).layer(Echo);
+            let mut svc = CircuitBreakerLayer::new(breaker())
+                .classifier(resilience_core::classify::TransientErrors)
+                .layer(Echo);
             for i in 0..n {
                 ok += u64::from(once(&mut svc, black_box(i)));
             }

@@ -18,10 +18,16 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use std::sync::LazyLock;
+
 use http::Request;
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
 use resilience_benches::peers::{Echo, TowerBudgetPolicy};
+use resilience_core::bulkhead::Bulkhead;
 use resilience_core::retry::{Backoff, RetryPolicy};
+use resilience_core::{CircuitBreaker, Error, resilient};
+use resilience_tower::bulkhead::BulkheadLayer;
+use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use resilience_tower::deadline::DeadlineLayer;
 use resilience_tower::retry::RetryLayer;
 use tower::{Layer, Service, service_fn};
@@ -59,6 +65,42 @@ fn policy(budget: bool) -> RetryPolicy {
         builder = builder.no_budget();
     }
     builder.build().unwrap()
+}
+
+fn breaker() -> CircuitBreaker {
+    CircuitBreaker::builder().name("bench").build().unwrap()
+}
+
+fn bulkhead() -> Bulkhead {
+    Bulkhead::builder().name("bench").build().unwrap()
+}
+
+static BREAKER: LazyLock<CircuitBreaker> = LazyLock::new(breaker);
+static BULKHEAD: LazyLock<Bulkhead> = LazyLock::new(bulkhead);
+
+#[resilient(name = "bench.timeout", timeout = "1s")]
+async fn macro_timeout(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x) + 1)
+}
+
+#[resilient(
+    name = "bench.retry",
+    retry(attempts = 3, backoff = "exponential", base = "50ms", max = "1s")
+)]
+async fn macro_retry(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x) + 1)
+}
+
+#[resilient(
+    name = "bench.full",
+    deadline = "2s",
+    timeout = "300ms",
+    retry(attempts = 3, backoff = "exponential", base = "50ms", max = "1s"),
+    circuit_breaker = BREAKER,
+    bulkhead = BULKHEAD,
+)]
+async fn macro_full(x: u64) -> Result<u64, Error> {
+    Ok(black_box(x) + 1)
 }
 
 type Inner = tower::util::ServiceFn<fn(Request<()>) -> Ready<Result<(), Infallible>>>;
@@ -120,6 +162,14 @@ const CASES: &[&str] = &[
     "deadline_ours_header",
     "deadline_ours_header_no_ext",
     "deadline_tower_timeout_header",
+    "breaker_layer",
+    "breaker_call",
+    "bulkhead_layer",
+    "bulkhead_call",
+    "macro_timeout",
+    "macro_retry",
+    "macro_full",
+    "full_stack_layers",
 ];
 
 fn main() {
@@ -171,7 +221,7 @@ fn main() {
         }
         "part_start" => {
             let p = policy(true);
-            run(n, || (), |()| black_box(p.start()).attempts() == 0);
+            run(n, || (), |()| black_box(p.retry_loop()).attempts() == 0);
         }
         "part_deadline_current" => {
             run(
@@ -224,6 +274,50 @@ fn main() {
         "deadline_tower_timeout_header" => {
             let mut s = tower::timeout::TimeoutLayer::new(Duration::from_secs(1)).layer(inner());
             run(n, with_header, |r| call_http(&mut s, r));
+        }
+        "breaker_layer" => {
+            let mut s = CircuitBreakerLayer::new(breaker())
+                .classifier(resilience_core::classify::TransientErrors)
+                .layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "breaker_call" => {
+            let b = breaker();
+            run(
+                n,
+                || 7u64,
+                |r| poll_once(b.call(async move { Ok::<u64, Infallible>(r) })),
+            );
+        }
+        "bulkhead_layer" => {
+            let mut s = BulkheadLayer::new(bulkhead()).layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "bulkhead_call" => {
+            let b = bulkhead();
+            run(n, || 7u64, |r| poll_once(b.call(async move { r })));
+        }
+        "macro_timeout" => run(n, || 7u64, |r| poll_once(macro_timeout(r))),
+        "macro_retry" => run(n, || 7u64, |r| poll_once(macro_retry(r))),
+        "macro_full" => run(n, || 7u64, |r| poll_once(macro_full(r))),
+        "full_stack_layers" => {
+            use resilience_benches::compare::suites::HttpEcho;
+            let deadline = DeadlineLayer::builder()
+                .default_timeout(Duration::from_secs(1))
+                .request_extension(false)
+                .build()
+                .unwrap();
+            let mut s = deadline.layer(
+                RetryLayer::new(policy(true)).layer(
+                    CircuitBreakerLayer::new(breaker())
+                        .layer(BulkheadLayer::new(bulkhead()).layer(HttpEcho)),
+                ),
+            );
+            let mut cx = Context::from_waker(Waker::noop());
+            run(n, plain, |r| {
+                let fut = pin!(s.call(r));
+                matches!(fut.poll(&mut cx), Poll::Ready(Ok(_)))
+            });
         }
         _ => {
             for case in CASES {

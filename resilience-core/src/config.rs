@@ -45,6 +45,45 @@ impl ConfigError {
         }
     }
 
+    /// `option` is zero where a duration longer than zero is needed.
+    pub fn zero_duration(primitive: Primitive, option: &'static str) -> Self {
+        Self::new(primitive, option, "must be longer than zero")
+    }
+
+    /// `option` is zero where a count of at least one is needed.
+    pub fn zero_count(primitive: Primitive, option: &'static str) -> Self {
+        Self::new(primitive, option, "must be at least 1, got 0")
+    }
+
+    /// `low_option` (`low`) is above `high_option` (`high`), a bound it must not exceed.
+    pub fn exceeds<T: fmt::Debug>(
+        primitive: Primitive,
+        low_option: &'static str,
+        low: T,
+        high_option: &'static str,
+        high: T,
+    ) -> Self {
+        Self::new(
+            primitive,
+            low_option,
+            format!("({low:?}) must not exceed `{high_option}` ({high:?})"),
+        )
+    }
+
+    /// `option` (`value`) is not a ratio in `(0, 1]`.
+    pub fn not_a_ratio(primitive: Primitive, option: &'static str, value: f64) -> Self {
+        Self::new(primitive, option, format!("must be in (0, 1], got {value}"))
+    }
+
+    /// `option` (`value`) is not a finite number of at least `min`.
+    pub fn below(primitive: Primitive, option: &'static str, value: f64, min: f64) -> Self {
+        Self::new(
+            primitive,
+            option,
+            format!("must be a finite number >= {min}, got {value}"),
+        )
+    }
+
     /// The primitive whose configuration is invalid.
     #[must_use]
     pub fn primitive(&self) -> Primitive {
@@ -78,9 +117,11 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Checks shared by the builders. Each returns the value when it is valid.
-#[allow(dead_code)] // Used by the primitives' builders as they land.
+/// Checks shared by the builders, built on [`ConfigError`]'s constructors. Each returns
+/// the value when it is valid.
 pub(crate) mod check {
+    use std::fmt;
+
     use super::{ConfigError, Duration, Primitive};
 
     /// A finite ratio in `(0, 1]`, such as a failure-rate threshold.
@@ -88,11 +129,7 @@ pub(crate) mod check {
         if v.is_finite() && v > 0.0 && v <= 1.0 {
             Ok(v)
         } else {
-            Err(ConfigError::new(
-                p,
-                option,
-                format!("must be in (0, 1], got {v}"),
-            ))
+            Err(ConfigError::not_a_ratio(p, option, v))
         }
     }
 
@@ -106,22 +143,18 @@ pub(crate) mod check {
         if v.is_finite() && v >= min {
             Ok(v)
         } else {
-            Err(ConfigError::new(
-                p,
-                option,
-                format!("must be a finite number >= {min}, got {v}"),
-            ))
+            Err(ConfigError::below(p, option, v, min))
         }
     }
 
     /// A count `>= 1`.
-    pub(crate) fn nonzero<T: Copy + Default + PartialEq + fmt::Display>(
+    pub(crate) fn nonzero<T: Copy + Default + PartialEq>(
         p: Primitive,
         option: &'static str,
         v: T,
     ) -> Result<T, ConfigError> {
         if v == T::default() {
-            Err(ConfigError::new(p, option, "must be at least 1, got 0"))
+            Err(ConfigError::zero_count(p, option))
         } else {
             Ok(v)
         }
@@ -134,7 +167,7 @@ pub(crate) mod check {
         v: Duration,
     ) -> Result<Duration, ConfigError> {
         if v.is_zero() {
-            Err(ConfigError::new(p, option, "must be longer than zero"))
+            Err(ConfigError::zero_duration(p, option))
         } else {
             Ok(v)
         }
@@ -151,15 +184,9 @@ pub(crate) mod check {
         if low <= high {
             Ok(())
         } else {
-            Err(ConfigError::new(
-                p,
-                low_option,
-                format!("({low:?}) must not exceed `{high_option}` ({high:?})"),
-            ))
+            Err(ConfigError::exceeds(p, low_option, low, high_option, high))
         }
     }
-
-    use std::fmt;
 }
 
 #[cfg(test)]

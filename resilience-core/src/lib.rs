@@ -5,10 +5,13 @@
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
+//! - [`outcome`]: [`Outcome`](outcome::Outcome), what every guarded future takes in and
+//!   gives back (the operation's own result, or a primitive's error);
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreaker`], lock-free on its closed path;
 //! - [`retry`]: bounded retries ([`retry::RetryPolicy`], [`retry::RetryBudget`]);
 //! - [`deadline`](mod@deadline): an absolute [`Deadline`], ambient per task, enforced and
 //!   propagated (`grpc-timeout` and millisecond codecs);
+//! - [`timeout`](mod@timeout): a time limit per attempt;
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
@@ -51,6 +54,19 @@
 //! # }
 //! ```
 //!
+//! # The shape of a primitive
+//!
+//! Each primitive's logic lives once, in its module: a handle (cheap to clone, built by a
+//! validated builder, nameable in the [`Registry`]) and a *guarded future* that does the
+//! primitive's work around an operation — [`circuit_breaker::Guarded`] (admission,
+//! classification, recording), [`bulkhead::Guarded`] (a permit, or a place in the queue),
+//! [`retry::Retrying`] (the loop), [`deadline::Enforce`] and [`timeout::Timeout`] (a
+//! lazily armed timer). The functions you call ([`CircuitBreaker::call`],
+//! [`RetryPolicy::run`](retry::RetryPolicy::run), ...) are these futures; the tower layers
+//! of `resilience-tower` wrap them, adding only what a service needs (readiness, request
+//! replay, headers); `#[resilient]` nests them. A new primitive is written once and
+//! appears in all three places by composition.
+//!
 //! The HTTP side (problem+json responses, classification by status code, `Retry-After`)
 //! lives in the `resilience-tower` crate.
 
@@ -65,10 +81,13 @@ mod error;
 pub mod idempotency;
 mod macro_support;
 mod name;
+pub mod outcome;
 pub mod registry;
 pub mod retry;
 mod sync;
 pub mod telemetry;
+pub mod timeout;
+mod timer;
 
 pub use circuit_breaker::CircuitBreaker;
 pub use classify::{Class, Classify};

@@ -43,7 +43,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
-use crate::circuit_breaker::{Builder, CircuitBreaker, CircuitBreakerSnapshot};
+use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerSnapshot};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::{ConfigError, Name};
 
@@ -79,7 +79,7 @@ impl Registry {
     pub fn circuit_breaker(
         &self,
         name: impl Into<Name>,
-        configure: impl FnOnce(Builder) -> Builder,
+        configure: impl FnOnce(CircuitBreakerBuilder) -> CircuitBreakerBuilder,
     ) -> Result<CircuitBreaker, ConfigError> {
         self.circuit_breakers.get_or_create(name.into(), |name| {
             configure(CircuitBreaker::builder().name(name.clone()))

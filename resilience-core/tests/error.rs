@@ -76,7 +76,7 @@ fn display_is_one_line_with_every_context_item() {
 
 #[test]
 fn alternate_display_appends_the_source_chain() {
-    let err = Error::inner(CardDeclined { code: 51 }).with_operation("payments.charge");
+    let err = Error::wrap(CardDeclined { code: 51 }).with_operation("payments.charge");
     assert_eq!(
         err.to_string(),
         "operation failed (operation=payments.charge)"
@@ -89,7 +89,7 @@ fn alternate_display_appends_the_source_chain() {
 
 #[test]
 fn fields_survive_three_box_error_round_trips_without_nesting() {
-    let original = Error::inner(CardDeclined { code: 51 })
+    let original = Error::wrap(CardDeclined { code: 51 })
         .with_operation("payments.charge")
         .with_primitive(Primitive::CircuitBreaker)
         .with_instance("payments")
@@ -133,7 +133,7 @@ fn fields_survive_three_box_error_round_trips_without_nesting() {
 #[test]
 fn inner_passes_an_existing_error_through() {
     let err = Error::new(ErrorKind::BulkheadFull).with_instance("db");
-    let again = Error::inner(err);
+    let again = Error::wrap(err);
     assert_eq!(again.kind(), ErrorKind::BulkheadFull);
     assert_eq!(again.instance(), Some("db"));
     assert!(again.source().is_none());
@@ -141,7 +141,7 @@ fn inner_passes_an_existing_error_through() {
 
 #[test]
 fn source_downcasts_to_the_original_error() {
-    let err = Error::inner(CardDeclined { code: 5 });
+    let err = Error::wrap(CardDeclined { code: 5 });
     assert_eq!(
         err.downcast_ref::<CardDeclined>(),
         Some(&CardDeclined { code: 5 })
@@ -162,7 +162,7 @@ fn source_downcasts_to_the_original_error() {
 
 #[test]
 fn into_source_gives_back_the_boxed_error() {
-    let err = Error::inner(std::io::Error::other("disk gone"));
+    let err = Error::wrap(std::io::Error::other("disk gone"));
     let source = err.into_source().expect("has a source");
     assert_eq!(source.to_string(), "disk gone");
 }

@@ -5,25 +5,30 @@
 //! ```text
 //! instrument(async move {
 //!     finish(flatten(deadline(budget, .., async move {          // deadline = "..."
-//!         let mut retry = RetryRun::start(policy?);             // retry(...)
+//!         let mut retry = policy?.retry_loop();                 // retry(...)
 //!         loop {
 //!             let arg = CloneArg::clone_arg(&arg);              //   each owned argument
-//!             let judged = retry.attempt(async {                //   cut off at the deadline
+//!             record_attempt(&retry);
+//!             let attempted = retry.attempt(async {             //   cut off at the deadline
 //!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
-//!                     bulkhead(bulkhead?,                       // bulkhead = ...
-//!                         timeout(limit, async { body }))).await // timeout = "..."
+//!                     async { bulkhead(bulkhead?,               // bulkhead = ...
+//!                         timeout(limit,                        // timeout = "..."
+//!                             lift(async { body }))).await }).await
 //!             }).await;
-//!             match retry.next(judged) { Done(o) => break o, Retry(d) => sleep(d).await }
+//!             match retry.next(attempted) { Done(o) => break o, Retry(d) => sleep(d).await }
 //!         }
 //!     }).await), name)
 //! }, call_span(name)).await
 //! ```
 //!
-//! Only the layers asked for are emitted. Instances and the policy are resolved on the
-//! first call into `static`s of the function. The runtime pieces are in
-//! `resilience_core::__private` (`resilience-core/src/macro_support/`); the layers there
-//! are hand-written futures that own their inner future once, so nesting does not
-//! multiply the size of the function's future.
+//! Only the layers asked for are emitted; without a breaker, a retried attempt is
+//! classified by `Judged::classify(classifier, ..)`. Instances and the policy are resolved on the
+//! first call into `static`s of the function. Each layer is its primitive's own guarded
+//! future from `resilience-core` (reached through `resilience_core::__private`,
+//! `resilience-core/src/macro_support/`), a hand-written future that owns its inner future
+//! once, so nesting does not multiply the size of the function's future. The retry loop
+//! is written out here rather than handed a closure: an attempt that reborrows
+//! `&mut self` can only live in the loop that awaits it.
 
 use std::time::Duration;
 
@@ -135,19 +140,12 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         None => quote_spanned!(block.span()=> async move #anchored),
     };
 
-    // Innermost first: attempt timeout, bulkhead, circuit breaker.
-    let mut attempt = match plan.timeout {
-        Some(limit) => {
-            let limit = duration(limit);
-            quote!(#private::timeout(#limit, #body))
-        }
-        None => quote!(#private::lift(#body)),
-    };
-    // The attempt's outcome, awaited: with no layer between, the body's own result.
-    let mut awaited = match plan.timeout {
-        Some(_) => quote!(#attempt.await),
-        None => quote!(::core::result::Result::Ok(#body.await)),
-    };
+    // Innermost first: the lifted body, attempt timeout, bulkhead, circuit breaker.
+    let mut attempt = quote!(#private::lift(#body));
+    if let Some(limit) = plan.timeout {
+        let limit = duration(limit);
+        attempt = quote!(#private::timeout(#limit, #attempt));
+    }
     if let Some(bulkhead) = &plan.bulkhead {
         let source = resolve(
             bulkhead,
@@ -157,7 +155,6 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             "registry_bulkhead",
         );
         attempt = quote!(#private::bulkhead(#source, #attempt));
-        awaited = quote!(#attempt.await);
     }
     let classifier = match &plan.classify {
         Some(path) => quote_spanned!(path.span()=> &#path),
@@ -172,10 +169,16 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                 "BreakerSource",
                 "registry_breaker",
             );
-            Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt).await))
+            // A bulkhead asks for its permit when its guard is made; inside a breaker,
+            // only once the breaker has admitted the attempt.
+            let attempt = match plan.bulkhead {
+                Some(_) => quote!(async { #attempt.await }),
+                None => attempt.clone(),
+            };
+            Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt)))
         }
         None if plan.retry.is_some() => Some(quote! {
-            #private::Judged::classify(#classifier, #awaited)
+            async { #private::Judged::classify(#classifier, #attempt.await) }
         }),
         None => None,
     };
@@ -189,12 +192,13 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                         ::core::result::Result::Err(__resilience_err)
                     }
                     ::core::result::Result::Ok(__resilience_policy) => {
-                        let mut __resilience_retry = #private::RetryRun::start(__resilience_policy);
+                        let mut __resilience_retry = __resilience_policy.retry_loop();
                         loop {
                             #clones
-                            let __resilience_judged =
-                                __resilience_retry.attempt(async { #judged }).await;
-                            match __resilience_retry.next(__resilience_judged) {
+                            #private::record_attempt(&__resilience_retry);
+                            let __resilience_attempted =
+                                __resilience_retry.attempt(async { #judged.await }).await;
+                            match __resilience_retry.next(__resilience_attempted) {
                                 #private::Next::Done(__resilience_outcome) => break __resilience_outcome,
                                 #private::Next::Retry(__resilience_delay) => {
                                     #private::sleep(__resilience_delay).await;
@@ -205,14 +209,14 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                 }
             }
         }
-        (None, Some(judged)) => quote!(#judged.into_outcome()),
-        (_, None) => awaited,
+        (None, Some(judged)) => quote!(#judged.await.into_outcome()),
+        (_, None) => quote!(#attempt.await),
     };
     let call = match plan.deadline {
         Some(budget) => {
             let budget = duration(budget);
             quote! {{
-                static __RESILIENCE_DEADLINE: #private::Cached<#krate::deadline::DeadlineMetrics> =
+                static __RESILIENCE_DEADLINE: #private::Cached<#krate::deadline::Enforcer> =
                     #private::Cached::new();
                 #private::flatten(
                     #private::deadline(#budget, &__RESILIENCE_DEADLINE, #name, async move { #call })

@@ -5,7 +5,8 @@
 //! layers fails in one flat vocabulary.
 //!
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
-//!   a [`resilience_core::CircuitBreaker`] around any service.
+//!   a [`CircuitBreaker`](circuit_breaker::CircuitBreaker) around any service, judging
+//!   HTTP answers by status by default.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
 //!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
@@ -19,6 +20,13 @@
 //! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
 //!   deadline (`grpc-timeout` or milliseconds) and enforces it,
 //!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
+//! - [`body`]: [`body::PrefixedBody`], the body the layers that hold bytes hand on.
+//!
+//! Each middleware module has its layer (`XLayer`), its service (`XService`) and its
+//! `ResponseFuture`, and re-exports the core handle it wraps, so one import root serves
+//! a primitive. A `ResponseFuture` wraps the core primitive's own guarded future (for
+//! example [`resilience_core::circuit_breaker::Guarded`]) and adds only what a tower
+//! service needs: readiness, request replay, headers, bodies.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -38,6 +46,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod deadline;

@@ -39,8 +39,7 @@ fn propagating_client() -> HttpClient {
         .layer(
             PropagateDeadlineLayer::builder()
                 .margin(Duration::from_millis(20))
-                .build()
-                .expect("valid"),
+                .build(),
         )
         .service(plain);
     BoxCloneSyncService::new(client.map_err(BoxError::from))

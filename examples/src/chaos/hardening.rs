@@ -32,7 +32,7 @@
 //!   runs at the route, under the idempotency layer.
 //! - **Breaker on the client**: it protects the dependency, so it judges the dependency's
 //!   answers (`HttpStatus`: 5xx and 429 are failures) and the calls the deadline cut short.
-//!   [`deadline::enforce`] sits inside it so that a hung call ends as a `DeadlineExceeded`
+//!   Deadline enforcement ([`Enforcer::enforce`]) sits inside it so that a hung call ends as a `DeadlineExceeded`
 //!   the breaker counts; a call merely dropped from outside would not be counted.
 //! - **Propagation with a margin**: payments receives the remaining time minus
 //!   [`HardeningConfig::margin`], so it abandons a charge *before* the gateway stops
@@ -44,14 +44,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use resilience_core::deadline::{self, DeadlineMetrics};
+use resilience_core::deadline::Enforcer;
 use resilience_core::idempotency::{IdempotencyStore, MemoryStore, RedisStore};
 use resilience_core::retry::{Backoff, Jitter, RetryBudget, RetryPolicy};
 use resilience_core::{BoxError, CircuitBreaker, Registry};
 use resilience_tower::bulkhead::BulkheadLayer;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use resilience_tower::deadline::{DeadlineLayer, PropagateDeadlineLayer};
-use resilience_tower::http::{HttpErrorLayer, HttpStatus};
+use resilience_tower::http::HttpErrorLayer;
 use resilience_tower::idempotency::IdempotencyLayer;
 use resilience_tower::retry::HttpRetryLayer;
 use tower::util::{BoxCloneSyncService, MapFutureLayer};
@@ -112,19 +112,19 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
     })?;
 
     // The client the handler calls payments with: the plain one, wrapped.
+    let enforcer = Enforcer::new("payments");
     let client = ServiceBuilder::new()
-        .layer(CircuitBreakerLayer::new(breaker).classifier(HttpStatus::new()))
-        .layer(MapFutureLayer::new(|call| async move {
-            deadline::enforce(call)
-                .with_metrics(DeadlineMetrics::new("payments"))
-                .await
-                .and_then(|result| result)
+        // Judged by status (the default): a 503 from payments counts against it.
+        .layer(CircuitBreakerLayer::new(breaker))
+        .layer(MapFutureLayer::new(move |call| {
+            let enforced = enforcer.enforce(call);
+            async move { enforced.await.and_then(|result| result) }
         }))
         .layer(
             PropagateDeadlineLayer::builder()
                 .name("payments")
                 .margin(config.margin)
-                .build()?,
+                .build(),
         )
         .service(gateway::plain_client());
     let payments = Payments::new(
@@ -153,7 +153,7 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
         .backoff(Backoff::exponential(Duration::from_millis(50)))
         .max_delay(Duration::from_millis(500))
         .jitter(Jitter::Full)
-        .budget(RetryBudget::builder().percent(0.2).min_per_sec(5).build()?)
+        .budget(RetryBudget::builder().ratio(0.2).min_per_sec(5).build()?)
         .build()?;
 
     let router = gateway::routes(payments).layer(

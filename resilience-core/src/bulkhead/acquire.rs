@@ -45,9 +45,9 @@ impl Acquire {
     }
 
     /// The outcome, if it was decided without waiting; otherwise the future itself, to be
-    /// awaited. Like `FutureExt::now_or_never`, but the waiting future is not lost: the
-    /// tower layer uses it to call its inner service at once on the fast path.
-    pub fn into_decided(self) -> Result<Result<Permit, Error>, Self> {
+    /// awaited. Like `FutureExt::now_or_never`, but the waiting future is not lost:
+    /// [`Bulkhead::guard`] uses it to start its work at once on the fast path.
+    pub(crate) fn into_decided(self) -> Result<Result<Permit, Error>, Self> {
         match self.state {
             State::Decided(Some(outcome)) => Ok(outcome),
             state => Err(Self { state }),

@@ -70,6 +70,14 @@
 //! Every `BulkheadFull` carries the configured [`retry_after`](BulkheadBuilder::retry_after)
 //! hint and, like every error the bulkhead produces, its origin (`bulkhead=<name>`).
 //!
+//! # Where the logic lives
+//!
+//! [`Guarded`] is the one future that runs work holding a permit: admitted at once,
+//! queued, or refused, decided when it is made ([`admit`](Bulkhead::admit)).
+//! [`call`](Bulkhead::call) and [`guard`](Bulkhead::guard) make it; the tower layer makes
+//! it from an [`Admission`] (calling its inner service in place when admitted, keeping
+//! the request while queued); `#[resilient]` nests it.
+//!
 //! # Cancellation
 //!
 //! Dropping a [`Permit`] releases its slot — when the call returns, fails, panics, or its
@@ -94,11 +102,13 @@
 
 mod acquire;
 mod config;
+mod guard;
 #[cfg(all(test, loom))]
 mod loom;
 mod permit;
 mod state;
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -108,9 +118,11 @@ use tokio::time::Instant;
 
 pub use acquire::Acquire;
 pub use config::{BulkheadBuilder, MAX_PERMITS};
+pub use guard::{Admission, Guarded};
 pub use permit::Permit;
 
 use self::state::{Entry, Slots};
+use crate::outcome::{self, Outcome};
 use crate::telemetry::{label, metric};
 use crate::{Deadline, Error, ErrorKind, Name, Primitive};
 
@@ -202,10 +214,9 @@ impl Bulkhead {
     ///
     /// The attempt is made when `acquire` is called, not when the future is first polled:
     /// the returned [`Acquire`] already holds the permit or the error, unless the caller
-    /// was queued. So a layer can decide in its `call` whether it may call its inner
-    /// service at once ([`Acquire::into_decided`]). A queued caller takes its place in the
-    /// FIFO queue here too, so callers are served in the order they called `acquire`,
-    /// whenever their futures are first polled.
+    /// was queued ([`Acquire::is_waiting`]; [`admit`](Self::admit) says which). A queued
+    /// caller takes its place in the FIFO queue here, so callers are served in the order
+    /// they called `acquire`, whenever their futures are first polled.
     #[inline]
     pub fn acquire(&self) -> Acquire {
         if self.shared.slots.try_take() {
@@ -241,12 +252,26 @@ impl Bulkhead {
         }
     }
 
-    /// Runs `operation` holding a permit ([`acquire`](Self::acquire), so it may wait as
-    /// configured). The permit is released when `operation` finishes or the returned
-    /// future is dropped.
-    pub async fn call<F: Future>(&self, operation: F) -> Result<F::Output, Error> {
-        let _permit = self.acquire().await?;
-        Ok(operation.await)
+    /// Runs `operation` holding a permit (asked for when the returned future is first
+    /// polled; it may wait as configured). The permit is released when `operation`
+    /// finishes or the returned future is dropped.
+    ///
+    /// # Errors
+    ///
+    /// The bulkhead refused the call (`BulkheadFull`, or `DeadlineExceeded` when the
+    /// deadline ended the wait).
+    #[inline]
+    pub fn call<F: Future>(&self, operation: F) -> impl Future<Output = Result<F::Output, Error>> {
+        let work = outcome::lift(outcome::Map::new(operation, Ok::<_, Infallible>));
+        let guarded = outcome::Lazy::new(move || self.guard(work));
+        outcome::Map::new(
+            guarded,
+            |outcome: Outcome<F::Output, Infallible>| match outcome {
+                Ok(Ok(output)) => Ok(output),
+                Ok(Err(never)) => match never {},
+                Err(error) => Err(error),
+            },
+        )
     }
 
     /// The instance name.

@@ -1,4 +1,4 @@
-//! [`Builder`]: every option of a circuit breaker, its default and the anchor it follows.
+//! [`CircuitBreakerBuilder`]: every option of a circuit breaker, its default and the anchor it follows.
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,25 +30,25 @@ pub enum SlidingWindow {
 
 pub(crate) type Hook = Arc<dyn Fn(&StateChange) + Send + Sync>;
 
-/// Configures a [`CircuitBreaker`]; [`build`](Builder::build) validates.
+/// Configures a [`CircuitBreaker`]; [`build`](CircuitBreakerBuilder::build) validates.
 ///
 /// | option | default | anchor |
 /// |---|---|---|
-/// | [`name`](Builder::name) | `"default"` | resilience4j's `default` instance |
-/// | [`count_window`](Builder::count_window) / [`time_window`](Builder::time_window) | last 100 calls | resilience4j `slidingWindowSize = 100`, `COUNT_BASED` |
-/// | [`minimum_calls`](Builder::minimum_calls) | the window size (100 calls; 100 for a time window) | resilience4j `minimumNumberOfCalls = 100` |
-/// | [`failure_rate_threshold`](Builder::failure_rate_threshold) | 0.5 | resilience4j `failureRateThreshold = 50` |
-/// | [`slow_calls`](Builder::slow_calls) | off | resilience4j counts calls over 60 s as slow at a 100 % threshold; off here, so the closed path reads no clock |
-/// | [`consecutive_failures`](Builder::consecutive_failures) | off | Polly v7 / Hystrix-style "break after N failures in a row" when set |
-/// | [`open_duration`](Builder::open_duration) | 60 s | resilience4j `waitDurationInOpenState = 60s` |
-/// | [`open_duration_growth`](Builder::open_duration_growth) | none (constant) | resilience4j's exponential `IntervalFunction` when set |
-/// | [`half_open_calls`](Builder::half_open_calls) | 10 | resilience4j `permittedNumberOfCallsInHalfOpenState = 10` |
-/// | [`max_half_open_duration`](Builder::max_half_open_duration) | 60 s | resilience4j's `maxWaitDurationInHalfOpenState` (there 0 = forever; bounded here so a hung probe cannot wedge the breaker) |
+/// | [`name`](CircuitBreakerBuilder::name) | `"default"` | resilience4j's `default` instance |
+/// | [`count_window`](CircuitBreakerBuilder::count_window) / [`time_window`](CircuitBreakerBuilder::time_window) | last 100 calls | resilience4j `slidingWindowSize = 100`, `COUNT_BASED` |
+/// | [`minimum_calls`](CircuitBreakerBuilder::minimum_calls) | the window size (100 calls; 100 for a time window) | resilience4j `minimumNumberOfCalls = 100` |
+/// | [`failure_rate_threshold`](CircuitBreakerBuilder::failure_rate_threshold) | 0.5 | resilience4j `failureRateThreshold = 50` |
+/// | [`slow_calls`](CircuitBreakerBuilder::slow_calls) | off | resilience4j counts calls over 60 s as slow at a 100 % threshold; off here, so the closed path reads no clock |
+/// | [`consecutive_failures`](CircuitBreakerBuilder::consecutive_failures) | off | Polly v7 / Hystrix-style "break after N failures in a row" when set |
+/// | [`open_duration`](CircuitBreakerBuilder::open_duration) | 60 s | resilience4j `waitDurationInOpenState = 60s` |
+/// | [`open_duration_growth`](CircuitBreakerBuilder::open_duration_growth) | none (constant) | resilience4j's exponential `IntervalFunction` when set |
+/// | [`half_open_calls`](CircuitBreakerBuilder::half_open_calls) | 10 | resilience4j `permittedNumberOfCallsInHalfOpenState = 10` |
+/// | [`max_half_open_duration`](CircuitBreakerBuilder::max_half_open_duration) | 60 s | resilience4j's `maxWaitDurationInHalfOpenState` (there 0 = forever; bounded here so a hung probe cannot wedge the breaker) |
 ///
 /// Rate-based trips wait for `minimum_calls` calls in the window; the consecutive-failures
 /// mode trips on its own count (which is its own minimum).
 #[derive(Clone)]
-pub struct Builder {
+pub struct CircuitBreakerBuilder {
     pub(crate) name: Name,
     pub(crate) window: SlidingWindow,
     pub(crate) minimum_calls: Option<u32>,
@@ -63,7 +63,7 @@ pub struct Builder {
     pub(crate) hook: Option<Hook>,
 }
 
-impl Default for Builder {
+impl Default for CircuitBreakerBuilder {
     fn default() -> Self {
         Self {
             name: Name::from_static("default"),
@@ -82,7 +82,7 @@ impl Default for Builder {
     }
 }
 
-impl Builder {
+impl CircuitBreakerBuilder {
     /// The instance name, used in metric labels and error context.
     #[must_use]
     pub fn name(mut self, name: impl Into<Name>) -> Self {
@@ -99,7 +99,7 @@ impl Builder {
     }
 
     /// Rates over the calls recorded in the last `duration`, in 10 slices; see
-    /// [`time_window_buckets`](Builder::time_window_buckets).
+    /// [`time_window_buckets`](CircuitBreakerBuilder::time_window_buckets).
     #[must_use]
     pub fn time_window(self, duration: Duration) -> Self {
         self.time_window_buckets(duration, 10)
@@ -322,9 +322,9 @@ pub(crate) fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl fmt::Debug for Builder {
+impl fmt::Debug for CircuitBreakerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
+        f.debug_struct("CircuitBreakerBuilder")
             .field("name", &self.name)
             .field("window", &self.window)
             .field("minimum_calls", &self.minimum_calls)

@@ -47,8 +47,8 @@
 //! breaker measures the outcomes of recent calls and, once too many fail (or are too
 //! slow), refuses calls for a while: the caller gets [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) in
 //! nanoseconds, with a [`retry_after`](crate::Error::retry_after) hint. After
-//! [`open_duration`](Builder::open_duration) it lets exactly
-//! [`half_open_calls`](Builder::half_open_calls) probes through — never more, whatever
+//! [`open_duration`](CircuitBreakerBuilder::open_duration) it lets exactly
+//! [`half_open_calls`](CircuitBreakerBuilder::half_open_calls) probes through — never more, whatever
 //! the concurrency — and closes when they all succeed or re-opens at the first failure.
 //!
 //! # What counts
@@ -69,10 +69,18 @@
 //!   the dependency, and counting it would let impatient callers open the breaker. A
 //!   dropped half-open probe gives its slot back at once.
 //!
-//! Half-open admits at most [`half_open_calls`](Builder::half_open_calls) probes *in
+//! Half-open admits at most [`half_open_calls`](CircuitBreakerBuilder::half_open_calls) probes *in
 //! flight*, across episodes: a probe still running when its episode ends (a sibling
 //! failed and re-opened the breaker, or it outlasted `open_duration`) keeps its slot until
 //! it ends, so the next episode admits only the slots left.
+//!
+//! # Where the logic lives
+//!
+//! [`Permit`]s record outcomes; [`Guarded`] is the one future that does a breaker's work
+//! around an operation — asks for a permit, classifies the outcome once, records it, and
+//! carries the class up ([`Judged`](crate::outcome::Judged)) so a retry loop around it does
+//! not classify again. [`call`](CircuitBreaker::call) is that future; so is the tower
+//! layer's response future, and the breaker step of `#[resilient]`.
 //!
 //! # Cost
 //!
@@ -91,6 +99,7 @@
 
 mod config;
 mod core;
+mod guard;
 #[cfg(all(test, loom))]
 mod loom;
 mod permit;
@@ -102,13 +111,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{Builder, SlidingWindow};
+pub use config::{CircuitBreakerBuilder, SlidingWindow};
+pub use guard::{Guarded, Settle};
 pub use permit::{OwnedPermit, Permit};
 pub use state::State;
 pub use telemetry::StateChange;
 
 use self::core::Shared;
 use crate::classify::TransientErrors;
+use crate::outcome;
 use crate::{BoxError, Classify, Error, Name};
 
 /// A circuit breaker; see the [module documentation](self).
@@ -118,9 +129,9 @@ pub struct CircuitBreaker {
 }
 
 impl CircuitBreaker {
-    /// A builder with the defaults listed on [`Builder`].
-    pub fn builder() -> Builder {
-        Builder::default()
+    /// A builder with the defaults listed on [`CircuitBreakerBuilder`].
+    pub fn builder() -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::default()
     }
 
     pub(crate) fn from_config(config: config::Config) -> Self {
@@ -164,15 +175,19 @@ impl CircuitBreaker {
     /// classifier ([`TransientErrors`]). The operation's own error comes back as kind
     /// [`Inner`](crate::ErrorKind::Inner) (an [`Error`] passes through unchanged).
     ///
+    /// The breaker is asked when the returned future is first polled ([`guard`](Self::guard)
+    /// asks at once).
+    ///
     /// # Errors
     ///
     /// `CircuitOpen` if refused, else the operation's error.
-    pub async fn call<T, E, F>(&self, operation: F) -> Result<T, Error>
+    #[inline]
+    pub fn call<T, E, F>(&self, operation: F) -> impl Future<Output = Result<T, Error>>
     where
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        self.call_with(&TransientErrors, operation).await
+        self.call_with(&TransientErrors, operation)
     }
 
     /// [`call`](CircuitBreaker::call) with a classifier of your own.
@@ -180,16 +195,34 @@ impl CircuitBreaker {
     /// # Errors
     ///
     /// `CircuitOpen` if refused, else the operation's error.
-    pub async fn call_with<T, E, C, F>(&self, classifier: &C, operation: F) -> Result<T, Error>
+    #[inline]
+    pub fn call_with<T, E, C, F>(
+        &self,
+        classifier: &C,
+        operation: F,
+    ) -> impl Future<Output = Result<T, Error>>
     where
         C: Classify<T, E> + ?Sized,
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        let permit = self.try_acquire()?;
-        let result = operation.await;
-        permit.record_result(classifier, &result);
-        result.map_err(Error::inner)
+        let guarded = outcome::Lazy::new(move || self.guard(classifier, outcome::lift(operation)));
+        outcome::Map::new(guarded, |judged: outcome::Judged<T, E>| {
+            outcome::into_result(judged.outcome)
+        })
+    }
+
+    /// The breaker's work around `operation`, a future producing an
+    /// [`Outcome`](crate::outcome::Outcome) (see [`outcome::lift`]): asks for a permit now,
+    /// and the returned [`Guarded`] future fails with the rejection or runs the operation,
+    /// classifies its outcome with `classifier` and records it. What [`call`](Self::call),
+    /// the tower layer and `#[resilient]` are made of.
+    #[inline]
+    pub fn guard<F, C>(&self, classifier: C, operation: F) -> Guarded<F, C, Permit<'_>> {
+        match self.try_acquire() {
+            Ok(permit) => Guarded::admitted(permit, classifier, operation),
+            Err(error) => Guarded::refused(error, classifier),
+        }
     }
 
     /// The current state. Open turns half-open on the first call after the open duration,

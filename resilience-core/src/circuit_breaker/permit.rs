@@ -1,12 +1,12 @@
 //! Permits: RAII guards for one admitted call.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use super::core::{Shared, Ticket};
 use super::telemetry::Judged;
-use crate::{BoxError, Class, Classify, Error};
+use crate::error::find;
+use crate::{Class, Classify, Error};
 
 /// Leave to run one call, from [`CircuitBreaker::try_acquire`](super::CircuitBreaker::try_acquire).
 ///
@@ -14,9 +14,10 @@ use crate::{BoxError, Class, Classify, Error};
 /// [`record_result`](Permit::record_result)). A permit dropped without a result counts
 /// by why it was dropped:
 ///
-/// - **while a panic unwinds** (the call panicked): a *failure*. A future that holds the
-///   permit in a field rather than in an `async` block's locals is not dropped while the
-///   panic unwinds; it polls the call inside [`fail_on_panic`](Permit::fail_on_panic).
+/// - **while a panic unwinds** (the call panicked): a *failure*. A hand-written future
+///   that keeps the permit in a field is not dropped while a panic in its inner future
+///   unwinds (the runtime drops it later, after catching the panic); run the call as a
+///   [`Guarded`](super::Guarded) future, which records the failure as the panic unwinds.
 /// - **after the ambient deadline passed** ([`Deadline::current`](crate::Deadline::current)
 ///   is expired where it is dropped: the call was cut off by `enforce`, `Deadline::run` or
 ///   a deadline layer): a *failure*, counted with outcome `timeout`. A dependency that
@@ -53,36 +54,13 @@ pub(crate) fn judge(class: Class) -> Judged {
 /// Classifies `result`, except that an error which is (or boxes) a rejecting
 /// [`Error`](crate::Error) counts as rejected: the dependency was never called.
 #[inline]
-pub(crate) fn judge_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
+fn judge_result<T, E: 'static, C: Classify<T, E> + ?Sized>(
     classifier: &C,
     result: &Result<T, E>,
 ) -> Judged {
-    if let Err(err) = result {
-        let err: &dyn Any = err;
-        let inner = err.downcast_ref::<Error>().or_else(|| {
-            err.downcast_ref::<BoxError>()
-                .and_then(|b| b.downcast_ref::<Error>())
-        });
-        if inner.is_some_and(Error::is_rejection) {
-            return Judged::Rejected;
-        }
-    }
-    judge(classifier.classify(result))
-}
-
-/// Records a failure on the permit it holds when dropped, which only happens while a panic
-/// unwinds out of `fail_on_panic` (it is disarmed when `poll` returns).
-struct Unwinding<'a, P: Fail>(&'a mut P);
-
-/// What `Unwinding` needs of a permit.
-trait Fail {
-    fn fail(&mut self);
-}
-
-impl<P: Fail> Drop for Unwinding<'_, P> {
-    #[cold]
-    fn drop(&mut self) {
-        self.0.fail();
+    match result {
+        Err(err) if find(err).is_some_and(Error::is_rejection) => Judged::Rejected,
+        _ => judge(classifier.classify(result)),
     }
 }
 
@@ -132,39 +110,14 @@ macro_rules! permit_methods {
             }
         }
 
-        /// Runs `poll` (typically one poll of the call this permit admitted) and, if it
-        /// panics, records a failure as the panic unwinds.
-        ///
-        /// A hand-written future keeps its permit in a field, and a panic in the inner
-        /// future unwinds through `poll` without dropping that field: the future is dropped
-        /// later (by the runtime, after it caught the panic), when no panic is unwinding any
-        /// more, and the drop would count as a cancellation. Polling inside this method
-        /// counts it as what it is. It costs nothing when `poll` returns.
+        /// Records how the call counted.
         #[inline]
-        pub fn fail_on_panic<R>(&mut self, poll: impl FnOnce() -> R) -> R {
-            let guard = Unwinding(self);
-            let out = poll();
-            // Returned: disarmed without running its drop.
-            let _ = std::mem::ManuallyDrop::new(guard);
-            out
+        pub(crate) fn complete(mut self, judged: Judged) {
+            if let Some(ticket) = self.ticket.take() {
+                self.shared.complete(ticket, judged);
+            }
         }
     };
-}
-
-impl Fail for Permit<'_> {
-    fn fail(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            self.shared.complete(ticket, Judged::Failure);
-        }
-    }
-}
-
-impl Fail for OwnedPermit {
-    fn fail(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            self.shared.complete(ticket, Judged::Failure);
-        }
-    }
 }
 
 impl<'a> Permit<'a> {

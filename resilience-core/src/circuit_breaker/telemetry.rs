@@ -11,7 +11,7 @@ use crate::telemetry::{label, metric, outcome};
 use crate::{Name, Primitive};
 
 /// A state change, as passed to the hook set with
-/// [`Builder::on_state_change`](super::Builder::on_state_change).
+/// [`CircuitBreakerBuilder::on_state_change`](super::CircuitBreakerBuilder::on_state_change).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StateChange {

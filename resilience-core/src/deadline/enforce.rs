@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use metrics::Counter;
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::{Deadline, scope::CURRENT};
 use crate::telemetry::{deadline_where, field, label, metric};
+use crate::timer::LazyTimer;
 use crate::{Error, ErrorKind, Name, Primitive};
 
 /// Runs `future` under the ambient deadline ([`Deadline::current`], read on the first
@@ -32,9 +33,9 @@ use crate::{Error, ErrorKind, Name, Primitive};
 /// The error carries the primitive (`deadline`), the time the call had
 /// ([`field`](Error::field) `budget`), the [`elapsed`](Error::elapsed) time and where it
 /// passed (field `where`: `before_call` or `during_call`). Each expiry increments
-/// `resilience_deadline_exceeded_total{name, where}` (name `default` unless
-/// [`with_metrics`](Enforce::with_metrics) names the instance), and a bounded call records
-/// the time it had in the current span's `deadline.remaining_seconds` field.
+/// `resilience_deadline_exceeded_total{name, where}` (name `default`; an [`Enforcer`]
+/// counts under its own name), and a bounded call records the time it had in the current
+/// span's `deadline.remaining_seconds` field.
 ///
 /// ```
 /// use std::time::Duration;
@@ -106,25 +107,42 @@ impl Deadline {
     }
 }
 
-/// Named telemetry for enforcement: the `resilience_deadline_exceeded_total` counter
-/// handles of one instance, resolved once (with the recorder installed when this is
-/// built) so that an expiry costs an atomic increment, never a label lookup.
+/// Deadline enforcement under one instance name: [`run`](Enforcer::run) and
+/// [`enforce`](Enforcer::enforce) as the free functions, but every expiry counts as
+/// `resilience_deadline_exceeded_total{name, where}` under this name and carries it as
+/// the error's instance. The counter handles are resolved once, here (with the recorder
+/// installed when this is built), so an expiry costs an atomic increment, never a label
+/// lookup. `DeadlineLayer` holds one; so does a `#[resilient(deadline = ...)]` function.
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_core::deadline::{Deadline, Enforcer};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let payments = Enforcer::new("payments");
+/// let err = payments
+///     .run(Deadline::after(Duration::from_millis(50)), std::future::pending::<()>())
+///     .await
+///     .unwrap_err();
+/// assert_eq!(err.instance(), Some("payments"));
+/// # }
+/// ```
 ///
 /// # Clone
 ///
 /// Clones share the handles (one `Arc`).
 #[derive(Clone)]
-pub struct DeadlineMetrics {
-    inner: Arc<MetricsInner>,
+pub struct Enforcer {
+    inner: Arc<EnforcerInner>,
 }
 
-struct MetricsInner {
+struct EnforcerInner {
     name: Name,
     before_call: Counter,
     during_call: Counter,
 }
 
-impl DeadlineMetrics {
+impl Enforcer {
     /// Resolves the counters of the instance `name`.
     pub fn new(name: impl Into<Name>) -> Self {
         let name = name.into();
@@ -138,7 +156,7 @@ impl DeadlineMetrics {
         let before_call = counter(deadline_where::BEFORE_CALL);
         let during_call = counter(deadline_where::DURING_CALL);
         Self {
-            inner: Arc::new(MetricsInner {
+            inner: Arc::new(EnforcerInner {
                 name,
                 before_call,
                 during_call,
@@ -147,13 +165,36 @@ impl DeadlineMetrics {
     }
 
     /// The instance name.
-    pub fn name(&self) -> &str {
-        self.inner.name.as_str()
+    pub fn name(&self) -> &Name {
+        &self.inner.name
+    }
+
+    /// [`Deadline::run`], counted under this name.
+    #[inline(always)]
+    pub fn run<F: Future>(&self, deadline: Deadline, future: F) -> Enforce<F> {
+        let mut enforce = Enforce::new(Some(deadline), future);
+        enforce.enforcer = Some(self.clone());
+        enforce
+    }
+
+    /// [`enforce`], counted under this name.
+    #[inline(always)]
+    pub fn enforce<F: Future>(&self, future: F) -> Enforce<F> {
+        let mut enforce = Enforce::new(None, future);
+        enforce.enforcer = Some(self.clone());
+        enforce
+    }
+
+    /// The error of a call refused because `deadline` had passed before it started (a
+    /// rejection), counted under this name: for code that checks the deadline itself
+    /// before making the call.
+    pub fn expired(&self, deadline: Deadline) -> Error {
+        self.exceeded(deadline, None)
     }
 
     /// Counts one expiry and builds its error; see [`enforce`] for the context it carries.
     /// `started` is `None` when the deadline had passed before the call.
-    pub fn exceeded(&self, deadline: Deadline, started: Option<Instant>) -> Error {
+    fn exceeded(&self, deadline: Deadline, started: Option<Instant>) -> Error {
         let inner = &*self.inner;
         let counter = match started {
             None => &inner.before_call,
@@ -164,9 +205,9 @@ impl DeadlineMetrics {
     }
 }
 
-impl fmt::Debug for DeadlineMetrics {
+impl fmt::Debug for Enforcer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeadlineMetrics")
+        f.debug_struct("Enforcer")
             .field("name", &self.inner.name)
             .finish_non_exhaustive()
     }
@@ -192,13 +233,9 @@ fn exceeded_error(deadline: Deadline, started: Option<Instant>) -> Error {
     }
 }
 
-fn report(
-    metrics: Option<&DeadlineMetrics>,
-    deadline: Deadline,
-    started: Option<Instant>,
-) -> Error {
-    match metrics {
-        Some(metrics) => metrics.exceeded(deadline, started),
+fn report(enforcer: Option<&Enforcer>, deadline: Deadline, started: Option<Instant>) -> Error {
+    match enforcer {
+        Some(enforcer) => enforcer.exceeded(deadline, started),
         None => {
             let where_ = match started {
                 None => deadline_where::BEFORE_CALL,
@@ -238,11 +275,11 @@ pin_project! {
         requested: Option<Deadline>,
         started: Option<Instant>,
         state: State,
-        metrics: Option<DeadlineMetrics>,
+        enforcer: Option<Enforcer>,
         #[pin]
         future: Slot<F>,
         #[pin]
-        timer: Timer,
+        timer: LazyTimer,
     }
 }
 
@@ -269,40 +306,24 @@ pin_project! {
     }
 }
 
-pin_project! {
-    #[project = TimerProj]
-    enum Timer {
-        Idle,
-        Armed { #[pin] sleep: Sleep },
-    }
-}
-
 impl<F> Enforce<F> {
-    #[inline]
+    #[inline(always)]
     fn new(requested: Option<Deadline>, future: F) -> Self {
         Self {
             requested,
             started: None,
             state: State::Unresolved,
-            metrics: None,
+            enforcer: None,
             future: Slot::Live { future },
-            timer: Timer::Idle,
+            timer: LazyTimer::new(),
         }
-    }
-
-    /// Counts expiries under `metrics`' instance name (and puts it in the error) instead
-    /// of under `default`.
-    #[inline]
-    pub fn with_metrics(mut self, metrics: DeadlineMetrics) -> Self {
-        self.metrics = Some(metrics);
-        self
     }
 
     /// Tells the future that the call starts at `now`, a clock reading the caller already
     /// made, and that the caller has checked the deadline was still ahead then: the first
     /// poll then reads no clock (layers use it to read the clock once per request).
     /// `now` is also where the error's `elapsed` and `budget` are measured from.
-    #[inline]
+    #[inline(always)]
     pub fn started_at(mut self, now: Instant) -> Self {
         self.started = Some(now);
         self
@@ -314,7 +335,7 @@ impl<F> fmt::Debug for Enforce<F> {
         f.debug_struct("Enforce")
             .field("requested", &self.requested)
             .field("state", &self.state)
-            .field("metrics", &self.metrics)
+            .field("enforcer", &self.enforcer)
             .finish_non_exhaustive()
     }
 }
@@ -324,7 +345,6 @@ impl<F: Future> Future for Enforce<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let mut first = false;
         if let State::Unresolved = this.state {
             let deadline = match (*this.requested, Deadline::current()) {
                 (Some(requested), Some(outer)) => Some(requested.min(outer)),
@@ -340,10 +360,9 @@ impl<F: Future> Future for Enforce<F> {
                     if this.started.is_none() && now >= deadline.instant() {
                         *this.state = State::Done;
                         this.future.set(Slot::Gone);
-                        return Poll::Ready(Err(report(this.metrics.as_ref(), deadline, None)));
+                        return Poll::Ready(Err(report(this.enforcer.as_ref(), deadline, None)));
                     }
                     record_remaining(deadline, now);
-                    first = true;
                     State::Bounded {
                         deadline,
                         started: now,
@@ -372,14 +391,7 @@ impl<F: Future> Future for Enforce<F> {
         // The timer is armed only once the future has had to wait: a future that
         // finishes on its first poll (the deadline was checked ahead of it) never
         // touches the timer wheel.
-        if first {
-            this.timer.set(Timer::Armed {
-                sleep: tokio::time::sleep_until(deadline.instant()),
-            });
-        }
-        if let TimerProj::Armed { sleep } = this.timer.project() {
-            ready!(sleep.poll(cx));
-        }
+        ready!(this.timer.poll_at(cx, || deadline.instant()));
         *this.state = State::Done;
         // Dropped with the deadline ambient, so that what the future holds can tell it was
         // cut off by the deadline (a circuit breaker's permit then counts a timeout).
@@ -387,6 +399,6 @@ impl<F: Future> Future for Enforce<F> {
             Some(_) => CURRENT.sync_scope(deadline, || this.future.set(Slot::Gone)),
             None => this.future.set(Slot::Gone),
         }
-        Poll::Ready(Err(report(this.metrics.as_ref(), deadline, Some(started))))
+        Poll::Ready(Err(report(this.enforcer.as_ref(), deadline, Some(started))))
     }
 }

@@ -66,21 +66,17 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use enforce::{DeadlineMetrics, Enforce, enforce, spawn};
-pub use scope::{Propagate, Scope, in_scope, propagate, scope};
+pub use enforce::{Enforce, Enforcer, enforce, spawn};
+pub use scope::{Propagate, Scope, propagate, scope, sync_scope};
 
 /// An absolute instant by which work must be done.
 ///
-/// `Deadline` is `Copy` and one [`Instant`] wide. Compare two with [`min`](Deadline::min)
-/// (the earlier wins) or with the ordering operators.
+/// `Deadline` is `Copy` and one [`Instant`] wide, and ordered by time: the earlier of two
+/// is `a.min(b)` ([`Ord::min`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Deadline {
     at: Instant,
 }
-
-/// How far in the future [`Deadline::after`] places a deadline whose budget would overflow
-/// the clock: about 30 years, as tokio does for a far-future sleep.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 impl Deadline {
     /// A deadline at `instant`.
@@ -95,9 +91,9 @@ impl Deadline {
     /// years from now rather than panicking.
     #[must_use]
     pub fn after(budget: Duration) -> Self {
-        let now = Instant::now();
-        let at = now.checked_add(budget).unwrap_or_else(|| now + FAR_FUTURE);
-        Self { at }
+        Self {
+            at: crate::timer::after(Instant::now(), budget),
+        }
     }
 
     /// The instant this deadline falls on.
@@ -116,12 +112,6 @@ impl Deadline {
     #[must_use]
     pub fn is_expired(self) -> bool {
         Instant::now() >= self.at
-    }
-
-    /// The earlier of two deadlines.
-    #[must_use]
-    pub fn min(self, other: Self) -> Self {
-        if other.at < self.at { other } else { self }
     }
 
     /// The ambient deadline of the current task, if a [`scope`] set one.

@@ -40,7 +40,7 @@ pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
 ///
 /// A tower service's `call` is such code: a bulkhead layer takes its permit, or its place
 /// in the queue, in `call`, and bounds a wait by the deadline it sees there. The server
-/// `DeadlineLayer` of `resilience-tower` calls its inner service inside `in_scope`.
+/// `DeadlineLayer` of `resilience-tower` calls its inner service inside `sync_scope`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -48,11 +48,11 @@ pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let d = Deadline::after(Duration::from_secs(1));
-/// assert_eq!(deadline::in_scope(d, Deadline::current), Some(d));
+/// assert_eq!(deadline::sync_scope(d, Deadline::current), Some(d));
 /// assert_eq!(Deadline::current(), None);
 /// # }
 /// ```
-pub fn in_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
+pub fn sync_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
     let deadline = Deadline::current().map_or(deadline, |outer| outer.min(deadline));
     CURRENT.sync_scope(deadline, f)
 }

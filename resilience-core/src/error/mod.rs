@@ -36,6 +36,7 @@ mod field;
 mod kind;
 mod trace;
 
+use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
@@ -111,7 +112,7 @@ impl Error {
     ///
     /// If `err` already is an [`Error`] (possibly boxed), it is returned as it is, with its
     /// kind and context, instead of being wrapped a second time.
-    pub fn inner(err: impl Into<BoxError>) -> Self {
+    pub fn wrap(err: impl Into<BoxError>) -> Self {
         match err.into().downcast::<Error>() {
             Ok(err) => *err,
             Err(other) => Self::new(ErrorKind::Inner).with_source(other),
@@ -489,7 +490,34 @@ impl From<BoxError> for Error {
     /// Recovers an [`Error`] that was boxed, or wraps any other error as
     /// [`ErrorKind::Inner`]. Never nests an `Error` inside an `Error`.
     fn from(err: BoxError) -> Self {
-        Self::inner(err)
+        Self::wrap(err)
+    }
+}
+
+/// The [`Error`] inside an operation's own error `err`: `err` itself, or the `Error` a
+/// [`BoxError`] holds. The one place where the primitives look for it, to tell a rejection
+/// from further in or read the class an inner layer decided.
+#[inline]
+pub(crate) fn find<E: 'static>(err: &E) -> Option<&Error> {
+    let err: &dyn Any = err;
+    err.downcast_ref::<Error>()
+        .or_else(|| err.downcast_ref::<BoxError>()?.downcast_ref::<Error>())
+}
+
+/// Rewrites the [`Error`] inside `err` (as [`find`] sees it) with `add`, in place, so an
+/// operation's own error type comes back unchanged but for the context; any other error
+/// is left as it is.
+pub(crate) fn enrich<E: 'static>(err: &mut E, add: impl FnOnce(Error) -> Error) {
+    let err: &mut dyn Any = err;
+    let found = if err.is::<Error>() {
+        err.downcast_mut::<Error>()
+    } else {
+        err.downcast_mut::<BoxError>()
+            .and_then(|boxed| boxed.downcast_mut::<Error>())
+    };
+    if let Some(found) = found {
+        let taken = std::mem::replace(found, Error::new(ErrorKind::Inner));
+        *found = add(taken);
     }
 }
 
@@ -511,7 +539,7 @@ mod tests {
 
     #[test]
     fn an_error_given_as_source_is_absorbed_not_nested() {
-        let last = Error::inner(std::fmt::Error)
+        let last = Error::wrap(std::fmt::Error)
             .with_operation("payments.charge")
             .with_attempts(3)
             .with_field("tenant", "acme");
@@ -541,6 +569,19 @@ mod tests {
         assert_eq!(err.primitive(), Some(Primitive::CircuitBreaker));
         assert_eq!(err.instance(), Some("payments"));
         assert_eq!(err.operation(), Some("first"));
+    }
+
+    #[test]
+    fn find_and_enrich_see_an_error_itself_or_boxed_and_nothing_else() {
+        let mut own = Error::new(ErrorKind::Timeout);
+        let mut boxed: BoxError = Error::new(ErrorKind::Timeout).into();
+        let mut foreign = std::fmt::Error;
+        assert!(find(&own).is_some() && find(&boxed).is_some() && find(&foreign).is_none());
+        enrich(&mut own, |e| e.with_attempts(2));
+        enrich(&mut boxed, |e| e.with_attempts(3));
+        enrich(&mut foreign, |e| e.with_attempts(4));
+        assert_eq!(own.attempts(), Some(2));
+        assert_eq!(find(&boxed).and_then(Error::attempts), Some(3));
     }
 
     #[test]

@@ -42,32 +42,42 @@ source!(BreakerSource, CircuitBreaker, "circuit_breaker");
 source!(BulkheadSource, Bulkhead, "bulkhead");
 source!(BudgetSource, RetryBudget, "retry(budget)");
 
-/// The breaker `circuit_breaker = "name"` names: from the global registry, created with
-/// the defaults if nobody registered it first.
+/// The breaker `circuit_breaker = "name"` names, from [`Registry::global`]. A name nobody
+/// registered is an error on every call (never a breaker made up with the defaults,
+/// which a later registration would then silently fail to configure); it is looked up
+/// again on the next call, so registering it late still works.
 pub fn registry_breaker(name: &'static str) -> Result<CircuitBreaker, Error> {
-    Registry::global()
-        .circuit_breaker(name, |b| b)
-        .map_err(|err| config_error(err, Primitive::CircuitBreaker, name))
+    let found = Registry::global().get_circuit_breaker(name);
+    found.ok_or_else(|| missing(Primitive::CircuitBreaker, "circuit_breaker", name))
 }
 
 /// The bulkhead `bulkhead = "name"` names, as [`registry_breaker`].
 pub fn registry_bulkhead(name: &'static str) -> Result<Bulkhead, Error> {
-    Registry::global()
-        .bulkhead(name, |b| b)
-        .map_err(|err| config_error(err, Primitive::Bulkhead, name))
+    let found = Registry::global().get_bulkhead(name);
+    found.ok_or_else(|| missing(Primitive::Bulkhead, "bulkhead", name))
 }
 
 /// The budget `retry(budget = "name")` names, as [`registry_breaker`].
 pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
-    Registry::global()
-        .retry_budget(name, |b| b)
-        .map_err(|err| config_error(err, Primitive::Retry, name))
+    let found = Registry::global().get_retry_budget(name);
+    found.ok_or_else(|| missing(Primitive::Retry, "retry(budget)", name))
+}
+
+fn missing(primitive: Primitive, option: &'static str, name: &'static str) -> Error {
+    let problem = format!(
+        "names `{name}`, which is not registered in `Registry::global()`: register it before the first call"
+    );
+    config_error(
+        ConfigError::new(primitive, option, problem),
+        primitive,
+        name,
+    )
 }
 
 /// An invalid configuration met at run time: the call fails with it (never a panic), and
 /// it is not worth retrying.
 pub(super) fn config_error(err: ConfigError, primitive: Primitive, name: &'static str) -> Error {
-    Error::inner(err)
+    Error::wrap(err)
         .with_primitive(primitive)
         .with_instance(name)
         .with_class(Class::Permanent)

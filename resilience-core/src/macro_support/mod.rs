@@ -1,29 +1,121 @@
-//! Not public API: the runtime half of `#[resilient(...)]`. Generated code reaches it as
+//! Not public API: the runtime half of `#[resilient(...)]`, reached as
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
-//! The attribute composes the primitives, outermost first:
-//! deadline → retry → circuit breaker → bulkhead → attempt timeout → the body.
-//! Inside that stack an attempt's outcome is an [`Outcome<T, E>`]
-//! (`Result<Result<T, E>, Error>`): the body's own result, or a primitive's error; see
-//! `outcome.rs`.
+//! The attribute nests the primitives' own guarded futures (deadline → retry → circuit
+//! breaker → bulkhead → attempt timeout → the [lifted](crate::outcome::lift) body); their
+//! logic lives in their modules. Here is only what the attribute alone needs: finding the
+//! instances an option names (`instances.rs`, kept in `static`s by `cached.rs`), the
+//! policy its `retry(...)` options describe (`retry.rs`), cloning owned arguments per
+//! attempt (`args.rs`), and the glue below: a failed lookup refuses the attempt, and the
+//! outcome becomes the function's `Result`.
 
 mod args;
 mod cached;
-mod guards;
 mod instances;
-mod layers;
-mod outcome;
 mod retry;
-mod timeout;
+
+use std::future::Future;
+use std::time::Duration;
 
 pub use args::CloneArg;
 pub use cached::Cached;
-pub use guards::{BreakerAttempt, BulkheadAttempt, bulkhead, circuit_breaker};
 pub use instances::{
     BreakerSource, BudgetSource, BulkheadSource, registry_breaker, registry_budget,
     registry_bulkhead,
 };
-pub use layers::{deadline, flatten};
-pub use outcome::{FromError, Judged, Outcome, finish};
-pub use retry::{BackoffKind, Next, RetryAttempt, RetryRun, RetrySpec, retry_policy, sleep};
-pub use timeout::{Timeout, lift, timeout};
+pub use retry::{BackoffKind, RetrySpec, retry_policy};
+
+use crate::bulkhead::{self, Bulkhead};
+use crate::circuit_breaker::{self, CircuitBreaker, Permit};
+use crate::deadline::{Deadline, Enforce, Enforcer};
+pub use crate::outcome::{Judged, Outcome, lift};
+use crate::retry::RetryPolicy;
+pub use crate::retry::{Next, RetryLoop};
+use crate::telemetry::field;
+pub use crate::timeout::timeout;
+use crate::{Classify, Error, Name};
+
+/// `circuit_breaker = ...`: the breaker's guard around an attempt; a breaker that could
+/// not be found refuses it with that error.
+#[inline]
+pub fn circuit_breaker<'a, C, F, T, E>(
+    breaker: Result<&'a CircuitBreaker, Error>,
+    classifier: C,
+    attempt: F,
+) -> circuit_breaker::Guarded<F, C, Permit<'a>>
+where
+    F: Future<Output = Outcome<T, E>>,
+    C: Classify<T, E>,
+{
+    match breaker {
+        Ok(breaker) => breaker.guard(classifier, attempt),
+        Err(error) => circuit_breaker::Guarded::refused(error, classifier),
+    }
+}
+
+/// `bulkhead = ...`: the bulkhead's guard around an attempt; a bulkhead that could not be
+/// found refuses it with that error.
+#[inline]
+pub fn bulkhead<F: Future>(bulkhead: Result<&Bulkhead, Error>, attempt: F) -> bulkhead::Guarded<F> {
+    match bulkhead {
+        Ok(bulkhead) => bulkhead.guard(attempt),
+        Err(err) => bulkhead::Guarded::refused(err),
+    }
+}
+
+/// `deadline = "..."`: the whole call under a deadline `budget` from now (or the ambient
+/// one, if earlier), counted under the operation's name.
+#[inline]
+pub fn deadline<F: Future>(
+    budget: Duration,
+    enforcer: &'static Cached<Enforcer>,
+    operation: &'static str,
+    call: F,
+) -> Enforce<F> {
+    enforcer
+        .get_or_init(|| Enforcer::new(operation))
+        .run(Deadline::after(budget), call)
+}
+
+/// The outcome of a call run under [`deadline`]: a passed deadline is the call's error.
+#[inline]
+pub fn flatten<T, E>(result: Result<Outcome<T, E>, Error>) -> Outcome<T, E> {
+    result.and_then(|outcome| outcome)
+}
+
+/// Records the number of the attempt about to be made in the current
+/// (`resilience.call`) span's `attempt` field.
+#[inline]
+pub fn record_attempt(retry: &RetryLoop<&RetryPolicy>) {
+    // Without any subscriber there is no span to record in; skip the span lookup.
+    if tracing::dispatcher::has_been_set() {
+        tracing::Span::current().record(field::ATTEMPT, retry.attempts() + 1);
+    }
+}
+
+/// Waits `delay` before the next attempt (no timer for a zero delay).
+pub async fn sleep(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// The function's result: a primitive's error becomes the user's `E`, with the operation
+/// name added when no inner layer set one.
+#[inline]
+pub fn finish<T, E: FromError>(outcome: Outcome<T, E>, operation: &'static str) -> Result<T, E> {
+    match outcome {
+        Ok(result) => result,
+        Err(err) => Err(E::from(err.or_operation(Name::from(operation)))),
+    }
+}
+
+/// `From<resilience_core::Error>`, with a message that says why it is needed.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `From<resilience_core::Error>` to carry the errors of `#[resilient]`'s primitives",
+    label = "the error type of this `Result` must implement `From<resilience_core::Error>`",
+    note = "a timeout, a passed deadline, an open breaker or a full bulkhead reach the caller as this type; add `impl From<resilience_core::Error> for {Self}`"
+)]
+pub trait FromError: From<Error> {}
+
+impl<E: From<Error>> FromError for E {}

@@ -132,7 +132,7 @@ impl Jitter {
 
     /// The jittered delay before retry `k`; `prev` is the previous delay of the call
     /// (`backoff.base()` before the first retry) and `rng` the call's random source.
-    pub fn apply(
+    pub(crate) fn apply(
         self,
         backoff: &Backoff,
         k: u32,
@@ -160,18 +160,18 @@ impl Jitter {
 /// A small, fast, seedable random source (wyrand): one per call, no lock, no shared
 /// state. Not cryptographic; it only spreads delays.
 #[derive(Clone, Debug)]
-pub struct FastRng {
+pub(crate) struct FastRng {
     state: u64,
 }
 
 impl FastRng {
     /// A generator from `seed`; equal seeds give equal sequences.
-    pub const fn new(seed: u64) -> Self {
+    pub(crate) const fn new(seed: u64) -> Self {
         Self { state: seed }
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
         let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
         ((t >> 64) as u64) ^ (t as u64)
@@ -179,7 +179,7 @@ impl FastRng {
 
     /// A duration uniform in `[low, high]` (`low` if `high <= low`), at nanosecond
     /// resolution.
-    pub fn duration_between(&mut self, low: Duration, high: Duration) -> Duration {
+    pub(crate) fn duration_between(&mut self, low: Duration, high: Duration) -> Duration {
         if high <= low {
             return low;
         }
@@ -200,7 +200,57 @@ pub(crate) const fn mix(mut z: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Any curve: constant, linear or exponential, from up to 2 s.
+    fn any_backoff() -> impl Strategy<Value = Backoff> {
+        (0_u8..3, 0_u64..2_000, 0_u64..2_000, 1.0_f64..4.0).prop_map(|(curve, b, s, f)| {
+            let (base, step) = (Duration::from_millis(b), Duration::from_millis(s));
+            match curve {
+                0 => Backoff::constant(base),
+                1 => Backoff::linear(base, step),
+                _ => Backoff::exponential_with_factor(base, f),
+            }
+        })
+    }
+
+    const JITTERS: [Jitter; 4] = [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ];
+
+    proptest! {
+        #[test]
+        fn every_delay_is_within_its_formulas_bounds_and_the_cap(
+            backoff in any_backoff(),
+            jitter in proptest::sample::select(&JITTERS[..]),
+            extra_cap_ms in 0_u64..10_000,
+            k in 1_u32..64,
+            prev_ms in 0_u64..20_000,
+            seed in any::<u64>(),
+        ) {
+            let cap = backoff.base() + Duration::from_millis(extra_cap_ms);
+            let prev = Duration::from_millis(prev_ms);
+            let mut rng = FastRng::new(seed);
+            let d = backoff.delay(k, cap);
+            let delay = jitter.apply(&backoff, k, cap, prev, &mut rng);
+            prop_assert!(delay <= cap, "{delay:?} > cap {cap:?}");
+            match jitter {
+                Jitter::None => prop_assert_eq!(delay, d),
+                Jitter::Full => prop_assert!(delay <= d),
+                Jitter::Equal => prop_assert!(delay >= d / 2 && delay <= d),
+                Jitter::Decorrelated => {
+                    let base = backoff.base().min(cap);
+                    prop_assert!(delay >= base, "{delay:?} < base {base:?}");
+                    prop_assert!(delay <= (prev * 3).max(base));
+                }
+            }
+        }
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -6,7 +6,7 @@
 //! `max_attempts = 3` bounds one call, not the dependency's load: when the dependency is
 //! down, every call makes three attempts and the dependency sees three times its usual
 //! traffic exactly when it can least take it. A budget bounds the *sum*: each call
-//! deposits `percent` of a retry, each retry withdraws a whole one, and a floor of
+//! deposits `ratio` of a retry, each retry withdraws a whole one, and a floor of
 //! `min_per_sec` retries per second keeps low-traffic services able to retry at all. With
 //! the defaults (20% + 10/s over 10 s, as Finagle) a failing dependency sees at most
 //! 1.2× its traffic plus 10 requests per second, whatever `max_attempts` says.
@@ -14,7 +14,7 @@
 //! # How it counts
 //!
 //! Balances are fixed-point integers (one retry = 10 000 units), so fractional
-//! percentages are exact to 0.01%: `percent(0.6)` allows 6 retries per 10 calls, not 10
+//! percentages are exact to 0.01%: `ratio(0.6)` allows 6 retries per 10 calls, not 10
 //! (tower's `TpsBudget` rounds the cost of a retry down and allows 10; tower issue #857).
 //! Deposits and withdrawals land in ten time slots covering `ttl`; a slot is recycled
 //! when its time has passed, so both expire after `ttl`.
@@ -39,7 +39,7 @@ use tokio::time::Instant;
 use crate::config::check;
 use crate::{ConfigError, Primitive};
 
-/// One retry, in budget units: percentages are exact to 1 / `UNIT`.
+/// One retry, in budget units: ratios are exact to 1 / `UNIT`.
 const UNIT: i64 = 10_000;
 /// Time slots per `ttl`.
 const SLOTS: u64 = 10;
@@ -70,7 +70,7 @@ loom::thread_local! {
     static DEPOSITS: Cell<u32> = Cell::new(0);
 }
 
-/// A retry budget: at most `percent` of calls plus `min_per_sec` retries per second,
+/// A retry budget: at most `ratio` of calls plus `min_per_sec` retries per second,
 /// over a sliding window of `ttl`.
 ///
 /// ```
@@ -80,7 +80,7 @@ loom::thread_local! {
 /// let budget = RetryBudget::builder()
 ///     .ttl(Duration::from_secs(10))
 ///     .min_per_sec(0)
-///     .percent(0.6)
+///     .ratio(0.6)
 ///     .build()
 ///     .unwrap();
 /// for _ in 0..10 {
@@ -106,7 +106,7 @@ struct State {
     deposit: i64,
     ttl: Duration,
     min_per_sec: u32,
-    percent: f64,
+    ratio: f64,
     /// The newest epoch any caller has seen.
     epoch: AtomicU64,
     slots: [AtomicU64; SLOTS as usize],
@@ -118,7 +118,7 @@ struct State {
 pub struct RetryBudgetBuilder {
     ttl: Duration,
     min_per_sec: u32,
-    percent: f64,
+    ratio: f64,
 }
 
 impl Default for RetryBudgetBuilder {
@@ -126,7 +126,7 @@ impl Default for RetryBudgetBuilder {
         Self {
             ttl: RetryBudget::DEFAULT_TTL,
             min_per_sec: RetryBudget::DEFAULT_MIN_PER_SEC,
-            percent: RetryBudget::DEFAULT_PERCENT,
+            ratio: RetryBudget::DEFAULT_RATIO,
         }
     }
 }
@@ -147,8 +147,8 @@ impl RetryBudgetBuilder {
 
     /// Retries allowed per call, as a fraction: `0.2` is 20%. From 0 to 10 (1000%).
     /// Default 0.2, as Finagle.
-    pub fn percent(mut self, percent: f64) -> Self {
-        self.percent = percent;
+    pub fn ratio(mut self, ratio: f64) -> Self {
+        self.ratio = ratio;
         self
     }
 
@@ -162,16 +162,16 @@ impl RetryBudgetBuilder {
                 format!("must be between 1s and 60s, got {:?}", self.ttl),
             ));
         }
-        let percent = check::at_least_f64(p, "percent", self.percent, 0.0)?;
-        if percent > 10.0 {
+        let ratio = check::at_least_f64(p, "ratio", self.ratio, 0.0)?;
+        if ratio > 10.0 {
             return Err(ConfigError::new(
                 p,
-                "percent",
-                format!("must be at most 10 (1000%), got {percent}"),
+                "ratio",
+                format!("must be at most 10 (1000%), got {ratio}"),
             ));
         }
-        // Both are bounded above (percent <= 10, ttl <= 60 s), so they fit an i64.
-        let deposit = (percent * UNIT as f64).round() as i64;
+        // Both are bounded above (ratio <= 10, ttl <= 60 s), so they fit an i64.
+        let deposit = (ratio * UNIT as f64).round() as i64;
         let reserve = (f64::from(self.min_per_sec) * self.ttl.as_secs_f64() * UNIT as f64) as i64;
         Ok(RetryBudget {
             state: Arc::new(State {
@@ -181,7 +181,7 @@ impl RetryBudgetBuilder {
                 deposit,
                 ttl: self.ttl,
                 min_per_sec: self.min_per_sec,
-                percent,
+                ratio,
                 epoch: AtomicU64::new(0),
                 slots: std::array::from_fn(|_| AtomicU64::new(pack(0, 0))),
             }),
@@ -195,7 +195,7 @@ impl RetryBudget {
     /// Default floor: 10 retries per second, as Finagle.
     pub const DEFAULT_MIN_PER_SEC: u32 = 10;
     /// Default share: 20% of calls, as Finagle.
-    pub const DEFAULT_PERCENT: f64 = 0.2;
+    pub const DEFAULT_RATIO: f64 = 0.2;
 
     /// A builder with the Finagle defaults (10 s, 10/s, 20%).
     pub fn builder() -> RetryBudgetBuilder {
@@ -213,11 +213,11 @@ impl RetryBudget {
     }
 
     /// The share of calls that may be retried, as a fraction.
-    pub fn percent(&self) -> f64 {
-        self.state.percent
+    pub fn ratio(&self) -> f64 {
+        self.state.ratio
     }
 
-    /// Records a call: adds `percent` of a retry. Called once per call (not per attempt).
+    /// Records a call: adds `ratio` of a retry. Called once per call (not per attempt).
     ///
     /// On the fast path (15 deposits in 16 on a thread), one relaxed load of the newest
     /// epoch, one of its slot and one `fetch_add`: no clock read, no lock.
@@ -369,7 +369,7 @@ impl fmt::Debug for RetryBudget {
         f.debug_struct("RetryBudget")
             .field("ttl", &self.state.ttl)
             .field("min_per_sec", &self.state.min_per_sec)
-            .field("percent", &self.state.percent)
+            .field("ratio", &self.state.ratio)
             .field("balance", &self.balance())
             .finish()
     }
@@ -379,10 +379,10 @@ impl fmt::Debug for RetryBudget {
 mod tests {
     use super::*;
 
-    fn budget(min_per_sec: u32, percent: f64) -> RetryBudget {
+    fn budget(min_per_sec: u32, ratio: f64) -> RetryBudget {
         RetryBudget::builder()
             .min_per_sec(min_per_sec)
-            .percent(percent)
+            .ratio(ratio)
             .build()
             .unwrap()
     }
@@ -415,12 +415,12 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn fractional_percentages_are_exact() {
-        for (percent, deposits, expected) in [(0.6, 10, 6), (0.15, 100, 15), (0.333, 1000, 333)] {
-            let b = budget(0, percent);
+    async fn fractional_ratios_are_exact() {
+        for (ratio, deposits, expected) in [(0.6, 10, 6), (0.15, 100, 15), (0.333, 1000, 333)] {
+            let b = budget(0, ratio);
             (0..deposits).for_each(|_| b.deposit());
             let granted = (0..deposits).filter(|_| b.try_withdraw()).count();
-            assert_eq!(granted, expected, "percent {percent}");
+            assert_eq!(granted, expected, "ratio {ratio}");
         }
     }
 
@@ -447,9 +447,9 @@ mod tests {
     #[test]
     fn invalid_options_are_config_errors() {
         let bad = [
-            RetryBudget::builder().percent(f64::NAN).build(),
-            RetryBudget::builder().percent(-0.1).build(),
-            RetryBudget::builder().percent(11.0).build(),
+            RetryBudget::builder().ratio(f64::NAN).build(),
+            RetryBudget::builder().ratio(-0.1).build(),
+            RetryBudget::builder().ratio(11.0).build(),
             RetryBudget::builder().ttl(Duration::ZERO).build(),
             RetryBudget::builder().ttl(Duration::from_secs(61)).build(),
         ];

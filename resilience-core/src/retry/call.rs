@@ -1,11 +1,12 @@
-//! The per-call state machine: what the function-level runner and the tower layer share.
+//! The per-call state machine and the decision rule: [`RetryPolicy::start`] → for each
+//! attempt, [`attempt_limit`](RetryPolicy::attempt_limit) (how long it may run), run it,
+//! [`decide`](RetryPolicy::decide) on what it gave → sleep the delay and go again, or stop
+//! and [`finish`](RetryPolicy::finish) the last error. Private: [`RetryLoop`] drives it
+//! (and [`Retrying`] drives that).
 //!
-//! A caller drives it as: [`RetryPolicy::start`] → for each attempt,
-//! [`attempt_limit`](RetryPolicy::attempt_limit) (how long the attempt may run), run it,
-//! [`decide`](RetryPolicy::decide) on its [`Outcome`] → sleep the delay and go again, or
-//! stop and [`finish`](RetryPolicy::finish) the last error.
+//! [`RetryLoop`]: super::RetryLoop
+//! [`Retrying`]: super::Retrying
 
-use std::any::Any;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -14,8 +15,9 @@ use tokio::time::Instant;
 
 use super::RetryPolicy;
 use super::backoff::{FastRng, mix};
+use crate::error::find;
 use crate::telemetry::{label, metric, outcome};
-use crate::{BoxError, Class, Deadline, Error, ErrorKind, Name, Primitive};
+use crate::{Class, Deadline, Error, ErrorKind, Name, Primitive};
 
 /// Metric handles, resolved once per policy.
 pub(crate) struct Meters {
@@ -59,7 +61,7 @@ impl std::fmt::Debug for Meters {
 /// The state of one call through a [`RetryPolicy`]: attempts made, the call's deadline,
 /// the previous delay and the jitter's random source. Made by [`RetryPolicy::start`].
 #[derive(Debug)]
-pub struct RetryCall {
+pub(crate) struct RetryCall {
     attempts: u32,
     start: Option<Instant>,
     deadline: Option<Deadline>,
@@ -70,27 +72,40 @@ pub struct RetryCall {
 }
 
 impl RetryCall {
+    /// A call not started yet (no budget deposit, no deadline read): a placeholder until
+    /// [`RetryPolicy::start`].
+    pub(crate) const fn unstarted() -> Self {
+        Self {
+            attempts: 0,
+            start: None,
+            deadline: None,
+            prev: None,
+            rng: None,
+            replayable: true,
+        }
+    }
+
     /// Marks the call as one that cannot be repeated (a request whose body could not be
     /// kept for replay): its first failure is final, with [`Stop::NotReplayable`].
-    pub fn set_replayable(&mut self, replayable: bool) {
+    pub(crate) fn set_replayable(&mut self, replayable: bool) {
         self.replayable = replayable;
     }
 
     /// Attempts made so far.
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
     /// The deadline this call keeps to: the ambient one, or `max_elapsed` from the start,
     /// whichever is earlier.
-    pub fn deadline(&self) -> Option<Deadline> {
+    pub(crate) fn deadline(&self) -> Option<Deadline> {
         self.deadline
     }
 }
 
 /// How long the next attempt may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptLimit {
+pub(crate) enum AttemptLimit {
     /// No attempt timeout and no deadline: run it as it is.
     Unbounded,
     /// Abandon the attempt after `timeout`.
@@ -104,9 +119,9 @@ pub enum AttemptLimit {
     Expired,
 }
 
-/// What an attempt's result means, for [`RetryPolicy::decide`].
+/// What an attempt gave, as [`RetryPolicy::decide`] needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Observation {
     class: Class,
     rejection: bool,
     timed_out: bool,
@@ -114,24 +129,15 @@ pub struct Outcome {
     deadline: bool,
 }
 
-impl Outcome {
-    /// An outcome of `class` from the operation itself.
-    pub const fn new(class: Class) -> Self {
-        Self {
-            class,
-            rejection: false,
-            timed_out: false,
-            deadline: false,
-        }
-    }
-
-    /// The outcome of `result` judged as `class`: a rejection if the error is a
+impl Observation {
+    /// The operation's own `result`, judged as `class`: a rejection if the error is a
     /// [`resilience_core::Error`](crate::Error) (possibly boxed) that
     /// [is a rejection](crate::Error::is_rejection).
-    pub fn of<T, E: 'static>(class: Class, result: &Result<T, E>) -> Self {
+    #[inline]
+    pub(crate) fn of<T, E: 'static>(class: Class, result: &Result<T, E>) -> Self {
         let rejection = match result {
             Ok(_) => false,
-            Err(err) => as_error(err).is_some_and(Error::is_rejection),
+            Err(err) => find(err).is_some_and(Error::is_rejection),
         };
         Self {
             class,
@@ -141,8 +147,8 @@ impl Outcome {
         }
     }
 
-    /// The outcome of an error this policy made (a timeout, an expired deadline).
-    pub fn of_error(err: &Error) -> Self {
+    /// A primitive's error (a timeout, an expired deadline, an open breaker).
+    pub(crate) fn of_error(err: &Error) -> Self {
         Self {
             class: err.effective_class(),
             rejection: err.is_rejection(),
@@ -151,16 +157,11 @@ impl Outcome {
             deadline: err.kind() == ErrorKind::DeadlineExceeded,
         }
     }
-
-    /// The class.
-    pub const fn class(&self) -> Class {
-        self.class
-    }
 }
 
 /// What to do after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The attempt succeeded: return its result.
     Return,
     /// Sleep `delay`, then make another attempt.
@@ -206,18 +207,11 @@ impl Stop {
     }
 }
 
-/// The [`resilience_core::Error`](crate::Error) inside `err`, if it is one or boxes one.
-pub fn as_error<E: 'static>(err: &E) -> Option<&Error> {
-    let err: &dyn Any = err;
-    err.downcast_ref::<Error>()
-        .or_else(|| err.downcast_ref::<BoxError>()?.downcast_ref::<Error>())
-}
-
 impl RetryPolicy {
     /// Starts a call: deposits in the budget and reads the ambient deadline. Reads the
     /// clock only if `max_elapsed` is set.
     #[inline]
-    pub fn start(&self) -> RetryCall {
+    pub(crate) fn start(&self) -> RetryCall {
         let s = &*self.shared;
         if let Some(budget) = &s.budget {
             budget.deposit();
@@ -256,7 +250,7 @@ impl RetryPolicy {
     /// How long the next attempt of `call` may run: the attempt timeout, clamped to what
     /// is left of the deadline.
     #[inline]
-    pub fn attempt_limit(&self, call: &RetryCall) -> AttemptLimit {
+    pub(crate) fn attempt_limit(&self, call: &RetryCall) -> AttemptLimit {
         let timeout = self.shared.attempt_timeout;
         match (call.deadline, timeout) {
             (None, None) => AttemptLimit::Unbounded,
@@ -285,7 +279,7 @@ impl RetryPolicy {
 
     /// The error for an attempt cut off by `limit` (or not made because it was
     /// [`Expired`](AttemptLimit::Expired)).
-    pub fn limit_error(&self, limit: AttemptLimit) -> Error {
+    pub(crate) fn limit_error(&self, limit: AttemptLimit) -> Error {
         let err = match limit {
             AttemptLimit::Within {
                 by_deadline: false, ..
@@ -302,10 +296,10 @@ impl RetryPolicy {
     /// Records an attempt's outcome and decides what comes next. The rule is in the
     /// [module docs](super#what-is-retried).
     #[inline]
-    pub fn decide(&self, call: &mut RetryCall, outcome: Outcome) -> Decision {
+    pub(crate) fn decide(&self, call: &mut RetryCall, outcome: Observation) -> Decision {
         call.attempts = call.attempts.saturating_add(1);
         // The common case, inlined into the caller: a plain success.
-        if let Outcome {
+        if let Observation {
             class: Class::Success,
             rejection: false,
             timed_out: false,
@@ -320,7 +314,7 @@ impl RetryPolicy {
 
     /// [`decide`](Self::decide) for every outcome but a plain success.
     #[inline(never)]
-    fn decide_other(&self, call: &mut RetryCall, outcome: Outcome) -> Decision {
+    fn decide_other(&self, call: &mut RetryCall, outcome: Observation) -> Decision {
         let s = &*self.shared;
         let m = &s.meters;
         let counter = match outcome.class {
@@ -408,7 +402,7 @@ impl RetryPolicy {
     /// [`Stop::BudgetExhausted`], a new error of kind
     /// [`RetryBudgetExhausted`](ErrorKind::RetryBudgetExhausted) with `last` as its source
     /// (absorbed, see [`Error::with_source`]).
-    pub fn finish(&self, call: &RetryCall, last: Error, stop: Stop) -> Error {
+    pub(crate) fn finish(&self, call: &RetryCall, last: Error, stop: Stop) -> Error {
         let s = &*self.shared;
         let mut err = last
             .with_attempts(call.attempts)

@@ -21,7 +21,7 @@ fn budget() -> RetryBudget {
     RetryBudget::builder()
         .ttl(Duration::from_secs(60))
         .min_per_sec(0)
-        .percent(1.0)
+        .ratio(1.0)
         .build()
         .unwrap()
 }

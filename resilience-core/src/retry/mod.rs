@@ -90,7 +90,7 @@
 //! # What error comes out
 //!
 //! - [`run`](RetryPolicy::run) / [`run_with`](RetryPolicy::run_with) return
-//!   `Result<T, Error>`: the last error, converted with [`Error::inner`](crate::Error::inner)
+//!   `Result<T, Error>`: the last error, converted with [`Error::wrap`](crate::Error::wrap)
 //!   (your error stays downcastable), with `attempts`, `elapsed` and the field
 //!   `retry_stop` (`not_retryable`, `max_attempts`, `retry_after_too_long`, `deadline`,
 //!   `not_replayable`,
@@ -99,10 +99,21 @@
 //!   its source: a caller sees that the dependency failed *and* that retries were
 //!   withheld on purpose.
 //! - [`run_typed`](RetryPolicy::run_typed) / [`run_typed_with`](RetryPolicy::run_typed_with)
-//!   return `Result<T, E>` with `E: From<Error>` (what `#[resilient]` generates): the last
-//!   `E` as it is, so `match` on your own variants keeps working; only errors the policy
-//!   makes (timeouts, deadline) come through `From`. When `E` is `Error`, it is enriched
-//!   as by `run`.
+//!   return `Result<T, E>` with `E: From<Error>` (as `#[resilient]` does): the last `E` as
+//!   it is, so `match` on your own variants keeps working; only errors the policy makes
+//!   (timeouts, deadline) come through `From`. When `E` is `Error`, it is enriched as by
+//!   `run`.
+//!
+//! # Where the loop lives
+//!
+//! Once, in [`Retrying`]: a future that makes the first attempt, then asks its
+//! [`Attempts`] for each further one — after the delay, after `Attempts::poll_ready`
+//! (a tower service's readiness), never past the deadline. [`run`](RetryPolicy::run) is
+//! `Retrying` over a closure; the tower retry layers are `Retrying` over replays of the
+//! request. The decision after each attempt (and the error context a stopped call
+//! carries) is [`RetryLoop::next`]; `#[resilient]` drives a [`RetryLoop`] in a loop it
+//! writes out, because an attempt that reborrows `&mut self` cannot be handed over as a
+//! closure.
 //!
 //! `elapsed` is measured from the call's start when `max_elapsed` is set; otherwise from
 //! the end of the first failed attempt, because reading the clock on every successful
@@ -117,10 +128,12 @@
 //! `retry_after_seconds`; a budget refusal a WARN event, a deadline stop an INFO event.
 //! Handles are resolved once, when the policy is built.
 
+mod attempt;
 mod backoff;
 mod budget;
 mod call;
 mod config;
+mod future;
 #[cfg(all(test, loom))]
 mod loom;
 mod run;
@@ -130,19 +143,21 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-pub use backoff::{Backoff, FastRng, Jitter};
+pub use attempt::{Attempt, Attempted, Next, RetryLoop};
+pub use backoff::{Backoff, Jitter};
 pub use budget::{RetryBudget, RetryBudgetBuilder};
-pub use call::{AttemptLimit, Decision, Outcome, RetryCall, Stop, as_error};
+pub use call::Stop;
 pub use config::RetryPolicyBuilder;
+pub use future::{Attempts, Retrying};
 
 use crate::Name;
 
 /// A retry policy: how often, how long apart, and within what budget to retry.
 ///
 /// Build one with [`RetryPolicy::builder`]; run operations with
-/// [`run`](RetryPolicy::run) or [`run_typed`](RetryPolicy::run_typed); layers drive it
-/// step by step with [`start`](RetryPolicy::start),
-/// [`attempt_limit`](RetryPolicy::attempt_limit) and [`decide`](RetryPolicy::decide).
+/// [`run`](RetryPolicy::run) or [`run_typed`](RetryPolicy::run_typed), or drive a call
+/// yourself with [`Retrying`] (a future over your own [`Attempts`]) or
+/// [`retry_loop`](RetryPolicy::retry_loop) (a loop you write).
 ///
 /// # Defaults
 ///
@@ -159,7 +174,7 @@ use crate::Name;
 /// # Clone
 ///
 /// Clones share everything (an `Arc`): the configuration, the budget, the jitter seed's
-/// counter and the metric handles. Per-call state lives in [`RetryCall`].
+/// counter and the metric handles. Per-call state lives in each call's [`RetryLoop`].
 #[derive(Clone)]
 pub struct RetryPolicy {
     shared: Arc<Shared>,

@@ -11,6 +11,8 @@ use proptest::prelude::*;
 use resilience_core::ErrorKind;
 use resilience_core::bulkhead::{Acquire, Bulkhead, Permit};
 
+use crate::support::decided;
+
 #[derive(Clone, Debug)]
 enum Op {
     TryAcquire,
@@ -85,7 +87,7 @@ fn check(capacity: usize, max_waiting: usize, ops: Vec<Op>) {
                 let mut acquire = bulkhead.acquire();
                 if free {
                     model.taken += 1;
-                    permits.push(acquire.into_decided().unwrap().unwrap());
+                    permits.push(decided(acquire).unwrap());
                 } else if model.waiting() < max_waiting {
                     assert!(acquire.is_waiting());
                     // Its first poll registers it in the queue.
@@ -94,7 +96,7 @@ fn check(capacity: usize, max_waiting: usize, ops: Vec<Op>) {
                     waiters.push_back((next_id, acquire));
                     next_id += 1;
                 } else {
-                    let err = acquire.into_decided().unwrap().unwrap_err();
+                    let err = decided(acquire).unwrap_err();
                     assert_eq!(err.kind(), ErrorKind::BulkheadFull);
                 }
             }

@@ -8,6 +8,8 @@ use resilience_core::deadline::{self, Deadline};
 use resilience_core::{ErrorKind, FieldValue, Primitive};
 use tokio::time::Instant;
 
+use crate::support::decided;
+
 fn queued(max_concurrent: usize, max_waiting: usize, max_wait: Duration) -> Bulkhead {
     Bulkhead::builder()
         .name("db")
@@ -88,11 +90,7 @@ async fn queue_overflow_rejects_at_once() {
     assert_eq!(bulkhead.waiting(), 2);
 
     let start = Instant::now();
-    let outcome = bulkhead
-        .acquire()
-        .into_decided()
-        .expect("decided without waiting");
-    let err = outcome.unwrap_err();
+    let err = decided(bulkhead.acquire()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BulkheadFull);
     assert_eq!(err.field("reason"), Some(&FieldValue::from("queue_full")));
     assert_eq!(start.elapsed(), Duration::ZERO);
@@ -108,7 +106,7 @@ async fn queue_overflow_rejects_at_once() {
 async fn without_a_queue_a_full_bulkhead_rejects_at_once() {
     let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
     let _held = bulkhead.acquire().await.unwrap();
-    let err = bulkhead.acquire().into_decided().unwrap().unwrap_err();
+    let err = decided(bulkhead.acquire()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BulkheadFull);
     assert_eq!(err.field("reason"), Some(&FieldValue::from("at_capacity")));
 }
@@ -152,8 +150,9 @@ async fn an_expired_deadline_refuses_to_wait_at_all() {
     let _held = bulkhead.try_acquire().unwrap();
     let expired = Deadline::after(Duration::from_millis(1));
     tokio::time::advance(Duration::from_millis(5)).await;
-    let outcome = deadline::scope(expired, async { bulkhead.acquire().into_decided() }).await;
-    let err = outcome.expect("decided without waiting").unwrap_err();
+    let err = deadline::scope(expired, async { decided(bulkhead.acquire()) })
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
     assert_eq!(bulkhead.waiting(), 0);
 }
@@ -269,4 +268,15 @@ async fn the_queue_order_is_the_order_of_acquire_calls_not_of_first_polls() {
     drop(first.await.unwrap().expect("admitted"));
     drop(second.await.unwrap().expect("admitted next"));
     assert_eq!((bulkhead.in_flight(), bulkhead.waiting()), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_takes_its_permit_when_first_polled_not_when_made() {
+    let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
+    let made = bulkhead.call(async { 7 });
+    assert_eq!(bulkhead.in_flight(), 0, "not polled yet");
+    let held = bulkhead.try_acquire().expect("the slot is free");
+    drop(held);
+    assert_eq!(made.await.unwrap(), 7);
+    assert_eq!(bulkhead.in_flight(), 0);
 }

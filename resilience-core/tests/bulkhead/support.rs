@@ -70,3 +70,17 @@ pub(crate) fn pseudo_random(seed: u64) -> impl FnMut(u64) -> u64 {
         x % bound
     }
 }
+
+/// The outcome of an `acquire` decided without waiting (not queued, so ready on its
+/// first poll, which needs no waker).
+pub(crate) fn decided(
+    mut acquire: resilience_core::bulkhead::Acquire,
+) -> Result<resilience_core::bulkhead::Permit, resilience_core::Error> {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    assert!(!acquire.is_waiting(), "the caller was queued");
+    match std::pin::Pin::new(&mut acquire).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => panic!("not decided at `acquire`"),
+    }
+}

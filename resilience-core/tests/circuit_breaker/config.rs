@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use resilience_core::Primitive;
-use resilience_core::circuit_breaker::{Builder, CircuitBreaker};
+use resilience_core::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder};
 
 use crate::ms;
 
-fn rejects(builder: Builder, option: &str, says: &str) {
+fn rejects(builder: CircuitBreakerBuilder, option: &str, says: &str) {
     let err = builder.build().expect_err("invalid config must not build");
     assert_eq!(err.primitive(), Primitive::CircuitBreaker);
     assert_eq!(err.option(), option, "{err}");

@@ -4,9 +4,9 @@ mod behaviour;
 mod concurrency;
 mod config;
 mod model;
+mod panics_deadlines_and_probes;
 mod registry;
 mod telemetry;
-mod unfinished;
 
 use std::time::Duration;
 

@@ -84,19 +84,19 @@ async fn spawn_without_a_deadline_runs_to_completion() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn in_scope_sets_the_deadline_for_synchronous_code_and_keeps_the_earlier() {
+async fn sync_scope_sets_the_deadline_for_synchronous_code_and_keeps_the_earlier() {
     let outer = Deadline::after(Duration::from_secs(1));
     let later = Deadline::after(Duration::from_secs(5));
     let earlier = Deadline::after(Duration::from_millis(10));
     deadline::scope(outer, async move {
-        assert_eq!(deadline::in_scope(later, Deadline::current), Some(outer));
+        assert_eq!(deadline::sync_scope(later, Deadline::current), Some(outer));
         assert_eq!(
-            deadline::in_scope(earlier, Deadline::current),
+            deadline::sync_scope(earlier, Deadline::current),
             Some(earlier)
         );
         assert_eq!(Deadline::current(), Some(outer), "restored afterwards");
     })
     .await;
-    assert_eq!(deadline::in_scope(later, Deadline::current), Some(later));
+    assert_eq!(deadline::sync_scope(later, Deadline::current), Some(later));
     assert_eq!(Deadline::current(), None);
 }

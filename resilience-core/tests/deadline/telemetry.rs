@@ -2,7 +2,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use resilience_core::deadline::{self, Deadline, DeadlineMetrics};
+use resilience_core::deadline::{self, Deadline, Enforcer};
 use resilience_core::telemetry::{self, deadline_where, label, metric};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -39,28 +39,22 @@ fn counts(recorder: &DebuggingRecorder) -> Vec<(String, String, u64)> {
 fn named_enforcement_counts_expiries_by_where() {
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || {
-        let metrics = DeadlineMetrics::new("payments");
+        let payments = Enforcer::new("payments");
         paused_runtime().block_on(async {
             let expired = Deadline::after(Duration::ZERO);
-            let err = expired
-                .run(async {})
-                .with_metrics(metrics.clone())
-                .await
-                .unwrap_err();
+            let err = payments.run(expired, async {}).await.unwrap_err();
             assert_eq!(err.instance(), Some("payments"));
             for _ in 0..2 {
-                Deadline::after(Duration::from_millis(5))
-                    .run(std::future::pending::<()>())
-                    .with_metrics(metrics.clone())
+                let soon = Deadline::after(Duration::from_millis(5));
+                payments
+                    .run(soon, std::future::pending::<()>())
                     .await
                     .unwrap_err();
             }
             // Success and no-deadline calls count nothing.
-            Deadline::after(Duration::from_secs(1))
-                .run(async {})
-                .with_metrics(metrics.clone())
-                .await
-                .unwrap();
+            let later = Deadline::after(Duration::from_secs(1));
+            payments.run(later, async {}).await.unwrap();
+            payments.enforce(async {}).await.unwrap();
         });
     });
     assert_eq!(

@@ -39,7 +39,7 @@ impl Script {
         let step = self.steps.lock().unwrap().pop_front();
         match step.unwrap_or(Step::Answer(0)) {
             Step::Answer(n) => Ok(n),
-            Step::Fail => Err(Error::inner(std::io::Error::other("reset"))),
+            Step::Fail => Err(Error::wrap(std::io::Error::other("reset"))),
             Step::Hang => {
                 sleep(Duration::from_secs(60)).await;
                 Ok(u32::MAX)

@@ -302,7 +302,7 @@ async fn saver() -> Result<(), AppError> {
 #[tokio::test(start_paused = true)]
 async fn functions_naming_one_budget_share_its_retries() {
     resilience_core::Registry::global()
-        .retry_budget("tests.shared_budget", |b| b.min_per_sec(0).percent(0.5))
+        .retry_budget("tests.shared_budget", |b| b.min_per_sec(0).ratio(0.5))
         .unwrap();
     // Three successful calls deposit 1.5 retries; the failing call's own deposit makes 2.
     for _ in 0..3 {
@@ -321,7 +321,7 @@ static PATH_BUDGET: std::sync::LazyLock<resilience_core::retry::RetryBudget> =
     std::sync::LazyLock::new(|| {
         resilience_core::retry::RetryBudget::builder()
             .min_per_sec(0)
-            .percent(0.0)
+            .ratio(0.0)
             .build()
             .unwrap()
     });

@@ -32,7 +32,7 @@ async fn budget_stops_a_storm_of_a_thousand_failing_calls() {
     let budget = RetryBudget::builder()
         .ttl(Duration::from_secs(10))
         .min_per_sec(10)
-        .percent(0.2)
+        .ratio(0.2)
         .build()
         .unwrap();
     let policy = metrics::with_local_recorder(&recorder, || {
@@ -101,7 +101,7 @@ async fn clones_of_a_policy_share_its_budget() {
         .budget(
             RetryBudget::builder()
                 .min_per_sec(0)
-                .percent(1.0)
+                .ratio(1.0)
                 .build()
                 .unwrap(),
         )
@@ -123,7 +123,7 @@ async fn clones_of_a_policy_share_its_budget() {
 async fn concurrent_withdrawals_never_overdraw() {
     let budget = RetryBudget::builder()
         .min_per_sec(0)
-        .percent(0.5)
+        .ratio(0.5)
         .build()
         .unwrap();
     for _ in 0..1000 {
@@ -152,7 +152,7 @@ fn fractional(ttl: Duration) -> RetryBudget {
     RetryBudget::builder()
         .ttl(ttl)
         .min_per_sec(0)
-        .percent(1.0)
+        .ratio(1.0)
         .build()
         .unwrap()
 }
@@ -184,7 +184,7 @@ async fn extreme_configurations_neither_panic_nor_overflow() {
     let huge = RetryBudget::builder()
         .ttl(Duration::from_secs(60))
         .min_per_sec(u32::MAX)
-        .percent(10.0)
+        .ratio(10.0)
         .build()
         .unwrap();
     for _ in 0..1000 {
@@ -194,7 +194,7 @@ async fn extreme_configurations_neither_panic_nor_overflow() {
     assert!(huge.balance() > 1e9);
     let none = RetryBudget::builder()
         .min_per_sec(0)
-        .percent(0.0)
+        .ratio(0.0)
         .build()
         .unwrap();
     none.deposit();

@@ -74,7 +74,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(policy.name().as_str(), "default");
     let budget = policy.budget().expect("a budget by default");
     assert_eq!(budget.ttl(), Duration::from_secs(10));
-    assert_eq!((budget.min_per_sec(), budget.percent()), (10, 0.2));
+    assert_eq!((budget.min_per_sec(), budget.ratio()), (10, 0.2));
 }
 
 #[test]

@@ -1,10 +1,9 @@
 //! [`BulkheadLayer`]: a concurrency cap for a service that sheds the excess at once
-//! instead of queueing it, built on [`resilience_core::bulkhead::Bulkhead`].
+//! instead of queueing it, built on [`Bulkhead`].
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use resilience_core::bulkhead::Bulkhead;
-//! use resilience_tower::bulkhead::BulkheadLayer;
+//! use resilience_tower::bulkhead::{Bulkhead, BulkheadLayer};
 //! use resilience_tower::http::HttpErrorLayer;
 //! use tower::ServiceBuilder;
 //!
@@ -35,6 +34,10 @@
 //! rejection; the inner service is never called) — or, with a wait queue configured,
 //! waits for its turn in the response future, bounded by `max_wait` and the deadline.
 //!
+//! The bulkhead's work (the permit, the queue, the wait) is
+//! [`resilience_core::bulkhead::Guarded`]; this layer only hands it the inner service's
+//! call, in place or kept for later.
+//!
 //! # HTTP
 //!
 //! Put [`HttpErrorLayer`](crate::http::HttpErrorLayer) outside it: `BulkheadFull` becomes
@@ -60,14 +63,16 @@ mod layer;
 
 use std::task::{Context, Poll};
 
-use resilience_core::{BoxError, Error};
+use resilience_core::bulkhead::{Admission, Guarded};
+pub use resilience_core::bulkhead::{Bulkhead, BulkheadBuilder};
+use resilience_core::{BoxError, Error, outcome};
 use tower_service::Service;
 
+use future::Deferred;
 pub use future::ResponseFuture;
 pub use layer::BulkheadLayer;
 
-/// A service that runs each call holding a permit of a shared
-/// [`resilience_core::bulkhead::Bulkhead`].
+/// A service that runs each call holding a permit of a shared [`Bulkhead`].
 ///
 /// - `poll_ready` is the inner service's; it never waits for a permit.
 /// - `call` takes a permit. On the fast path it calls the inner service at once and the
@@ -77,7 +82,7 @@ pub use layer::BulkheadLayer;
 ///   the inner service. A caller that must wait keeps the (ready) inner service and the
 ///   request in the future and calls it once a permit is handed over; a clone of the
 ///   inner service takes its place for the next request, which is why `S: Clone`.
-/// - Inner errors become [`Error`] with [`Error::inner`] (an inner `Error` passes
+/// - Inner errors become [`Error`] with [`Error::wrap`] (an inner `Error` passes
 ///   through unchanged).
 ///
 /// # Clone
@@ -85,19 +90,19 @@ pub use layer::BulkheadLayer;
 /// Clones share the bulkhead (one limit for all of them, as axum's per-request clones
 /// need) and clone the inner service. No permit is ever held by the service itself.
 #[derive(Clone, Debug)]
-pub struct Bulkhead<S> {
+pub struct BulkheadService<S> {
     inner: S,
-    bulkhead: resilience_core::bulkhead::Bulkhead,
+    bulkhead: Bulkhead,
 }
 
-impl<S> Bulkhead<S> {
+impl<S> BulkheadService<S> {
     /// Wraps `inner`, enforcing `bulkhead`.
-    pub const fn new(inner: S, bulkhead: resilience_core::bulkhead::Bulkhead) -> Self {
+    pub const fn new(inner: S, bulkhead: Bulkhead) -> Self {
         Self { inner, bulkhead }
     }
 
     /// The shared bulkhead, for introspection.
-    pub fn bulkhead(&self) -> &resilience_core::bulkhead::Bulkhead {
+    pub fn bulkhead(&self) -> &Bulkhead {
         &self.bulkhead
     }
 
@@ -117,7 +122,7 @@ impl<S> Bulkhead<S> {
     }
 }
 
-impl<S, Req> Service<Req> for Bulkhead<S>
+impl<S, Req> Service<Req> for BulkheadService<S>
 where
     S: Service<Req> + Clone,
     S::Error: Into<BoxError>,
@@ -127,18 +132,21 @@ where
     type Future = ResponseFuture<S, Req>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        match self.bulkhead.acquire().into_decided() {
-            Ok(Ok(permit)) => ResponseFuture::called(self.inner.call(request), permit),
-            Ok(Err(error)) => ResponseFuture::failed(error),
-            Err(waiting) => {
-                let fresh = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::waiting(waiting, ready, request)
+        ResponseFuture::new(match self.bulkhead.admit() {
+            Admission::Admitted(permit) => {
+                Guarded::admitted(permit, outcome::wrap(self.inner.call(request)))
             }
-        }
+            Admission::Queued(acquire) => {
+                // The ready service waits with the request; a clone takes its place.
+                let fresh = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, fresh);
+                Guarded::queued(acquire, Deferred { service, request })
+            }
+            Admission::Refused(error) => Guarded::refused(error),
+        })
     }
 }

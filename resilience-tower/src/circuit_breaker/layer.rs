@@ -1,31 +1,35 @@
-use resilience_core::classify::TransientErrors;
 use tower_layer::Layer;
 
-use super::CircuitBreaker;
+use super::{CircuitBreaker, CircuitBreakerService};
+use crate::http::HttpStatus;
 
-/// Wraps services in a [`CircuitBreaker`] service sharing one breaker.
+/// Wraps services in a [`CircuitBreakerService`] sharing one breaker.
 ///
-/// See the [module documentation](super) for an example.
+/// See the [module documentation](super) for an example, and for why the default
+/// classifier is [`HttpStatus`].
 #[derive(Clone, Debug)]
-pub struct CircuitBreakerLayer<C = TransientErrors> {
-    breaker: resilience_core::CircuitBreaker,
+pub struct CircuitBreakerLayer<C = HttpStatus> {
+    breaker: CircuitBreaker,
     classifier: C,
 }
 
 impl CircuitBreakerLayer {
-    /// A layer recording outcomes in `breaker`, judged by [`TransientErrors`] (every `Err`
-    /// fails, every `Ok` succeeds).
-    pub const fn new(breaker: resilience_core::CircuitBreaker) -> Self {
+    /// A layer recording outcomes in `breaker`, judged by [`HttpStatus`]: 5xx, 408 and
+    /// 429 responses and errors (a timeout, a passed deadline) count as failures, other
+    /// 4xx do not count. For a service that does not answer `http::Response`s, choose
+    /// another classifier with [`classifier`](Self::classifier).
+    pub const fn new(breaker: CircuitBreaker) -> Self {
         Self {
             breaker,
-            classifier: TransientErrors,
+            classifier: HttpStatus::new(),
         }
     }
 }
 
 impl<C> CircuitBreakerLayer<C> {
     /// Judges outcomes with `classifier` instead, e.g.
-    /// [`HttpStatus`](crate::http::HttpStatus) so that an `Ok(503)` counts as a failure.
+    /// [`TransientErrors`](resilience_core::classify::TransientErrors) (every `Err` is a
+    /// failure, every `Ok` a success) for a service that does not answer HTTP.
     pub fn classifier<C2>(self, classifier: C2) -> CircuitBreakerLayer<C2> {
         CircuitBreakerLayer {
             breaker: self.breaker,
@@ -34,15 +38,15 @@ impl<C> CircuitBreakerLayer<C> {
     }
 
     /// The breaker this layer records in.
-    pub fn breaker(&self) -> &resilience_core::CircuitBreaker {
+    pub fn breaker(&self) -> &CircuitBreaker {
         &self.breaker
     }
 }
 
 impl<S, C: Clone> Layer<S> for CircuitBreakerLayer<C> {
-    type Service = CircuitBreaker<S, C>;
+    type Service = CircuitBreakerService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CircuitBreaker::new(inner, self.breaker.clone(), self.classifier.clone())
+        CircuitBreakerService::new(inner, self.breaker.clone(), self.classifier.clone())
     }
 }

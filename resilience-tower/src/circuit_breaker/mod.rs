@@ -1,13 +1,12 @@
-//! [`CircuitBreakerLayer`]: a [`resilience_core::CircuitBreaker`] around a tower service.
+//! [`CircuitBreakerLayer`]: a [`CircuitBreaker`] around a tower service.
 //!
 //! ```
 //! use std::time::Duration;
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
-//! use resilience_core::CircuitBreaker;
-//! use resilience_tower::circuit_breaker::CircuitBreakerLayer;
-//! use resilience_tower::http::{HttpErrorLayer, HttpStatus};
+//! use resilience_tower::circuit_breaker::{CircuitBreaker, CircuitBreakerLayer};
+//! use resilience_tower::http::HttpErrorLayer;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -19,8 +18,8 @@
 //!     .unwrap();
 //! let svc = ServiceBuilder::new()
 //!     .layer(HttpErrorLayer::new())
-//!     // `HttpStatus`: an `Ok(503)` from the service counts as a failure.
-//!     .layer(CircuitBreakerLayer::new(breaker.clone()).classifier(HttpStatus::new()))
+//!     // Judged by status: an `Ok(503)` from the service counts as a failure.
+//!     .layer(CircuitBreakerLayer::new(breaker.clone()))
 //!     .service(service_fn(|_req: Request<()>| async {
 //!         let down = Response::builder().status(503).body(Full::new(Bytes::new())).unwrap();
 //!         Ok::<_, std::convert::Infallible>(down)
@@ -37,6 +36,27 @@
 //! # }
 //! ```
 //!
+//! # What counts as a failure
+//!
+//! An HTTP handler does not fail with `Err`: axum's handlers answer every request, a
+//! `500` or a `503` included, with `Ok(response)`. So the layer judges outcomes by
+//! [`HttpStatus`] unless told otherwise: a 5xx, 408 or 429 response counts as a failure
+//! (and an `Err` from further in — a passed deadline, a timeout — counts as its class
+//! says), another 4xx is the caller's fault and does not count, the rest are successes.
+//! A breaker on an axum route therefore opens when the route starts answering 5xx.
+//!
+//! For a service whose responses are not `http::Response`s (a client of another
+//! protocol, a service over plain values), choose
+//! [`TransientErrors`](resilience_core::classify::TransientErrors) (every `Err` is a
+//! failure) or a classifier of your own:
+//! `CircuitBreakerLayer::new(breaker).classifier(TransientErrors)`. A classifier sees
+//! `&Result<S::Response, resilience_core::Error>`: the inner service's errors arrive
+//! converted, so it can match on [`ErrorKind`](resilience_core::ErrorKind).
+//!
+//! The core breaker's work (admission, classification, recording) is
+//! [`resilience_core::circuit_breaker::Guarded`]; this layer only adds what a tower
+//! service needs around it.
+//!
 //! # Where calls are refused
 //!
 //! In `call`, not in `poll_ready`. axum clones a service per request and treats it as
@@ -50,19 +70,24 @@ mod layer;
 
 use std::task::{Context, Poll};
 
-use resilience_core::classify::TransientErrors;
-use resilience_core::{BoxError, Classify, Error};
+use resilience_core::circuit_breaker::Guarded;
+pub use resilience_core::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, State};
+use resilience_core::{BoxError, Classify, Error, outcome};
 use tower_service::Service;
 
 pub use future::ResponseFuture;
 pub use layer::CircuitBreakerLayer;
 
-/// A service that asks a [`resilience_core::CircuitBreaker`] before every call and records
-/// the outcome, judged by the classifier `C`.
+use crate::http::HttpStatus;
+
+/// A service that asks a [`CircuitBreaker`] before every call and records the outcome,
+/// judged by the classifier `C` (by default [`HttpStatus`]; see the
+/// [module docs](self#what-counts-as-a-failure)).
 ///
 /// Errors are [`resilience_core::Error`]: `CircuitOpen` (a rejection, with
 /// `retry_after` = the time until half-open) when the breaker refuses, and the inner
-/// service's errors through [`Error::inner`] (an inner `Error` passes through).
+/// service's errors through [`Error::wrap`] (an inner `Error` passes through), which is
+/// also what the classifier sees.
 ///
 /// Outcomes the classifier calls `Benign` and inner errors that are rejections (a full
 /// bulkhead further in) are not counted. A call that panics counts as a failure; a call
@@ -74,22 +99,22 @@ pub use layer::CircuitBreakerLayer;
 /// # Readiness
 ///
 /// `poll_ready` forwards the inner service's readiness (its error becomes
-/// `Error::inner`); the breaker decides in `call`. See the [module docs](self).
+/// `Error::wrap`); the breaker decides in `call`. See the [module docs](self).
 ///
 /// # Clone
 ///
 /// Clones share the breaker (its state, window and metrics: it lives in an `Arc`), clone
 /// the classifier and clone the inner service.
 #[derive(Clone, Debug)]
-pub struct CircuitBreaker<S, C = TransientErrors> {
+pub struct CircuitBreakerService<S, C = HttpStatus> {
     inner: S,
-    breaker: resilience_core::CircuitBreaker,
+    breaker: CircuitBreaker,
     classifier: C,
 }
 
-impl<S, C> CircuitBreaker<S, C> {
+impl<S, C> CircuitBreakerService<S, C> {
     /// Wraps `inner`, recording in `breaker`, judging outcomes with `classifier`.
-    pub const fn new(inner: S, breaker: resilience_core::CircuitBreaker, classifier: C) -> Self {
+    pub const fn new(inner: S, breaker: CircuitBreaker, classifier: C) -> Self {
         Self {
             inner,
             breaker,
@@ -98,7 +123,7 @@ impl<S, C> CircuitBreaker<S, C> {
     }
 
     /// The breaker.
-    pub fn breaker(&self) -> &resilience_core::CircuitBreaker {
+    pub fn breaker(&self) -> &CircuitBreaker {
         &self.breaker
     }
 
@@ -118,26 +143,28 @@ impl<S, C> CircuitBreaker<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for CircuitBreaker<S, C>
+impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C>
 where
     S: Service<Req>,
-    S::Error: Into<BoxError> + 'static,
-    C: Classify<S::Response, S::Error> + Clone,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, Error> + Clone,
 {
     type Response = S::Response;
     type Error = Error;
     type Future = ResponseFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        match self.breaker.try_acquire_owned() {
+        let classifier = self.classifier.clone();
+        ResponseFuture::new(match self.breaker.try_acquire_owned() {
             Ok(permit) => {
-                ResponseFuture::called(self.inner.call(request), permit, self.classifier.clone())
+                let call = outcome::wrap(self.inner.call(request));
+                Guarded::admitted(permit, classifier, call)
             }
-            Err(error) => ResponseFuture::rejected(error, self.classifier.clone()),
-        }
+            Err(error) => Guarded::refused(error, classifier),
+        })
     }
 }

@@ -9,9 +9,11 @@ use resilience_core::deadline::Enforce;
 
 pin_project! {
     /// Response future of [`DeadlineService`](super::DeadlineService) and
-    /// [`PropagateDeadline`](super::PropagateDeadline).
+    /// [`PropagateDeadlineService`](super::PropagateDeadlineService): the inner future,
+    /// under the core's [`Enforce`] when a deadline applies.
     #[derive(Debug)]
-    pub struct DeadlineFuture<F> {
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
     }
@@ -27,19 +29,22 @@ pin_project! {
     }
 }
 
-impl<F> DeadlineFuture<F> {
+impl<F> ResponseFuture<F> {
+    #[inline(always)]
     pub(crate) fn unbounded(future: F) -> Self {
         Self {
             state: State::Unbounded { future },
         }
     }
 
+    #[inline(always)]
     pub(crate) fn bounded(future: Enforce<F>) -> Self {
         Self {
             state: State::Bounded { future },
         }
     }
 
+    #[inline(always)]
     pub(crate) fn failed(error: Error) -> Self {
         Self {
             state: State::Failed { error: Some(error) },
@@ -47,7 +52,7 @@ impl<F> DeadlineFuture<F> {
     }
 }
 
-impl<F, T, E> Future for DeadlineFuture<F>
+impl<F, T, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
@@ -56,14 +61,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let output = match self.project().state.project() {
-            StateProj::Unbounded { future } => ready!(future.poll(cx)).map_err(Error::inner),
+            StateProj::Unbounded { future } => ready!(future.poll(cx)).map_err(Error::wrap),
             StateProj::Bounded { future } => match ready!(future.poll(cx)) {
-                Ok(result) => result.map_err(Error::inner),
+                Ok(result) => result.map_err(Error::wrap),
                 Err(exceeded) => Err(exceeded),
             },
             StateProj::Failed { error } => match error.take() {
                 Some(err) => Err(err),
-                None => panic!("DeadlineFuture polled after completion"),
+                None => panic!("`ResponseFuture` polled after completion"),
             },
         };
         Poll::Ready(output)

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
-use resilience_core::deadline::DeadlineMetrics;
+use resilience_core::deadline::Enforcer;
 use resilience_core::deadline::codec::TIMEOUT_MS;
 use resilience_core::{ConfigError, Name, Primitive};
 use tower_layer::Layer;
@@ -40,7 +40,7 @@ pub(crate) struct ServerConfig {
     pub(crate) header: HeaderName,
     pub(crate) ignore_malformed: bool,
     pub(crate) extension: bool,
-    pub(crate) metrics: DeadlineMetrics,
+    pub(crate) enforcer: Enforcer,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -165,15 +165,26 @@ impl DeadlineLayerBuilder {
 
     /// Validates the configuration: `max` longer than zero, `default_timeout` (if set)
     /// longer than zero and not above `max`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the option at fault.
     pub fn build(self) -> Result<DeadlineLayer, ConfigError> {
-        check_nonzero("max", self.max)?;
+        let p = Primitive::Deadline;
+        if self.max.is_zero() {
+            return Err(ConfigError::zero_duration(p, "max"));
+        }
         if let Some(default) = self.default_timeout {
-            check_nonzero("default_timeout", default)?;
+            if default.is_zero() {
+                return Err(ConfigError::zero_duration(p, "default_timeout"));
+            }
             if default > self.max {
-                return Err(ConfigError::new(
-                    Primitive::Deadline,
+                return Err(ConfigError::exceeds(
+                    p,
                     "default_timeout",
-                    format!("({default:?}) must not exceed `max` ({:?})", self.max),
+                    default,
+                    "max",
+                    self.max,
                 ));
             }
         }
@@ -184,7 +195,7 @@ impl DeadlineLayerBuilder {
 
     fn config(self) -> ServerConfig {
         ServerConfig {
-            metrics: DeadlineMetrics::new(self.name.clone()),
+            enforcer: Enforcer::new(self.name.clone()),
             name: self.name,
             max: self.max,
             default_timeout: self.default_timeout,
@@ -192,17 +203,5 @@ impl DeadlineLayerBuilder {
             ignore_malformed: self.ignore_malformed,
             extension: self.extension,
         }
-    }
-}
-
-pub(crate) fn check_nonzero(option: &'static str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() {
-        Err(ConfigError::new(
-            Primitive::Deadline,
-            option,
-            "must be longer than zero",
-        ))
-    } else {
-        Ok(())
     }
 }

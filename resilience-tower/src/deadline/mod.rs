@@ -78,13 +78,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Request;
-use resilience_core::{BoxError, Deadline, Error, ErrorKind, Primitive};
+use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use tokio::time::Instant;
 use tower_service::Service;
 
-pub use future::DeadlineFuture;
+pub use future::ResponseFuture;
 pub use layer::{DEFAULT_MAX, DeadlineLayer, DeadlineLayerBuilder};
-pub use propagate::{PropagateDeadline, PropagateDeadlineLayer, PropagateDeadlineLayerBuilder};
+pub use propagate::{
+    PropagateDeadlineLayer, PropagateDeadlineLayerBuilder, PropagateDeadlineService,
+};
+pub use resilience_core::deadline::Deadline;
 
 use layer::ServerConfig;
 use wire::Wire;
@@ -112,7 +115,7 @@ use wire::Wire;
 /// budget is recorded in the current span's `deadline.remaining_seconds` field.
 ///
 /// The deadline is ambient in the inner service's `call` as well (with
-/// [`in_scope`](resilience_core::deadline::in_scope)), so layers below that decide in
+/// [`sync_scope`](resilience_core::deadline::sync_scope)), so layers below that decide in
 /// `call` — a bulkhead taking its place in the queue — see it too.
 ///
 /// # Clone
@@ -153,10 +156,10 @@ where
 {
     type Response = S::Response;
     type Error = Error;
-    type Future = DeadlineFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
@@ -168,7 +171,7 @@ where
             Some(Err(_)) if config.ignore_malformed => config.default_timeout,
             Some(Err(problem)) => {
                 let header = wire.header_name();
-                return DeadlineFuture::failed(
+                return ResponseFuture::failed(
                     Error::new(ErrorKind::InvalidRequest)
                         .with_primitive(Primitive::Deadline)
                         .with_instance(config.name.clone())
@@ -178,7 +181,7 @@ where
             }
         };
         let Some(timeout) = timeout else {
-            return DeadlineFuture::unbounded(self.inner.call(request));
+            return ResponseFuture::unbounded(self.inner.call(request));
         };
         // One clock read per request (clock reads are not free on every platform).
         let now = Instant::now();
@@ -189,7 +192,7 @@ where
             deadline = deadline.min(outer);
         }
         if deadline.instant() <= now {
-            return DeadlineFuture::failed(config.metrics.exceeded(deadline, None));
+            return ResponseFuture::failed(config.enforcer.expired(deadline));
         }
         if config.extension {
             request.extensions_mut().insert(deadline);
@@ -197,12 +200,8 @@ where
         // The deadline is ambient in the inner `call` too: a bulkhead below takes its
         // place in the queue there and must see the deadline to bound its wait.
         let inner = &mut self.inner;
-        let future = deadline
-            .run(resilience_core::deadline::in_scope(deadline, || {
-                inner.call(request)
-            }))
-            .with_metrics(config.metrics.clone())
-            .started_at(now);
-        DeadlineFuture::bounded(future)
+        let call = resilience_core::deadline::sync_scope(deadline, || inner.call(request));
+        let future = config.enforcer.run(deadline, call).started_at(now);
+        ResponseFuture::bounded(future)
     }
 }

@@ -6,16 +6,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderName, Request};
-use resilience_core::deadline::DeadlineMetrics;
+use resilience_core::deadline::Enforcer;
 use resilience_core::deadline::codec::TIMEOUT_MS;
-use resilience_core::{BoxError, ConfigError, Deadline, Error, Name};
+use resilience_core::{BoxError, Deadline, Error, Name};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::DeadlineFuture;
+use super::ResponseFuture;
 use super::wire::Wire;
 
-/// Applies [`PropagateDeadline`]: writes the ambient deadline's remaining time into
+/// Applies [`PropagateDeadlineService`]: writes the ambient deadline's remaining time into
 /// outgoing requests.
 ///
 /// ```
@@ -59,13 +59,13 @@ pub struct PropagateDeadlineLayer {
 struct ClientConfig {
     margin: Duration,
     header: HeaderName,
-    metrics: DeadlineMetrics,
+    enforcer: Enforcer,
 }
 
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientConfig")
-            .field("name", &self.metrics.name())
+            .field("name", self.enforcer.name())
             .field("margin", &self.margin)
             .field("header", &self.header)
             .finish()
@@ -75,7 +75,7 @@ impl fmt::Debug for ClientConfig {
 impl PropagateDeadlineLayer {
     /// A layer with the defaults of [`PropagateDeadlineLayerBuilder`].
     pub fn new() -> Self {
-        PropagateDeadlineLayerBuilder::new().layer()
+        PropagateDeadlineLayerBuilder::new().build()
     }
 
     /// Starts a configuration.
@@ -91,10 +91,10 @@ impl Default for PropagateDeadlineLayer {
 }
 
 impl<S> Layer<S> for PropagateDeadlineLayer {
-    type Service = PropagateDeadline<S>;
+    type Service = PropagateDeadlineService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PropagateDeadline {
+        PropagateDeadlineService {
             inner,
             config: Arc::clone(&self.config),
         }
@@ -148,18 +148,13 @@ impl PropagateDeadlineLayerBuilder {
         self
     }
 
-    /// Builds the layer. Every combination of options is valid today; the `Result` keeps
-    /// the shape of every other builder.
-    pub fn build(self) -> Result<PropagateDeadlineLayer, ConfigError> {
-        Ok(self.layer())
-    }
-
-    fn layer(self) -> PropagateDeadlineLayer {
+    /// Builds the layer (every combination of options is valid).
+    pub fn build(self) -> PropagateDeadlineLayer {
         PropagateDeadlineLayer {
             config: Arc::new(ClientConfig {
                 margin: self.margin,
                 header: self.header,
-                metrics: DeadlineMetrics::new(self.name),
+                enforcer: Enforcer::new(self.name),
             }),
         }
     }
@@ -185,12 +180,12 @@ impl PropagateDeadlineLayerBuilder {
 /// Clones share the configuration and metric handles (one `Arc`) and clone the inner
 /// service.
 #[derive(Clone, Debug)]
-pub struct PropagateDeadline<S> {
+pub struct PropagateDeadlineService<S> {
     inner: S,
     config: Arc<ClientConfig>,
 }
 
-impl<S> PropagateDeadline<S> {
+impl<S> PropagateDeadlineService<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -207,33 +202,33 @@ impl<S> PropagateDeadline<S> {
     }
 }
 
-impl<S, B> Service<Request<B>> for PropagateDeadline<S>
+impl<S, B> Service<Request<B>> for PropagateDeadlineService<S>
 where
     S: Service<Request<B>>,
     S::Error: Into<BoxError>,
 {
     type Response = S::Response;
     type Error = Error;
-    type Future = DeadlineFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let Some(deadline) = Deadline::current() else {
-            return DeadlineFuture::unbounded(self.inner.call(request));
+            return ResponseFuture::unbounded(self.inner.call(request));
         };
         let config = &*self.config;
         let remaining = deadline.remaining().saturating_sub(config.margin);
         let wire = Wire::of(request.headers(), &config.header);
         let Some(value) = wire.encode(remaining) else {
-            return DeadlineFuture::failed(config.metrics.exceeded(deadline, None));
+            return ResponseFuture::failed(config.enforcer.expired(deadline));
         };
         let shorter_already = matches!(wire.read(request.headers()), Some(Ok(t)) if t <= remaining);
         if !shorter_already {
             wire.insert(request.headers_mut(), value);
         }
-        DeadlineFuture::unbounded(self.inner.call(request))
+        ResponseFuture::unbounded(self.inner.call(request))
     }
 }

@@ -78,18 +78,24 @@ impl HttpStatus {
 
     /// The class of a response with this status and these headers, reading dates in
     /// `Retry-After` against the wall clock.
+    #[inline]
     pub fn classify_parts(&self, status: StatusCode, headers: &HeaderMap) -> Class {
         self.classify_parts_at(status, headers, SystemTime::now)
     }
 
     /// [`classify_parts`](HttpStatus::classify_parts) with the wall clock supplied by
     /// `now` (called only when a `Retry-After` date has to be read).
+    #[inline]
     pub fn classify_parts_at(
         &self,
         status: StatusCode,
         headers: &HeaderMap,
         now: impl FnOnce() -> SystemTime,
     ) -> Class {
+        // The common case first: 1xx, 2xx and 3xx.
+        if status.as_u16() < 400 {
+            return Class::Success;
+        }
         if status.is_server_error()
             || status == StatusCode::REQUEST_TIMEOUT
             || status == StatusCode::TOO_MANY_REQUESTS
@@ -108,6 +114,7 @@ impl HttpStatus {
 }
 
 impl<B, E: 'static> Classify<Response<B>, E> for HttpStatus {
+    #[inline]
     fn classify(&self, result: &Result<Response<B>, E>) -> Class {
         match result {
             Ok(response) => self.classify_parts(response.status(), response.headers()),

@@ -64,17 +64,18 @@ impl HttpError {
     /// Also reports the error: recorded on the current span if it declares the
     /// `error.*` fields, and emitted as a `tracing` event.
     pub fn to_response(&self) -> Response<Full<Bytes>> {
-        match &self.config {
+        let response = match &self.config {
             Some(config) => report_and_respond(config, &self.error),
             None => report_and_respond(&ProblemConfig::default(), &self.error),
-        }
+        };
+        response.map(Full::new)
     }
 }
 
 impl<E: Into<BoxError>> From<E> for HttpError {
     fn from(error: E) -> Self {
         Self {
-            error: Error::inner(error),
+            error: Error::wrap(error),
             config: None,
         }
     }

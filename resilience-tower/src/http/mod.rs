@@ -31,17 +31,15 @@
 
 #[cfg(feature = "axum")]
 mod axum;
-mod body;
 mod classify;
 mod error;
-mod error_layer;
+pub mod error_layer;
 pub mod grpc;
 pub mod problem;
 pub mod retry_after;
 
-pub use body::HttpErrorBody;
 pub use classify::HttpStatus;
 pub use error::HttpError;
-pub use error_layer::{HttpErrorFuture, HttpErrorLayer, HttpErrorService};
+pub use error_layer::{HttpErrorLayer, HttpErrorService};
 pub use problem::{PROBLEM_JSON, ProblemConfig};
 pub use retry_after::RetryAfter;

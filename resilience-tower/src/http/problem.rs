@@ -139,9 +139,14 @@ impl ProblemConfig {
     /// The full response for `err`: status, `Content-Type: application/problem+json`,
     /// `Retry-After` when the error has a hint, and the problem body.
     pub fn response(&self, err: &Error) -> Response<Full<Bytes>> {
+        self.response_bytes(err).map(Full::new)
+    }
+
+    /// [`response`](Self::response) with the body as bytes.
+    pub(crate) fn response_bytes(&self, err: &Error) -> Response<Bytes> {
         let status = self.status(err);
         let body = self.body(err, status);
-        let mut response = Response::new(Full::new(Bytes::from(body)));
+        let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
@@ -184,18 +189,18 @@ impl ProblemConfig {
 /// Reports `err` (recorded on the current span if it declares the `error.*` fields, and
 /// emitted as a `tracing` event), then builds its response: what every place that turns
 /// an error into an answer does.
-pub(crate) fn report_and_respond(config: &ProblemConfig, err: &Error) -> Response<Full<Bytes>> {
+pub(crate) fn report_and_respond(config: &ProblemConfig, err: &Error) -> Response<Bytes> {
     err.record_in_current_span();
     err.emit_event();
-    config.response(err)
+    config.response_bytes(err)
 }
 
 /// [`report_and_respond`] for a gRPC request: the answer is a gRPC status
 /// ([`super::grpc::response`]).
-pub(crate) fn report_and_respond_grpc(err: &Error) -> Response<Full<Bytes>> {
+pub(crate) fn report_and_respond_grpc(err: &Error) -> Response<Bytes> {
     err.record_in_current_span();
     err.emit_event();
-    super::grpc::response(err)
+    super::grpc::response(err).map(|_| Bytes::new())
 }
 
 fn default_status(kind: ErrorKind) -> StatusCode {

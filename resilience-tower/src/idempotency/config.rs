@@ -107,7 +107,7 @@ impl Default for Config {
 /// | [`name`](Self::name) | `"idempotency"` | metric label and error context |
 /// | [`methods`](Self::methods) | `POST`, `PATCH` | the IETF draft: the methods that are not idempotent |
 /// | [`require_key`](Self::require_key) | `false` | Stripe: the key is optional |
-/// | [`header_name`](Self::header_name) | `Idempotency-Key` | the IETF draft |
+/// | [`header`](Self::header) | `Idempotency-Key` | the IETF draft |
 /// | [`lock_ttl`](Self::lock_ttl) | 60 s | longer than a typical request timeout |
 /// | [`record_ttl`](Self::record_ttl) | 24 h | Stripe keeps keys for at least 24 hours |
 /// | [`max_request_body`](Self::max_request_body) | 2 MiB | axum's `DefaultBodyLimit` |
@@ -165,7 +165,7 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
 
     /// The header carrying the key.
     #[must_use]
-    pub fn header_name(mut self, name: HeaderName) -> Self {
+    pub fn header(mut self, name: HeaderName) -> Self {
         self.config.header = name;
         self
     }
@@ -284,7 +284,7 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
             ("conflict_retry_after", c.conflict_retry_after),
         ] {
             if value.is_zero() {
-                return Err(ConfigError::new(p, option, "must be longer than zero"));
+                return Err(ConfigError::zero_duration(p, option));
             }
         }
         for (option, value) in [
@@ -292,7 +292,7 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
             ("max_response_body", c.max_response_body),
         ] {
             if value == 0 {
-                return Err(ConfigError::new(p, option, "must be at least 1, got 0"));
+                return Err(ConfigError::zero_count(p, option));
             }
         }
         Ok(IdempotencyLayer::from_parts(self.store, self.config))

@@ -8,9 +8,9 @@ use pin_project_lite::pin_project;
 use resilience_core::idempotency::BoxFuture;
 use resilience_core::{BoxError, Error};
 
-use super::IdempotencyBody;
+use crate::body::PrefixedBody;
 
-type Protected<B> = BoxFuture<'static, Result<Response<IdempotencyBody<B>>, Error>>;
+type Protected<B> = BoxFuture<'static, Result<Response<PrefixedBody<B>>, Error>>;
 
 pin_project! {
     /// Response future of [`IdempotencyService`](super::IdempotencyService).
@@ -72,13 +72,13 @@ where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<Response<IdempotencyBody<B>>, Error>;
+    type Output = Result<Response<PrefixedBody<B>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Passthrough { future } => Poll::Ready(match ready!(future.poll(cx)) {
-                Ok(response) => Ok(response.map(IdempotencyBody::inner)),
-                Err(err) => Err(Error::inner(err)),
+                Ok(response) => Ok(response.map(PrefixedBody::new)),
+                Err(err) => Err(Error::wrap(err)),
             }),
             KindProj::Rejected { error } => match error.take() {
                 Some(err) => Poll::Ready(Err(err)),

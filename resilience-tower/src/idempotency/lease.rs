@@ -11,21 +11,21 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::HeaderMap;
 use http_body::Body;
-use http_body_util::BodyExt;
 use resilience_core::BoxError;
 use resilience_core::idempotency::{Commit, IdempotencyStore, Lease, Record};
 
 use super::Shared;
+use crate::body::{CappedRead, ReadEnd};
 
 /// The response being read after the handler answered.
 struct Reading<B> {
     status: u16,
     headers: Vec<(Box<str>, Bytes)>,
     body: Pin<Box<B>>,
-    buf: Collected,
+    read: CappedRead,
 }
 
 /// What reading the response body gave.
@@ -113,40 +113,42 @@ where
             status,
             headers,
             body: Box::pin(body),
-            buf: Collected::default(),
+            read: CappedRead::new(self.shared.config.max_response_body),
         });
         self.read_and_store().await
     }
 
     async fn read_and_store(&mut self) -> Result<Stored<B>, BoxError> {
-        let cap = self.shared.config.max_response_body;
+        // Cancel-safe: what was read stays in `reading`.
         let end = match self.reading.as_mut() {
-            Some(reading) => read_to_end(reading, cap).await,
-            None => End::Failed("no response body to read".into()),
+            Some(reading) => {
+                std::future::poll_fn(|cx| reading.read.poll_read(reading.body.as_mut(), cx)).await
+            }
+            None => ReadEnd::Failed("no response body to read".into()),
         };
         let Some(reading) = self.reading.take() else {
             return Err("no response body to read".into());
         };
         let (why, trailers) = match end {
-            End::Whole => {
-                let bytes = reading.buf.freeze();
+            ReadEnd::Whole => {
+                let bytes = reading.read.into_bytes();
                 self.record = Some(Record::new(reading.status, reading.headers, bytes.clone()));
                 self.complete().await;
                 return Ok(Stored::Whole(bytes));
             }
-            End::Failed(err) => {
+            ReadEnd::Failed(err) => {
                 self.release("the response body failed").await;
                 return Err(err);
             }
-            End::OverCap => ("the response body is over max_response_body", None),
-            End::Trailers(trailers) => (
+            ReadEnd::OverCap => ("the response body is over max_response_body", None),
+            ReadEnd::Trailers(trailers) => (
                 "the response has trailers, which are not stored",
                 Some(trailers),
             ),
         };
         self.release(why).await;
         Ok(Stored::Partial {
-            head: reading.buf.freeze(),
+            head: reading.read.into_bytes(),
             trailers,
             rest: reading.body,
         })
@@ -240,70 +242,5 @@ where
         runtime.spawn(async move {
             let _ = tokio::time::timeout(limit, rest.resume()).await;
         });
-    }
-}
-
-enum End {
-    Whole,
-    OverCap,
-    Trailers(HeaderMap),
-    Failed(BoxError),
-}
-
-/// Reads `reading.body` into `reading.buf` until it ends, passes `cap`, sends trailers
-/// or fails. Cancel-safe: what was read stays in `reading`.
-async fn read_to_end<B>(reading: &mut Reading<B>, cap: usize) -> End
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    while let Some(frame) = reading.body.frame().await {
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(err) => return End::Failed(err.into()),
-        };
-        match frame.into_data() {
-            Ok(data) => {
-                reading.buf.push(data);
-                if reading.buf.len() > cap {
-                    return End::OverCap;
-                }
-            }
-            Err(frame) => {
-                if let Ok(trailers) = frame.into_trailers() {
-                    return End::Trailers(trailers);
-                }
-            }
-        }
-    }
-    End::Whole
-}
-
-/// Chunks of a body, joined only if there is more than one.
-#[derive(Debug, Default)]
-pub(super) struct Collected {
-    first: Option<Bytes>,
-    more: BytesMut,
-}
-
-impl Collected {
-    pub(super) fn len(&self) -> usize {
-        self.first.as_ref().map_or(0, Bytes::len) + self.more.len()
-    }
-
-    pub(super) fn push(&mut self, chunk: Bytes) {
-        if self.first.is_none() && self.more.is_empty() {
-            self.first = Some(chunk);
-            return;
-        }
-        if let Some(first) = self.first.take() {
-            self.more.reserve(first.len() + chunk.len());
-            self.more.extend_from_slice(&first);
-        }
-        self.more.extend_from_slice(&chunk);
-    }
-
-    pub(super) fn freeze(self) -> Bytes {
-        self.first.unwrap_or_else(|| self.more.freeze())
     }
 }

@@ -90,7 +90,7 @@
 //!
 //! Like every layer of this crate, the service fails with [`resilience_core::Error`]: the
 //! layer's own refusals carry the kinds above, the primitive `idempotency` and the
-//! instance name; inner errors pass through [`Error::inner`](resilience_core::Error::inner).
+//! instance name; inner errors pass through [`Error::wrap`](resilience_core::Error::wrap).
 //! Put [`HttpErrorLayer`](crate::http::HttpErrorLayer) outside it to answer them as
 //! problem+json (and to satisfy `axum::Router::layer`, which needs an infallible service).
 //!
@@ -124,9 +124,8 @@
 //! The request body is read in full (it is part of the fingerprint) and handed to the
 //! inner service rebuilt with `ReqBody::from(Bytes)`, which axum's `Body` and
 //! `http_body_util::Full` provide; request trailers are dropped. The response body type
-//! is [`IdempotencyBody`].
+//! is [`PrefixedBody`]: the handler's body untouched, or the stored bytes.
 
-mod body;
 mod config;
 mod fingerprint;
 mod future;
@@ -143,17 +142,19 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use resilience_core::idempotency::IdempotencyStore;
 use resilience_core::{BoxError, Error, ErrorKind};
 use tower_service::Service;
 
-pub use body::IdempotencyBody;
 pub use config::{
     DEFAULT_STORED_HEADERS, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, IdempotencyLayerBuilder,
 };
 pub use future::ResponseFuture;
 pub use layer::IdempotencyLayer;
+#[cfg(feature = "redis")]
+pub use resilience_core::idempotency::RedisStore;
+pub use resilience_core::idempotency::{IdempotencyStore, MemoryStore};
 
+use crate::body::PrefixedBody;
 use config::Config;
 use key::KeyHeader;
 use telemetry::Metrics;
@@ -229,12 +230,12 @@ where
     ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<IdempotencyBody<ResBody>>;
+    type Response = Response<PrefixedBody<ResBody>>;
     type Error = Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {

@@ -3,20 +3,20 @@
 use std::pin::pin;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::BodyExt;
 use resilience_core::idempotency::{Claim, IdempotencyStore, Record};
 use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use tower_service::Service;
 
+use super::Shared;
 use super::config::IDEMPOTENT_REPLAYED;
 use super::fingerprint::{fingerprint, store_key};
-use super::lease::{Collected, LeaseGuard, Stored};
-use super::{IdempotencyBody, Shared};
+use super::lease::{LeaseGuard, Stored};
+use crate::body::{CappedRead, PrefixedBody, ReadEnd};
 
-type Answer<B> = Result<Response<IdempotencyBody<B>>, Error>;
+type Answer<B> = Result<Response<PrefixedBody<B>>, Error>;
 
 /// An error of `kind` from this layer instance, with a sentence for the client.
 pub(crate) fn rejection<St>(shared: &Shared<St>, kind: ErrorKind, detail: &'static str) -> Error {
@@ -127,8 +127,8 @@ where
             );
             let request = Request::from_parts(parts, ReqBody::from(body));
             return match inner.call(request).await {
-                Ok(response) => Ok(response.map(IdempotencyBody::inner)),
-                Err(err) => Err(Error::inner(err)),
+                Ok(response) => Ok(response.map(PrefixedBody::new)),
+                Err(err) => Err(Error::wrap(err)),
             };
         }
     };
@@ -136,7 +136,7 @@ where
     shared.metrics.new.increment(1);
     let mut guard = LeaseGuard::new(Arc::clone(&shared), lease);
     let request = Request::from_parts(parts, ReqBody::from(body));
-    let response = match inner.call(request).await.map_err(Error::inner) {
+    let response = match inner.call(request).await.map_err(Error::wrap) {
         Ok(response) => response,
         Err(err) => {
             guard.release("the handler failed").await;
@@ -149,24 +149,25 @@ where
         || status == StatusCode::TOO_MANY_REQUESTS
     {
         guard.release("the response says to try again").await;
-        return Ok(response.map(IdempotencyBody::inner));
+        return Ok(response.map(PrefixedBody::new));
     }
     let (parts, body) = response.into_parts();
     if body.size_hint().lower() > config.max_response_body as u64 {
         guard
             .release("the response body is over max_response_body")
             .await;
-        return Ok(Response::from_parts(parts, IdempotencyBody::inner(body)));
+        return Ok(Response::from_parts(parts, PrefixedBody::new(body)));
     }
     let headers = stored_headers(&parts.headers, &config.stored_headers);
     let body = match guard.store(status.as_u16(), headers, body).await {
-        Ok(Stored::Whole(bytes)) => IdempotencyBody::bytes(bytes),
+        Ok(Stored::Whole(bytes)) => PrefixedBody::held(bytes, None),
         Ok(Stored::Partial {
             head,
-            trailers,
-            rest,
-        }) => IdempotencyBody::resumed(head, trailers, rest),
-        Err(err) => return Err(Error::inner(err)),
+            trailers: Some(trailers),
+            ..
+        }) => PrefixedBody::held(head, Some(trailers)),
+        Ok(Stored::Partial { head, rest, .. }) => PrefixedBody::prefixed_boxed(head, rest),
+        Err(err) => return Err(Error::wrap(err)),
     };
     Ok(Response::from_parts(parts, body))
 }
@@ -180,7 +181,7 @@ fn replay<St, B>(shared: &Shared<St>, record: &Record) -> Answer<B> {
             "The stored response for this Idempotency-Key is unreadable.",
         ));
     };
-    let mut response = Response::new(IdempotencyBody::bytes(record.body().clone()));
+    let mut response = Response::new(PrefixedBody::held(record.body().clone(), None));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     for (name, value) in record.headers() {
@@ -228,16 +229,10 @@ where
         return Err(ErrorKind::PayloadTooLarge);
     }
     let mut body = pin!(body);
-    let mut collected = Collected::default();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ErrorKind::InvalidRequest)?;
-        let Ok(mut data) = frame.into_data() else {
-            continue;
-        };
-        if collected.len().saturating_add(data.remaining()) > cap {
-            return Err(ErrorKind::PayloadTooLarge);
-        }
-        collected.push(data.copy_to_bytes(data.remaining()));
+    let mut read = CappedRead::new(cap);
+    match std::future::poll_fn(|cx| read.poll_read(body.as_mut(), cx)).await {
+        ReadEnd::Whole | ReadEnd::Trailers(_) => Ok(read.into_bytes()),
+        ReadEnd::OverCap => Err(ErrorKind::PayloadTooLarge),
+        ReadEnd::Failed(_) => Err(ErrorKind::InvalidRequest),
     }
-    Ok(collected.freeze())
 }

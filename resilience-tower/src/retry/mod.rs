@@ -7,9 +7,8 @@
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //! use std::time::Duration;
 //!
-//! use resilience_core::retry::{Backoff, RetryPolicy};
 //! use resilience_core::{Error, ErrorKind};
-//! use resilience_tower::retry::RetryLayer;
+//! use resilience_tower::retry::{Backoff, RetryLayer, RetryPolicy};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
@@ -35,7 +34,9 @@
 //! ```
 //!
 //! What is retried, the delays, the budget and the deadline are the policy's: see
-//! [`resilience_core::retry`]. The layers add what only a service can do:
+//! [`resilience_core::retry`]. The loop itself is the core's
+//! [`Retrying`](resilience_core::retry::Retrying) future; the layers add what only a
+//! service can do:
 //!
 //! - **Readiness before every attempt.** Each call moves the ready inner service into
 //!   its future (leaving a clone behind, as tower's own `Retry` does) and polls it ready
@@ -43,37 +44,41 @@
 //!   overrunning an inner bulkhead or breaker. That wait ends at the call's deadline
 //!   (ambient or `max_elapsed`): a service still not ready then ends the call with
 //!   `DeadlineExceeded` and `retry_stop=deadline`, never later.
-//! - **Replay by clone.** [`Retry`] clones the request once per call, before the first
-//!   attempt, and again for each further one.
-//! - **HTTP bodies.** [`HttpRetry`] buffers the body (up to
-//!   [`max_body`](HttpRetry::max_body), 64 KiB by default) so every attempt sends the
+//! - **Replay by clone.** [`RetryService`] clones the request once per call, before the
+//!   first attempt, and again for each further one.
+//! - **HTTP bodies.** [`HttpRetryService`] buffers the body (up to
+//!   [`max_body`](HttpRetryLayer::max_body), 64 KiB by default) so every attempt sends the
 //!   same bytes. A larger body is streamed through once and not retried, with an INFO
 //!   event saying so.
-//! - **Idempotency.** By default [`HttpRetry`] retries only the idempotent methods of
-//!   RFC 9110 §9.2.2 (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT` and `DELETE`), or requests carrying an `Idempotency-Key` header: repeating a
-//!   `POST` that may have been processed can charge a card twice.
+//! - **Idempotency.** By default [`HttpRetryService`] retries only the idempotent methods
+//!   of RFC 9110 §9.2.2 (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT` and `DELETE`), or
+//!   requests carrying an `Idempotency-Key` header: repeating a `POST` that may have
+//!   been processed can charge a card twice. Requests you know are safe to repeat (gRPC
+//!   calls, which are all `POST`s, or known-idempotent `POST`s) are opted in with
+//!   [`also_retry_if`](HttpRetryLayer::also_retry_if).
 //!
-//! The layers' error type is [`resilience_core::Error`]; see
-//! [`RetryPolicy::finish`](resilience_core::retry::RetryPolicy::finish) for the context
-//! it carries. A response that is still classified as a failure after the last attempt
+//! The layers' error type is [`resilience_core::Error`], with the attempts made and the
+//! field `retry_stop` when retrying stopped on an error. A classifier sees
+//! `&Result<S::Response, resilience_core::Error>` (the inner service's errors arrive
+//! converted). A response that is still classified as a failure after the last attempt
 //! (a `503` from [`HttpStatus`](crate::http::HttpStatus)) is returned as the response,
 //! not turned into an error.
 
-mod body;
 mod future;
-mod http;
+pub mod http;
 mod layer;
 
 use std::task::{Context, Poll};
 
-use resilience_core::retry::RetryPolicy;
+pub use resilience_core::retry::{
+    Backoff, Jitter, RetryBudget, RetryBudgetBuilder, RetryPolicy, RetryPolicyBuilder,
+};
 use resilience_core::{BoxError, Classify, Error};
 use tower_service::Service;
 
-pub use self::body::ReplayBody;
 pub use self::future::{Replay, ResponseFuture};
-pub use self::http::{HttpRetry, HttpRetryFuture};
-pub use self::layer::{HttpRetryLayer, RetryLayer};
+pub use self::http::{HttpRetryLayer, HttpRetryService};
+pub use self::layer::RetryLayer;
 
 /// Retries a service's calls through a [`RetryPolicy`], replaying requests by clone.
 ///
@@ -82,13 +87,13 @@ pub use self::layer::{HttpRetryLayer, RetryLayer};
 /// Clones share the policy (its budget and metric handles) and clone the inner service
 /// and the classifier.
 #[derive(Clone, Debug)]
-pub struct Retry<S, C> {
+pub struct RetryService<S, C> {
     inner: S,
     policy: RetryPolicy,
     classifier: C,
 }
 
-impl<S, C> Retry<S, C> {
+impl<S, C> RetryService<S, C> {
     /// Wraps `inner`.
     pub const fn new(inner: S, policy: RetryPolicy, classifier: C) -> Self {
         Self {
@@ -114,11 +119,11 @@ impl<S, C> Retry<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for Retry<S, C>
+impl<S, C, Req> Service<Req> for RetryService<S, C>
 where
     S: Service<Req> + Clone,
-    S::Error: Into<BoxError> + 'static,
-    C: Classify<S::Response, S::Error> + Clone,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, Error> + Clone,
     Req: Clone,
 {
     type Response = S::Response;
@@ -126,21 +131,19 @@ where
     type Future = ResponseFuture<S, Req, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::inner)
+        self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let call = self.policy.start();
         let template = request.clone();
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         ResponseFuture::new(
+            self.policy.clone(),
             ready,
             request,
             Some(template),
             self.classifier.clone(),
-            self.policy.clone(),
-            call,
         )
     }
 }

@@ -14,8 +14,7 @@ use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use resilience_tower::http::{HttpError, HttpErrorLayer, ProblemConfig};
 use tower::{Layer, Service, ServiceBuilder};
 
-use crate::common::problem_json;
-use crate::support::{get as http_get, serve};
+use resilience_test_support::http::{get as http_get, problem_json, serve};
 
 /// A stand-in for a resilience layer: rejects requests to `/shed` before they reach the
 /// handler, the way a full bulkhead or an open breaker would, and counts what it let in.
@@ -185,5 +184,5 @@ async fn a_failed_poll_ready_is_answered_on_the_next_call() {
     std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
     let response = svc.call(Request::new(())).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(response.body().is_problem());
+    assert!(response.body().is_held());
 }

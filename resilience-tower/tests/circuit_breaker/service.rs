@@ -4,6 +4,7 @@ use std::future::pending;
 use std::time::Duration;
 
 use resilience_core::circuit_breaker::State;
+use resilience_core::classify::TransientErrors;
 use resilience_core::{CircuitBreaker, Error, ErrorKind};
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -21,8 +22,9 @@ fn breaker(half_open_calls: u32) -> CircuitBreaker {
 #[tokio::test(start_paused = true)]
 async fn errors_trip_and_rejections_name_the_breaker() {
     let breaker = breaker(1);
-    let svc =
-        CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|fail: bool| async move {
+    let svc = CircuitBreakerLayer::new(breaker.clone())
+        .classifier(TransientErrors)
+        .layer(service_fn(|fail: bool| async move {
             if fail {
                 Err(std::io::Error::other("down"))
             } else {
@@ -53,6 +55,7 @@ async fn a_dropped_response_future_frees_its_probe_slot_at_once() {
     }
     tokio::time::advance(Duration::from_secs(5)).await;
     let mut hanging = CircuitBreakerLayer::new(breaker.clone())
+        .classifier(TransientErrors)
         .layer(service_fn(|_: ()| pending::<Result<(), Error>>()));
     let future = hanging.ready().await.unwrap().call(());
     assert_eq!(breaker.state(), State::HalfOpen);
@@ -65,9 +68,11 @@ async fn a_dropped_response_future_frees_its_probe_slot_at_once() {
 #[tokio::test(start_paused = true)]
 async fn inner_rejections_are_passed_through_and_not_counted() {
     let breaker = breaker(1);
-    let svc = CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|_: ()| async {
-        Err::<(), _>(Error::new(ErrorKind::BulkheadFull).with_instance("pool"))
-    }));
+    let svc = CircuitBreakerLayer::new(breaker.clone())
+        .classifier(TransientErrors)
+        .layer(service_fn(|_: ()| async {
+            Err::<(), _>(Error::new(ErrorKind::BulkheadFull).with_instance("pool"))
+        }));
     for _ in 0..5 {
         let err = svc.clone().oneshot(()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BulkheadFull);
@@ -80,7 +85,7 @@ async fn inner_rejections_are_passed_through_and_not_counted() {
 #[tokio::test(start_paused = true)]
 async fn clones_share_one_breaker() {
     let breaker = breaker(1);
-    let layer = CircuitBreakerLayer::new(breaker.clone());
+    let layer = CircuitBreakerLayer::new(breaker.clone()).classifier(TransientErrors);
     let a = layer.layer(service_fn(|_: ()| async {
         Err::<(), _>(std::io::Error::other("x"))
     }));

@@ -34,7 +34,7 @@ fn under<F: std::future::Future>(budget: Duration, f: F) -> deadline::Scope<F> {
 fn layer(
     f: impl FnOnce(PropagateDeadlineLayerBuilder) -> PropagateDeadlineLayerBuilder,
 ) -> PropagateDeadlineLayer {
-    f(PropagateDeadlineLayer::builder()).build().unwrap()
+    f(PropagateDeadlineLayer::builder()).build()
 }
 
 #[tokio::test(start_paused = true)]

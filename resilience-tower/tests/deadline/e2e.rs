@@ -17,14 +17,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use resilience_core::Deadline;
-use resilience_tower::deadline::{DeadlineLayer, PropagateDeadline, PropagateDeadlineLayer};
+use resilience_tower::deadline::{DeadlineLayer, PropagateDeadlineLayer, PropagateDeadlineService};
 use resilience_tower::http::HttpErrorLayer;
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 
 use crate::DropFlag;
 
-type Outgoing = PropagateDeadline<Client<HttpConnector, Full<Bytes>>>;
+type Outgoing = PropagateDeadlineService<Client<HttpConnector, Full<Bytes>>>;
 
 fn outgoing() -> Outgoing {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();

@@ -5,7 +5,7 @@ use http_body_util::BodyExt;
 use resilience_core::{Error, ErrorKind};
 use resilience_tower::http::{PROBLEM_JSON, ProblemConfig};
 
-use crate::common::problem_json;
+use resilience_test_support::http::problem_json;
 
 fn expected_status(kind: ErrorKind) -> StatusCode {
     match kind {
@@ -109,7 +109,7 @@ async fn the_largest_hint_saturates_instead_of_overflowing() {
 async fn the_wrapped_error_message_is_hidden_unless_configured() {
     let secret = "connect to 10.0.0.7:5432 failed: password authentication failed for user admin";
     for err in [
-        Error::inner(std::io::Error::other(secret)),
+        Error::wrap(std::io::Error::other(secret)),
         // Even for a client-fault kind, the source is not the client's business.
         Error::new(ErrorKind::InvalidRequest).with_source(std::io::Error::other(secret)),
     ] {
@@ -120,7 +120,7 @@ async fn the_wrapped_error_message_is_hidden_unless_configured() {
         );
     }
 
-    let err = Error::inner(std::io::Error::other(secret));
+    let err = Error::wrap(std::io::Error::other(secret));
     let shown = body_of(ProblemConfig::new().expose_sources(true).response(&err)).await;
     let body = problem_json(&shown);
     assert!(body["detail"].as_str().unwrap().contains(secret), "{body}");

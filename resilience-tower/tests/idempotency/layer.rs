@@ -15,7 +15,8 @@ use resilience_core::idempotency::{
 };
 use resilience_core::telemetry::{label, metric, outcome};
 use resilience_core::{BoxError, Error, ErrorKind, Primitive};
-use resilience_tower::idempotency::{IdempotencyBody, IdempotencyLayer, IdempotencyLayerBuilder};
+use resilience_tower::body::PrefixedBody;
+use resilience_tower::idempotency::{IdempotencyLayer, IdempotencyLayerBuilder};
 use tokio::sync::Notify;
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -45,13 +46,13 @@ impl IdempotencyStore for DownStore {
     }
 }
 
-type Answer = Result<Response<IdempotencyBody<Full<Bytes>>>, Error>;
+type Answer = Result<Response<PrefixedBody<Full<Bytes>>>, Error>;
 
 /// The layered service under test.
 trait Svc:
     Service<
         Request<Full<Bytes>>,
-        Response = Response<IdempotencyBody<Full<Bytes>>>,
+        Response = Response<PrefixedBody<Full<Bytes>>>,
         Error = Error,
         Future: Send + 'static,
     > + Clone
@@ -63,7 +64,7 @@ trait Svc:
 impl<S> Svc for S where
     S: Service<
             Request<Full<Bytes>>,
-            Response = Response<IdempotencyBody<Full<Bytes>>>,
+            Response = Response<PrefixedBody<Full<Bytes>>>,
             Error = Error,
             Future: Send + 'static,
         > + Clone
@@ -126,7 +127,7 @@ fn call<S: Svc>(
     svc.clone().oneshot(request)
 }
 
-async fn body(response: Response<IdempotencyBody<Full<Bytes>>>) -> Bytes {
+async fn body(response: Response<PrefixedBody<Full<Bytes>>>) -> Bytes {
     response
         .into_body()
         .collect()

@@ -18,7 +18,8 @@ use resilience_core::idempotency::{
     BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, MemoryStore, Record,
 };
 use resilience_core::{BoxError, Error, ErrorKind};
-use resilience_tower::idempotency::{IdempotencyBody, IdempotencyLayer};
+use resilience_tower::body::PrefixedBody;
+use resilience_tower::idempotency::IdempotencyLayer;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -88,13 +89,13 @@ impl IdempotencyStore for SlowStore {
     }
 }
 
-type Answer = Result<Response<IdempotencyBody<Trickle>>, Error>;
+type Answer = Result<Response<PrefixedBody<Trickle>>, Error>;
 
 /// The layered service under test.
 trait Svc:
     Service<
         Request<Full<Bytes>>,
-        Response = Response<IdempotencyBody<Trickle>>,
+        Response = Response<PrefixedBody<Trickle>>,
         Error = Error,
         Future: Send + 'static,
     > + Clone
@@ -106,7 +107,7 @@ trait Svc:
 impl<S> Svc for S where
     S: Service<
             Request<Full<Bytes>>,
-            Response = Response<IdempotencyBody<Trickle>>,
+            Response = Response<PrefixedBody<Trickle>>,
             Error = Error,
             Future: Send + 'static,
         > + Clone
@@ -147,7 +148,7 @@ fn post() -> Request<Full<Bytes>> {
         .expect("valid request")
 }
 
-async fn body(response: Response<IdempotencyBody<Trickle>>) -> Bytes {
+async fn body(response: Response<PrefixedBody<Trickle>>) -> Bytes {
     response
         .into_body()
         .collect()

@@ -20,7 +20,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use resilience_core::retry::{Backoff, Jitter, RetryPolicy};
-use resilience_tower::retry::{HttpRetryLayer, ReplayBody};
+use resilience_tower::body::PrefixedBody;
+use resilience_tower::retry::HttpRetryLayer;
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceExt};
 
@@ -66,7 +67,7 @@ impl Body for Chunks {
     }
 }
 
-type ClientOf<B> = Client<HttpConnector, ReplayBody<B>>;
+type ClientOf<B> = Client<HttpConnector, PrefixedBody<B>>;
 
 fn client<B>() -> ClientOf<B>
 where

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use failsafe::futures::CircuitBreaker as _;
 use resilience_core::CircuitBreaker;
+use resilience_core::classify::TransientErrors;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use tower::Layer;
 
@@ -81,7 +82,9 @@ pub(super) fn comparisons() -> Vec<Comparison> {
         .zero_alloc()
         .ours(Entry::service(
             "resilience layer",
-            CircuitBreakerLayer::new(ours()).layer(Echo),
+            CircuitBreakerLayer::new(ours())
+                .classifier(TransientErrors)
+                .layer(Echo),
             number,
         ))
         .peer(Entry::service(

@@ -7,13 +7,15 @@ use http::Response;
 use pin_project_lite::pin_project;
 use resilience_core::{BoxError, Error};
 
+use crate::body::PrefixedBody;
+use crate::http::ProblemConfig;
 use crate::http::problem::{report_and_respond, report_and_respond_grpc};
-use crate::http::{HttpErrorBody, ProblemConfig};
 
 pin_project! {
     /// Response future of [`HttpErrorService`](super::HttpErrorService).
     #[derive(Debug)]
-    pub struct HttpErrorFuture<F> {
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
         config: Arc<ProblemConfig>,
@@ -30,7 +32,7 @@ pin_project! {
     }
 }
 
-impl<F> HttpErrorFuture<F> {
+impl<F> ResponseFuture<F> {
     pub(crate) fn called(future: F, config: Arc<ProblemConfig>, grpc: bool) -> Self {
         Self {
             state: State::Called { future },
@@ -52,32 +54,32 @@ fn problem_response<B>(
     config: &ProblemConfig,
     grpc: bool,
     err: &Error,
-) -> Response<HttpErrorBody<B>> {
+) -> Response<PrefixedBody<B>> {
     let response = if grpc {
         report_and_respond_grpc(err)
     } else {
         report_and_respond(config, err)
     };
-    response.map(HttpErrorBody::problem)
+    response.map(|body| PrefixedBody::held(body, None))
 }
 
-impl<F, B, E> Future for HttpErrorFuture<F>
+impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
 {
-    type Output = Result<Response<HttpErrorBody<B>>, std::convert::Infallible>;
+    type Output = Result<Response<PrefixedBody<B>>, std::convert::Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = match this.state.project() {
             StateProj::Called { future } => match ready!(future.poll(cx)) {
-                Ok(response) => response.map(HttpErrorBody::inner),
+                Ok(response) => response.map(PrefixedBody::new),
                 Err(err) => problem_response(this.config, *this.grpc, &Error::from(err.into())),
             },
             StateProj::Failed { error } => match error.take() {
                 Some(err) => problem_response(this.config, *this.grpc, &err),
-                None => panic!("HttpErrorFuture polled after completion"),
+                None => panic!("`ResponseFuture` polled after completion"),
             },
         };
         Poll::Ready(Ok(response))

@@ -1,6 +1,7 @@
 //! [`HttpErrorLayer`]: the last layer of a resilient HTTP stack, turning every error into
 //! a problem+json response so the stack fits `axum::Router::layer` without
-//! `HandleErrorLayer`.
+//! `HandleErrorLayer`. The layer and the service are re-exported from
+//! [`http`](crate::http).
 
 mod future;
 mod layer;
@@ -15,10 +16,11 @@ use http_body::Body;
 use resilience_core::{BoxError, Error};
 use tower_service::Service;
 
-pub use future::HttpErrorFuture;
+pub use future::ResponseFuture;
 pub use layer::HttpErrorLayer;
 
-use super::{HttpErrorBody, ProblemConfig};
+use super::ProblemConfig;
+use crate::body::PrefixedBody;
 
 /// Wraps an HTTP service whose errors convert to [`BoxError`] and answers every error
 /// with the response [`ProblemConfig::response`] builds, so the service never fails.
@@ -113,9 +115,9 @@ where
     S::Error: Into<BoxError>,
     ResBody: Body<Data = Bytes>,
 {
-    type Response = Response<HttpErrorBody<ResBody>>;
+    type Response = Response<PrefixedBody<ResBody>>;
     type Error = Infallible;
-    type Future = HttpErrorFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         if self.ready_error.is_some() {
@@ -135,8 +137,8 @@ where
         let grpc = super::grpc::is_grpc(request.headers());
         let config = Arc::clone(&self.config);
         match self.ready_error.take() {
-            Some(err) => HttpErrorFuture::failed(err, config, grpc),
-            None => HttpErrorFuture::called(self.inner.call(request), config, grpc),
+            Some(err) => ResponseFuture::failed(err, config, grpc),
+            None => ResponseFuture::called(self.inner.call(request), config, grpc),
         }
     }
 }

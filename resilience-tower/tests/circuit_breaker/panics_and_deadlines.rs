@@ -9,6 +9,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use resilience_core::CircuitBreaker;
 use resilience_core::circuit_breaker::State;
+use resilience_core::classify::TransientErrors;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use resilience_tower::deadline::DeadlineLayer;
 use resilience_tower::http::{HttpErrorLayer, HttpStatus};
@@ -82,7 +83,8 @@ async fn a_panic_caught_around_the_response_future_counts_as_a_failure() {
     use tower::Service;
 
     let breaker = CircuitBreaker::builder().count_window(1).build().unwrap();
-    let mut svc = CircuitBreakerLayer::new(breaker.clone()).layer(service_fn(|_: ()| async {
+    let layer = CircuitBreakerLayer::new(breaker.clone()).classifier(TransientErrors);
+    let mut svc = layer.layer(service_fn(|_: ()| async {
         if true {
             panic!("handler bug");
         }

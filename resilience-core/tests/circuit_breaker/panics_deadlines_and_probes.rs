@@ -7,8 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use resilience_core::circuit_breaker::{CircuitBreaker, State};
+use std::future::Future;
+use std::task::{Context, Waker};
+
+use resilience_core::circuit_breaker::{CircuitBreaker, Guarded, State};
+use resilience_core::classify::TransientErrors;
 use resilience_core::deadline::{self, Deadline};
+use resilience_core::outcome;
 use resilience_core::{Class, ErrorKind};
 
 use crate::ms;
@@ -44,18 +49,38 @@ async fn panicking_calls_open_the_breaker() {
     assert_eq!(breaker.state(), State::Open);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_panic_while_polling_under_fail_on_panic_is_a_failure() {
-    let breaker = CircuitBreaker::builder().count_window(1).build().unwrap();
-    let mut permit = breaker.try_acquire_owned().unwrap();
+/// A `Guarded` future polled by hand (as a runtime polls a task): the panic unwinds
+/// through `poll` without dropping the future, which is dropped only after the panic was
+/// caught, when nothing is unwinding any more. The failure is recorded as it unwinds.
+#[test]
+fn a_guarded_call_that_panics_while_polled_is_a_failure_before_it_is_dropped() {
+    let breaker = CircuitBreaker::builder()
+        .count_window(10)
+        .minimum_calls(10)
+        .build()
+        .unwrap();
+    let permit = breaker.try_acquire_owned().unwrap();
+    let operation =
+        outcome::lift(async { panic!("inner poll panicked") as Result<(), std::io::Error> });
+    let mut guarded = Box::pin(Guarded::admitted(permit, TransientErrors, operation));
+    let mut cx = Context::from_waker(Waker::noop());
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        permit.fail_on_panic(|| panic!("inner poll panicked"))
+        let _ = guarded.as_mut().poll(&mut cx);
     }));
     assert!(caught.is_err());
-    // The permit is dropped after the panic was caught: no panic is unwinding any more,
-    // and the failure was already recorded.
-    drop(permit);
-    assert_eq!(breaker.state(), State::Open);
+    let recorded = breaker.snapshot();
+    assert_eq!(
+        (recorded.calls, recorded.failed_calls),
+        (1, 1),
+        "recorded while unwinding"
+    );
+    drop(guarded);
+    let after = breaker.snapshot();
+    assert_eq!(
+        (after.calls, after.failed_calls),
+        (1, 1),
+        "and not again when dropped"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,0 +1,165 @@
+//! [`Guarded`]: one call through a breaker — admitted or refused, then judged and
+//! recorded. The one place where the breaker's work around an operation is written; the
+//! tower layer and `#[resilient]` wrap this future.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use super::permit::{OwnedPermit, Permit};
+use super::telemetry::Judged as Counted;
+use crate::outcome::{Judged, Outcome};
+use crate::{Class, Classify, Error};
+
+pin_project! {
+    /// A call through a [`CircuitBreaker`](super::CircuitBreaker): fails at once with the
+    /// breaker's `CircuitOpen` rejection if it was refused; otherwise runs the operation
+    /// (a future producing an [`Outcome`]), classifies its outcome once and records the
+    /// class on the permit. The output is the [`Judged`] outcome, so a retry loop around
+    /// it does not classify again.
+    ///
+    /// What the breaker counts: a `Success`, `Transient` or `Permanent` class; not a
+    /// `Benign` one, and not a rejection from further in (a full bulkhead, an expired
+    /// deadline: the dependency was never called). An operation that panics counts as a
+    /// failure, recorded as the panic unwinds out of `poll`. A future dropped before it
+    /// completes counts as its [`Permit`] says: a timeout if the ambient deadline has
+    /// passed (a deadline cut the call off), else a cancellation, not counted (a half-open
+    /// probe slot is free again at once).
+    ///
+    /// Made by [`CircuitBreaker::guard`](super::CircuitBreaker::guard) (borrowed permit), or
+    /// by [`Guarded::admitted`] and [`Guarded::refused`] for code that asks the breaker
+    /// itself (the tower layer, with an owned permit, so as to call its inner service
+    /// only when admitted).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Guarded<F, C, P = OwnedPermit> {
+        #[pin]
+        state: State<F>,
+        permit: Option<P>,
+        classifier: C,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Admitted { #[pin] operation: F },
+        Refused { error: Option<Error> },
+    }
+}
+
+impl<F, C, P: Settle> Guarded<F, C, P> {
+    /// A call admitted with `permit`, running `operation`.
+    #[inline(always)]
+    pub fn admitted(permit: P, classifier: C, operation: F) -> Self {
+        Self {
+            state: State::Admitted { operation },
+            permit: Some(permit),
+            classifier,
+        }
+    }
+
+    /// A call refused with `error`: its outcome is that error.
+    #[inline]
+    pub fn refused(error: Error, classifier: C) -> Self {
+        Self {
+            state: State::Refused { error: Some(error) },
+            permit: None,
+            classifier,
+        }
+    }
+}
+
+impl<F, C, P, T, E> Future for Guarded<F, C, P>
+where
+    F: Future<Output = Outcome<T, E>>,
+    C: Classify<T, E>,
+    P: Settle,
+    E: 'static,
+{
+    type Output = Judged<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let operation = match this.state.project() {
+            StateProj::Admitted { operation } => operation,
+            StateProj::Refused { error } => {
+                let error = error.take().expect("`Guarded` polled after completion");
+                return Poll::Ready(Judged::error(error));
+            }
+        };
+        // A panic in `operation` unwinds through here without dropping this future (the
+        // runtime drops it later, once it caught the panic, when the permit could not tell
+        // a panic from a cancellation): the guard records the failure as it unwinds.
+        let unwinding = FailOnUnwind(this.permit);
+        let polled = operation.poll(cx);
+        std::mem::forget(unwinding);
+        let judged = Judged::classify(this.classifier, ready!(polled));
+        if let Some(permit) = this.permit.take() {
+            permit.settle(judged.class, judged.is_rejection());
+        }
+        Poll::Ready(judged)
+    }
+}
+
+/// Holds a [`Guarded`]'s permit while its operation is polled; dropped only if that poll
+/// panics (it is forgotten when the poll returns), when it records a failure.
+struct FailOnUnwind<'a, P: Settle>(&'a mut Option<P>);
+
+impl<P: Settle> Drop for FailOnUnwind<'_, P> {
+    #[cold]
+    fn drop(&mut self) {
+        if let Some(permit) = self.0.take() {
+            permit.settle(Class::TRANSIENT, false);
+        }
+    }
+}
+
+impl<F, C, P: fmt::Debug> fmt::Debug for Guarded<F, C, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guarded")
+            .field("permit", &self.permit)
+            .finish_non_exhaustive()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A permit a [`Guarded`] call reports its outcome on: [`Permit`] or [`OwnedPermit`].
+/// Sealed: implemented by those two only.
+pub trait Settle: sealed::Sealed {
+    /// Records the outcome's `class`, or, when `rejected`, that the operation was never
+    /// called (counted as a rejection, not against the dependency).
+    fn settle(self, class: Class, rejected: bool);
+}
+
+impl sealed::Sealed for Permit<'_> {}
+impl sealed::Sealed for OwnedPermit {}
+
+impl Settle for Permit<'_> {
+    #[inline]
+    fn settle(self, class: Class, rejected: bool) {
+        self.complete(counted(class, rejected));
+    }
+}
+
+impl Settle for OwnedPermit {
+    #[inline]
+    fn settle(self, class: Class, rejected: bool) {
+        self.complete(counted(class, rejected));
+    }
+}
+
+#[inline]
+fn counted(class: Class, rejected: bool) -> Counted {
+    if rejected {
+        Counted::Rejected
+    } else {
+        super::permit::judge(class)
+    }
+}

@@ -1,0 +1,230 @@
+//! [`Retrying`]: a whole call through a [`RetryPolicy`], as one future — the one place the
+//! retry loop is written, generic over where its attempts come from.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+
+use super::RetryPolicy;
+use super::attempt::{Attempt, Next, RetryLoop};
+use super::call::Stop;
+use crate::outcome::{Judged, Outcome};
+use crate::{Error, timer};
+
+/// Where a [`Retrying`] call gets its further attempts (the first is made by the closure
+/// given to [`Retrying::new`]).
+///
+/// Every `FnMut() -> impl Future<Output = Judged<T, E>>` is one: each call of the closure
+/// is one attempt. A tower layer implements it to wait for its inner service's readiness
+/// and replay the request between attempts.
+pub trait Attempts {
+    /// One attempt: a future producing a [`Judged`] outcome.
+    type Attempt: Future;
+
+    /// Waits until another attempt can be made (a service's readiness); called before
+    /// every attempt but the first, and never past the call's deadline. An error ends the
+    /// call with that error (`retry_stop=not_retryable`). Ready at once by default.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Whether the work can be done more than once at all (a request whose body was not
+    /// kept cannot); if not, the first failure ends the call
+    /// (`retry_stop=not_replayable`). `true` by default.
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    /// The next attempt, not yet started; `None` if there is none to make (then the call
+    /// ends, `retry_stop=not_replayable`; [`replayable`](Self::replayable) says so first).
+    fn next_attempt(&mut self) -> Option<Self::Attempt>;
+}
+
+impl<F, A> Attempts for F
+where
+    F: FnMut() -> A,
+    A: Future,
+{
+    type Attempt = A;
+
+    #[inline]
+    fn next_attempt(&mut self) -> Option<A> {
+        Some(self())
+    }
+}
+
+pin_project! {
+    /// One call through a [`RetryPolicy`]: the first attempt, then as many more as the
+    /// policy allows, each from [`Attempts`], with the backoff's delay, the readiness wait
+    /// and every bound (attempts, budget, deadline, attempt timeout) between them. The
+    /// output is the [`Outcome`] of the last attempt, with the retry context added to an
+    /// error that can carry it (see [`RetryLoop::next`]).
+    ///
+    /// [`RetryPolicy::run`] and the tower retry layers are this future; `P` is the policy,
+    /// owned or borrowed.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Retrying<P, A: Attempts> {
+        run: RetryLoop<P>,
+        attempts: A,
+        phase: Phase,
+        // The attempt in flight; between attempts its timer serves the waits.
+        #[pin]
+        attempt: Attempt<A::Attempt>,
+    }
+}
+
+/// Where a [`Retrying`] call is.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    /// Made by [`Retrying::unstarted`]: started, and its first attempt made, when first
+    /// polled.
+    Unstarted,
+    Attempting,
+    /// Waiting out the backoff's delay, until then.
+    Sleeping(Instant),
+    /// Waiting for `Attempts::poll_ready`, no later than the call's deadline.
+    Readying,
+    Done,
+}
+
+impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
+    /// Starts a call through `policy` (see [`RetryLoop::new`]) and makes its first
+    /// attempt with `first` — unless the deadline has already passed, then `first` is not
+    /// called; further attempts come from `attempts`.
+    #[inline(always)]
+    pub fn new(policy: P, mut attempts: A, first: impl FnOnce(&mut A) -> A::Attempt) -> Self {
+        let mut run = RetryLoop::new(policy);
+        if !attempts.replayable() {
+            run.not_replayable();
+        }
+        // Written where it stays: the attempt is made in place, not moved in.
+        Self {
+            attempt: run.attempt_with(|| first(&mut attempts)),
+            run,
+            attempts,
+            phase: Phase::Attempting,
+        }
+    }
+}
+
+impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
+    /// A call not started yet: [`begin`](Self::begin) starts it and makes its first
+    /// attempt (from `attempts`), in place. [`RetryPolicy::run`] does so when first
+    /// polled, as an `async fn` would, so that a call made outside a deadline and awaited
+    /// under it keeps to it.
+    #[inline(always)]
+    pub(crate) fn unstarted(policy: P, attempts: A) -> Self {
+        Self {
+            run: RetryLoop::unstarted(policy),
+            attempts,
+            phase: Phase::Unstarted,
+            attempt: Attempt::empty(),
+        }
+    }
+
+    /// Starts an [`unstarted`](Self::unstarted) call; `Some` outcome if its first
+    /// attempt could not be made.
+    #[inline]
+    pub(crate) fn begin<T, E>(self: Pin<&mut Self>) -> Option<Outcome<T, E>> {
+        let this = self.project();
+        this.run.start();
+        if !this.attempts.replayable() {
+            this.run.not_replayable();
+        }
+        let attempts = &mut *this.attempts;
+        if this
+            .run
+            .attempt_in(this.attempt, || attempts.next_attempt())
+        {
+            *this.phase = Phase::Attempting;
+            None
+        } else {
+            *this.phase = Phase::Done;
+            Some(this.run.not_made())
+        }
+    }
+}
+
+impl<P, A, T, E> Future for Retrying<P, A>
+where
+    P: Borrow<RetryPolicy>,
+    A: Attempts,
+    A::Attempt: Future<Output = Judged<T, E>>,
+    E: 'static,
+{
+    type Output = Outcome<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match *this.phase {
+                Phase::Attempting => {
+                    let attempted = ready!(this.attempt.as_mut().poll(cx));
+                    match this.run.next(attempted) {
+                        // The finished attempt stays in place: it is dropped with this
+                        // future, not now.
+                        Next::Done(outcome) => return Poll::Ready(outcome),
+                        Next::Retry(delay) => {
+                            this.attempt.as_mut().finish();
+                            *this.phase = match delay.is_zero() {
+                                true => Phase::Readying,
+                                false => Phase::Sleeping(timer::after(Instant::now(), delay)),
+                            };
+                        }
+                    }
+                }
+                Phase::Sleeping(until) => {
+                    ready!(this.attempt.as_mut().timer().poll_at(cx, || until));
+                    this.attempt.as_mut().finish();
+                    *this.phase = Phase::Readying;
+                }
+                Phase::Readying => {
+                    let ready = match this.attempts.poll_ready(cx) {
+                        Poll::Ready(ready) => ready,
+                        Poll::Pending => {
+                            // A service that stays busy must not hold the call past its
+                            // deadline.
+                            let Some(deadline) = this.run.deadline() else {
+                                return Poll::Pending;
+                            };
+                            let timer = this.attempt.as_mut().timer();
+                            ready!(timer.poll_at(cx, || deadline.instant()));
+                            *this.phase = Phase::Done;
+                            return Poll::Ready(this.run.expired());
+                        }
+                    };
+                    if let Err(err) = ready {
+                        *this.phase = Phase::Done;
+                        return Poll::Ready(this.run.fail(err, Stop::NotRetryable));
+                    }
+                    let attempts = &mut *this.attempts;
+                    if !this
+                        .run
+                        .attempt_in(this.attempt.as_mut(), || attempts.next_attempt())
+                    {
+                        *this.phase = Phase::Done;
+                        return Poll::Ready(this.run.not_made());
+                    }
+                    *this.phase = Phase::Attempting;
+                }
+                Phase::Done => panic!("`Retrying` polled after completion"),
+                Phase::Unstarted => panic!("`Retrying` polled before `begin`"),
+            }
+        }
+    }
+}
+
+impl<P: Borrow<RetryPolicy>, A: Attempts> fmt::Debug for Retrying<P, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retrying")
+            .field("attempts", &self.run.attempts())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,99 @@
+use std::sync::Arc;
+
+use http::request::Parts;
+use resilience_core::retry::RetryPolicy;
+use tower_layer::Layer;
+
+use super::{DEFAULT_MAX_BODY, HttpRetryService, Settings};
+use crate::http::HttpStatus;
+
+/// Retries HTTP requests through a [`RetryPolicy`], buffering bodies up to a cap; see
+/// [`HttpRetryService`].
+///
+/// ```
+/// use http::Method;
+/// use resilience_tower::http::grpc;
+/// use resilience_tower::retry::{HttpRetryLayer, RetryPolicy};
+///
+/// let policy = RetryPolicy::builder().name("inventory").build().unwrap();
+/// // gRPC calls are all POSTs: opt them in (every method of this API is idempotent).
+/// let layer = HttpRetryLayer::new(policy)
+///     .max_body(16 * 1024)
+///     .also_retry_if(|request| grpc::is_grpc(&request.headers));
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpRetryLayer<C = HttpStatus> {
+    settings: Settings<C>,
+}
+
+impl HttpRetryLayer {
+    /// A layer retrying with `policy`, classifying with [`HttpStatus`], buffering bodies
+    /// of up to 64 KiB ([`DEFAULT_MAX_BODY`](super::DEFAULT_MAX_BODY)), retrying only the
+    /// requests the default rule allows.
+    pub fn new(policy: RetryPolicy) -> Self {
+        Self {
+            settings: Settings {
+                policy,
+                classifier: HttpStatus::new(),
+                max_body: DEFAULT_MAX_BODY,
+                also_retry_if: None,
+            },
+        }
+    }
+}
+
+impl<C> HttpRetryLayer<C> {
+    /// The largest body kept for replay; a request with a larger body is sent once.
+    #[must_use]
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.settings.max_body = bytes;
+        self
+    }
+
+    /// Also retries the requests for which `retry` returns `true`, beyond the default
+    /// rule (idempotent methods, or an `Idempotency-Key` header): the explicit opt-in for
+    /// requests you know can be repeated safely, such as gRPC calls (always `POST`) or a
+    /// `POST` endpoint that is idempotent by design. `retry` sees the request head.
+    #[must_use]
+    pub fn also_retry_if<F>(mut self, retry: F) -> Self
+    where
+        F: Fn(&Parts) -> bool + Send + Sync + 'static,
+    {
+        self.settings.also_retry_if = Some(Arc::new(retry));
+        self
+    }
+
+    /// The same layer, classifying with `classifier`.
+    pub fn classifier<C2>(self, classifier: C2) -> HttpRetryLayer<C2> {
+        let Settings {
+            policy,
+            max_body,
+            also_retry_if,
+            ..
+        } = self.settings;
+        HttpRetryLayer {
+            settings: Settings {
+                policy,
+                classifier,
+                max_body,
+                also_retry_if,
+            },
+        }
+    }
+
+    pub(super) fn service<S>(self, inner: S) -> HttpRetryService<S, C> {
+        HttpRetryService {
+            inner,
+            settings: self.settings,
+        }
+    }
+}
+
+impl<S, C: Clone> Layer<S> for HttpRetryLayer<C> {
+    type Service = HttpRetryService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.clone().service(inner)
+    }
+}
