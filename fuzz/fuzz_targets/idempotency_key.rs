@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
         return; // Not a header value at all: http refuses it before any layer sees it.
     };
     let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .unscoped()
         .build()
         .expect("valid");
     let svc = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {

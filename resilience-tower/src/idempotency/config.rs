@@ -42,6 +42,15 @@ pub const DEFAULT_STORED_HEADERS: [HeaderName; 7] = [
 
 pub(crate) type ScopeFn = Arc<dyn Fn(&Parts) -> Option<Bytes> + Send + Sync>;
 
+/// A scope hook as the layer keeps it.
+pub(crate) fn scope_fn<F, B>(scope: F) -> ScopeFn
+where
+    F: Fn(&Parts) -> Option<B> + Send + Sync + 'static,
+    B: Into<Bytes>,
+{
+    Arc::new(move |parts: &Parts| scope(parts).map(Into::into))
+}
+
 /// The validated configuration an [`IdempotencyLayer`] runs with.
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -55,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) max_response_body: usize,
     pub(crate) stored_headers: Vec<HeaderName>,
     pub(crate) scope: Option<ScopeFn>,
+    /// Set by [`IdempotencyLayerBuilder::unscoped`]: no scope on purpose.
+    pub(crate) unscoped: bool,
     pub(crate) conflict_retry_after: Duration,
     pub(crate) fail_open: bool,
     pub(crate) release_on_cancel: bool,
@@ -73,6 +84,7 @@ impl fmt::Debug for Config {
             .field("max_response_body", &self.max_response_body)
             .field("stored_headers", &self.stored_headers)
             .field("scope", &self.scope.as_ref().map(|_| "Fn(&Parts)"))
+            .field("unscoped", &self.unscoped)
             .field("conflict_retry_after", &self.conflict_retry_after)
             .field("fail_open", &self.fail_open)
             .field("release_on_cancel", &self.release_on_cancel)
@@ -93,6 +105,7 @@ impl Default for Config {
             max_response_body: 2 * 1024 * 1024,
             stored_headers: DEFAULT_STORED_HEADERS.to_vec(),
             scope: None,
+            unscoped: false,
             conflict_retry_after: Duration::from_secs(1),
             fail_open: false,
             release_on_cancel: true,
@@ -113,7 +126,7 @@ impl Default for Config {
 /// | [`max_request_body`](Self::max_request_body) | 2 MiB | axum's `DefaultBodyLimit` |
 /// | [`max_response_body`](Self::max_response_body) | 2 MiB | the same |
 /// | [`stored_headers`](Self::stored_headers) | [`DEFAULT_STORED_HEADERS`] | never `set-cookie` |
-/// | [`scope`](Self::scope) | none | one namespace for every client |
+/// | [`scope`](Self::scope) | **required**: set one, or opt out with [`unscoped`](Self::unscoped) | one client must never read another's response |
 /// | [`conflict_retry_after`](Self::conflict_retry_after) | 1 s | `Retry-After` of a 409 |
 /// | [`fail_open`](Self::fail_open) | `false` | a store outage answers 503 |
 /// | [`release_on_cancel`](Self::release_on_cancel) | `true` | a dropped request frees its key |
@@ -222,15 +235,35 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
     /// Separates clients: `scope` reads the request head (typically the authenticated
     /// principal an auth layer put in the extensions) and returns the bytes that identify
     /// the caller. Each scope gets its own key namespace, and the scope is part of the
-    /// fingerprint, so one client's key never returns another client's response.
-    /// Returning `None` puts the request in the shared anonymous scope.
+    /// fingerprint, so one client's key never returns another client's response, nor
+    /// tells it that the key exists. The bytes are hashed, never stored as they are (a
+    /// credential is a usable scope). Returning `None` puts the request in the shared
+    /// anonymous scope: return it only for callers that may see each other's responses.
+    ///
+    /// A layer needs a scope, or [`unscoped`](Self::unscoped) said explicitly:
+    /// [`build`](Self::build) refuses neither. Without one, any client that sends another
+    /// client's key and request body gets that client's stored response (its status,
+    /// `Location` and body), and with another body learns the key is in use (422).
     #[must_use]
     pub fn scope<F, B>(mut self, scope: F) -> Self
     where
         F: Fn(&Parts) -> Option<B> + Send + Sync + 'static,
         B: Into<Bytes>,
     {
-        self.config.scope = Some(Arc::new(move |parts: &Parts| scope(parts).map(Into::into)));
+        self.config.scope = Some(scope_fn(scope));
+        self.config.unscoped = false;
+        self
+    }
+
+    /// Opts out of [`scope`](Self::scope): every client shares one key namespace, so
+    /// whoever sends a key (and the same request) gets the response stored under it.
+    /// Safe only when keys cannot be guessed or learned by other clients, or when every
+    /// client may read every response (a single trusted caller, an internal queue
+    /// consumer). Replaces a scope set before.
+    #[must_use]
+    pub fn unscoped(mut self) -> Self {
+        self.config.scope = None;
+        self.config.unscoped = true;
         self
     }
 
@@ -266,11 +299,20 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] naming the option when `methods` is empty, or a TTL, a body cap
-    /// or `conflict_retry_after` is zero.
+    /// A [`ConfigError`] naming the option when neither [`scope`](Self::scope) nor
+    /// [`unscoped`](Self::unscoped) was set (option `scope`), `methods` is empty, or a
+    /// TTL, a body cap or `conflict_retry_after` is zero.
     pub fn build(self) -> Result<IdempotencyLayer<St>, ConfigError> {
         let c = &self.config;
         let p = Primitive::Idempotency;
+        if c.scope.is_none() && !c.unscoped {
+            return Err(ConfigError::new(
+                p,
+                "scope",
+                "must be set: `scope(..)` gives each client its own keys (one client must \
+                 not read another's response); `unscoped()` shares one key space on purpose",
+            ));
+        }
         if c.methods.is_empty() {
             return Err(ConfigError::new(
                 p,
@@ -320,7 +362,7 @@ mod tests {
             }),
         ];
         for (option, configure) in cases {
-            let err = configure(IdempotencyLayer::builder(MemoryStore::new()))
+            let err = configure(IdempotencyLayer::builder(MemoryStore::new()).unscoped())
                 .build()
                 .expect_err(option);
             assert_eq!(err.option(), option);
@@ -329,8 +371,27 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_without_a_scope_or_an_explicit_unscoped_is_a_config_error() {
+        let err = IdempotencyLayer::builder(MemoryStore::new())
+            .build()
+            .expect_err("no scope");
+        assert_eq!(err.option(), "scope");
+        assert!(err.to_string().contains("unscoped()"), "{err}");
+        let scoped = IdempotencyLayer::builder(MemoryStore::new())
+            .unscoped()
+            .scope(|parts: &Parts| parts.headers.get("x-user").map(|v| v.as_bytes().to_vec()));
+        assert!(scoped.config.scope.is_some() && !scoped.config.unscoped);
+        assert!(scoped.build().is_ok());
+        let unscoped = IdempotencyLayer::builder(MemoryStore::new())
+            .scope(|_: &Parts| Some(Bytes::new()))
+            .unscoped();
+        assert!(unscoped.config.scope.is_none());
+        assert!(unscoped.build().is_ok());
+    }
+
+    #[test]
     fn defaults_build_and_never_store_set_cookie() {
-        let builder = IdempotencyLayer::builder(MemoryStore::new());
+        let builder = IdempotencyLayer::builder(MemoryStore::new()).unscoped();
         assert!(
             !builder
                 .config

@@ -24,11 +24,15 @@
 //!     .layer(
 //!         ServiceBuilder::new()
 //!             .layer(HttpErrorLayer::new()) // rejections become problem+json
-//!             .layer(IdempotencyLayer::new(MemoryStore::new())),
+//!             // Each caller gets its own keys: here its credentials (hashed, not stored).
+//!             .layer(IdempotencyLayer::new(MemoryStore::new(), |req: &http::request::Parts| {
+//!                 req.headers.get("authorization").map(|v| v.as_bytes().to_vec())
+//!             })),
 //!     );
 //!
 //! let charge = || {
 //!     Request::post("/charge")
+//!         .header("authorization", "Bearer alice")
 //!         .header("idempotency-key", "order-42")
 //!         .body(axum::body::Body::from("{\"cents\":250}"))
 //!         .unwrap()
@@ -65,6 +69,16 @@
 //! query, the body and the [scope](IdempotencyLayerBuilder::scope), each length-prefixed
 //! so fields cannot run together. The key is read bare (`order-42`, as Stripe sends it) or
 //! as the draft's structured-field string (`"order-42"`).
+//!
+//! # Scope
+//!
+//! Keys are chosen by clients, so two clients can send the same one, by accident or to
+//! read what another stored. The layer therefore needs a
+//! [scope](IdempotencyLayerBuilder::scope) (the caller's identity, read from the request
+//! head) and keeps each scope's keys apart: a client never gets another client's stored
+//! response, nor learns that another client used a key. [`IdempotencyLayer::new`] takes
+//! one; a builder without one fails to build. Where every caller may see every response
+//! (one trusted caller), say so with [`unscoped`](IdempotencyLayerBuilder::unscoped).
 //!
 //! Exactly one of any number of concurrent requests with one key runs the handler: the
 //! store's [`claim`](IdempotencyStore::claim) is atomic, and the handler runs only after

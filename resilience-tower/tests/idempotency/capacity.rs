@@ -27,6 +27,7 @@ async fn twice(
     let counter = Arc::clone(&runs);
     let svc =
         IdempotencyLayer::builder(store)
+            .unscoped()
             .lock_ttl(LOCK_TTL)
             .build()
             .unwrap()

@@ -137,7 +137,7 @@ async fn body(response: Response<PrefixedBody<Full<Bytes>>>) -> Bytes {
 }
 
 fn builder<St: IdempotencyStore>(store: St) -> IdempotencyLayerBuilder<St> {
-    IdempotencyLayer::builder(store).name("payments")
+    IdempotencyLayer::builder(store).name("payments").unscoped()
 }
 
 #[tokio::test]
@@ -309,7 +309,7 @@ fn requests_are_counted_by_outcome() {
 #[tokio::test]
 async fn layer_is_usable_behind_a_shared_dyn_store() {
     let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryStore::new());
-    let (svc, handler) = service(IdempotencyLayer::new(store), Behave::Answer);
+    let (svc, handler) = service(IdempotencyLayer::unscoped(store), Behave::Answer);
     call(&svc, post("k")).await.expect("new");
     let replay = call(&svc, post("k")).await.expect("replay");
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
@@ -364,4 +364,31 @@ fn an_unreadable_stored_record_is_a_store_error_not_a_replay() {
     let snapshot = recorder.snapshotter().snapshot().into_vec();
     assert_eq!(count(&snapshot, "payments", outcome::STORE_ERROR), 1);
     assert_eq!(count(&snapshot, "payments", outcome::REPLAYED), 0);
+}
+
+/// `IdempotencyLayer::new` takes the scope: a second client sending the first one's key
+/// and body runs the handler itself, and with another body is not told the key exists.
+#[tokio::test]
+async fn new_keeps_each_clients_keys_apart_by_its_scope() {
+    let layer = IdempotencyLayer::new(MemoryStore::new(), |req: &http::request::Parts| {
+        req.headers.get("x-user").map(|v| v.as_bytes().to_vec())
+    });
+    let (svc, handler) = service(layer, Behave::Answer);
+    let as_user = |user: &str, body: &'static str| {
+        let mut req = post("k");
+        req.headers_mut().insert("x-user", user.parse().unwrap());
+        *req.body_mut() = Full::new(Bytes::from_static(body.as_bytes()));
+        req
+    };
+    let alice = call(&svc, as_user("alice", "{}")).await.expect("alice");
+    let bob = call(&svc, as_user("bob", "{}")).await.expect("bob");
+    assert!(!bob.headers().contains_key("idempotent-replayed"));
+    assert_ne!(
+        body(alice).await,
+        body(bob).await,
+        "bob got alice's response"
+    );
+    let other_body = call(&svc, as_user("carol", "{\"x\":1}")).await;
+    assert_eq!(other_body.expect("not a 422").status(), StatusCode::OK);
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 3);
 }

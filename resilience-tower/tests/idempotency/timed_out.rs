@@ -48,6 +48,7 @@ async fn a_claim_the_store_timed_out_on_is_409_with_the_leases_time_left_even_fa
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&runs);
     let layer = IdempotencyLayer::builder(HeldElsewhere)
+        .unscoped()
         .fail_open(true)
         .build()
         .unwrap();
