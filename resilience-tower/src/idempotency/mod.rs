@@ -67,8 +67,10 @@
 //!
 //! "Same request" means the same fingerprint: SHA-256 over the method, the path with its
 //! query, the body and the [scope](IdempotencyLayerBuilder::scope), each length-prefixed
-//! so fields cannot run together. The key is read bare (`order-42`, as Stripe sends it) or
-//! as the draft's structured-field string (`"order-42"`).
+//! so fields cannot run together. The key is read bare (`order-42`, as Stripe sends it:
+//! visible ASCII, no spaces) or as the draft's structured-field string (`"order-42"`,
+//! read as RFC 8941 says: spaces allowed, `\"` and `\\` escape a quote and a backslash,
+//! and the key is the unescaped value, 1–255 characters either way).
 //!
 //! # Scope
 //!
