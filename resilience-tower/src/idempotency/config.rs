@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
-    CONTENT_ENCODING, CONTENT_LANGUAGE, CONTENT_LOCATION, CONTENT_TYPE, ETAG, LAST_MODIFIED,
-    LOCATION,
+    CONNECTION, CONTENT_LENGTH, DATE, SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 use http::request::Parts;
 use http::{HeaderName, Method};
@@ -23,22 +22,42 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 /// Stripe sends it.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The response headers stored and replayed by default: what describes the body
-/// (`content-type`, `content-encoding`, `content-language`, `content-location`) and what
-/// a creating request answers with (`location`, `etag`, `last-modified`).
-///
-/// `set-cookie` is deliberately absent: a replayed cookie could hand one session's
-/// credentials to whoever replays the key. Add it with
-/// [`IdempotencyLayerBuilder::store_header`] only if that cannot happen.
-pub const DEFAULT_STORED_HEADERS: [HeaderName; 7] = [
-    CONTENT_TYPE,
-    CONTENT_ENCODING,
-    CONTENT_LANGUAGE,
-    CONTENT_LOCATION,
-    LOCATION,
-    ETAG,
-    LAST_MODIFIED,
+/// The response headers never stored (so never replayed) unless you ask: `set-cookie`,
+/// because a replayed cookie could hand one session's credentials to whoever replays the
+/// key; the hop-by-hop headers (`connection`, `keep-alive`, `proxy-connection`, `te`,
+/// `trailer`, `transfer-encoding`, `upgrade`), which describe one connection, not the
+/// response; and `content-length` and `date`, which the replay gets afresh. Every other
+/// header is stored and replayed.
+pub const DEFAULT_UNSTORED_HEADERS: [HeaderName; 10] = [
+    SET_COOKIE,
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+    CONTENT_LENGTH,
+    DATE,
 ];
+
+/// Which response headers a record keeps.
+#[derive(Clone, Debug)]
+pub(crate) enum StoredHeaders {
+    /// Every header but these.
+    AllBut(Vec<HeaderName>),
+    /// Only these.
+    Only(Vec<HeaderName>),
+}
+
+impl StoredHeaders {
+    pub(crate) fn stores(&self, name: &HeaderName) -> bool {
+        match self {
+            StoredHeaders::AllBut(names) => !names.contains(name),
+            StoredHeaders::Only(names) => names.contains(name),
+        }
+    }
+}
 
 pub(crate) type ScopeFn = Arc<dyn Fn(&Parts) -> Option<Bytes> + Send + Sync>;
 
@@ -62,7 +81,7 @@ pub(crate) struct Config {
     pub(crate) record_ttl: Duration,
     pub(crate) max_request_body: usize,
     pub(crate) max_response_body: usize,
-    pub(crate) stored_headers: Vec<HeaderName>,
+    pub(crate) stored_headers: StoredHeaders,
     pub(crate) scope: Option<ScopeFn>,
     /// Set by [`IdempotencyLayerBuilder::unscoped`]: no scope on purpose.
     pub(crate) unscoped: bool,
@@ -103,7 +122,7 @@ impl Default for Config {
             record_ttl: Duration::from_secs(24 * 60 * 60),
             max_request_body: 2 * 1024 * 1024,
             max_response_body: 2 * 1024 * 1024,
-            stored_headers: DEFAULT_STORED_HEADERS.to_vec(),
+            stored_headers: StoredHeaders::AllBut(DEFAULT_UNSTORED_HEADERS.to_vec()),
             scope: None,
             unscoped: false,
             conflict_retry_after: Duration::from_secs(1),
@@ -125,7 +144,7 @@ impl Default for Config {
 /// | [`record_ttl`](Self::record_ttl) | 24 h | Stripe keeps keys for at least 24 hours |
 /// | [`max_request_body`](Self::max_request_body) | 2 MiB | axum's `DefaultBodyLimit` |
 /// | [`max_response_body`](Self::max_response_body) | 2 MiB | the same |
-/// | [`stored_headers`](Self::stored_headers) | [`DEFAULT_STORED_HEADERS`] | never `set-cookie` |
+/// | [`unstored_headers`](Self::unstored_headers) | all but [`DEFAULT_UNSTORED_HEADERS`] | never `set-cookie` |
 /// | [`scope`](Self::scope) | **required**: set one, or opt out with [`unscoped`](Self::unscoped) | one client must never read another's response |
 /// | [`conflict_retry_after`](Self::conflict_retry_after) | 1 s | `Retry-After` of a 409 |
 /// | [`fail_open`](Self::fail_open) | `false` | a store outage answers 503 |
@@ -215,19 +234,43 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
         self
     }
 
-    /// Replaces the response headers stored and replayed
-    /// (default: [`DEFAULT_STORED_HEADERS`]).
+    /// Stores (and replays) every response header but `names`, replacing the default
+    /// deny-list [`DEFAULT_UNSTORED_HEADERS`] (keep `set-cookie` in it unless a replayed
+    /// cookie cannot leak a session).
     #[must_use]
-    pub fn stored_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.config.stored_headers = names.into_iter().collect();
+    pub fn unstored_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.config.stored_headers = StoredHeaders::AllBut(names.into_iter().collect());
         self
     }
 
-    /// Adds one response header to those stored and replayed.
+    /// Stores (and replays) only the response headers `names`: an allow-list instead of
+    /// the default deny-list.
+    #[must_use]
+    pub fn stored_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.config.stored_headers = StoredHeaders::Only(names.into_iter().collect());
+        self
+    }
+
+    /// Stores `name` too: takes it off the deny-list, or adds it to the allow-list set
+    /// with [`stored_headers`](Self::stored_headers).
     #[must_use]
     pub fn store_header(mut self, name: HeaderName) -> Self {
-        if !self.config.stored_headers.contains(&name) {
-            self.config.stored_headers.push(name);
+        match &mut self.config.stored_headers {
+            StoredHeaders::AllBut(names) => names.retain(|n| *n != name),
+            StoredHeaders::Only(names) if !names.contains(&name) => names.push(name),
+            StoredHeaders::Only(_) => {}
+        }
+        self
+    }
+
+    /// Never stores `name`: adds it to the deny-list, or takes it off the allow-list set
+    /// with [`stored_headers`](Self::stored_headers).
+    #[must_use]
+    pub fn skip_header(mut self, name: HeaderName) -> Self {
+        match &mut self.config.stored_headers {
+            StoredHeaders::Only(names) => names.retain(|n| *n != name),
+            StoredHeaders::AllBut(names) if !names.contains(&name) => names.push(name),
+            StoredHeaders::AllBut(_) => {}
         }
         self
     }
@@ -392,11 +435,12 @@ mod tests {
     #[test]
     fn defaults_build_and_never_store_set_cookie() {
         let builder = IdempotencyLayer::builder(MemoryStore::new()).unscoped();
+        assert!(!builder.config.stored_headers.stores(&SET_COOKIE));
         assert!(
-            !builder
+            builder
                 .config
                 .stored_headers
-                .contains(&http::header::SET_COOKIE)
+                .stores(&http::header::LOCATION)
         );
         assert!(builder.build().is_ok());
     }

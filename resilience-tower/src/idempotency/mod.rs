@@ -89,8 +89,11 @@
 //!
 //! # What is stored
 //!
-//! The status, the [allowed headers](IdempotencyLayerBuilder::stored_headers) (never
-//! `set-cookie` unless you add it) and the body, once the response body has been read in
+//! The status, every header but a deny-list ([`DEFAULT_UNSTORED_HEADERS`]: `set-cookie`,
+//! the hop-by-hop headers, `content-length` and `date`; change it with
+//! [`unstored_headers`](IdempotencyLayerBuilder::unstored_headers), or store only an
+//! allow-list with [`stored_headers`](IdempotencyLayerBuilder::stored_headers)), and the
+//! body, once the response body has been read in
 //! full (up to [`max_response_body`](IdempotencyLayerBuilder::max_response_body)); the
 //! response is sent after it is stored, so a client that saw it can always replay it.
 //! Not stored, the key released so that a retry runs the handler again:
@@ -162,7 +165,7 @@ use resilience_core::{BoxError, Error, ErrorKind};
 use tower_service::Service;
 
 pub use config::{
-    DEFAULT_STORED_HEADERS, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, IdempotencyLayerBuilder,
+    DEFAULT_UNSTORED_HEADERS, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, IdempotencyLayerBuilder,
 };
 pub use future::ResponseFuture;
 pub use layer::IdempotencyLayer;

@@ -11,7 +11,7 @@ use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use tower_service::Service;
 
 use super::Shared;
-use super::config::IDEMPOTENT_REPLAYED;
+use super::config::{IDEMPOTENT_REPLAYED, StoredHeaders};
 use super::fingerprint::{fingerprint, store_key};
 use super::lease::{LeaseGuard, Stored};
 use crate::body::{CappedRead, PrefixedBody, ReadEnd};
@@ -205,17 +205,17 @@ fn replay<St, B>(shared: &Shared<St>, record: &Record) -> Answer<B> {
     Ok(response)
 }
 
-fn stored_headers(headers: &HeaderMap, names: &[HeaderName]) -> Vec<(Box<str>, Bytes)> {
-    let mut out = Vec::new();
-    for name in names {
-        for value in headers.get_all(name) {
-            out.push((
+fn stored_headers(headers: &HeaderMap, rule: &StoredHeaders) -> Vec<(Box<str>, Bytes)> {
+    headers
+        .iter()
+        .filter(|(name, _)| rule.stores(name))
+        .map(|(name, value)| {
+            (
                 name.as_str().into(),
                 Bytes::copy_from_slice(value.as_bytes()),
-            ));
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
 /// The whole request body, or `PayloadTooLarge` past `cap`, or `InvalidRequest` if it

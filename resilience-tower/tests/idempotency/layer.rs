@@ -392,3 +392,44 @@ async fn new_keeps_each_clients_keys_apart_by_its_scope() {
     assert_eq!(other_body.expect("not a 422").status(), StatusCode::OK);
     assert_eq!(handler.runs.load(Ordering::SeqCst), 3);
 }
+
+/// A replay has every header the response had (custom ones, repeated ones), except the
+/// deny-list: `set-cookie`, hop-by-hop headers, `content-length`, `date`.
+#[tokio::test]
+async fn a_replay_returns_every_header_but_the_deny_list() {
+    let inner = service_fn(|_: Request<Full<Bytes>>| async {
+        let response = Response::builder()
+            .status(StatusCode::CREATED)
+            .header("x-request-cost", "7")
+            .header("link", "</a>; rel=a")
+            .header("link", "</b>; rel=b")
+            .header("set-cookie", "session=secret")
+            .header("connection", "close")
+            .header("date", "Mon, 30 Nov 2026 23:00:00 GMT")
+            .body(Full::new(Bytes::from_static(b"created")))
+            .expect("valid response");
+        Ok::<_, BoxError>(response)
+    });
+    let svc = IdempotencyLayer::unscoped(MemoryStore::new()).layer(inner);
+    call(&svc, post("k")).await.expect("first");
+    let replay = call(&svc, post("k")).await.expect("replay");
+    let headers = replay.headers();
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(headers["x-request-cost"], "7");
+    let links: Vec<_> = headers.get_all("link").iter().collect();
+    assert_eq!(links, ["</a>; rel=a", "</b>; rel=b"]);
+    for unstored in ["set-cookie", "connection", "date"] {
+        assert!(!headers.contains_key(unstored), "{unstored} replayed");
+    }
+    // An allow-list instead: only what it names.
+    let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .unscoped()
+        .stored_headers([http::header::LINK])
+        .build()
+        .expect("config");
+    let svc = layer.layer(inner);
+    call(&svc, post("k")).await.expect("first");
+    let replay = call(&svc, post("k")).await.expect("replay");
+    assert_eq!(replay.headers().get_all("link").iter().count(), 2);
+    assert!(!replay.headers().contains_key("x-request-cost"));
+}
