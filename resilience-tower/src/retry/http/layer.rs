@@ -44,7 +44,10 @@ impl HttpRetryLayer {
 }
 
 impl<C> HttpRetryLayer<C> {
-    /// The largest body kept for replay; a request with a larger body is sent once.
+    /// The largest body kept for replay; a request with a larger body is sent once. A kept
+    /// body is one contiguous buffer however many chunks it arrived in (a body that came
+    /// in one chunk is kept without a copy), so it holds about its own size in memory
+    /// (at most twice, while the buffer grows), and every attempt sends it as one frame.
     #[must_use]
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.settings.max_body = bytes;
