@@ -80,6 +80,7 @@ pub(crate) struct Config {
     pub(crate) lock_ttl: Duration,
     pub(crate) record_ttl: Duration,
     pub(crate) max_request_body: usize,
+    pub(crate) request_body_timeout: Duration,
     pub(crate) max_response_body: usize,
     pub(crate) stored_headers: StoredHeaders,
     pub(crate) scope: Option<ScopeFn>,
@@ -100,6 +101,7 @@ impl fmt::Debug for Config {
             .field("lock_ttl", &self.lock_ttl)
             .field("record_ttl", &self.record_ttl)
             .field("max_request_body", &self.max_request_body)
+            .field("request_body_timeout", &self.request_body_timeout)
             .field("max_response_body", &self.max_response_body)
             .field("stored_headers", &self.stored_headers)
             .field("scope", &self.scope.as_ref().map(|_| "Fn(&Parts)"))
@@ -121,6 +123,7 @@ impl Default for Config {
             lock_ttl: Duration::from_secs(60),
             record_ttl: Duration::from_secs(24 * 60 * 60),
             max_request_body: 2 * 1024 * 1024,
+            request_body_timeout: Duration::from_secs(60),
             max_response_body: 2 * 1024 * 1024,
             stored_headers: StoredHeaders::AllBut(DEFAULT_UNSTORED_HEADERS.to_vec()),
             scope: None,
@@ -143,6 +146,7 @@ impl Default for Config {
 /// | [`lock_ttl`](Self::lock_ttl) | 60 s | longer than a typical request timeout |
 /// | [`record_ttl`](Self::record_ttl) | 24 h | Stripe keeps keys for at least 24 hours |
 /// | [`max_request_body`](Self::max_request_body) | 2 MiB | axum's `DefaultBodyLimit` |
+/// | [`request_body_timeout`](Self::request_body_timeout) | 60 s | nginx's `client_body_timeout` |
 /// | [`max_response_body`](Self::max_response_body) | 2 MiB | the same |
 /// | [`unstored_headers`](Self::unstored_headers) | all but [`DEFAULT_UNSTORED_HEADERS`] | never `set-cookie` |
 /// | [`scope`](Self::scope) | **required**: set one, or opt out with [`unscoped`](Self::unscoped) | one client must never read another's response |
@@ -223,6 +227,17 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
     #[must_use]
     pub fn max_request_body(mut self, bytes: usize) -> Self {
         self.config.max_request_body = bytes;
+        self
+    }
+
+    /// How long the request body may take to arrive in full (it is read before the key is
+    /// claimed, to fingerprint it). A body still incomplete after that is answered 400
+    /// (`InvalidRequest`) without running the handler, so a client that trickles its body
+    /// cannot hold the request open for ever. The timer is armed only if the body has to
+    /// be waited for.
+    #[must_use]
+    pub fn request_body_timeout(mut self, limit: Duration) -> Self {
+        self.config.request_body_timeout = limit;
         self
     }
 
@@ -344,7 +359,7 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
     ///
     /// A [`ConfigError`] naming the option when neither [`scope`](Self::scope) nor
     /// [`unscoped`](Self::unscoped) was set (option `scope`), `methods` is empty, or a
-    /// TTL, a body cap or `conflict_retry_after` is zero.
+    /// TTL, a body cap, `request_body_timeout` or `conflict_retry_after` is zero.
     pub fn build(self) -> Result<IdempotencyLayer<St>, ConfigError> {
         let c = &self.config;
         let p = Primitive::Idempotency;
@@ -366,6 +381,7 @@ impl<St: IdempotencyStore> IdempotencyLayerBuilder<St> {
         for (option, value) in [
             ("lock_ttl", c.lock_ttl),
             ("record_ttl", c.record_ttl),
+            ("request_body_timeout", c.request_body_timeout),
             ("conflict_retry_after", c.conflict_retry_after),
         ] {
             if value.is_zero() {
@@ -394,11 +410,14 @@ mod tests {
     fn invalid_options_are_refused_by_name() {
         type Configure =
             fn(IdempotencyLayerBuilder<MemoryStore>) -> IdempotencyLayerBuilder<MemoryStore>;
-        let cases: [(&str, Configure); 6] = [
+        let cases: [(&str, Configure); 7] = [
             ("methods", |b| b.methods([])),
             ("lock_ttl", |b| b.lock_ttl(Duration::ZERO)),
             ("record_ttl", |b| b.record_ttl(Duration::ZERO)),
             ("max_request_body", |b| b.max_request_body(0)),
+            ("request_body_timeout", |b| {
+                b.request_body_timeout(Duration::ZERO)
+            }),
             ("max_response_body", |b| b.max_response_body(0)),
             ("conflict_retry_after", |b| {
                 b.conflict_retry_after(Duration::ZERO)

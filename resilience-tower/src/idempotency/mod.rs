@@ -140,7 +140,11 @@
 //!
 //! # Bodies
 //!
-//! The request body is read in full (it is part of the fingerprint) and handed to the
+//! The request body is read in full (it is part of the fingerprint) within
+//! [`request_body_timeout`](IdempotencyLayerBuilder::request_body_timeout) (60 s; a body
+//! still incomplete then is answered 400, the key never claimed), a bounded number of
+//! frames per poll (a body of many tiny ready chunks yields to other tasks between
+//! them), and handed to the
 //! inner service rebuilt with `ReqBody::from(Bytes)`, which axum's `Body` and
 //! `http_body_util::Full` provide; request trailers are dropped. The response body type
 //! is [`PrefixedBody`]: the handler's body untouched, or the stored bytes.

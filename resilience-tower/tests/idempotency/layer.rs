@@ -433,3 +433,133 @@ async fn a_replay_returns_every_header_but_the_deny_list() {
     assert_eq!(replay.headers().get_all("link").iter().count(), 2);
     assert!(!replay.headers().contains_key("x-request-cost"));
 }
+
+/// A request body of `chunks` frames, each ready at once, then (if `stall`) never
+/// ending.
+struct Trickle {
+    chunks: usize,
+    stall: bool,
+}
+
+impl http_body::Body for Trickle {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        match self.chunks {
+            0 if self.stall => Poll::Pending,
+            0 => Poll::Ready(None),
+            _ => {
+                self.chunks -= 1;
+                Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"x")))))
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Trickle {
+    fn from(_: Bytes) -> Self {
+        Trickle {
+            chunks: 0,
+            stall: false,
+        }
+    }
+}
+
+fn trickle_service(
+    layer: IdempotencyLayer<MemoryStore>,
+) -> (
+    impl Service<Request<Trickle>, Response = Response<PrefixedBody<Full<Bytes>>>, Error = Error>,
+    Arc<AtomicUsize>,
+) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let inner = service_fn(move |_: Request<Trickle>| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, BoxError>(Response::new(Full::new(Bytes::from_static(b"ok")))) }
+    });
+    (layer.layer(inner), runs)
+}
+
+/// A client that sends part of its body and stalls is answered 400 once
+/// `request_body_timeout` passes, without the handler running or the key being claimed.
+#[tokio::test(start_paused = true)]
+async fn a_request_body_that_stalls_is_refused_after_the_body_timeout() {
+    let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .unscoped()
+        .request_body_timeout(Duration::from_secs(5))
+        .build()
+        .expect("config");
+    let (mut svc, runs) = trickle_service(layer);
+    let started = tokio::time::Instant::now();
+    let stalled = Request::post("/pay")
+        .header("idempotency-key", "k")
+        .body(Trickle {
+            chunks: 3,
+            stall: true,
+        })
+        .unwrap();
+    let err = svc.ready().await.unwrap().call(stalled).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    // The key was never claimed: the complete request runs.
+    let whole = Request::post("/pay")
+        .header("idempotency-key", "k")
+        .body(Trickle {
+            chunks: 3,
+            stall: false,
+        })
+        .unwrap();
+    assert!(svc.ready().await.unwrap().call(whole).await.is_ok());
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+/// Counts how often a task is woken.
+struct CountWakes(AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A body of many frames that are all ready at once is read over several polls, the
+/// task waking itself in between, so reading it never holds its thread.
+#[tokio::test(start_paused = true)]
+async fn a_body_of_many_ready_chunks_is_read_across_polls_yielding_in_between() {
+    use std::future::Future;
+
+    let layer = IdempotencyLayer::unscoped(MemoryStore::new());
+    let (mut svc, runs) = trickle_service(layer);
+    let request = Request::post("/pay")
+        .header("idempotency-key", "k")
+        .body(Trickle {
+            chunks: 100_000,
+            stall: false,
+        })
+        .unwrap();
+    svc.ready().await.unwrap();
+    let mut call = Box::pin(svc.call(request));
+    let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(Arc::clone(&wakes));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut polls = 0;
+    let response = loop {
+        polls += 1;
+        if let std::task::Poll::Ready(response) = call.as_mut().poll(&mut cx) {
+            break response;
+        }
+        assert!(
+            wakes.0.load(Ordering::SeqCst) >= polls,
+            "pending without a wake"
+        );
+    };
+    assert!(response.is_ok());
+    assert!(polls > 100, "read in {polls} polls");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
