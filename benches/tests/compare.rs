@@ -28,6 +28,7 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "circuit_breaker/layer",
         "retry/layer",
         "bulkhead/layer",
+        "adaptive/layer",
         "deadline/no_header",
         "deadline/header",
         "full_stack/layers",
@@ -49,6 +50,7 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "circuit_breaker/layer",
         "retry/layer",
         "bulkhead/layer",
+        "adaptive/layer",
         "deadline/no_header",
     ] {
         let m = measurements.iter().find(|m| m.name == name).unwrap();

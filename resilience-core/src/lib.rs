@@ -13,6 +13,9 @@
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`timeout`](mod@timeout): a time limit per attempt;
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`adaptive`]: a bulkhead whose limit is found from latency and failures (AIMD, Vegas);
+//! - [`throttle`]: client-side adaptive throttling (Google SRE), refusing locally what a
+//!   rejecting backend would refuse anyway;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
@@ -72,6 +75,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
@@ -84,8 +88,10 @@ mod name;
 pub mod outcome;
 pub mod registry;
 pub mod retry;
+mod rng;
 mod sync;
 pub mod telemetry;
+pub mod throttle;
 pub mod timeout;
 mod timer;
 

@@ -34,6 +34,8 @@
 //! | `resilience_bulkhead_wait_seconds` | histogram | `name` | time spent waiting for a permit |
 //! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
+//! | `resilience_concurrency_limit` | gauge | `name` | the current limit of an adaptive bulkhead |
+//! | `resilience_throttle_rejected_total` | counter | `name` | calls refused locally by an adaptive throttle |
 //!
 //! [`METRICS`] lists the same facts as data; [`describe`] reads it.
 //!
@@ -74,6 +76,10 @@ pub mod metric {
     pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
     /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
     pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
+    /// Gauge: the current limit of an adaptive bulkhead, labelled `name`.
+    pub const CONCURRENCY_LIMIT: &str = "resilience_concurrency_limit";
+    /// Counter: calls an adaptive throttle refused locally, labelled `name`.
+    pub const THROTTLE_REJECTED_TOTAL: &str = "resilience_throttle_rejected_total";
 }
 
 /// The type of a metric.
@@ -178,6 +184,20 @@ pub const METRICS: &[MetricSpec] = {
             unit: Some(Count),
             labels: &[NAME, OUTCOME],
             help: "Requests seen by an idempotency layer, by outcome.",
+        },
+        MetricSpec {
+            name: metric::CONCURRENCY_LIMIT,
+            kind: Gauge,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "The current concurrency limit of an adaptive bulkhead.",
+        },
+        MetricSpec {
+            name: metric::THROTTLE_REJECTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls an adaptive throttle refused locally.",
         },
     ]
 };

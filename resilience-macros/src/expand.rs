@@ -140,7 +140,12 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         None => quote_spanned!(block.span()=> async move #anchored),
     };
 
-    // Innermost first: the lifted body, attempt timeout, bulkhead, circuit breaker.
+    let classifier = match &plan.classify {
+        Some(path) => quote_spanned!(path.span()=> &#path),
+        None => quote!(&#private::TransientErrors),
+    };
+    // Innermost first: the lifted body, attempt timeout, (adaptive) bulkhead, circuit
+    // breaker, throttle.
     let mut attempt = quote!(#private::lift(#body));
     if let Some(limit) = plan.timeout {
         let limit = duration(limit);
@@ -156,10 +161,17 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         );
         attempt = quote!(#private::bulkhead(#source, #attempt));
     }
-    let classifier = match &plan.classify {
-        Some(path) => quote_spanned!(path.span()=> &#path),
-        None => quote!(&#private::TransientErrors),
-    };
+    if let Some(adaptive) = &plan.adaptive {
+        let source = resolve(
+            adaptive,
+            &private,
+            quote!(#krate::adaptive::AdaptiveBulkhead),
+            "AdaptiveSource",
+            "registry_adaptive",
+        );
+        attempt = quote!(#private::adaptive(#source, #classifier, #attempt));
+    }
+    let caps = plan.bulkhead.is_some() || plan.adaptive.is_some();
     let judged = match &plan.circuit_breaker {
         Some(breaker) => {
             let source = resolve(
@@ -171,9 +183,10 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             );
             // A bulkhead asks for its permit when its guard is made; inside a breaker,
             // only once the breaker has admitted the attempt.
-            let attempt = match plan.bulkhead {
-                Some(_) => quote!(async { #attempt.await }),
-                None => attempt.clone(),
+            let attempt = if caps {
+                quote!(async { #attempt.await })
+            } else {
+                attempt.clone()
             };
             Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt)))
         }
@@ -183,6 +196,29 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         None => None,
     };
 
+    // The throttle decides first; what it wraps is asked only if it lets the call through.
+    let (attempt, judged) = match &plan.throttle {
+        Some(throttle) => {
+            let source = resolve(
+                throttle,
+                &private,
+                quote!(#krate::throttle::AdaptiveThrottle),
+                "ThrottleSource",
+                "registry_throttle",
+            );
+            match judged {
+                Some(judged) => (
+                    attempt,
+                    Some(quote!(#private::throttle(#source, async { #judged.await }))),
+                ),
+                None => (
+                    quote!(#private::throttle(#source, async { #attempt.await })),
+                    None,
+                ),
+            }
+        }
+        None => (attempt, judged),
+    };
     let call = match (&plan.retry, judged) {
         (Some(retry), Some(judged)) => {
             let policy = retry_policy(retry, &krate, &private, &name);

@@ -9,6 +9,10 @@
 //!   HTTP answers by status by default.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
 //!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
+//! - [`adaptive`]: [`adaptive::AdaptiveBulkheadLayer`], a bulkhead whose limit follows
+//!   the latency and failures of the calls it lets through (AIMD, Vegas).
+//! - [`throttle`]: [`throttle::AdaptiveThrottleLayer`], client-side adaptive throttling
+//!   (Google SRE): stop sending what the backend is already rejecting.
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
@@ -46,6 +50,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
@@ -53,6 +58,7 @@ pub mod deadline;
 pub mod http;
 pub mod idempotency;
 pub mod retry;
+pub mod throttle;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]

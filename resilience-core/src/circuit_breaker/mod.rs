@@ -105,7 +105,7 @@ mod loom;
 mod permit;
 mod state;
 mod telemetry;
-mod window;
+pub(crate) mod window;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -48,6 +48,9 @@ pub enum ErrorKind {
     /// A backing store (such as the Redis idempotency store) could not be reached and the
     /// primitive is configured to fail closed.
     StoreUnavailable,
+    /// A client-side [adaptive throttle](crate::throttle) refused the call locally: the
+    /// backend has been rejecting most calls, so this one was not sent.
+    Throttled,
     /// The wrapped operation failed with its own error, kept as the
     /// [`source`](std::error::Error::source).
     Inner,
@@ -66,6 +69,7 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
+        ErrorKind::Throttled,
         ErrorKind::Inner,
     ];
 
@@ -82,6 +86,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::Inner => "inner",
         }
     }
@@ -99,6 +104,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
+            ErrorKind::Throttled => "throttled locally: the backend is rejecting most calls",
             ErrorKind::Inner => "operation failed",
         }
     }
@@ -121,6 +127,7 @@ impl ErrorKind {
                 | ErrorKind::InvalidRequest
                 | ErrorKind::PayloadTooLarge
                 | ErrorKind::StoreUnavailable
+                | ErrorKind::Throttled
         )
     }
 
@@ -130,7 +137,7 @@ impl ErrorKind {
     /// | kind | class | why |
     /// |---|---|---|
     /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
-    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
+    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict`, `Throttled` | `Transient` | the condition passes; the hint says when |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
     /// | `InvalidRequest`, `IdempotencyMismatch`, `PayloadTooLarge` | `Benign` | the request is at fault: never retried, never the dependency's failure |
@@ -173,6 +180,8 @@ pub enum Primitive {
     Timeout,
     /// An idempotency store or layer.
     Idempotency,
+    /// A client-side adaptive throttle.
+    Throttle,
 }
 
 impl Primitive {
@@ -184,6 +193,7 @@ impl Primitive {
         Primitive::Bulkhead,
         Primitive::Timeout,
         Primitive::Idempotency,
+        Primitive::Throttle,
     ];
 
     /// A stable `snake_case` identifier, the value of the `primitive` metric label.
@@ -195,6 +205,7 @@ impl Primitive {
             Primitive::Bulkhead => "bulkhead",
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
+            Primitive::Throttle => "throttle",
         }
     }
 }

@@ -7,9 +7,11 @@
 
 use std::borrow::Borrow;
 
+use crate::adaptive::AdaptiveBulkhead;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::retry::RetryBudget;
+use crate::throttle::AdaptiveThrottle;
 use crate::{Class, ConfigError, Error, Primitive, Registry};
 
 macro_rules! source {
@@ -41,6 +43,8 @@ macro_rules! source {
 source!(BreakerSource, CircuitBreaker, "circuit_breaker");
 source!(BulkheadSource, Bulkhead, "bulkhead");
 source!(BudgetSource, RetryBudget, "retry(budget)");
+source!(AdaptiveSource, AdaptiveBulkhead, "adaptive");
+source!(ThrottleSource, AdaptiveThrottle, "throttle");
 
 /// The breaker `circuit_breaker = "name"` names, from [`Registry::global`]. A name nobody
 /// registered is an error on every call (never a breaker made up with the defaults,
@@ -55,6 +59,18 @@ pub fn registry_breaker(name: &'static str) -> Result<CircuitBreaker, Error> {
 pub fn registry_bulkhead(name: &'static str) -> Result<Bulkhead, Error> {
     let found = Registry::global().get_bulkhead(name);
     found.ok_or_else(|| missing(Primitive::Bulkhead, "bulkhead", name))
+}
+
+/// The adaptive bulkhead `adaptive = "name"` names, as [`registry_breaker`].
+pub fn registry_adaptive(name: &'static str) -> Result<AdaptiveBulkhead, Error> {
+    let found = Registry::global().get_adaptive_bulkhead(name);
+    found.ok_or_else(|| missing(Primitive::Bulkhead, "adaptive", name))
+}
+
+/// The throttle `throttle = "name"` names, as [`registry_breaker`].
+pub fn registry_throttle(name: &'static str) -> Result<AdaptiveThrottle, Error> {
+    let found = Registry::global().get_throttle(name);
+    found.ok_or_else(|| missing(Primitive::Throttle, "throttle", name))
 }
 
 /// The budget `retry(budget = "name")` names, as [`registry_breaker`].
