@@ -93,10 +93,11 @@ where
         };
         // A panic in `operation` unwinds through here without dropping this future (the
         // runtime drops it later, once it caught the panic, when the permit could not tell
-        // a panic from a cancellation): the guard records the failure as it unwinds.
+        // a panic from a cancellation): the guard records the failure as it unwinds, and
+        // is disarmed (never dropped) when the poll returns.
         let unwinding = FailOnUnwind(this.permit);
         let polled = operation.poll(cx);
-        std::mem::forget(unwinding);
+        let _ = std::mem::ManuallyDrop::new(unwinding);
         let judged = Judged::classify(this.classifier, ready!(polled));
         if let Some(permit) = this.permit.take() {
             permit.settle(judged.class, judged.is_rejection());

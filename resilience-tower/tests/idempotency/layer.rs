@@ -470,12 +470,18 @@ impl From<Bytes> for Trickle {
     }
 }
 
-fn trickle_service(
-    layer: IdempotencyLayer<MemoryStore>,
-) -> (
-    impl Service<Request<Trickle>, Response = Response<PrefixedBody<Full<Bytes>>>, Error = Error>,
-    Arc<AtomicUsize>,
-) {
+/// The layered service over [`Trickle`] bodies.
+trait TrickleSvc:
+    Service<Request<Trickle>, Response = Response<PrefixedBody<Full<Bytes>>>, Error = Error>
+{
+}
+
+impl<S> TrickleSvc for S where
+    S: Service<Request<Trickle>, Response = Response<PrefixedBody<Full<Bytes>>>, Error = Error>
+{
+}
+
+fn trickle_service(layer: IdempotencyLayer<MemoryStore>) -> (impl TrickleSvc, Arc<AtomicUsize>) {
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&runs);
     let inner = service_fn(move |_: Request<Trickle>| {
