@@ -10,6 +10,7 @@
 //! - [`deadline`](mod@deadline): an absolute [`Deadline`], ambient per task, enforced and
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`hedge`]: another attempt when one is slow, first success wins ([`hedge::Hedge`]);
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
@@ -62,6 +63,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod hedge;
 pub mod idempotency;
 mod macro_support;
 mod name;

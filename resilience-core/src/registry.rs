@@ -44,6 +44,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerSnapshot};
+use crate::hedge::{Hedge, HedgeBuilder, HedgeSnapshot};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::{ConfigError, Name};
 
@@ -53,6 +54,7 @@ pub struct Registry {
     circuit_breakers: Named<CircuitBreaker>,
     bulkheads: Named<Bulkhead>,
     retry_budgets: Named<RetryBudget>,
+    hedges: Named<Hedge>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -179,16 +181,55 @@ impl Registry {
         self.retry_budgets.remove(name)
     }
 
-    /// A snapshot of every registered breaker and bulkhead, sorted by name within each
-    /// kind (retry budgets have no snapshot yet).
+    /// The hedging policy named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    /// Calls sharing a policy share its latency window and budget.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn hedge(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(HedgeBuilder) -> HedgeBuilder,
+    ) -> Result<Hedge, ConfigError> {
+        self.hedges.get_or_create(name.into(), |name| {
+            configure(Hedge::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The hedging policy named `name`, if one is registered.
+    pub fn get_hedge(&self, name: &str) -> Option<Hedge> {
+        self.hedges.get(name)
+    }
+
+    /// Registers `hedge` under its own name, replacing (and returning) any policy
+    /// registered under that name before.
+    pub fn insert_hedge(&self, hedge: Hedge) -> Option<Hedge> {
+        self.hedges.insert(hedge.name().clone(), hedge)
+    }
+
+    /// Removes the hedging policy named `name` from the registry (handles already given
+    /// out keep working).
+    pub fn remove_hedge(&self, name: &str) -> Option<Hedge> {
+        self.hedges.remove(name)
+    }
+
+    /// A snapshot of every registered breaker, bulkhead and hedging policy, sorted by
+    /// name within each kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
         let mut bulkheads = self.bulkheads.map_values(Bulkhead::snapshot);
         bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut hedges = self.hedges.map_values(Hedge::snapshot);
+        hedges.sort_by(|a, b| a.name.cmp(&b.name));
         RegistrySnapshot {
             circuit_breakers,
             bulkheads,
+            hedges,
         }
     }
 }
@@ -202,6 +243,8 @@ pub struct RegistrySnapshot {
     pub circuit_breakers: Vec<CircuitBreakerSnapshot>,
     /// One snapshot per bulkhead, by name.
     pub bulkheads: Vec<BulkheadSnapshot>,
+    /// One snapshot per hedging policy, by name.
+    pub hedges: Vec<HedgeSnapshot>,
 }
 
 /// One kind's instances by name. A poisoned lock is still used: every write leaves the map

@@ -172,6 +172,12 @@ pub enum Primitive {
     Timeout,
     /// An idempotency store or layer.
     Idempotency,
+    /// A hedging policy (extra attempts for slow calls).
+    Hedge,
+    /// A fallback (an answer in place of a failure).
+    Fallback,
+    /// Request coalescing (one call shared by identical requests).
+    Coalesce,
 }
 
 impl Primitive {
@@ -183,6 +189,9 @@ impl Primitive {
         Primitive::Bulkhead,
         Primitive::Timeout,
         Primitive::Idempotency,
+        Primitive::Hedge,
+        Primitive::Fallback,
+        Primitive::Coalesce,
     ];
 
     /// A stable `snake_case` identifier, the value of the `primitive` metric label.
@@ -194,6 +203,9 @@ impl Primitive {
             Primitive::Bulkhead => "bulkhead",
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
+            Primitive::Hedge => "hedge",
+            Primitive::Fallback => "fallback",
+            Primitive::Coalesce => "coalesce",
         }
     }
 }
