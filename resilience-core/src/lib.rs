@@ -10,6 +10,8 @@
 //! - [`deadline`](mod@deadline): an absolute [`Deadline`], ambient per task, enforced and
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`fallback`]: a value, a computed answer or the last success in place of a failure
+//!   ([`fallback::Fallback`]);
 //! - [`hedge`]: another attempt when one is slow, first success wins ([`hedge::Hedge`]);
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
@@ -63,6 +65,7 @@ pub mod classify;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod fallback;
 pub mod hedge;
 pub mod idempotency;
 mod macro_support;
