@@ -10,6 +10,7 @@
 //! - [`deadline`](mod@deadline): an absolute [`Deadline`], ambient per task, enforced and
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`coalesce`]: identical requests in flight share one call ([`coalesce::Coalescer`]);
 //! - [`fallback`]: a value, a computed answer or the last success in place of a failure
 //!   ([`fallback::Fallback`]);
 //! - [`hedge`]: another attempt when one is slow, first success wins ([`hedge::Hedge`]);
@@ -62,6 +63,7 @@
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
+pub mod coalesce;
 pub mod config;
 pub mod deadline;
 mod error;
