@@ -8,6 +8,8 @@
 //!   a [`resilience_core::CircuitBreaker`] around any service.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
 //!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
+//! - [`hedge`]: [`hedge::HedgeLayer`] and, for HTTP with the retry layer's rule of what
+//!   may be repeated, [`hedge::HttpHedgeLayer`]: another attempt when one is slow.
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
@@ -42,8 +44,10 @@ pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod deadline;
+pub mod hedge;
 pub mod http;
 pub mod idempotency;
+mod replay;
 pub mod retry;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
