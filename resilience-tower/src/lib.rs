@@ -6,8 +6,12 @@
 //!
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
 //!   a [`resilience_core::CircuitBreaker`] around any service.
+//! - [`coalesce`]: [`coalesce::CoalesceLayer`], one inner call for identical requests
+//!   in flight.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
 //!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
+//! - [`fallback`]: [`fallback::FallbackLayer`] answers chosen failures with a value, a
+//!   computed answer or the last success for the same key, and marks it (a header).
 //! - [`hedge`]: [`hedge::HedgeLayer`] and, for HTTP with the retry layer's rule of what
 //!   may be repeated, [`hedge::HttpHedgeLayer`]: another attempt when one is slow.
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
@@ -43,10 +47,13 @@
 pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
+pub mod coalesce;
 pub mod deadline;
+pub mod fallback;
 pub mod hedge;
 pub mod http;
 pub mod idempotency;
+pub mod key;
 mod replay;
 pub mod retry;
 
