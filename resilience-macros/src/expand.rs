@@ -38,7 +38,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::{Instance, Options};
-use crate::valid::{self, Backoff, Jitter, Plan, RetryPlan};
+use crate::valid::{self, Backoff, HedgePlan, Jitter, Plan, RetryPlan};
 
 pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
@@ -128,16 +128,17 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         };
     }
 
-    // With retry, each attempt is a fresh (non-`move`) async block over per-attempt
-    // copies of the owned arguments: `&self` and other references are shared, `&mut self`
-    // is reborrowed by the block for one attempt at a time.
-    let clones = match plan.retry {
-        Some(_) => per_attempt_clones(&mut sig, &private),
-        None => TokenStream::new(),
+    // With retry (or hedge), each attempt is a fresh (non-`move`) async block over
+    // per-attempt copies of the owned arguments: `&self` and other references are shared,
+    // `&mut self` is reborrowed by the block for one attempt at a time (never with hedge,
+    // whose attempts overlap).
+    let clones = match plan.repeats() {
+        true => per_attempt_clones(&mut sig, &private),
+        false => TokenStream::new(),
     };
-    let body = match plan.retry {
-        Some(_) => quote_spanned!(block.span()=> async #anchored),
-        None => quote_spanned!(block.span()=> async move #anchored),
+    let body = match plan.repeats() {
+        true => quote_spanned!(block.span()=> async #anchored),
+        false => quote_spanned!(block.span()=> async move #anchored),
     };
 
     // Innermost first: the lifted body, attempt timeout, bulkhead, circuit breaker.
@@ -177,10 +178,34 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             };
             Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt)))
         }
-        None if plan.retry.is_some() => Some(quote! {
+        None if plan.repeats() => Some(quote! {
             async { #private::Judged::classify(#classifier, #attempt.await) }
         }),
         None => None,
+    };
+    // Hedged: each attempt (judged, through the breaker and bulkhead) made by a closure,
+    // on its own copies of the owned arguments, as often as the hedge sends one.
+    let judged = match (&plan.hedge, judged) {
+        (Some(hedge), Some(judged)) => {
+            let source = hedge_source(hedge, &krate, &private, &name, plan.retry.is_some());
+            Some(quote! {
+                async {
+                    match #source {
+                        ::core::result::Result::Err(__resilience_err) => {
+                            #private::Judged::error(__resilience_err)
+                        }
+                        ::core::result::Result::Ok(__resilience_hedge) => {
+                            #private::hedging(__resilience_hedge, || {
+                                #clones
+                                async move { #judged.await }
+                            })
+                            .await
+                        }
+                    }
+                }
+            })
+        }
+        (_, judged) => judged,
     };
 
     let call = match (&plan.retry, judged) {
@@ -225,6 +250,22 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             }}
         }
         None => quote!({ #call }),
+    };
+    // Outermost: the fallback answers what the whole call failed with.
+    let call = match &plan.fallback {
+        Some(path) => {
+            let source = quote_spanned! {path.span()=>
+                {
+                    use #private::FallbackSource as _;
+                    (#path).resilience_fallback()
+                }
+            };
+            quote! {{
+                let __resilience_fallback = #source;
+                #private::fallback(&__resilience_fallback, #classifier, async move #call).await
+            }}
+        }
+        None => call,
     };
     // `E: From<resilience_core::Error>` is required here; point a missing impl at the
     // declared return type.
@@ -398,6 +439,72 @@ fn retry_policy(
                     jitter: #jitter,
                 },
                 #budget,
+            )
+        })
+    }}
+}
+
+/// The hedging policy, `Result<&'static Hedge, Error>`: a shared one resolved on the
+/// first call, or the function's own, built then (sharing the retry policy's budget when
+/// there is one and `budget` is not set).
+fn hedge_source(
+    hedge: &HedgePlan,
+    krate: &TokenStream,
+    private: &TokenStream,
+    name: &TokenStream,
+    with_retry: bool,
+) -> TokenStream {
+    let (delay, percentile, max, budget) = match hedge {
+        HedgePlan::Instance(instance) => {
+            return resolve(
+                instance,
+                private,
+                quote!(#krate::hedge::Hedge),
+                "HedgeSource",
+                "registry_hedge",
+            );
+        }
+        HedgePlan::Own {
+            delay,
+            percentile,
+            max,
+            budget,
+        } => (delay, percentile, max, budget),
+    };
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
+    let delay = delay.map_or_else(|| none.clone(), |d| some(duration(d)));
+    let percentile = percentile.map_or_else(|| none.clone(), |p| some(quote!(#p)));
+    let max = max.map_or_else(|| none.clone(), |n| some(quote!(#n)));
+    let budget = budget.as_ref().map_or_else(
+        || none.clone(),
+        |budget| {
+            some(resolve(
+                budget,
+                private,
+                quote!(#krate::retry::RetryBudget),
+                "BudgetSource",
+                "registry_budget",
+            ))
+        },
+    );
+    let retry = match with_retry {
+        true => some(quote!(__resilience_policy)),
+        false => none.clone(),
+    };
+    quote! {{
+        static __RESILIENCE_HEDGE: #private::Cached<#krate::hedge::Hedge> =
+            #private::Cached::new();
+        __RESILIENCE_HEDGE.get_or_try_init(|| {
+            #private::hedge_policy(
+                #private::HedgeSpec {
+                    name: #name,
+                    delay: #delay,
+                    percentile: #percentile,
+                    max: #max,
+                },
+                #budget,
+                #retry,
             )
         })
     }}

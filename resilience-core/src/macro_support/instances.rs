@@ -9,6 +9,8 @@ use std::borrow::Borrow;
 
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
+use crate::fallback::Fallback;
+use crate::hedge::Hedge;
 use crate::retry::RetryBudget;
 use crate::{Class, ConfigError, Error, Primitive, Registry};
 
@@ -41,6 +43,30 @@ macro_rules! source {
 source!(BreakerSource, CircuitBreaker, "circuit_breaker");
 source!(BulkheadSource, Bulkhead, "bulkhead");
 source!(BudgetSource, RetryBudget, "retry(budget)");
+source!(HedgeSource, Hedge, "hedge");
+
+/// Something `fallback = PATH` can name: a [`Fallback`] for the function's `Result<T, E>`,
+/// or a function returning one.
+pub trait FallbackSource<T, E> {
+    /// The fallback (a clone of the handle, sharing its state).
+    fn resilience_fallback(&self) -> Fallback<T, E>;
+}
+
+impl<T, E> FallbackSource<T, E> for Fallback<T, E> {
+    fn resilience_fallback(&self) -> Fallback<T, E> {
+        self.clone()
+    }
+}
+
+impl<F, R, T, E> FallbackSource<T, E> for F
+where
+    F: Fn() -> R,
+    R: Borrow<Fallback<T, E>>,
+{
+    fn resilience_fallback(&self) -> Fallback<T, E> {
+        self().borrow().clone()
+    }
+}
 
 /// The breaker `circuit_breaker = "name"` names, from [`Registry::global`]. A name nobody
 /// registered is an error on every call (never a breaker made up with the defaults,
@@ -61,6 +87,12 @@ pub fn registry_bulkhead(name: &'static str) -> Result<Bulkhead, Error> {
 pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
     let found = Registry::global().get_retry_budget(name);
     found.ok_or_else(|| missing(Primitive::Retry, "retry(budget)", name))
+}
+
+/// The hedging policy `hedge = "name"` names, as [`registry_breaker`].
+pub fn registry_hedge(name: &'static str) -> Result<Hedge, Error> {
+    let found = Registry::global().get_hedge(name);
+    found.ok_or_else(|| missing(Primitive::Hedge, "hedge", name))
 }
 
 fn missing(primitive: Primitive, option: &'static str, name: &'static str) -> Error {

@@ -1,8 +1,9 @@
 //! Not public API: the runtime half of `#[resilient(...)]`. Generated code reaches it as
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
-//! The attribute nests the primitives' own guarded futures, outermost first: deadline
-//! ([`Enforcer::run`]) → retry ([`RetryLoop`]) → circuit breaker
+//! The attribute nests the primitives' own guarded futures, outermost first: fallback
+//! ([`fallback::Guarded`](crate::fallback::Guarded)) → deadline
+//! ([`Enforcer::run`]) → retry ([`RetryLoop`]) → hedge ([`Hedging`]) → circuit breaker
 //! ([`circuit_breaker::Guarded`](crate::circuit_breaker::Guarded)) → bulkhead
 //! ([`Bulkhead::guard`](crate::bulkhead::Bulkhead::guard)) → attempt timeout
 //! ([`timeout`](crate::timeout::timeout)) → the body, [lifted](crate::outcome::lift) into
@@ -15,6 +16,7 @@
 
 mod args;
 mod cached;
+mod hedge;
 mod instances;
 mod retry;
 
@@ -23,15 +25,19 @@ use std::time::Duration;
 
 pub use args::CloneArg;
 pub use cached::Cached;
+pub use hedge::{HedgeSpec, hedge_policy};
 pub use instances::{
-    BreakerSource, BudgetSource, BulkheadSource, registry_breaker, registry_budget,
-    registry_bulkhead,
+    BreakerSource, BudgetSource, BulkheadSource, FallbackSource, HedgeSource, registry_breaker,
+    registry_budget, registry_bulkhead, registry_hedge,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
 use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
+use crate::fallback::{Answered, Fallback};
+use crate::hedge::{Hedge, Hedging};
+use crate::outcome::Map;
 pub use crate::outcome::{Judged, Outcome, lift};
 use crate::retry::RetryPolicy;
 pub use crate::retry::{Next, RetryLoop};
@@ -91,6 +97,35 @@ pub fn flatten<T, E>(result: Result<Outcome<T, E>, Error>) -> Outcome<T, E> {
 #[inline]
 pub fn retry_loop(policy: &RetryPolicy) -> RetryLoop<&RetryPolicy> {
     policy.retry_loop()
+}
+
+/// `hedge(...)`: one attempt, and a hedge from `attempts` each time the policy sends one.
+#[inline]
+pub fn hedging<A, F, T, E>(hedge: &Hedge, attempts: A) -> Hedging<&Hedge, A>
+where
+    A: FnMut() -> F,
+    F: Future<Output = Judged<T, E>>,
+{
+    Hedging::new(hedge, attempts, |next| next())
+}
+
+/// `fallback = ...`: the fallback's work around the whole call.
+#[inline]
+pub fn fallback<'a, T, E, C, F>(
+    fallback: &'a Fallback<T, E>,
+    classifier: C,
+    call: F,
+) -> impl Future<Output = Outcome<T, E>> + 'a
+where
+    T: 'a,
+    E: 'static,
+    C: Classify<T, E> + 'a,
+    F: Future<Output = Outcome<T, E>> + 'a,
+{
+    Map::new(
+        fallback.guard((), classifier, call),
+        Answered::into_outcome,
+    )
 }
 
 /// Records the number of the attempt about to be made in the current

@@ -3,6 +3,7 @@
 
 mod equivalence;
 mod forms;
+mod hedge;
 mod retry;
 mod shared;
 mod support;
