@@ -4,24 +4,29 @@
 //!
 //! ```text
 //! instrument(async move {
-//!     finish(flatten(deadline(budget, .., async move {          // deadline = "..."
+//!     finish(fallback(&fallback, classifier, async move {       // fallback = PATH
+//!     flatten(deadline(budget, .., async move {                 // deadline = "..."
 //!         let mut retry = retry_loop(policy?);                  // retry(...)
 //!         loop {
 //!             let arg = CloneArg::clone_arg(&arg);              //   each owned argument
 //!             record_attempt(&retry);
 //!             let attempted = retry.attempt(async {             //   cut off at the deadline
+//!                 hedging(hedge?, || {                          // hedge(...)
+//!                     let arg = CloneArg::clone_arg(&arg);      //   each hedged attempt
+//!                     async move {
 //!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
 //!                     async { bulkhead(bulkhead?,               // bulkhead = ...
 //!                         timeout(limit,                        // timeout = "..."
 //!                             lift(async { body }))).await }).await
+//!                 }}).await
 //!             }).await;
 //!             match retry.next(attempted) { Done(o) => break o, Retry(d) => sleep(d).await }
 //!         }
-//!     }).await), name)
+//!     }).await)}).await, name)
 //! }, call_span(name)).await
 //! ```
 //!
-//! Only the layers asked for are emitted; without a breaker, a retried attempt is
+//! Only the layers asked for are emitted; without a breaker, a retried or hedged attempt is
 //! classified by `Judged::classify(classifier, ..)`. Instances and the policy are resolved on the
 //! first call into `static`s of the function. Each layer is its primitive's own guarded
 //! future from `resilience-core` (reached through `resilience_core::__private`,
