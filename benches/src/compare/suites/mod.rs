@@ -15,8 +15,11 @@ pub use crate::peers::Echo;
 mod baseline;
 mod bulkhead;
 mod circuit_breaker;
+mod coalesce;
 mod deadline;
+mod fallback;
 mod full_stack;
+mod hedge;
 mod idempotency;
 mod macros;
 mod retry;
@@ -33,6 +36,9 @@ pub fn all() -> Vec<Comparison> {
     all.extend(full_stack::comparisons());
     all.extend(macros::comparisons());
     all.extend(idempotency::comparisons());
+    all.extend(hedge::comparisons());
+    all.extend(fallback::comparisons());
+    all.extend(coalesce::comparisons());
     all
 }
 
