@@ -100,7 +100,7 @@ fn retry(c: &mut Criterion) {
     let budget = policy.budget().unwrap().clone();
     group.bench_function("budget_deposit", |b| b.iter(|| budget.deposit()));
     group.bench_function("policy_retry_loop", |b| {
-        b.iter(|| black_box(policy.retry_loop()))
+        b.iter(|| black_box(policy.retry_loop()));
     });
     group.bench_function("policy_clone_drop", |b| {
         b.iter(|| black_box(policy.clone()));

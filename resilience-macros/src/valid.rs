@@ -198,8 +198,10 @@ fn check_hedge(hedge: HedgeOptions, errors: &mut Errors) -> HedgePlan {
         .delay
         .as_ref()
         .and_then(|lit| duration(lit, "delay", errors));
-    let percentile = hedge.percentile.as_ref().and_then(|lit| {
-        match lit.base10_parse::<f64>() {
+    let percentile = hedge
+        .percentile
+        .as_ref()
+        .and_then(|lit| match lit.base10_parse::<f64>() {
             Ok(p) if p > 0.0 && p < 1.0 => Some(p),
             _ => {
                 errors.push(syn::Error::new_spanned(
@@ -208,8 +210,7 @@ fn check_hedge(hedge: HedgeOptions, errors: &mut Errors) -> HedgePlan {
                 ));
                 None
             }
-        }
-    });
+        });
     if let (Some(_), Some(lit)) = (&hedge.delay, &hedge.percentile) {
         errors.push(syn::Error::new_spanned(
             lit,

@@ -108,17 +108,40 @@ mod tests {
         let key = |r: Request<()>| HttpKey.key(&r);
         let plain = key(get("/a?x=1").body(()).unwrap());
         assert!(plain.is_some());
-        assert_eq!(plain, key(get("/a?x=1").header("traceparent", "00-1").body(()).unwrap()));
+        assert_eq!(
+            plain,
+            key(get("/a?x=1")
+                .header("traceparent", "00-1")
+                .body(())
+                .unwrap())
+        );
         assert_ne!(plain, key(get("/a?x=2").body(()).unwrap()));
-        let alice = key(get("/a?x=1").header(AUTHORIZATION, "Bearer alice").body(()).unwrap());
-        let bob = key(get("/a?x=1").header(AUTHORIZATION, "Bearer bob").body(()).unwrap());
+        let alice = key(get("/a?x=1")
+            .header(AUTHORIZATION, "Bearer alice")
+            .body(())
+            .unwrap());
+        let bob = key(get("/a?x=1")
+            .header(AUTHORIZATION, "Bearer bob")
+            .body(())
+            .unwrap());
         assert_ne!(alice, bob, "one client never shares another's answer");
         assert_ne!(plain, alice);
-        let gzip = key(get("/a?x=1").header(ACCEPT_ENCODING, "gzip").body(()).unwrap());
+        let gzip = key(get("/a?x=1")
+            .header(ACCEPT_ENCODING, "gzip")
+            .body(())
+            .unwrap());
         assert_ne!(plain, gzip);
-        let post = Request::builder().method(Method::POST).uri("/a").body(()).unwrap();
+        let post = Request::builder()
+            .method(Method::POST)
+            .uri("/a")
+            .body(())
+            .unwrap();
         assert_eq!(key(post), None);
-        let twice = get("/a").header(COOKIE, "a=1").header(COOKIE, "b=2").body(()).unwrap();
+        let twice = get("/a")
+            .header(COOKIE, "a=1")
+            .header(COOKIE, "b=2")
+            .body(())
+            .unwrap();
         assert_eq!(key(twice), None, "a repeated header: not coalesced");
     }
 }

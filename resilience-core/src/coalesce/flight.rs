@@ -134,7 +134,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Place<K, V> {
                 } else if flights.map.len() >= shared.max_keys {
                     Role::Alone
                 } else {
-                    let flight = flights.spare.pop().unwrap_or_else(|| Arc::new(Flight::new()));
+                    let flight = flights
+                        .spare
+                        .pop()
+                        .unwrap_or_else(|| Arc::new(Flight::new()));
                     flights.map.insert(key.clone(), Arc::clone(&flight));
                     Role::Leading { key, flight }
                 }
@@ -160,7 +163,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Place<K, V> {
             return;
         };
         let mut flights = self.shared.lock();
-        if flights.map.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+        if flights
+            .map
+            .get(&key)
+            .is_some_and(|f| Arc::ptr_eq(f, &flight))
+        {
             flights.map.remove(&key);
         }
         let mut state = flight.lock();
@@ -237,7 +244,11 @@ impl<K: Hash + Eq, V> Drop for Place<K, V> {
                 let mut flights = self.shared.lock();
                 let mut state = flight.lock();
                 if state.waiting == 0 {
-                    if flights.map.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                    if flights
+                        .map
+                        .get(&key)
+                        .is_some_and(|f| Arc::ptr_eq(f, &flight))
+                    {
                         flights.map.remove(&key);
                     }
                 } else {
@@ -256,7 +267,12 @@ impl<K: Hash + Eq, V> Drop for Place<K, V> {
                     let mut flights = self.shared.lock();
                     let state = flight.lock();
                     let still = state.waiting == 0 && matches!(state.phase, Phase::Leaderless);
-                    if still && flights.map.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                    if still
+                        && flights
+                            .map
+                            .get(&key)
+                            .is_some_and(|f| Arc::ptr_eq(f, &flight))
+                    {
                         flights.map.remove(&key);
                     }
                 }

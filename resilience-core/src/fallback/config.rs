@@ -14,6 +14,8 @@ use crate::{Class, ConfigError, ErrorKind, Name, Primitive};
 
 type Predicate<T, E> = Arc<dyn Fn(&Failure<'_, T, E>) -> bool + Send + Sync>;
 type Compute<T, E> = Arc<dyn Fn(&Failure<'_, T, E>) -> T + Send + Sync>;
+/// How to copy an answer (`T::clone`, captured where `T: Clone` is known).
+type CloneFn<T> = fn(&T) -> T;
 
 /// Which failures a fallback answers.
 pub(super) enum Trigger<T, E> {
@@ -27,10 +29,9 @@ pub(super) enum Trigger<T, E> {
 impl<T, E: 'static> Trigger<T, E> {
     pub(super) fn fires(&self, failure: &Failure<'_, T, E>) -> bool {
         match self {
-            Trigger::Failures => matches!(
-                failure.class(),
-                Class::Transient { .. } | Class::Permanent
-            ),
+            Trigger::Failures => {
+                matches!(failure.class(), Class::Transient { .. } | Class::Permanent)
+            }
             Trigger::Kinds(kinds) => failure.kind().is_some_and(|k| kinds.contains(&k)),
             Trigger::Classes(classes) => {
                 let class = discriminant(&failure.class());
@@ -56,7 +57,7 @@ impl<T, E> fmt::Debug for Trigger<T, E> {
 
 /// What a fallback answers with, besides a stale value.
 pub(super) enum Answer<T, E> {
-    Value { value: T, clone: fn(&T) -> T },
+    Value { value: T, clone: CloneFn<T> },
     With(Compute<T, E>),
 }
 
@@ -75,7 +76,7 @@ pub struct FallbackBuilder<T, E, K = ()> {
     name: Name,
     trigger: Trigger<T, E>,
     answer: Option<Answer<T, E>>,
-    stale: Option<(Duration, fn(&T) -> T)>,
+    stale: Option<(Duration, CloneFn<T>)>,
     max_keys: usize,
     key: PhantomData<fn(K)>,
 }
@@ -186,7 +187,11 @@ impl<T, E: 'static, K: Hash + Eq> FallbackBuilder<T, E, K> {
         }
         match &self.trigger {
             Trigger::Kinds(kinds) if kinds.is_empty() => {
-                return Err(ConfigError::new(p, "on_kinds", "must name at least one kind"));
+                return Err(ConfigError::new(
+                    p,
+                    "on_kinds",
+                    "must name at least one kind",
+                ));
             }
             Trigger::Classes(classes) if classes.is_empty() => {
                 return Err(ConfigError::new(

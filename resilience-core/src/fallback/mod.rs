@@ -47,7 +47,7 @@
 //!
 //! A fallback looks at the outcome of the operation — its own result and any
 //! primitive's error around it (a timeout, an open breaker, a passed deadline) — with a
-//! [`Classify`] (default [`TransientErrors`](crate::classify::TransientErrors): every
+//! [`Classify`] (default [`TransientErrors`]: every
 //! `Err` fails; for HTTP, `HttpStatus` makes a `503` a failure too). A **success is
 //! never replaced**: only an outcome whose class is not `Success` reaches the trigger,
 //! which is one of:

@@ -10,6 +10,9 @@ use tokio::time::Instant;
 /// Shards at most: calls with different keys rarely wait on one lock.
 const SHARDS: usize = 16;
 
+/// One shard: a part of the keys, under its own lock.
+type Shard<K, T> = Mutex<HashMap<K, Entry<T>>>;
+
 struct Entry<T> {
     at: Instant,
     value: T,
@@ -24,7 +27,7 @@ pub(crate) struct Stale<K, T> {
     max_age: Duration,
     per_shard: usize,
     hasher: RandomState,
-    shards: Box<[Mutex<HashMap<K, Entry<T>>>]>,
+    shards: Box<[Shard<K, T>]>,
     clone: fn(&T) -> T,
 }
 
@@ -46,7 +49,7 @@ impl<K: Hash + Eq, T> Stale<K, T> {
         }
     }
 
-    fn shard(&self, key: &K) -> &Mutex<HashMap<K, Entry<T>>> {
+    fn shard(&self, key: &K) -> &Shard<K, T> {
         let i = (self.hasher.hash_one(key) % self.shards.len() as u64) as usize;
         &self.shards[i]
     }
@@ -54,12 +57,18 @@ impl<K: Hash + Eq, T> Stale<K, T> {
     /// Keeps a copy of `value`, the success of `key` at `now`.
     pub(crate) fn put(&self, key: K, value: &T, now: Instant) {
         let value = (self.clone)(value);
-        let mut map = self.shard(&key).lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .shard(&key)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.per_shard && !map.contains_key(&key) {
             let max_age = self.max_age;
             map.retain(|_, e| now.saturating_duration_since(e.at) <= max_age);
             if map.len() >= self.per_shard {
-                let oldest = map.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k as *const K);
+                let oldest = map
+                    .iter()
+                    .min_by_key(|(_, e)| e.at)
+                    .map(|(k, _)| k as *const K);
                 // Found by address, removed by key: the map is not touched in between.
                 if let Some(oldest) = oldest {
                     map.retain(|k, _| !std::ptr::eq(k, oldest));
@@ -71,7 +80,10 @@ impl<K: Hash + Eq, T> Stale<K, T> {
 
     /// A copy of the last success of `key` and its age, if it is at most `max_age` old.
     pub(crate) fn get(&self, key: &K, now: Instant) -> Option<(T, Duration)> {
-        let map = self.shard(key).lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self
+            .shard(key)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let entry = map.get(key)?;
         let age = now.saturating_duration_since(entry.at);
         (age <= self.max_age).then(|| ((self.clone)(&entry.value), age))
@@ -98,8 +110,15 @@ mod tests {
             tokio::time::advance(Duration::from_millis(1)).await;
         }
         assert!(stale.len() <= 4, "{}", stale.len());
-        assert_eq!(stale.get(&9, Instant::now()).map(|(v, _)| v), Some(9), "the newest is kept");
-        assert!(stale.get(&0, Instant::now()).is_none(), "the oldest went first");
+        assert_eq!(
+            stale.get(&9, Instant::now()).map(|(v, _)| v),
+            Some(9),
+            "the newest is kept"
+        );
+        assert!(
+            stale.get(&0, Instant::now()).is_none(),
+            "the oldest went first"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -159,7 +159,13 @@ impl HedgeBuilder {
         };
         check::nonzero(p, "max_hedges", self.max_hedges)?;
         if self.max_hedges > 10 {
-            return Err(ConfigError::exceeds(p, "max_hedges", self.max_hedges, "its limit", 10));
+            return Err(ConfigError::exceeds(
+                p,
+                "max_hedges",
+                self.max_hedges,
+                "its limit",
+                10,
+            ));
         }
         let budget = match self.budget {
             BudgetChoice::Own => Some(RetryBudget::builder().build()?),

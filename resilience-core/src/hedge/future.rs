@@ -71,7 +71,9 @@ impl<P: Borrow<Hedge>, A: Attempts> Hedging<P, A> {
         hedge.borrow().start();
         let deadline = Deadline::current();
         let (first, failed) = match deadline {
-            Some(d) if d.is_expired() => (None, Some(Judged::error(expired(hedge.borrow(), false)))),
+            Some(d) if d.is_expired() => {
+                (None, Some(Judged::error(expired(hedge.borrow(), false))))
+            }
             _ => (Some(first(&mut attempts)), None),
         };
         Self {
@@ -137,7 +139,10 @@ where
                 *this.failed = Some(judged);
             }
             if this.first.is_none() && this.hedges.is_empty() {
-                let failed = this.failed.take().expect("`Hedging` polled after completion");
+                let failed = this
+                    .failed
+                    .take()
+                    .expect("`Hedging` polled after completion");
                 return Poll::Ready(this.finish(failed, false));
             }
 
@@ -271,7 +276,10 @@ impl<P: Borrow<Hedge>, A: Attempts> fmt::Debug for Hedging<P, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hedging")
             .field("hedge", self.hedge.borrow())
-            .field("in_flight", &(usize::from(self.first.is_some()) + self.hedges.len()))
+            .field(
+                "in_flight",
+                &(usize::from(self.first.is_some()) + self.hedges.len()),
+            )
             .field("sent", &self.sent)
             .finish_non_exhaustive()
     }

@@ -144,14 +144,21 @@ impl Latencies {
 
     /// The `quantile` (in `(0, 1]`) of the window's latencies, as the upper bound of its
     /// bucket; `None` while the window holds fewer than `min_samples`.
-    pub(crate) fn percentile(&self, quantile: f64, min_samples: u32, now: Instant) -> Option<Duration> {
+    pub(crate) fn percentile(
+        &self,
+        quantile: f64,
+        min_samples: u32,
+        now: Instant,
+    ) -> Option<Duration> {
         let epoch = self.epoch(now);
         let cached = self.cached.load(Relaxed);
         if cached >> 32 == (epoch.wrapping_add(1) & 0xffff_ffff) {
             return Some(Duration::from_micros(cached & 0xffff_ffff));
         }
         let found = self.compute(quantile, min_samples, epoch)?;
-        let micros = u64::try_from(found.as_micros()).unwrap_or(u64::MAX).min(0xffff_ffff);
+        let micros = u64::try_from(found.as_micros())
+            .unwrap_or(u64::MAX)
+            .min(0xffff_ffff);
         let tag = epoch.wrapping_add(1) & 0xffff_ffff;
         self.cached.store(tag << 32 | micros, Relaxed);
         Some(Duration::from_micros(micros))
@@ -206,14 +213,27 @@ mod tests {
     #[test]
     fn buckets_are_ordered_and_bound_their_samples_within_a_quarter() {
         let mut last = 0;
-        for nanos in [0, 1, 1023, 1024, 1500, 9_999, 10_000_000, 1 << 37, (1 << 38) - 1] {
+        for nanos in [
+            0,
+            1,
+            1023,
+            1024,
+            1500,
+            9_999,
+            10_000_000,
+            1 << 37,
+            (1 << 38) - 1,
+        ] {
             let b = bucket(nanos);
             assert!(b >= last, "{nanos}");
             last = b;
             let upper = upper_bound(b).as_nanos() as u64;
             assert!(upper > nanos, "{nanos} < {upper}");
             if nanos >= 1024 {
-                assert!(upper as f64 <= nanos as f64 * 1.25 + 1.0, "{nanos} -> {upper}");
+                assert!(
+                    upper as f64 <= nanos as f64 * 1.25 + 1.0,
+                    "{nanos} -> {upper}"
+                );
             }
         }
         assert_eq!(bucket(1 << 38), BUCKETS - 1);

@@ -164,9 +164,7 @@ struct Meters {
 
 impl Meters {
     fn new(name: &Name) -> Self {
-        let counter = |metric: &'static str| {
-            metrics::counter!(metric, label::NAME => name.to_shared_string())
-        };
+        let counter = |metric: &'static str| metrics::counter!(metric, label::NAME => name.to_shared_string());
         Self {
             sent: counter(metric::HEDGES_SENT_TOTAL),
             won: counter(metric::HEDGES_WON_TOTAL),

@@ -122,10 +122,7 @@ where
     C: Classify<T, E> + 'a,
     F: Future<Output = Outcome<T, E>> + 'a,
 {
-    Map::new(
-        fallback.guard((), classifier, call),
-        Answered::into_outcome,
-    )
+    Map::new(fallback.guard((), classifier, call), Answered::into_outcome)
 }
 
 /// Records the number of the attempt about to be made in the current

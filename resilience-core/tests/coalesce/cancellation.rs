@@ -60,14 +60,18 @@ async fn a_cancelled_leader_hands_the_call_to_a_follower_and_a_cancelled_followe
         }
     }
     assert_eq!(answered, 3, "the three others answered");
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "a follower made the call again, once");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "a follower made the call again, once"
+    );
     assert_eq!(coalescer.in_flight(), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_leader_cancelled_with_no_follower_frees_the_key() {
     let coalescer = Coalescer::<u8, u8>::builder().build().unwrap();
-    let pending = coalescer.run(1, || std::future::pending::<u8>());
+    let pending = coalescer.run(1, std::future::pending::<u8>);
     assert_eq!(coalescer.in_flight(), 1);
     drop(pending);
     assert_eq!(coalescer.in_flight(), 0);
@@ -113,7 +117,11 @@ async fn a_leader_that_panics_hands_the_call_to_a_follower() {
             .expect("a follower hung after its leader panicked");
         assert_eq!(answer.unwrap(), 5);
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "the panicked call, then one takeover");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the panicked call, then one takeover"
+    );
     assert_eq!(coalescer.in_flight(), 0);
 }
 

@@ -16,8 +16,12 @@ async fn a_thousand_concurrent_identical_requests_make_exactly_one_call() {
     let (open, gate) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..REQUESTS {
-        let (coalescer, calls, joined, mut gate) =
-            (coalescer.clone(), calls.clone(), joined.clone(), gate.clone());
+        let (coalescer, calls, joined, mut gate) = (
+            coalescer.clone(),
+            calls.clone(),
+            joined.clone(),
+            gate.clone(),
+        );
         tasks.spawn(async move {
             let request = coalescer.run("/popular", || async move {
                 calls.fetch_add(1, Ordering::SeqCst);
@@ -39,6 +43,14 @@ async fn a_thousand_concurrent_identical_requests_make_exactly_one_call() {
         answers += 1;
     }
     assert_eq!(answers, REQUESTS);
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "one call for every request");
-    assert_eq!(coalescer.in_flight(), 0, "the key is free once the call is over");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one call for every request"
+    );
+    assert_eq!(
+        coalescer.in_flight(),
+        0,
+        "the key is free once the call is over"
+    );
 }

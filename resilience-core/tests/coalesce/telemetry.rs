@@ -11,7 +11,11 @@ async fn requests_are_counted_by_role_under_the_name() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let coalescer = metrics::with_local_recorder(&recorder, || {
-        Coalescer::<u8, u8>::builder().name("profiles").max_keys(1).build().unwrap()
+        Coalescer::<u8, u8>::builder()
+            .name("profiles")
+            .max_keys(1)
+            .build()
+            .unwrap()
     });
     let slow = || async {
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -11,7 +11,11 @@ async fn a_closure_answers_from_the_failure() {
         .build()
         .unwrap();
     let answered = fallback
-        .guard((), TransientErrors, outcome::lift(async { Err(Error::new(ErrorKind::Timeout)) }))
+        .guard(
+            (),
+            TransientErrors,
+            outcome::lift(async { Err(Error::new(ErrorKind::Timeout)) }),
+        )
         .await;
     assert_eq!(answered.fallback, Some(Used::Computed));
     assert_eq!(answered.outcome.unwrap().unwrap(), "degraded: timeout");
@@ -31,8 +35,12 @@ async fn an_answer_classified_as_a_failure_is_replaced_and_seen_by_the_closure()
         })
         .build()
         .unwrap();
-    let answered = fallback.guard((), status, outcome::lift(async { Ok(503) })).await;
+    let answered = fallback
+        .guard((), status, outcome::lift(async { Ok(503) }))
+        .await;
     assert_eq!(answered.outcome.unwrap().unwrap(), 504);
-    let fine = fallback.guard((), status, outcome::lift(async { Ok(200) })).await;
+    let fine = fallback
+        .guard((), status, outcome::lift(async { Ok(200) }))
+        .await;
     assert_eq!((fine.outcome.unwrap().unwrap(), fine.fallback), (200, None));
 }

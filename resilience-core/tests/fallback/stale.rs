@@ -8,8 +8,8 @@ use resilience_core::{Error, ErrorKind, outcome};
 
 const MAX_AGE: Duration = Duration::from_secs(30);
 
-fn down() -> impl Future<Output = Result<u32, Error>> {
-    async { Err(Error::new(ErrorKind::CircuitOpen)) }
+async fn down() -> Result<u32, Error> {
+    Err(Error::new(ErrorKind::CircuitOpen))
 }
 
 #[tokio::test(start_paused = true)]
@@ -28,7 +28,11 @@ async fn stale_if_error_serves_the_last_success_up_to_its_max_age_and_not_after(
     assert_eq!(answered.outcome.unwrap().unwrap(), 101, "the last success");
     tokio::time::advance(Duration::from_millis(1)).await;
     let err = fallback.run("eur", down()).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::CircuitOpen, "too old: the failure goes through");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::CircuitOpen,
+        "too old: the failure goes through"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -38,8 +42,15 @@ async fn a_key_never_gets_another_keys_success() {
         .value(0)
         .build()
         .unwrap();
-    fallback.run("alice".to_owned(), async { Ok(7) }).await.unwrap();
-    assert_eq!(fallback.run("bob".to_owned(), down()).await.unwrap(), 0, "the value, not alice's");
+    fallback
+        .run("alice".to_owned(), async { Ok(7) })
+        .await
+        .unwrap();
+    assert_eq!(
+        fallback.run("bob".to_owned(), down()).await.unwrap(),
+        0,
+        "the value, not alice's"
+    );
     assert_eq!(fallback.run("alice".to_owned(), down()).await.unwrap(), 7);
 }
 
@@ -52,7 +63,9 @@ async fn past_the_max_age_the_value_answers_instead() {
         .unwrap();
     fallback.run((), async { Ok(5) }).await.unwrap();
     tokio::time::advance(MAX_AGE * 2).await;
-    let answered = fallback.guard((), TransientErrors, outcome::lift(down())).await;
+    let answered = fallback
+        .guard((), TransientErrors, outcome::lift(down()))
+        .await;
     assert_eq!(answered.fallback, Some(Used::Value));
     assert_eq!(answered.outcome.unwrap().unwrap(), 0);
 }
@@ -69,5 +82,11 @@ async fn the_store_holds_at_most_max_keys_however_many_keys_arrive() {
     }
     assert!(fallback.stale_keys() <= 100, "{}", fallback.stale_keys());
     // The most recent successes are the ones kept.
-    assert_eq!(fallback.run(9_999, async { Err(Error::new(ErrorKind::Inner)) }).await.unwrap(), 9_999);
+    assert_eq!(
+        fallback
+            .run(9_999, async { Err(Error::new(ErrorKind::Inner)) })
+            .await
+            .unwrap(),
+        9_999
+    );
 }

@@ -23,7 +23,10 @@ async fn fallbacks_are_counted_by_what_answered_under_the_name() {
     fallback.run(1, async { Ok(1) }).await.unwrap();
     fallback.run(1, timeout()).await.unwrap(); // stale
     fallback.run(2, timeout()).await.unwrap_err(); // nothing for key 2
-    fallback.run(1, async { Err(Error::new(ErrorKind::Inner)) }).await.unwrap_err(); // not triggered
+    fallback
+        .run(1, async { Err(Error::new(ErrorKind::Inner)) })
+        .await
+        .unwrap_err(); // not triggered
     let mut seen = Vec::new();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         assert_eq!(key.key().name(), metric::FALLBACKS_TOTAL);

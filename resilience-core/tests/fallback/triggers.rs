@@ -14,7 +14,10 @@ fn builder() -> Builder {
 }
 
 /// What `fallback` makes of an operation failing with `err`.
-async fn answer(fallback: &Fallback<&'static str, Error>, err: Error) -> Result<&'static str, Error> {
+async fn answer(
+    fallback: &Fallback<&'static str, Error>,
+    err: Error,
+) -> Result<&'static str, Error> {
     fallback.run((), async { Err(err) }).await
 }
 
@@ -22,10 +25,18 @@ async fn answer(fallback: &Fallback<&'static str, Error>, err: Error) -> Result<
 fn every_trigger() -> Vec<(&'static str, Builder)> {
     vec![
         ("default", builder()),
-        ("on_kinds", builder().on_kinds(ErrorKind::ALL.iter().copied())),
+        (
+            "on_kinds",
+            builder().on_kinds(ErrorKind::ALL.iter().copied()),
+        ),
         (
             "on_classes",
-            builder().on_classes([Class::Success, Class::TRANSIENT, Class::Permanent, Class::Benign]),
+            builder().on_classes([
+                Class::Success,
+                Class::TRANSIENT,
+                Class::Permanent,
+                Class::Benign,
+            ]),
         ),
         ("on_rejections", builder().on_rejections()),
         ("on", builder().on(|_| true)),
@@ -39,7 +50,11 @@ async fn no_trigger_ever_replaces_a_success() {
         let ok = fallback.run((), async { Ok::<_, Error>("fresh") }).await;
         assert_eq!(ok.unwrap(), "fresh", "{trigger}");
         let answered = fallback
-            .guard((), TransientErrors, outcome::lift(async { Ok::<_, Error>("fresh") }))
+            .guard(
+                (),
+                TransientErrors,
+                outcome::lift(async { Ok::<_, Error>("fresh") }),
+            )
             .await;
         assert_eq!(answered.fallback, None, "{trigger}");
     }
@@ -51,7 +66,11 @@ async fn an_answer_its_classifier_calls_a_success_is_not_replaced_even_if_it_is_
     let lenient = classify::from_fn(|_: &Result<&'static str, Error>| Class::Success);
     let fallback = builder().on(|_| true).build().unwrap();
     let answered = fallback
-        .guard((), lenient, outcome::lift(async { Err(Error::new(ErrorKind::Inner)) }))
+        .guard(
+            (),
+            lenient,
+            outcome::lift(async { Err(Error::new(ErrorKind::Inner)) }),
+        )
         .await;
     assert_eq!(answered.fallback, None);
     assert!(matches!(answered.outcome, Ok(Err(_))));
@@ -60,9 +79,24 @@ async fn an_answer_its_classifier_calls_a_success_is_not_replaced_even_if_it_is_
 #[tokio::test]
 async fn the_default_trigger_answers_dependency_failures_not_benign_ones() {
     let fallback = builder().build().unwrap();
-    assert_eq!(answer(&fallback, Error::new(ErrorKind::Inner)).await.unwrap(), "fallback");
-    assert_eq!(answer(&fallback, Error::new(ErrorKind::DeadlineExceeded)).await.unwrap(), "fallback");
-    assert_eq!(answer(&fallback, Error::new(ErrorKind::CircuitOpen)).await.unwrap(), "fallback");
+    assert_eq!(
+        answer(&fallback, Error::new(ErrorKind::Inner))
+            .await
+            .unwrap(),
+        "fallback"
+    );
+    assert_eq!(
+        answer(&fallback, Error::new(ErrorKind::DeadlineExceeded))
+            .await
+            .unwrap(),
+        "fallback"
+    );
+    assert_eq!(
+        answer(&fallback, Error::new(ErrorKind::CircuitOpen))
+            .await
+            .unwrap(),
+        "fallback"
+    );
     // An invalid request is the caller's problem: it goes through.
     let benign = answer(&fallback, Error::new(ErrorKind::InvalidRequest)).await;
     assert_eq!(benign.unwrap_err().kind(), ErrorKind::InvalidRequest);
@@ -74,8 +108,18 @@ async fn on_kinds_answers_only_the_kinds_named() {
         .on_kinds([ErrorKind::CircuitOpen, ErrorKind::Timeout])
         .build()
         .unwrap();
-    assert_eq!(answer(&fallback, Error::new(ErrorKind::Timeout)).await.unwrap(), "fallback");
-    assert_eq!(answer(&fallback, Error::new(ErrorKind::CircuitOpen)).await.unwrap(), "fallback");
+    assert_eq!(
+        answer(&fallback, Error::new(ErrorKind::Timeout))
+            .await
+            .unwrap(),
+        "fallback"
+    );
+    assert_eq!(
+        answer(&fallback, Error::new(ErrorKind::CircuitOpen))
+            .await
+            .unwrap(),
+        "fallback"
+    );
     let through = answer(&fallback, Error::new(ErrorKind::BulkheadFull)).await;
     assert_eq!(through.unwrap_err().kind(), ErrorKind::BulkheadFull);
     // A foreign error is `Inner`.
@@ -84,7 +128,12 @@ async fn on_kinds_answers_only_the_kinds_named() {
         .on_kinds([ErrorKind::Inner])
         .build()
         .unwrap();
-    assert_eq!(io.run((), async { Err(std::io::Error::other("reset")) }).await.unwrap(), 0);
+    assert_eq!(
+        io.run((), async { Err(std::io::Error::other("reset")) })
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -98,16 +147,33 @@ async fn on_classes_answers_only_the_classes_named_whatever_their_hint() {
     assert!(answer(&fallback, permanent).await.is_err());
     // Benign failures may be chosen explicitly.
     let benign = builder().on_classes([Class::Benign]).build().unwrap();
-    assert_eq!(answer(&benign, Error::new(ErrorKind::InvalidRequest)).await.unwrap(), "fallback");
+    assert_eq!(
+        answer(&benign, Error::new(ErrorKind::InvalidRequest))
+            .await
+            .unwrap(),
+        "fallback"
+    );
 }
 
 #[tokio::test]
 async fn on_rejections_answers_only_when_the_operation_was_never_called() {
     let fallback = builder().on_rejections().build().unwrap();
-    assert_eq!(answer(&fallback, Error::new(ErrorKind::BulkheadFull)).await.unwrap(), "fallback");
+    assert_eq!(
+        answer(&fallback, Error::new(ErrorKind::BulkheadFull))
+            .await
+            .unwrap(),
+        "fallback"
+    );
     let ran = Error::new(ErrorKind::DeadlineExceeded).during_call();
-    assert_eq!(answer(&fallback, ran).await.unwrap_err().kind(), ErrorKind::DeadlineExceeded);
-    assert!(answer(&fallback, Error::new(ErrorKind::Inner)).await.is_err());
+    assert_eq!(
+        answer(&fallback, ran).await.unwrap_err().kind(),
+        ErrorKind::DeadlineExceeded
+    );
+    assert!(
+        answer(&fallback, Error::new(ErrorKind::Inner))
+            .await
+            .is_err()
+    );
     // A primitive's rejection around the operation, not only inside it.
     let answered = fallback
         .guard((), TransientErrors, async {
@@ -125,5 +191,9 @@ async fn on_a_predicate_answers_what_it_accepts() {
         .unwrap();
     let tagged = Error::new(ErrorKind::Inner).with_field("tenant", "acme");
     assert_eq!(answer(&fallback, tagged).await.unwrap(), "fallback");
-    assert!(answer(&fallback, Error::new(ErrorKind::Inner)).await.is_err());
+    assert!(
+        answer(&fallback, Error::new(ErrorKind::Inner))
+            .await
+            .is_err()
+    );
 }

@@ -19,7 +19,16 @@ async fn the_first_success_wins_and_the_slow_attempt_is_dropped_at_once() {
     let start = Instant::now();
     let winner = hedge
         .run(|| {
-            let call = backend.call(|n| if n == 0 { Duration::from_secs(5) } else { 5 * MS }, |_| false);
+            let call = backend.call(
+                |n| {
+                    if n == 0 {
+                        Duration::from_secs(5)
+                    } else {
+                        5 * MS
+                    }
+                },
+                |_| false,
+            );
             // Each attempt holds a bulkhead permit while it runs.
             let guarded = bulkhead.guard(outcome::lift(call));
             async move { guarded.await.and_then(|result| result) }
@@ -27,8 +36,16 @@ async fn the_first_success_wins_and_the_slow_attempt_is_dropped_at_once() {
         .await
         .unwrap();
     assert_eq!(winner, 1, "the hedge answered");
-    assert_eq!(start.elapsed(), 25 * MS, "hedge sent at 20 ms, answered 5 ms later");
-    assert_eq!(backend.live(), 0, "the first attempt was dropped with the answer");
+    assert_eq!(
+        start.elapsed(),
+        25 * MS,
+        "hedge sent at 20 ms, answered 5 ms later"
+    );
+    assert_eq!(
+        backend.live(),
+        0,
+        "the first attempt was dropped with the answer"
+    );
     assert_eq!(bulkhead.in_flight(), 0, "and its permit released");
     assert_eq!(backend.calls(), 2);
     let snapshot = hedge.snapshot();
@@ -59,12 +76,18 @@ async fn hedges_go_out_one_delay_apart_up_to_max_hedges() {
     let answer = hedge
         .run(|| {
             started.lock().unwrap().push(start.elapsed());
-            backend.call(|n| if n == 3 { MS } else { Duration::from_secs(1) }, |_| false)
+            backend.call(
+                |n| if n == 3 { MS } else { Duration::from_secs(1) },
+                |_| false,
+            )
         })
         .await
         .unwrap();
     assert_eq!(answer, 3, "the third hedge answered");
-    assert_eq!(*started.lock().unwrap(), [Duration::ZERO, 10 * MS, 20 * MS, 30 * MS]);
+    assert_eq!(
+        *started.lock().unwrap(),
+        [Duration::ZERO, 10 * MS, 20 * MS, 30 * MS]
+    );
     assert_eq!(start.elapsed(), 31 * MS);
     assert_eq!(backend.live(), 0);
 }
@@ -102,7 +125,11 @@ async fn when_every_attempt_fails_the_last_failure_ends_the_call_with_the_hedges
         .run(|| backend.call(|n| if n == 0 { 30 * MS } else { 5 * MS }, |_| true))
         .await
         .unwrap_err();
-    assert_eq!(err.field("call"), Some(&FieldValue::U64(0)), "the last to fail: {err}");
+    assert_eq!(
+        err.field("call"),
+        Some(&FieldValue::U64(0)),
+        "the last to fail: {err}"
+    );
     assert_eq!(err.field("hedges"), Some(&FieldValue::U64(1)));
 }
 
@@ -148,10 +175,24 @@ async fn an_empty_budget_never_cancels_a_hedge_in_flight() {
     budget.deposit();
     let backend = Backend::default();
     let answer = hedge
-        .run(|| backend.call(|n| if n == 0 { Duration::from_secs(1) } else { 40 * MS }, |_| false))
+        .run(|| {
+            backend.call(
+                |n| {
+                    if n == 0 {
+                        Duration::from_secs(1)
+                    } else {
+                        40 * MS
+                    }
+                },
+                |_| false,
+            )
+        })
         .await
         .unwrap();
-    assert_eq!(answer, 1, "the hedge sent before the budget ran dry answered");
+    assert_eq!(
+        answer, 1,
+        "the hedge sent before the budget ran dry answered"
+    );
     let snapshot = hedge.snapshot();
     assert_eq!((snapshot.sent, snapshot.refused, snapshot.won), (1, 1, 1));
     assert_eq!(backend.calls(), 2);
@@ -173,7 +214,11 @@ async fn no_hedge_goes_out_past_the_deadline_and_the_call_ends_at_it() {
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
     assert!(!err.is_rejection(), "attempts were running");
     assert_eq!(start.elapsed(), 30 * MS);
-    assert_eq!(backend.calls(), 2, "one hedge at 20 ms; the next (40 ms) is past the deadline");
+    assert_eq!(
+        backend.calls(),
+        2,
+        "one hedge at 20 ms; the next (40 ms) is past the deadline"
+    );
     assert_eq!(backend.live(), 0);
 }
 
@@ -201,10 +246,16 @@ async fn a_percentile_delay_waits_for_min_samples_then_follows_the_latencies() {
         .unwrap();
     let backend = Backend::default();
     for _ in 0..9 {
-        hedge.run(|| backend.call(|_| 40 * MS, |_| false)).await.unwrap();
+        hedge
+            .run(|| backend.call(|_| 40 * MS, |_| false))
+            .await
+            .unwrap();
     }
     assert_eq!(hedge.delay(), None, "nine samples: no delay yet");
-    hedge.run(|| backend.call(|_| 40 * MS, |_| false)).await.unwrap();
+    hedge
+        .run(|| backend.call(|_| 40 * MS, |_| false))
+        .await
+        .unwrap();
     let delay = hedge.delay().unwrap();
     assert!(delay > 40 * MS && delay <= 50 * MS, "{delay:?}");
     assert_eq!(hedge.snapshot().sent, 0);
@@ -212,11 +263,25 @@ async fn a_percentile_delay_waits_for_min_samples_then_follows_the_latencies() {
     // A call slower than the median now gets a hedge.
     let start = Instant::now();
     hedge
-        .run(|| backend.call(|n| if n == 10 { Duration::from_secs(1) } else { 40 * MS }, |_| false))
+        .run(|| {
+            backend.call(
+                |n| {
+                    if n == 10 {
+                        Duration::from_secs(1)
+                    } else {
+                        40 * MS
+                    }
+                },
+                |_| false,
+            )
+        })
         .await
         .unwrap();
     // The timer wheel fires on the next whole millisecond.
     let took = start.elapsed();
-    assert!(took >= delay + 40 * MS && took <= delay + 41 * MS, "{took:?}");
+    assert!(
+        took >= delay + 40 * MS && took <= delay + 41 * MS,
+        "{took:?}"
+    );
     assert_eq!(hedge.snapshot().sent, 1);
 }

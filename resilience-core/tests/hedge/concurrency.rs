@@ -22,7 +22,8 @@ async fn concurrent_hedged_calls_release_every_losing_attempt_and_permit() {
                 let took = Duration::from_micros((task * 7 + call * 13) % 15 * 100);
                 hedge
                     .run(|| {
-                        let attempt = bulkhead.guard(outcome::lift(backend.call(|_| took, |_| false)));
+                        let attempt =
+                            bulkhead.guard(outcome::lift(backend.call(|_| took, |_| false)));
                         async move { attempt.await.and_then(|result| result) }
                     })
                     .await

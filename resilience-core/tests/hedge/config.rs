@@ -37,7 +37,9 @@ fn defaults_hedge_once_at_the_95th_percentile_with_a_budget() {
 async fn the_registry_shares_a_policy_by_name_and_lists_its_snapshot() {
     let registry = Registry::new();
     let hedge = registry
-        .hedge("search", |b| b.delay(Duration::from_millis(30)).max_hedges(2))
+        .hedge("search", |b| {
+            b.delay(Duration::from_millis(30)).max_hedges(2)
+        })
         .unwrap();
     let same = registry.hedge("search", |b| b.max_hedges(5)).unwrap();
     assert!(hedge.same_as(&same));

@@ -11,7 +11,11 @@ use crate::support::{Backend, MS};
 
 /// One call in twenty (5%) takes a second; the rest 10 ms.
 fn slow_one_in_twenty(n: usize) -> Duration {
-    if n % 20 == 0 { Duration::from_secs(1) } else { 10 * MS }
+    if n % 20 == 0 {
+        Duration::from_secs(1)
+    } else {
+        10 * MS
+    }
 }
 
 /// The `q` quantile of `samples` (nearest rank).
@@ -125,7 +129,10 @@ async fn the_budget_bounds_extra_calls_against_a_backend_that_always_fails_slowl
                     .run(|| backend.call(|_| 50 * MS, |_| true))
                     .await
                     .unwrap_err();
-                assert!(err.field("call").is_some(), "the backend's own error: {err}");
+                assert!(
+                    err.field("call").is_some(),
+                    "the backend's own error: {err}"
+                );
             }
         });
     }

@@ -14,7 +14,11 @@ async fn hedges_sent_won_and_refused_are_counted_under_the_policy_name() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     // Room for one hedge.
-    let budget = RetryBudget::builder().ratio(1.0).min_per_sec(0).build().unwrap();
+    let budget = RetryBudget::builder()
+        .ratio(1.0)
+        .min_per_sec(0)
+        .build()
+        .unwrap();
     let hedge = metrics::with_local_recorder(&recorder, || {
         Hedge::builder()
             .name("search")
@@ -26,7 +30,18 @@ async fn hedges_sent_won_and_refused_are_counted_under_the_policy_name() {
     });
     let backend = Backend::default();
     hedge
-        .run(|| backend.call(|n| if n == 0 { Duration::from_secs(1) } else { 50 * MS }, |_| false))
+        .run(|| {
+            backend.call(
+                |n| {
+                    if n == 0 {
+                        Duration::from_secs(1)
+                    } else {
+                        50 * MS
+                    }
+                },
+                |_| false,
+            )
+        })
         .await
         .unwrap();
     let mut seen = Vec::new();

@@ -49,7 +49,9 @@ impl Catalog {
 #[tokio::test(start_paused = true)]
 async fn a_named_policy_is_shared_from_the_registry() {
     let hedge = Registry::global()
-        .hedge("catalog", |b| b.delay(Duration::from_millis(30)).no_budget())
+        .hedge("catalog", |b| {
+            b.delay(Duration::from_millis(30)).no_budget()
+        })
         .unwrap();
     let start = Instant::now();
     assert_eq!(Catalog.item(3).await.unwrap(), 3);
@@ -59,10 +61,13 @@ async fn a_named_policy_is_shared_from_the_registry() {
 
 static RETRIED: Calls = Calls::new();
 
-#[resilient(retry(attempts = 2, base = "10ms", jitter = "none"), hedge(delay = "20ms"))]
+#[resilient(
+    retry(attempts = 2, base = "10ms", jitter = "none"),
+    hedge(delay = "20ms")
+)]
 async fn flaky_then_slow() -> Result<u32, AppError> {
     match RETRIED.hit() {
-        1 => Err(AppError::Failed("reset")),       // retried after 10 ms
+        1 => Err(AppError::Failed("reset")), // retried after 10 ms
         2 => {
             sleep(Duration::from_secs(1)).await; // hedged after 20 ms
             Ok(2)
@@ -98,7 +103,11 @@ async fn price(took: u64, fail: bool) -> Result<u32, AppError> {
 
 #[tokio::test(start_paused = true)]
 async fn the_fallback_answers_the_failures_it_chose_and_nothing_else() {
-    assert_eq!(price(10, false).await.unwrap(), 100, "a success is left alone");
+    assert_eq!(
+        price(10, false).await.unwrap(),
+        100,
+        "a success is left alone"
+    );
     assert_eq!(price(60, false).await.unwrap(), 0, "a timeout is answered");
     let err = price(10, true).await.unwrap_err();
     assert!(matches!(err, AppError::Failed("no price")), "{err:?}");
@@ -131,6 +140,10 @@ async fn headline() -> Result<String, AppError> {
 async fn a_fallback_from_a_function_answers_a_passed_deadline_with_the_last_success() {
     assert_eq!(headline().await.unwrap(), "markets up");
     let start = Instant::now();
-    assert_eq!(headline().await.unwrap(), "markets up", "the deadline passed: stale");
+    assert_eq!(
+        headline().await.unwrap(),
+        "markets up",
+        "the deadline passed: stale"
+    );
     assert_eq!(start.elapsed(), Duration::from_millis(100));
 }

@@ -24,7 +24,13 @@ pin_project! {
 
 impl<F, T, K, C, M> ResponseFuture<F, T, K, C, M> {
     #[inline(always)]
-    pub(crate) fn new(fallback: Fallback<T, Error, K>, key: K, classifier: C, call: F, mark: M) -> Self {
+    pub(crate) fn new(
+        fallback: Fallback<T, Error, K>,
+        key: K,
+        classifier: C,
+        call: F,
+        mark: M,
+    ) -> Self {
         Self {
             guarded: Guarded::new(fallback, key, classifier, outcome::wrap(call)),
             mark,

@@ -70,7 +70,10 @@ impl<T, K, C, F, M> FallbackLayer<T, K, C, F, M> {
     ///
     /// If `name` is not a valid header name: a programming error, caught by the first test
     /// that builds the layer.
-    pub fn header(self, name: impl TryInto<HeaderName, Error: fmt::Debug>) -> FallbackLayer<T, K, C, F, Header> {
+    pub fn header(
+        self,
+        name: impl TryInto<HeaderName, Error: fmt::Debug>,
+    ) -> FallbackLayer<T, K, C, F, Header> {
         let name = name.try_into().expect("a valid header name");
         self.mark(Header(name))
     }
@@ -87,7 +90,9 @@ impl<T, K, C: Clone, F: Clone, M: Clone> Clone for FallbackLayer<T, K, C, F, M> 
     }
 }
 
-impl<T, K, C: fmt::Debug, F: fmt::Debug, M: fmt::Debug> fmt::Debug for FallbackLayer<T, K, C, F, M> {
+impl<T, K, C: fmt::Debug, F: fmt::Debug, M: fmt::Debug> fmt::Debug
+    for FallbackLayer<T, K, C, F, M>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FallbackLayer")
             .field("fallback", &self.fallback)

@@ -64,7 +64,8 @@ impl<B> Service<Request<B>> for Backend {
     }
 }
 
-fn coalescer() -> Coalescer<HttpKeyOf, Result<Response<String>, resilience_tower::coalesce::SharedError>> {
+fn coalescer()
+-> Coalescer<HttpKeyOf, Result<Response<String>, resilience_tower::coalesce::SharedError>> {
     Coalescer::builder().name("pages").build().unwrap()
 }
 
@@ -97,7 +98,13 @@ async fn a_thousand_identical_gets_at_once_make_one_inner_call() {
 async fn posts_and_requests_of_different_clients_are_not_coalesced() {
     let (backend, _open) = Backend::new(true);
     let svc = CoalesceLayer::new(coalescer()).layer(backend.clone());
-    let post = || Request::builder().method(Method::POST).uri("/orders").body(()).unwrap();
+    let post = || {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/orders")
+            .body(())
+            .unwrap()
+    };
     let as_user = |user: &str| {
         Request::get("/me")
             .header("authorization", format!("Bearer {user}"))
@@ -110,7 +117,11 @@ async fn posts_and_requests_of_different_clients_are_not_coalesced() {
         svc.clone().oneshot(as_user("alice")),
         svc.clone().oneshot(as_user("bob")),
     );
-    assert_ne!(c.unwrap().body(), d.unwrap().body(), "alice and bob each got their own");
+    assert_ne!(
+        c.unwrap().body(),
+        d.unwrap().body(),
+        "alice and bob each got their own"
+    );
     assert!(a.is_ok() && b.is_ok());
     assert_eq!(backend.calls(), 4);
 }
@@ -154,6 +165,10 @@ async fn a_follower_takes_over_with_its_own_request_when_the_leader_is_cancelled
         .expect("the follower does not hang")
         .unwrap()
         .unwrap();
-    assert_eq!(answer.body(), "/page from call 1", "the follower's own call");
+    assert_eq!(
+        answer.body(),
+        "/page from call 1",
+        "the follower's own call"
+    );
     assert_eq!(backend.calls(), 2);
 }

@@ -50,12 +50,31 @@ async fn a_5xx_is_answered_and_marked_and_a_success_is_left_alone() {
     let layer = FallbackLayer::new(fallback)
         .classifier(HttpStatus::new())
         .header(FALLBACK_HEADER);
-    let ok = layer.layer(upstream(&[200])).oneshot(Request::new(())).await.unwrap();
+    let ok = layer
+        .layer(upstream(&[200]))
+        .oneshot(Request::new(()))
+        .await
+        .unwrap();
     assert_eq!((ok.status(), ok.body().as_str()), (StatusCode::OK, "/ #0"));
-    assert!(ok.headers().get(FALLBACK_HEADER).is_none(), "a fresh answer is not marked");
-    let not_found = layer.layer(upstream(&[404])).oneshot(Request::new(())).await.unwrap();
-    assert_eq!(not_found.status(), StatusCode::NOT_FOUND, "a 404 is an answer, not an outage");
-    let down = layer.layer(upstream(&[503])).oneshot(Request::new(())).await.unwrap();
+    assert!(
+        ok.headers().get(FALLBACK_HEADER).is_none(),
+        "a fresh answer is not marked"
+    );
+    let not_found = layer
+        .layer(upstream(&[404]))
+        .oneshot(Request::new(()))
+        .await
+        .unwrap();
+    assert_eq!(
+        not_found.status(),
+        StatusCode::NOT_FOUND,
+        "a 404 is an answer, not an outage"
+    );
+    let down = layer
+        .layer(upstream(&[503]))
+        .oneshot(Request::new(()))
+        .await
+        .unwrap();
     assert_eq!(down.body(), "fallback for 503");
     assert_eq!(down.headers()[FALLBACK_HEADER], "computed");
 }
@@ -85,10 +104,18 @@ async fn stale_answers_are_kept_per_request_key_within_their_max_age() {
     let b = svc.clone().oneshot(get("/b")).await.unwrap();
     assert_eq!(b.body(), "/b #1", "each path gets its own last answer");
     let c = svc.clone().oneshot(get("/c")).await.unwrap();
-    assert_eq!(c.status(), StatusCode::SERVICE_UNAVAILABLE, "nothing kept for /c");
+    assert_eq!(
+        c.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "nothing kept for /c"
+    );
     tokio::time::advance(Duration::from_secs(61)).await;
     let old = svc.oneshot(get("/a")).await.unwrap();
-    assert_eq!(old.status(), StatusCode::SERVICE_UNAVAILABLE, "past its max age");
+    assert_eq!(
+        old.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "past its max age"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -110,9 +137,17 @@ async fn rejections_of_a_layer_below_are_answered_and_errors_of_the_upstream_are
             Ok(n)
         }));
     let held = bulkhead.try_acquire().unwrap();
-    assert_eq!(svc.clone().oneshot(7).await.unwrap(), 0, "shed by the full bulkhead: answered");
+    assert_eq!(
+        svc.clone().oneshot(7).await.unwrap(),
+        0,
+        "shed by the full bulkhead: answered"
+    );
     drop(held);
     assert_eq!(svc.clone().oneshot(7).await.unwrap(), 7);
     let err = svc.oneshot(13).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Inner, "the upstream's own failure goes through");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Inner,
+        "the upstream's own failure goes through"
+    );
 }

@@ -57,11 +57,7 @@ impl Upstream {
 }
 
 fn layer() -> HttpHedgeLayer {
-    let hedge = Hedge::builder()
-        .delay(10 * MS)
-        .no_budget()
-        .build()
-        .unwrap();
+    let hedge = Hedge::builder().delay(10 * MS).no_budget().build().unwrap();
     HttpHedgeLayer::new(hedge)
 }
 
@@ -77,7 +73,10 @@ fn request(method: Method, body: &'static str) -> Request<Full<Bytes>> {
 async fn a_put_is_hedged_and_both_attempts_send_the_same_bytes() {
     let upstream = Upstream::default();
     let svc = layer().layer(upstream.clone());
-    let response = svc.oneshot(request(Method::PUT, "{\"qty\":3}")).await.unwrap();
+    let response = svc
+        .oneshot(request(Method::PUT, "{\"qty\":3}"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.into_body(), "attempt 2");
     let sent = Bytes::from_static(b"{\"qty\":3}");
@@ -89,13 +88,19 @@ async fn a_post_is_sent_once_unless_opted_in_or_carrying_an_idempotency_key() {
     let upstream = Upstream::default();
     let svc = layer().layer(upstream.clone());
     let response = svc.oneshot(request(Method::POST, "charge")).await.unwrap();
-    assert_eq!(response.into_body(), "attempt 1", "waited for the one attempt");
+    assert_eq!(
+        response.into_body(),
+        "attempt 1",
+        "waited for the one attempt"
+    );
     assert_eq!(upstream.bodies().len(), 1);
 
     let upstream = Upstream::default();
     let svc = layer().layer(upstream.clone());
     let mut keyed = request(Method::POST, "charge");
-    keyed.headers_mut().insert("idempotency-key", "k-1".parse().unwrap());
+    keyed
+        .headers_mut()
+        .insert("idempotency-key", "k-1".parse().unwrap());
     assert_eq!(svc.oneshot(keyed).await.unwrap().into_body(), "attempt 2");
 
     let upstream = Upstream::default();
@@ -111,7 +116,10 @@ async fn a_post_is_sent_once_unless_opted_in_or_carrying_an_idempotency_key() {
 async fn a_body_over_the_cap_is_sent_once_whole_and_not_hedged() {
     let upstream = Upstream::default();
     let svc = layer().max_body(4).layer(upstream.clone());
-    let response = svc.oneshot(request(Method::PUT, "more than four")).await.unwrap();
+    let response = svc
+        .oneshot(request(Method::PUT, "more than four"))
+        .await
+        .unwrap();
     assert_eq!(response.into_body(), "attempt 1");
     assert_eq!(upstream.bodies(), [Bytes::from_static(b"more than four")]);
 }

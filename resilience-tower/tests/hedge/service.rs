@@ -77,15 +77,33 @@ impl Service<&'static str> for Replicas {
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_call_is_hedged_with_a_replay_after_readiness_and_the_loser_dropped() {
-    let replicas = Replicas::new(|n| if n == 0 { Duration::from_secs(3) } else { 5 * MS });
+    let replicas = Replicas::new(|n| {
+        if n == 0 {
+            Duration::from_secs(3)
+        } else {
+            5 * MS
+        }
+    });
     let svc = HedgeLayer::new(hedge(20 * MS, 1)).layer(replicas.clone());
     let start = Instant::now();
     let (n, echoed) = svc.oneshot("query").await.unwrap();
-    assert_eq!((n, echoed), (1, "query"), "the hedge answered, with the same request");
+    assert_eq!(
+        (n, echoed),
+        (1, "query"),
+        "the hedge answered, with the same request"
+    );
     assert_eq!(start.elapsed(), 25 * MS);
     assert_eq!(replicas.calls.load(Ordering::SeqCst), 2);
-    assert_eq!(replicas.ready.load(Ordering::SeqCst), 2, "readiness before each attempt");
-    assert_eq!(replicas.live.load(Ordering::SeqCst), 0, "the slow call was dropped");
+    assert_eq!(
+        replicas.ready.load(Ordering::SeqCst),
+        2,
+        "readiness before each attempt"
+    );
+    assert_eq!(
+        replicas.live.load(Ordering::SeqCst),
+        0,
+        "the slow call was dropped"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -19,7 +19,8 @@ pub(super) fn comparisons() -> Vec<Comparison> {
         .value(0)
         .build()
         .expect("a valid fallback");
-    let tower_resilience = tower_resilience::fallback::FallbackLayer::<u64, u64, Infallible>::value(0);
+    let tower_resilience =
+        tower_resilience::fallback::FallbackLayer::<u64, u64, Infallible>::value(0);
     vec![
         Comparison::new("fallback/layer success")
             .zero_alloc()
