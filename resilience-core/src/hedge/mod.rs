@@ -48,7 +48,8 @@
 //! # What happens in a call
 //!
 //! 1. The first attempt starts. If it answers on its first poll (a cache hit), that is
-//!    the whole call: no clock read, no timer.
+//!    the whole call: no timer, no allocation, no clock read (but the budget's, on one
+//!    deposit in sixteen).
 //! 2. Otherwise a timer is armed for the **delay**: fixed ([`delay`](HedgeBuilder::delay)),
 //!    or the [`percentile`](HedgeBuilder::percentile) of the attempt latencies seen over a
 //!    sliding [`window`](HedgeBuilder::window) (a lock-free histogram; until it holds
