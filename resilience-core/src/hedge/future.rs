@@ -253,7 +253,9 @@ impl<P: Borrow<Hedge>, A: Attempts> Proj<'_, P, A> {
             self.first.as_mut().set(None);
             self.hedges.clear();
         }
-        self.timer.as_mut().disarm();
+        if self.armed.take().is_some() {
+            self.timer.as_mut().disarm();
+        }
         if by_hedge {
             self.hedge().won();
         }
