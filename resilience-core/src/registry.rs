@@ -34,7 +34,9 @@
 //! attribute uses), and lists all of them for a health endpoint.
 //!
 //! Retry budgets are shared by name as well ([`Registry::retry_budget`]), so that
-//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget.
+//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget, and
+//! so are hedging policies ([`Registry::hedge`]), so that the calls to one dependency
+//! share one latency window.
 //!
 //! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
 //! instead of looking a name up on every call.

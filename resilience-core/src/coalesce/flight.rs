@@ -2,6 +2,7 @@
 //! part in it, given up on drop whatever happens to the request.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -122,24 +123,29 @@ impl<K: Hash + Eq + Clone, V: Clone> Place<K, V> {
         let role = match key {
             None => Role::Alone,
             Some(key) => {
-                let mut flights = shared.lock();
-                if let Some(flight) = flights.map.get(&key) {
-                    flight.lock().waiting += 1;
-                    let flight = Arc::clone(flight);
-                    Role::Following {
-                        key,
-                        flight,
-                        slot: None,
+                let mut guard = shared.lock();
+                let flights = &mut *guard;
+                let full = flights.map.len() >= shared.max_keys;
+                // One lookup whichever way it goes.
+                match flights.map.entry(key.clone()) {
+                    Entry::Occupied(found) => {
+                        let flight = found.get();
+                        flight.lock().waiting += 1;
+                        Role::Following {
+                            key,
+                            flight: Arc::clone(flight),
+                            slot: None,
+                        }
                     }
-                } else if flights.map.len() >= shared.max_keys {
-                    Role::Alone
-                } else {
-                    let flight = flights
-                        .spare
-                        .pop()
-                        .unwrap_or_else(|| Arc::new(Flight::new()));
-                    flights.map.insert(key.clone(), Arc::clone(&flight));
-                    Role::Leading { key, flight }
+                    Entry::Vacant(_) if full => Role::Alone,
+                    Entry::Vacant(free) => {
+                        let flight = flights
+                            .spare
+                            .pop()
+                            .unwrap_or_else(|| Arc::new(Flight::new()));
+                        free.insert(Arc::clone(&flight));
+                        Role::Leading { key, flight }
+                    }
                 }
             }
         };
@@ -163,12 +169,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Place<K, V> {
             return;
         };
         let mut flights = self.shared.lock();
-        if flights
-            .map
-            .get(&key)
-            .is_some_and(|f| Arc::ptr_eq(f, &flight))
+        // The entry is this call's while it leads; a takeover keeps the same flight.
+        if let Some(other) = flights.map.remove(&key)
+            && !Arc::ptr_eq(&other, &flight)
         {
-            flights.map.remove(&key);
+            flights.map.insert(key, other);
         }
         let mut state = flight.lock();
         if state.waiting > 0 {
