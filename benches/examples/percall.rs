@@ -319,51 +319,6 @@ fn main() {
                 matches!(fut.poll(&mut cx), Poll::Ready(Ok(_)))
             });
         }
-        "sizes" => {
-            let mut s = RetryLayer::new(policy(true)).layer(Echo);
-            let f = s.call(7u64);
-            println!("retry ResponseFuture: {}", std::mem::size_of_val(&f));
-            println!("Sleep: {}", std::mem::size_of::<tokio::time::Sleep>());
-            let p = policy(true);
-            let f = p.run(|| async move { Ok::<u64, Infallible>(7) });
-            println!("run future: {}", std::mem::size_of_val(&f));
-            let b = breaker();
-            let f = b.call(async move { Ok::<u64, Infallible>(7) });
-            println!("breaker call future: {}", std::mem::size_of_val(&f));
-            let f = macro_full(7);
-            println!("macro full future: {}", std::mem::size_of_val(&f));
-            let f = macro_retry(7);
-            println!("macro retry future: {}", std::mem::size_of_val(&f));
-            use resilience_benches::compare::suites::HttpEcho;
-            let mut bh = BulkheadLayer::new(bulkhead()).layer(HttpEcho);
-            println!("bulkhead fut: {}", std::mem::size_of_val(&bh.call(plain())));
-            let mut cb = CircuitBreakerLayer::new(breaker())
-                .layer(BulkheadLayer::new(bulkhead()).layer(HttpEcho));
-            println!(
-                "cb+bulkhead fut: {}",
-                std::mem::size_of_val(&cb.call(plain()))
-            );
-            let mut rt = RetryLayer::new(policy(true)).layer(
-                CircuitBreakerLayer::new(breaker())
-                    .layer(BulkheadLayer::new(bulkhead()).layer(HttpEcho)),
-            );
-            println!(
-                "retry+cb+bulkhead fut: {}",
-                std::mem::size_of_val(&rt.call(plain()))
-            );
-            let deadline = DeadlineLayer::builder()
-                .default_timeout(Duration::from_secs(1))
-                .request_extension(false)
-                .build()
-                .unwrap();
-            let mut s = deadline.layer(
-                RetryLayer::new(policy(true)).layer(
-                    CircuitBreakerLayer::new(breaker())
-                        .layer(BulkheadLayer::new(bulkhead()).layer(HttpEcho)),
-                ),
-            );
-            println!("full fut: {}", std::mem::size_of_val(&s.call(plain())));
-        }
         _ => {
             for case in CASES {
                 println!("{case}");

@@ -2,6 +2,7 @@
 //! with `cargo bench -p resilience-benches`.
 
 pub mod compare;
+pub mod macros;
 pub mod peers;
 
 /// Counting allocations: each bench binary installs the counter as its global allocator

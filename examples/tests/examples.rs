@@ -54,7 +54,13 @@ fn idempotent_payments_charges_once_per_key_or_skips_without_redis() {
 }
 
 #[test]
-fn quickstart_answers_a_refused_call_with_503() {
+fn quickstart_opens_its_breaker_refuses_with_503_and_retry_after_then_recovers() {
     let out = run(env!("CARGO_BIN_EXE_quickstart"));
-    assert!(out.contains("503"), "{out}");
+    assert!(out.contains("Retry-After"), "{out}");
+    assert!(out.contains("circuit_open"), "{out}");
+    assert!(out.contains("breaker Closed: GET /charge -> 200"), "{out}");
+    assert!(
+        out.contains("the handler ran 4 times for 7 requests"),
+        "{out}"
+    );
 }

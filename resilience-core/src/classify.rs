@@ -27,12 +27,12 @@
 //! the innermost layer that sees the raw result and travels upward inside
 //! [`Error`], so outer layers do not judge again.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{BoxError, Error};
+use crate::Error;
+use crate::error::find;
 
 /// What an outcome means for retries and circuit breakers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -151,15 +151,10 @@ impl<Res, E: 'static> Classify<Res, E> for TransientErrors {
 }
 
 /// The class of an error: the [`effective_class`](crate::Error::effective_class) of a
-/// [`resilience_core::Error`](crate::Error) (also inside a [`BoxError`]), else plain
+/// [`resilience_core::Error`](crate::Error) (also inside a [`BoxError`](crate::BoxError)), else plain
 /// `Transient`.
 pub fn error_class<E: 'static>(err: &E) -> Class {
-    let err: &dyn Any = err;
-    let found = err.downcast_ref::<Error>().or_else(|| {
-        err.downcast_ref::<BoxError>()
-            .and_then(|b| b.downcast_ref::<Error>())
-    });
-    found.map_or(Class::TRANSIENT, Error::effective_class)
+    find(err).map_or(Class::TRANSIENT, Error::effective_class)
 }
 
 /// A classifier made from a closure; see [`from_fn`].
@@ -193,7 +188,7 @@ impl<F> fmt::Debug for FnClassifier<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use crate::{BoxError, ErrorKind};
 
     #[test]
     fn classify_is_object_safe() {

@@ -5,10 +5,13 @@
 //! - [`Error`]: the one error type, with an [`ErrorKind`], structured context and
 //!   [`is_rejection`](Error::is_rejection);
 //! - [`classify`]: what an outcome means for retries and breakers ([`Class`]);
+//! - [`outcome`]: [`Outcome`](outcome::Outcome), what every guarded future takes in and
+//!   gives back (the operation's own result, or a primitive's error);
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreaker`], lock-free on its closed path;
 //! - [`retry`]: bounded retries ([`retry::RetryPolicy`], [`retry::RetryBudget`]);
 //! - [`deadline`](mod@deadline): an absolute [`Deadline`], ambient per task, enforced and
 //!   propagated (`grpc-timeout` and millisecond codecs);
+//! - [`timeout`](mod@timeout): a time limit per attempt;
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
 //! - [`coalesce`]: identical requests in flight share one call ([`coalesce::Coalescer`]);
 //! - [`fallback`]: a value, a computed answer or the last success in place of a failure
@@ -54,6 +57,19 @@
 //! assert!(shed.is_rejection());
 //! # }
 //! ```
+//!
+//! # The shape of a primitive
+//!
+//! Each primitive's logic lives once, in its module: a handle (cheap to clone, built by a
+//! validated builder, nameable in the [`Registry`]) and a *guarded future* that does the
+//! primitive's work around an operation — [`circuit_breaker::Guarded`] (admission,
+//! classification, recording), [`bulkhead::Guarded`] (a permit, or a place in the queue),
+//! [`retry::Retrying`] (the loop), [`deadline::Enforce`] and [`timeout::Timeout`] (a
+//! lazily armed timer). The functions you call ([`CircuitBreaker::call`],
+//! [`RetryPolicy::run`](retry::RetryPolicy::run), ...) are these futures; the tower layers
+//! of `resilience-tower` wrap them, adding only what a service needs (readiness, request
+//! replay, headers); `#[resilient]` nests them. A new primitive is written once and
+//! appears in all three places by composition.
 //!
 //! The HTTP side (problem+json responses, classification by status code, `Retry-After`)
 //! lives in the `resilience-tower` crate.

@@ -255,3 +255,41 @@ where
         Poll::Ready((this.map)(output))
     }
 }
+
+pin_project! {
+    /// A future made by `make` when first polled: keeps the public calls
+    /// (`CircuitBreaker::call`, `RetryPolicy::run`, ...) lazy, as futures are, while the
+    /// guarded futures they are made of decide when they are made.
+    #[project = LazyProj]
+    pub(crate) enum Lazy<M, F> {
+        Waiting { make: Option<M> },
+        Running { #[pin] future: F },
+    }
+}
+
+impl<M, F> Lazy<M, F> {
+    #[inline(always)]
+    pub(crate) fn new(make: M) -> Self {
+        Lazy::Waiting { make: Some(make) }
+    }
+}
+
+impl<M, F> Future for Lazy<M, F>
+where
+    M: FnOnce() -> F,
+    F: Future,
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if let LazyProj::Waiting { make } = self.as_mut().project() {
+            let make = make.take().expect("`Lazy` polled after completion");
+            self.set(Lazy::Running { future: make() });
+        }
+        match self.project() {
+            LazyProj::Running { future } => future.poll(cx),
+            LazyProj::Waiting { .. } => unreachable!("made above"),
+        }
+    }
+}

@@ -25,7 +25,6 @@
 //! | name | type | labels | meaning |
 //! |---|---|---|---|
 //! | `resilience_calls_total` | counter | `primitive`, `name`, `outcome` | calls through a primitive, by outcome |
-//! | `resilience_call_duration_seconds` | histogram | `primitive`, `name`, `outcome` | duration of protected calls |
 //! | `resilience_circuit_state` | gauge | `name` | 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled |
 //! | `resilience_circuit_transitions_total` | counter | `name`, `from`, `to` | breaker state changes |
 //! | `resilience_retry_attempts_total` | counter | `name`, `outcome` | attempts made by retry policies |
@@ -62,8 +61,6 @@ use tracing::Span;
 pub mod metric {
     /// Counter: calls through a primitive, labelled `primitive`, `name`, `outcome`.
     pub const CALLS_TOTAL: &str = "resilience_calls_total";
-    /// Histogram (seconds): duration of protected calls, labelled `primitive`, `name`, `outcome`.
-    pub const CALL_DURATION_SECONDS: &str = "resilience_call_duration_seconds";
     /// Gauge: circuit breaker state (see [`circuit_state`](super::circuit_state)), labelled `name`.
     pub const CIRCUIT_STATE: &str = "resilience_circuit_state";
     /// Counter: circuit breaker transitions, labelled `name`, `from`, `to`.
@@ -136,13 +133,6 @@ pub const METRICS: &[MetricSpec] = {
             unit: Some(Count),
             labels: &[PRIMITIVE, NAME, OUTCOME],
             help: "Calls through a resilience primitive, by outcome.",
-        },
-        MetricSpec {
-            name: metric::CALL_DURATION_SECONDS,
-            kind: Histogram,
-            unit: Some(Seconds),
-            labels: &[PRIMITIVE, NAME, OUTCOME],
-            help: "Duration of calls protected by a resilience primitive.",
         },
         MetricSpec {
             name: metric::CIRCUIT_STATE,

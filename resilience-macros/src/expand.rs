@@ -6,7 +6,7 @@
 //! instrument(async move {
 //!     finish(fallback(&fallback, classifier, async move {       // fallback = PATH
 //!     flatten(deadline(budget, .., async move {                 // deadline = "..."
-//!         let mut retry = retry_loop(policy?);                  // retry(...)
+//!         let mut retry = policy?.retry_loop();                 // retry(...)
 //!         loop {
 //!             let arg = CloneArg::clone_arg(&arg);              //   each owned argument
 //!             record_attempt(&retry);
@@ -222,7 +222,7 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                         ::core::result::Result::Err(__resilience_err)
                     }
                     ::core::result::Result::Ok(__resilience_policy) => {
-                        let mut __resilience_retry = #private::retry_loop(__resilience_policy);
+                        let mut __resilience_retry = __resilience_policy.retry_loop();
                         loop {
                             #clones
                             #private::record_attempt(&__resilience_retry);

@@ -5,7 +5,8 @@
 //! layers fails in one flat vocabulary.
 //!
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
-//!   a [`resilience_core::CircuitBreaker`] around any service.
+//!   a [`CircuitBreaker`](circuit_breaker::CircuitBreaker) around any service, judging
+//!   HTTP answers by status by default.
 //! - [`coalesce`]: [`coalesce::CoalesceLayer`], one inner call for identical requests
 //!   in flight.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
@@ -25,6 +26,13 @@
 //! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
 //!   deadline (`grpc-timeout` or milliseconds) and enforces it,
 //!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
+//! - [`body`]: [`body::PrefixedBody`], the body the layers that hold bytes hand on.
+//!
+//! Each middleware module has its layer (`XLayer`), its service (`XService`) and its
+//! `ResponseFuture`, and re-exports the core handle it wraps, so one import root serves
+//! a primitive. A `ResponseFuture` wraps the core primitive's own guarded future (for
+//! example [`resilience_core::circuit_breaker::Guarded`]) and adds only what a tower
+//! service needs: readiness, request replay, headers, bodies.
 //!
 //! ```
 //! use axum::{Router, routing::get};

@@ -27,7 +27,7 @@ use resilience_core::retry::{Backoff, RetryPolicy};
 use resilience_tower::bulkhead::BulkheadLayer;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use resilience_tower::deadline::DeadlineLayer;
-use resilience_tower::http::{HttpErrorLayer, HttpStatus};
+use resilience_tower::http::HttpErrorLayer;
 use resilience_tower::idempotency::IdempotencyLayer;
 use resilience_tower::retry::HttpRetryLayer;
 use tower::ServiceBuilder;
@@ -74,7 +74,8 @@ async fn main() -> Result<(), resilience_core::BoxError> {
                 .layer(BulkheadLayer::new(bulkhead))
                 .layer(IdempotencyLayer::new(MemoryStore::new()))
                 .layer(HttpRetryLayer::new(retry))
-                .layer(CircuitBreakerLayer::new(breaker).classifier(HttpStatus::new())),
+                // Judged by status (the default): a 5xx or 429 answer counts as a failure.
+                .layer(CircuitBreakerLayer::new(breaker)),
         );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

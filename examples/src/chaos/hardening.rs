@@ -32,7 +32,7 @@
 //!   runs at the route, under the idempotency layer.
 //! - **Breaker on the client**: it protects the dependency, so it judges the dependency's
 //!   answers (`HttpStatus`: 5xx and 429 are failures) and the calls the deadline cut short.
-//!   [`deadline::enforce`] sits inside it so that a hung call ends as a `DeadlineExceeded`
+//!   Deadline enforcement ([`Enforcer::enforce`]) sits inside it so that a hung call ends as a `DeadlineExceeded`
 //!   the breaker counts; a call merely dropped from outside would not be counted.
 //! - **Propagation with a margin**: payments receives the remaining time minus
 //!   [`HardeningConfig::margin`], so it abandons a charge *before* the gateway stops

@@ -70,6 +70,14 @@
 //! Every `BulkheadFull` carries the configured [`retry_after`](BulkheadBuilder::retry_after)
 //! hint and, like every error the bulkhead produces, its origin (`bulkhead=<name>`).
 //!
+//! # Where the logic lives
+//!
+//! [`Guarded`] is the one future that runs work holding a permit: admitted at once,
+//! queued, or refused, decided when it is made ([`admit`](Bulkhead::admit)).
+//! [`call`](Bulkhead::call) and [`guard`](Bulkhead::guard) make it; the tower layer makes
+//! it from an [`Admission`] (calling its inner service in place when admitted, keeping
+//! the request while queued); `#[resilient]` nests it.
+//!
 //! # Cancellation
 //!
 //! Dropping a [`Permit`] releases its slot — when the call returns, fails, panics, or its
@@ -242,9 +250,9 @@ impl Bulkhead {
         }
     }
 
-    /// Runs `operation` holding a permit (see [`guard`](Self::guard): asked for when
-    /// `call` is called, and it may wait as configured). The permit is released when
-    /// `operation` finishes or the returned future is dropped.
+    /// Runs `operation` holding a permit (asked for when the returned future is first
+    /// polled; it may wait as configured). The permit is released when `operation`
+    /// finishes or the returned future is dropped.
     ///
     /// # Errors
     ///
@@ -253,8 +261,9 @@ impl Bulkhead {
     #[inline]
     pub fn call<F: Future>(&self, operation: F) -> impl Future<Output = Result<F::Output, Error>> {
         let work = outcome::lift(outcome::Map::new(operation, Ok::<_, Infallible>));
+        let guarded = outcome::Lazy::new(move || self.guard(work));
         outcome::Map::new(
-            self.guard(work),
+            guarded,
             |outcome: Outcome<F::Output, Infallible>| match outcome {
                 Ok(Ok(output)) => Ok(output),
                 Ok(Err(never)) => match never {},

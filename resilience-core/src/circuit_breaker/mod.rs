@@ -60,6 +60,14 @@
 //! dropped without a result (a cancelled future) does not either — a dropped half-open
 //! probe gives its slot back at once.
 //!
+//! # Where the logic lives
+//!
+//! [`Permit`]s record outcomes; [`Guarded`] is the one future that does a breaker's work
+//! around an operation — asks for a permit, classifies the outcome once, records it, and
+//! carries the class up ([`Judged`](crate::outcome::Judged)) so a retry loop around it does
+//! not classify again. [`call`](CircuitBreaker::call) is that future; so is the tower
+//! layer's response future, and the breaker step of `#[resilient]`.
+//!
 //! # Cost
 //!
 //! In the closed state, admitting a call is one atomic load; recording a success while a
@@ -151,8 +159,8 @@ impl CircuitBreaker {
     /// classifier ([`TransientErrors`]). The operation's own error comes back as kind
     /// [`Inner`](crate::ErrorKind::Inner) (an [`Error`] passes through unchanged).
     ///
-    /// The breaker is asked when `call` is called (the returned future holds the permit or
-    /// the rejection), like [`guard`](Self::guard).
+    /// The breaker is asked when the returned future is first polled ([`guard`](Self::guard)
+    /// asks at once).
     ///
     /// # Errors
     ///
@@ -182,7 +190,7 @@ impl CircuitBreaker {
         F: Future<Output = Result<T, E>>,
         E: Into<BoxError> + 'static,
     {
-        let guarded = self.guard(classifier, outcome::lift(operation));
+        let guarded = outcome::Lazy::new(move || self.guard(classifier, outcome::lift(operation)));
         outcome::Map::new(guarded, |judged: outcome::Judged<T, E>| {
             outcome::into_result(judged.outcome)
         })

@@ -56,9 +56,6 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod store;
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub mod testing;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]

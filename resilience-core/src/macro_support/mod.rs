@@ -1,18 +1,14 @@
-//! Not public API: the runtime half of `#[resilient(...)]`. Generated code reaches it as
+//! Not public API: the runtime half of `#[resilient(...)]`, reached as
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
-//! The attribute nests the primitives' own guarded futures, outermost first: fallback
-//! ([`fallback::Guarded`](crate::fallback::Guarded)) → deadline
-//! ([`Enforcer::run`]) → retry ([`RetryLoop`]) → hedge ([`Hedging`]) → circuit breaker
-//! ([`circuit_breaker::Guarded`](crate::circuit_breaker::Guarded)) → bulkhead
-//! ([`Bulkhead::guard`](crate::bulkhead::Bulkhead::guard)) → attempt timeout
-//! ([`timeout`](crate::timeout::timeout)) → the body, [lifted](crate::outcome::lift) into
-//! an [`Outcome`]. Their logic lives in their modules; what is here is only what the
-//! attribute alone needs: finding the shared instances an option names (`instances.rs`,
-//! kept in `static`s by `cached.rs`), the policy its `retry(...)` options describe
-//! (`retry.rs`), cloning owned arguments per attempt (`args.rs`), and the few lines
-//! below that adapt a failed lookup to the guards and the outcome to the function's
-//! return type.
+//! The attribute nests the primitives' own guarded futures (fallback → deadline → retry →
+//! hedge → circuit breaker → bulkhead → attempt timeout → the [lifted](crate::outcome::lift)
+//! body); their logic lives in their modules. Here is only what the attribute alone needs:
+//! finding the instances an option names (`instances.rs`, kept in `static`s by `cached.rs`),
+//! the policy its `retry(...)` options describe (`retry.rs`), cloning owned arguments per
+//! attempt (`args.rs`), and the glue below: a failed lookup refuses the attempt, a hedge or a
+//! fallback starts around its part of the call, and the outcome becomes the function's
+//! `Result`.
 
 mod args;
 mod cached;
@@ -91,12 +87,6 @@ pub fn deadline<F: Future>(
 #[inline]
 pub fn flatten<T, E>(result: Result<Outcome<T, E>, Error>) -> Outcome<T, E> {
     result.and_then(|outcome| outcome)
-}
-
-/// `retry(...)`: starts the loop of one call.
-#[inline]
-pub fn retry_loop(policy: &RetryPolicy) -> RetryLoop<&RetryPolicy> {
-    policy.retry_loop()
 }
 
 /// `hedge(...)`: one attempt, and a hedge from `attempts` each time the policy sends one.

@@ -54,10 +54,10 @@ use crate::timer::{self, LazyTimer};
 /// # }
 /// ```
 ///
-/// This is the loop [`Retrying`](super::Retrying) (and so [`RetryPolicy::run`] and the
-/// tower layers) runs, for code that cannot hand its attempts over as a closure: an
-/// attempt that borrows the caller mutably (`#[resilient]` on a `&mut self` method) can
-/// only be written in the loop that awaits it.
+/// [`Retrying`](super::Retrying) — and so [`RetryPolicy::run`] and the tower layers — is
+/// this loop as one future. Write the loop yourself when the attempts cannot be handed
+/// over as a closure: an attempt that borrows the caller mutably (as `#[resilient]` on a
+/// `&mut self` method does) can only live in the loop that awaits it.
 #[derive(Debug)]
 pub struct RetryLoop<P = RetryPolicy> {
     policy: P,
@@ -71,6 +71,20 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     pub fn new(policy: P) -> Self {
         let call = policy.borrow().start();
         Self { policy, call }
+    }
+
+    /// A call not started yet: [`start`](Self::start) it before its first attempt.
+    pub(crate) const fn unstarted(policy: P) -> Self {
+        Self {
+            policy,
+            call: RetryCall::unstarted(),
+        }
+    }
+
+    /// Starts a call made [`unstarted`](Self::unstarted), in place.
+    #[inline]
+    pub(crate) fn start(&mut self) {
+        self.call = self.policy.borrow().start();
     }
 
     /// Attempts made so far.
@@ -114,19 +128,28 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
         }
     }
 
-    /// [`attempt_with`](Self::attempt_with), where `make` may have no attempt to give
-    /// (then `None`).
-    pub(crate) fn try_attempt<F>(&self, make: impl FnOnce() -> Option<F>) -> Option<Attempt<F>> {
+    /// Makes the next attempt in `slot` (a finished one, see [`Attempt::finish`]), in
+    /// place, asking `make` for it only if it is made; `false` if `make` has none to give.
+    #[inline]
+    pub(crate) fn attempt_in<F>(
+        &self,
+        slot: Pin<&mut Attempt<F>>,
+        make: impl FnOnce() -> Option<F>,
+    ) -> bool {
         let limit = self.policy.borrow().attempt_limit(&self.call);
-        Some(Attempt {
-            attempt: match limit {
-                AttemptLimit::Expired => None,
-                _ => Some(make()?),
-            },
-            bound: Bound::of(limit, self.call.deadline()),
-            limit,
-            timer: LazyTimer::new(),
-        })
+        let mut slot = slot.project();
+        *slot.limit = limit;
+        *slot.bound = Bound::of(limit, self.call.deadline());
+        if let AttemptLimit::Expired = limit {
+            return true;
+        }
+        match make() {
+            Some(attempt) => {
+                slot.attempt.set(Some(attempt));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Decides on what an attempt gave: [`Next::Retry`] after a delay, or
@@ -184,6 +207,17 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     /// `stop`.
     pub(crate) fn fail<T, E>(&self, err: Error, stop: Stop) -> Outcome<T, E> {
         Err(self.policy.borrow().finish(&self.call, err, stop))
+    }
+
+    /// The error of a call whose next attempt could not be made: the work cannot be sent
+    /// again (not reached when [`Attempts::replayable`](super::Attempts::replayable) says
+    /// so first).
+    #[cold]
+    pub(crate) fn not_made<T, E>(&self) -> Outcome<T, E> {
+        let err = Error::new(crate::ErrorKind::InvalidRequest)
+            .with_primitive(crate::Primitive::Retry)
+            .with_detail("the request cannot be sent again");
+        self.fail(err, Stop::NotReplayable)
     }
 
     /// The error of a call whose deadline passed before its next attempt could be made.
@@ -259,6 +293,16 @@ pin_project! {
 }
 
 impl<F> Attempt<F> {
+    /// No attempt yet: a slot for [`RetryLoop::attempt_in`].
+    pub(crate) const fn empty() -> Self {
+        Self {
+            attempt: None,
+            bound: Bound::None,
+            limit: AttemptLimit::Unbounded,
+            timer: LazyTimer::new(),
+        }
+    }
+
     /// Drops the attempt in place and disarms its timer, which then serves
     /// [`Retrying`](super::Retrying)'s waits until the next attempt.
     pub(crate) fn finish(self: Pin<&mut Self>) {

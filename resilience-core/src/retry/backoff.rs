@@ -204,34 +204,30 @@ mod tests {
 
     use super::*;
 
-    fn backoff() -> impl Strategy<Value = Backoff> {
-        let ms = 0_u64..2_000;
-        prop_oneof![
-            ms.clone()
-                .prop_map(|d| Backoff::constant(Duration::from_millis(d))),
-            (ms.clone(), ms.clone()).prop_map(|(b, s)| Backoff::linear(
-                Duration::from_millis(b),
-                Duration::from_millis(s)
-            )),
-            (ms, 1.0_f64..4.0)
-                .prop_map(|(b, f)| Backoff::exponential_with_factor(Duration::from_millis(b), f)),
-        ]
+    /// Any curve: constant, linear or exponential, from up to 2 s.
+    fn any_backoff() -> impl Strategy<Value = Backoff> {
+        (0_u8..3, 0_u64..2_000, 0_u64..2_000, 1.0_f64..4.0).prop_map(|(curve, b, s, f)| {
+            let (base, step) = (Duration::from_millis(b), Duration::from_millis(s));
+            match curve {
+                0 => Backoff::constant(base),
+                1 => Backoff::linear(base, step),
+                _ => Backoff::exponential_with_factor(base, f),
+            }
+        })
     }
 
-    fn jitter() -> impl Strategy<Value = Jitter> {
-        prop_oneof![
-            Just(Jitter::None),
-            Just(Jitter::Full),
-            Just(Jitter::Equal),
-            Just(Jitter::Decorrelated),
-        ]
-    }
+    const JITTERS: [Jitter; 4] = [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ];
 
     proptest! {
         #[test]
         fn every_delay_is_within_its_formulas_bounds_and_the_cap(
-            backoff in backoff(),
-            jitter in jitter(),
+            backoff in any_backoff(),
+            jitter in proptest::sample::select(&JITTERS[..]),
             extra_cap_ms in 0_u64..10_000,
             k in 1_u32..64,
             prev_ms in 0_u64..20_000,

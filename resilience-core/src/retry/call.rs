@@ -72,6 +72,19 @@ pub(crate) struct RetryCall {
 }
 
 impl RetryCall {
+    /// A call not started yet (no budget deposit, no deadline read): a placeholder until
+    /// [`RetryPolicy::start`].
+    pub(crate) const fn unstarted() -> Self {
+        Self {
+            attempts: 0,
+            start: None,
+            deadline: None,
+            prev: None,
+            rng: None,
+            replayable: true,
+        }
+    }
+
     /// Marks the call as one that cannot be repeated (a request whose body could not be
     /// kept for replay): its first failure is final, with [`Stop::NotReplayable`].
     pub(crate) fn set_replayable(&mut self, replayable: bool) {

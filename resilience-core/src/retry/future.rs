@@ -14,8 +14,7 @@ use super::RetryPolicy;
 use super::attempt::{Attempt, Next, RetryLoop};
 use super::call::Stop;
 use crate::outcome::{Judged, Outcome};
-use crate::timer;
-use crate::{Error, ErrorKind, Primitive};
+use crate::{Error, timer};
 
 /// Where a [`Retrying`] call gets its further attempts (the first is made by the closure
 /// given to [`Retrying::new`]).
@@ -83,6 +82,9 @@ pin_project! {
 /// Where a [`Retrying`] call is.
 #[derive(Clone, Copy, Debug)]
 enum Phase {
+    /// Made by [`Retrying::unstarted`]: started, and its first attempt made, when first
+    /// polled.
+    Unstarted,
     Attempting,
     /// Waiting out the backoff's delay, until then.
     Sleeping(Instant),
@@ -107,6 +109,44 @@ impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
             run,
             attempts,
             phase: Phase::Attempting,
+        }
+    }
+}
+
+impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
+    /// A call not started yet: [`begin`](Self::begin) starts it and makes its first
+    /// attempt (from `attempts`), in place. [`RetryPolicy::run`] does so when first
+    /// polled, as an `async fn` would, so that a call made outside a deadline and awaited
+    /// under it keeps to it.
+    #[inline(always)]
+    pub(crate) fn unstarted(policy: P, attempts: A) -> Self {
+        Self {
+            run: RetryLoop::unstarted(policy),
+            attempts,
+            phase: Phase::Unstarted,
+            attempt: Attempt::empty(),
+        }
+    }
+
+    /// Starts an [`unstarted`](Self::unstarted) call; `Some` outcome if its first
+    /// attempt could not be made.
+    #[inline]
+    pub(crate) fn begin<T, E>(self: Pin<&mut Self>) -> Option<Outcome<T, E>> {
+        let this = self.project();
+        this.run.start();
+        if !this.attempts.replayable() {
+            this.run.not_replayable();
+        }
+        let attempts = &mut *this.attempts;
+        if this
+            .run
+            .attempt_in(this.attempt, || attempts.next_attempt())
+        {
+            *this.phase = Phase::Attempting;
+            None
+        } else {
+            *this.phase = Phase::Done;
+            Some(this.run.not_made())
         }
     }
 }
@@ -165,17 +205,17 @@ where
                         return Poll::Ready(this.run.fail(err, Stop::NotRetryable));
                     }
                     let attempts = &mut *this.attempts;
-                    let Some(attempt) = this.run.try_attempt(|| attempts.next_attempt()) else {
+                    if !this
+                        .run
+                        .attempt_in(this.attempt.as_mut(), || attempts.next_attempt())
+                    {
                         *this.phase = Phase::Done;
-                        let err = Error::new(ErrorKind::InvalidRequest)
-                            .with_primitive(Primitive::Retry)
-                            .with_detail("the request cannot be sent again");
-                        return Poll::Ready(this.run.fail(err, Stop::NotReplayable));
-                    };
-                    this.attempt.set(attempt);
+                        return Poll::Ready(this.run.not_made());
+                    }
                     *this.phase = Phase::Attempting;
                 }
                 Phase::Done => panic!("`Retrying` polled after completion"),
+                Phase::Unstarted => panic!("`Retrying` polled before `begin`"),
             }
         }
     }

@@ -99,10 +99,21 @@
 //!   its source: a caller sees that the dependency failed *and* that retries were
 //!   withheld on purpose.
 //! - [`run_typed`](RetryPolicy::run_typed) / [`run_typed_with`](RetryPolicy::run_typed_with)
-//!   return `Result<T, E>` with `E: From<Error>` (what `#[resilient]` generates): the last
-//!   `E` as it is, so `match` on your own variants keeps working; only errors the policy
-//!   makes (timeouts, deadline) come through `From`. When `E` is `Error`, it is enriched
-//!   as by `run`.
+//!   return `Result<T, E>` with `E: From<Error>` (as `#[resilient]` does): the last `E` as
+//!   it is, so `match` on your own variants keeps working; only errors the policy makes
+//!   (timeouts, deadline) come through `From`. When `E` is `Error`, it is enriched as by
+//!   `run`.
+//!
+//! # Where the loop lives
+//!
+//! Once, in [`Retrying`]: a future that makes the first attempt, then asks its
+//! [`Attempts`] for each further one — after the delay, after `Attempts::poll_ready`
+//! (a tower service's readiness), never past the deadline. [`run`](RetryPolicy::run) is
+//! `Retrying` over a closure; the tower retry layers are `Retrying` over replays of the
+//! request. The decision after each attempt (and the error context a stopped call
+//! carries) is [`RetryLoop::next`]; `#[resilient]` drives a [`RetryLoop`] in a loop it
+//! writes out, because an attempt that reborrows `&mut self` cannot be handed over as a
+//! closure.
 //!
 //! `elapsed` is measured from the call's start when `max_elapsed` is set; otherwise from
 //! the end of the first failed attempt, because reading the clock on every successful

@@ -1,12 +1,13 @@
 //! The function-level API: retrying an async closure, as a [`Retrying`] future.
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::{RetryLoop, RetryPolicy, Retrying};
+use super::{Attempts, RetryLoop, RetryPolicy, Retrying};
 use crate::classify::TransientErrors;
 use crate::outcome::{self, Judged, Map, Outcome};
 use crate::{BoxError, Classify, Error};
@@ -53,11 +54,15 @@ impl RetryPolicy {
     {
         // Judged on the operation's own error, then carried as an `Error` so that the
         // loop can add its context to any error, not only to a `resilience_core::Error`.
-        let attempts = move || WrapJudged {
-            attempt: outcome::judge(classifier, outcome::lift(op())),
+        let attempts = move || {
+            let attempt = outcome::judge(classifier, outcome::lift(op()));
+            Map::new(attempt, |Judged { outcome, class }: Judged<T, E>| Judged {
+                outcome: outcome.map(|result| result.map_err(Error::wrap)),
+                class,
+            })
         };
         Map::new(
-            Retrying::new(self, attempts, |next| next()),
+            Run::new(Retrying::unstarted(self, attempts)),
             outcome::into_result,
         )
     }
@@ -104,7 +109,7 @@ impl RetryPolicy {
     {
         let attempts = move || outcome::judge(classifier, outcome::lift(op()));
         Map::new(
-            Retrying::new(self, attempts, |next| next()),
+            Run::new(Retrying::unstarted(self, attempts)),
             |outcome: Outcome<T, E>| match outcome {
                 Ok(result) => result,
                 Err(err) => Err(E::from(err)),
@@ -119,26 +124,41 @@ impl RetryPolicy {
 }
 
 pin_project! {
-    /// An attempt's judged outcome with the operation's error made an [`Error`].
-    struct WrapJudged<F> {
+    /// A [`Retrying`] call started when first polled, as an `async fn` starts.
+    struct Run<P, A: Attempts> {
         #[pin]
-        attempt: F,
+        retrying: Retrying<P, A>,
+        started: bool,
     }
 }
 
-impl<F, T, E> Future for WrapJudged<F>
+impl<P: Borrow<RetryPolicy>, A: Attempts> Run<P, A> {
+    #[inline(always)]
+    fn new(retrying: Retrying<P, A>) -> Self {
+        Self {
+            retrying,
+            started: false,
+        }
+    }
+}
+
+impl<P, A, T, E> Future for Run<P, A>
 where
-    F: Future<Output = Judged<T, E>>,
-    E: Into<BoxError>,
+    P: Borrow<RetryPolicy>,
+    A: Attempts,
+    A::Attempt: Future<Output = Judged<T, E>>,
+    E: 'static,
 {
-    type Output = Judged<T, Error>;
+    type Output = Outcome<T, E>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Judged { outcome, class } = ready!(self.project().attempt.poll(cx));
-        Poll::Ready(Judged {
-            outcome: outcome.map(|result| result.map_err(Error::wrap)),
-            class,
-        })
+        let mut this = self.project();
+        if !std::mem::replace(this.started, true) {
+            if let Some(outcome) = this.retrying.as_mut().begin() {
+                return Poll::Ready(outcome);
+            }
+        }
+        this.retrying.poll(cx)
     }
 }

@@ -269,3 +269,14 @@ async fn the_queue_order_is_the_order_of_acquire_calls_not_of_first_polls() {
     drop(second.await.unwrap().expect("admitted next"));
     assert_eq!((bulkhead.in_flight(), bulkhead.waiting()), (0, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_takes_its_permit_when_first_polled_not_when_made() {
+    let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
+    let made = bulkhead.call(async { 7 });
+    assert_eq!(bulkhead.in_flight(), 0, "not polled yet");
+    let held = bulkhead.try_acquire().expect("the slot is free");
+    drop(held);
+    assert_eq!(made.await.unwrap(), 7);
+    assert_eq!(bulkhead.in_flight(), 0);
+}

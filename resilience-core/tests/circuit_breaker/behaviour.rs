@@ -270,3 +270,21 @@ async fn the_state_change_hook_sees_every_transition_and_time_in_state() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_takes_its_permit_when_first_polled_not_when_made() {
+    let breaker = CircuitBreaker::builder()
+        .count_window(1)
+        .open_duration(ms(100))
+        .half_open_calls(1)
+        .build()
+        .unwrap();
+    fail(&breaker, 1);
+    tokio::time::advance(ms(100)).await;
+    // Made, not polled: the one half-open probe is still free.
+    let made = breaker.call(async { Ok::<_, Error>(1) });
+    let probe = breaker.try_acquire().expect("the probe slot is free");
+    drop(probe);
+    assert_eq!(made.await.unwrap(), 1);
+    assert_eq!(breaker.state(), State::Closed);
+}

@@ -1,5 +1,5 @@
 //! Metrics through a debugging recorder. The WARN / INFO events on transitions are tested
-//! in `tests/circuit_breaker_tracing.rs`, alone in their binary.
+//! in `tests/tracing/`, with every other test that asserts on tracing output.
 
 use std::time::Duration;
 

@@ -84,7 +84,7 @@ async fn spawn_without_a_deadline_runs_to_completion() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn in_scope_sets_the_deadline_for_synchronous_code_and_keeps_the_earlier() {
+async fn sync_scope_sets_the_deadline_for_synchronous_code_and_keeps_the_earlier() {
     let outer = Deadline::after(Duration::from_secs(1));
     let later = Deadline::after(Duration::from_secs(5));
     let earlier = Deadline::after(Duration::from_millis(10));

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use resilience_core::idempotency::testing::{REQUIRE_REDIS_VAR, redis_url_or_skip};
 use resilience_core::idempotency::{Claim, Commit, IdempotencyStore, Record, RedisStore};
+use resilience_test_support::redis::{REQUIRE_REDIS_VAR, redis_url_or_skip};
 
 use crate::suite::{DAY, LOCK_TTL, assert_unavailable, claimed, fp, record};
 

@@ -49,6 +49,33 @@ async fn methods_on_ref_self_and_mut_self_keep_their_signatures() {
     assert_eq!(err.kind(), Some(ErrorKind::Timeout));
 }
 
+struct Cart {
+    items: Vec<u32>,
+}
+
+impl Cart {
+    #[resilient(name = "cart.add", crate = resilience_core)]
+    async fn add(&mut self, item: u32) -> Result<usize, AppError> {
+        if item == 0 {
+            return Err(AppError::Failed("no item"));
+        }
+        self.items.push(item);
+        Ok(self.items.len())
+    }
+}
+
+#[tokio::test]
+async fn a_named_mut_self_method_keeps_its_early_returns_under_a_crate_path() {
+    let mut cart = Cart { items: Vec::new() };
+    assert_eq!(cart.add(4).await.unwrap(), 1);
+    assert_eq!(cart.add(9).await.unwrap(), 2);
+    assert!(matches!(
+        cart.add(0).await,
+        Err(AppError::Failed("no item"))
+    ));
+    assert_eq!(cart.items, [4, 9]);
+}
+
 #[resilient(timeout = "1s")]
 async fn describe<T: Display + Send>(
     value: T,

@@ -236,3 +236,63 @@ async fn a_full_bulkhead_is_not_held_against_the_breaker_but_a_timeout_is() {
     assert_eq!(breaker.state(), State::Open, "timeouts are failures");
     assert_eq!(GUARDED.get(), 3);
 }
+
+static UNREGISTERED: Calls = Calls::new();
+
+#[resilient(circuit_breaker = "tests.not_yet_registered")]
+async fn not_yet_registered() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
+#[resilient(bulkhead = "tests.no_such_bulkhead")]
+async fn no_such_bulkhead() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
+#[resilient(retry(budget = "tests.no_such_budget"))]
+async fn no_such_budget() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered() {
+    for (result, primitive, name) in [
+        (
+            not_yet_registered().await,
+            Primitive::CircuitBreaker,
+            "tests.not_yet_registered",
+        ),
+        (
+            no_such_bulkhead().await,
+            Primitive::Bulkhead,
+            "tests.no_such_bulkhead",
+        ),
+        (
+            no_such_budget().await,
+            Primitive::Retry,
+            "tests.no_such_budget",
+        ),
+    ] {
+        let err = result.unwrap_err();
+        let err = err.resilience();
+        assert_eq!(err.primitive(), Some(primitive));
+        assert_eq!(err.instance(), Some(name));
+        assert_eq!(err.effective_class(), Class::Permanent, "not retried");
+        let message = format!("{err:#}");
+        assert!(message.contains(&format!("`{name}`")), "{message}");
+        assert!(message.contains("not registered"), "{message}");
+    }
+    assert_eq!(UNREGISTERED.get(), 0, "no body ran without its instance");
+
+    // Registered late, it is found (and used) on the next call: never a stand-in made up
+    // with the defaults that would have ignored this configuration.
+    let breaker = Registry::global()
+        .circuit_breaker("tests.not_yet_registered", |b| b.count_window(7))
+        .unwrap();
+    not_yet_registered().await.unwrap();
+    assert_eq!(UNREGISTERED.get(), 1);
+    assert_eq!(breaker.snapshot().calls, 1);
+}

@@ -145,3 +145,19 @@ async fn a_retry_after_past_the_deadline_stops_at_once() {
     assert_eq!(err.field("retry_stop"), Some(&FieldValue::from("deadline")));
     assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_made_outside_a_deadline_and_run_under_it_keeps_to_it() {
+    // `run` reads the ambient deadline when first polled, inside `Deadline::run`, not
+    // when the future is made.
+    let policy = exact(Backoff::constant(400 * MS), 10).build().unwrap();
+    let start = Instant::now();
+    let call = policy.run(|| async { Err::<(), _>(boom()) });
+    let err = Deadline::after(1000 * MS)
+        .run(call)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(start.elapsed(), 800 * MS);
+    assert_eq!(err.field("retry_stop"), Some(&FieldValue::from("deadline")));
+}

@@ -1,5 +1,5 @@
-//! Metrics by outcome (the tracing events are tested in `tests/retry_tracing.rs`, alone in
-//! their binary so that no other test races the subscriber's interest cache).
+//! Metrics by outcome (the tracing events are tested in `tests/tracing/`, with every other
+//! test that asserts on tracing output).
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use resilience_core::retry::Backoff;

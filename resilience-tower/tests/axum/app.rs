@@ -14,8 +14,7 @@ use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use resilience_tower::http::{HttpError, HttpErrorLayer, ProblemConfig};
 use tower::{Layer, Service, ServiceBuilder};
 
-use crate::common::problem_json;
-use crate::support::{get as http_get, serve};
+use resilience_test_support::http::{get as http_get, problem_json, serve};
 
 /// A stand-in for a resilience layer: rejects requests to `/shed` before they reach the
 /// handler, the way a full bulkhead or an open breaker would, and counts what it let in.

@@ -13,8 +13,7 @@ use resilience_tower::http::{HttpErrorLayer, ProblemConfig};
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 
-use crate::common::problem_json;
-use crate::support::{get as http_get, serve};
+use resilience_test_support::http::{get as http_get, problem_json, serve};
 
 const CAPACITY: usize = 4;
 const BURST: usize = 12;

@@ -1,8 +1,4 @@
 //! The bulkhead layer: as a tower service, and inside a real axum app on 127.0.0.1.
 
 mod app;
-#[path = "../common/mod.rs"]
-mod common;
 mod service;
-#[path = "../axum/support.rs"]
-mod support;

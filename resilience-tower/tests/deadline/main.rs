@@ -2,8 +2,6 @@
 //! three real services on 127.0.0.1.
 
 mod client;
-#[path = "../common/mod.rs"]
-mod common;
 mod e2e;
 mod server;
 

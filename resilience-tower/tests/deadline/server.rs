@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 use crate::DropFlag;
-use crate::common::problem_json;
+use resilience_test_support::http::problem_json;
 
 /// What the handler saw: the ambient deadline's remaining time and the extension.
 #[derive(Debug, PartialEq)]

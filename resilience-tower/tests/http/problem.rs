@@ -5,7 +5,7 @@ use http_body_util::BodyExt;
 use resilience_core::{Error, ErrorKind};
 use resilience_tower::http::{PROBLEM_JSON, ProblemConfig};
 
-use crate::common::problem_json;
+use resilience_test_support::http::problem_json;
 
 fn expected_status(kind: ErrorKind) -> StatusCode {
     match kind {

@@ -4,8 +4,6 @@
 //! for one store. Tests that do not depend on the store live in [`layer`] and
 //! [`streamed`] (responses whose body arrives in parts).
 
-#[path = "../common/mod.rs"]
-mod common;
 mod layer;
 mod streamed;
 mod suite;
@@ -86,7 +84,7 @@ mod redis_store {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use resilience_core::idempotency::RedisStore;
-    use resilience_core::idempotency::testing::redis_url_or_skip;
+    use resilience_test_support::redis::redis_url_or_skip;
 
     pub(crate) async fn make() -> Option<Arc<RedisStore>> {
         static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -14,9 +14,11 @@ use http::{Method, Request, StatusCode};
 use resilience_core::idempotency::IdempotencyStore;
 use tower::ServiceExt;
 
+use resilience_test_support::http::serve;
+
 use crate::support::{
     Handlers, HttpClient, app, as_user, layer, post, principal_scope, problem_kind, replayed,
-    request, serve,
+    request,
 };
 
 /// 100 concurrent requests with one key: the handler runs once; every answer is the

@@ -20,7 +20,6 @@ use hyper_util::rt::TokioExecutor;
 use resilience_core::idempotency::IdempotencyStore;
 use resilience_tower::http::HttpErrorLayer;
 use resilience_tower::idempotency::{IdempotencyLayer, IdempotencyLayerBuilder};
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
 
@@ -145,18 +144,6 @@ async fn big(State(h): State<Arc<Handlers>>, uri: Uri) -> Vec<u8> {
     vec![b'x'; len]
 }
 
-/// Serves `app` on an ephemeral port of 127.0.0.1 until the test ends.
-pub(crate) async fn serve(app: Router) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("server runs");
-    });
-    addr
-}
-
 /// A real HTTP/1 client.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpClient {
@@ -236,6 +223,6 @@ pub(crate) fn problem_kind(response: &Response<Bytes>) -> String {
         "status {}",
         response.status()
     );
-    let value = crate::common::problem_json(response.body());
+    let value = resilience_test_support::http::problem_json(response.body());
     value["kind"].as_str().expect("kind").to_owned()
 }

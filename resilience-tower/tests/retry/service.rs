@@ -1,5 +1,6 @@
 //! `RetryLayer` and `HttpRetryLayer` around in-process services, under paused time.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
@@ -218,4 +219,69 @@ async fn an_unreadable_request_body_is_an_error_naming_the_retry_instance() {
     assert_eq!(err.primitive(), Some(resilience_core::Primitive::Retry));
     assert_eq!(err.instance(), Some("uploads"));
     assert_eq!(calls.load(Ordering::SeqCst), 0, "never sent");
+}
+
+/// Answers 503 to every call and counts the calls.
+fn unavailable(
+    calls: &Arc<AtomicU32>,
+) -> impl Service<
+    Request<PrefixedBody<Full<Bytes>>>,
+    Response = Response<()>,
+    Error = Error,
+    Future = impl Future<Output = Result<Response<()>, Error>>,
+> + Clone {
+    let calls = Arc::clone(calls);
+    tower::service_fn(move |_req: Request<PrefixedBody<Full<Bytes>>>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async {
+            Ok::<_, Error>(
+                Response::builder()
+                    .status(StatusCode::SERVICE_UNAVAILABLE)
+                    .body(())
+                    .unwrap(),
+            )
+        }
+    })
+}
+
+fn post(content_type: &'static str) -> Request<Full<Bytes>> {
+    Request::post("/charge")
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_is_sent_once_unless_opted_in_and_grpc_calls_can_be_opted_in() {
+    // The default rule: a POST without an Idempotency-Key is not repeated.
+    let calls = Arc::new(AtomicU32::new(0));
+    let svc = HttpRetryLayer::new(policy(3)).layer(unavailable(&calls));
+    let response = svc.oneshot(post("application/json")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Opted in by method: every attempt is made, and sends the same body.
+    let calls = Arc::new(AtomicU32::new(0));
+    let svc = HttpRetryLayer::new(policy(3))
+        .also_retry_if(|request| request.method == http::Method::POST)
+        .layer(unavailable(&calls));
+    svc.oneshot(post("application/json")).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    // Opted in for gRPC (every call a POST): other POSTs still go once.
+    let calls = Arc::new(AtomicU32::new(0));
+    let layer = HttpRetryLayer::new(policy(3))
+        .also_retry_if(|request| resilience_tower::http::grpc::is_grpc(&request.headers));
+    layer
+        .layer(unavailable(&calls))
+        .oneshot(post("application/grpc"))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    layer
+        .layer(unavailable(&calls))
+        .oneshot(post("application/json"))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
 }

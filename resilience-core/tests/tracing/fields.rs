@@ -1,87 +1,10 @@
 //! `Error::record_in` puts context on spans as separate fields; `#[resilient]` opens the span.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use resilience_core::{Error, ErrorKind, Primitive, telemetry};
-use tracing::field::{Field, Visit};
-use tracing::span;
-use tracing_subscriber::Registry;
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-/// Every field value recorded on any span, by span name and field name, as text.
-#[derive(Clone, Default)]
-struct Recorded(Arc<Mutex<HashMap<(String, String), String>>>);
-
-impl Recorded {
-    fn get(&self, span: &str, field: &str) -> Option<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .get(&(span.to_owned(), field.to_owned()))
-            .cloned()
-    }
-}
-
-struct Visitor<'a> {
-    span: &'a str,
-    out: &'a Recorded,
-}
-
-impl Visit for Visitor<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.out.0.lock().unwrap().insert(
-            (self.span.to_owned(), field.name().to_owned()),
-            format!("{value:?}"),
-        );
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.out.0.lock().unwrap().insert(
-            (self.span.to_owned(), field.name().to_owned()),
-            value.to_owned(),
-        );
-    }
-}
-
-impl<S> Layer<S> for Recorded
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, _id: &span::Id, _ctx: Context<'_, S>) {
-        let name = attrs.metadata().name();
-        attrs.record(&mut Visitor {
-            span: name,
-            out: self,
-        });
-    }
-
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        let level = event.metadata().level().as_str();
-        let span = format!("event:{}:{level}", event.metadata().target());
-        event.record(&mut Visitor {
-            span: &span,
-            out: self,
-        });
-    }
-
-    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
-        let span = ctx.span(id).expect("span exists");
-        values.record(&mut Visitor {
-            span: span.name(),
-            out: self,
-        });
-    }
-}
-
-fn capture<T>(f: impl FnOnce() -> T) -> (T, Recorded) {
-    let recorded = Recorded::default();
-    let subscriber = Registry::default().with(recorded.clone());
-    let out = tracing::subscriber::with_default(subscriber, f);
-    (out, recorded)
-}
+use resilience_test_support::events::capture;
+use tracing::Level;
 
 #[test]
 fn record_in_sets_each_context_item_as_its_own_field() {
@@ -97,7 +20,7 @@ fn record_in_sets_each_context_item_as_its_own_field() {
             .with_field("tenant", "acme")
             .record_in(&span);
     });
-    let get = |f: &str| rec.get(telemetry::CALL_SPAN_NAME, f);
+    let get = |f: &str| rec.span_field(telemetry::CALL_SPAN_NAME, f);
     assert_eq!(
         get(telemetry::field::OPERATION).as_deref(),
         Some("payments.charge")
@@ -155,8 +78,8 @@ fn emit_event_needs_no_declared_fields_and_picks_the_level() {
             .emit_event();
         Error::new(ErrorKind::Timeout).with_attempts(2).emit_event();
     });
-    let info = |f: &str| rec.get("event:resilience:INFO", f);
-    let warn = |f: &str| rec.get("event:resilience:WARN", f);
+    let info = |f: &str| rec.event_field(Level::INFO, "resilience", f);
+    let warn = |f: &str| rec.event_field(Level::WARN, "resilience", f);
     assert_eq!(
         info(telemetry::field::ERROR_KIND).as_deref(),
         Some("bulkhead_full")
@@ -188,12 +111,12 @@ fn record_in_current_span_records_into_the_entered_span() {
         Error::new(ErrorKind::CircuitOpen).record_in_current_span();
     });
     assert_eq!(
-        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::ERROR_KIND)
+        rec.span_field(telemetry::CALL_SPAN_NAME, telemetry::field::ERROR_KIND)
             .as_deref(),
         Some("circuit_open")
     );
     assert_eq!(
-        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::ERROR_REJECTION)
+        rec.span_field(telemetry::CALL_SPAN_NAME, telemetry::field::ERROR_REJECTION)
             .as_deref(),
         Some("true")
     );
@@ -220,21 +143,6 @@ async fn unnamed() -> Result<(), AppError> {
     Ok(())
 }
 
-struct Cart {
-    items: Vec<u32>,
-}
-
-impl Cart {
-    #[resilience_core::resilient(name = "cart.add", crate = resilience_core)]
-    async fn add(&mut self, item: u32) -> Result<usize, AppError> {
-        if item == 0 {
-            return Err(AppError);
-        }
-        self.items.push(item);
-        Ok(self.items.len())
-    }
-}
-
 #[test]
 fn resilient_runs_the_body_inside_a_named_call_span() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -243,27 +151,18 @@ fn resilient_runs_the_body_inside_a_named_call_span() {
     let (out, rec) = capture(|| rt.block_on(lookup("sku-1")));
     assert_eq!(out.unwrap(), "sku-1 in resilience.call");
     assert_eq!(
-        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::OPERATION)
+        rec.span_field(telemetry::CALL_SPAN_NAME, telemetry::field::OPERATION)
             .as_deref(),
         Some("inventory.lookup")
     );
 
     let ((), rec) = capture(|| rt.block_on(unnamed()).unwrap());
     assert_eq!(
-        rec.get(telemetry::CALL_SPAN_NAME, telemetry::field::OPERATION)
+        rec.span_field(telemetry::CALL_SPAN_NAME, telemetry::field::OPERATION)
             .as_deref(),
-        Some("tracing_fields::unnamed"),
+        Some("tracing::fields::unnamed"),
         "the default name is the module path and function name"
     );
-}
-
-#[tokio::test]
-async fn resilient_methods_keep_their_signature_and_early_returns() {
-    let mut cart = Cart { items: Vec::new() };
-    assert_eq!(cart.add(4).await.unwrap(), 1);
-    assert_eq!(cart.add(9).await.unwrap(), 2);
-    assert!(cart.add(0).await.is_err());
-    assert_eq!(cart.items, [4, 9]);
 }
 
 static FLAKY_CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -286,7 +185,7 @@ fn resilient_records_the_operation_and_the_attempt_on_its_span() {
         .unwrap();
     let (out, rec) = capture(|| rt.block_on(reserve()));
     assert_eq!(out.unwrap(), 3);
-    let get = |f: &str| rec.get(telemetry::CALL_SPAN_NAME, f);
+    let get = |f: &str| rec.span_field(telemetry::CALL_SPAN_NAME, f);
     assert_eq!(
         get(telemetry::field::OPERATION).as_deref(),
         Some("inventory.reserve")
@@ -294,7 +193,8 @@ fn resilient_records_the_operation_and_the_attempt_on_its_span() {
     assert_eq!(get(telemetry::field::ATTEMPT).as_deref(), Some("3"));
     // Each retry is an event with the attempt that failed.
     assert_eq!(
-        rec.get("event:resilience:INFO", "attempt").as_deref(),
+        rec.event_field(Level::INFO, "resilience", "attempt")
+            .as_deref(),
         Some("2")
     );
 }

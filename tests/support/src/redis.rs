@@ -1,21 +1,6 @@
-//! Helpers for tests that need a real Redis (feature `redis`).
-//!
-//! Tests that talk to Redis read its URL from `RESILIENCE_REDIS_URL`. On a developer
-//! machine without Redis they are skipped with a printed reason; CI sets
-//! `RESILIENCE_REQUIRE_REDIS=1`, which turns a missing URL into a failure, so that a broken
-//! CI setup cannot pass by skipping.
-//!
-//! ```
-//! use resilience_core::idempotency::testing::redis_url_or_skip;
-//!
-//! # fn main() {
-//! # if std::env::var_os("RESILIENCE_REQUIRE_REDIS").is_some() { return; }
-//! let Some(url) = redis_url_or_skip("my_redis_test") else {
-//!     return; // skipped: the reason is on stderr
-//! };
-//! # let _ = url;
-//! # }
-//! ```
+//! Tests that need a real Redis read its URL from [`REDIS_URL_VAR`]. On a machine without
+//! Redis they are skipped with a printed reason; CI sets [`REQUIRE_REDIS_VAR`]`=1`, which
+//! turns a missing URL into a failure, so that a broken CI setup cannot pass by skipping.
 
 /// The variable holding the Redis URL for tests, e.g. `redis://127.0.0.1:6379/`.
 pub const REDIS_URL_VAR: &str = "RESILIENCE_REDIS_URL";

@@ -1,0 +1,12 @@
+//! What the workspace's test binaries share, so that none of them includes another's
+//! files by path:
+//!
+//! - [`redis`]: the URL of a Redis to test against, or a skip that says why;
+//! - [`events`]: tracing events captured by a subscriber each test installs for itself;
+//! - [`http`] (feature `http`): a real server and client on 127.0.0.1, and the checks
+//!   every problem+json answer must pass.
+
+pub mod events;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod redis;
