@@ -376,6 +376,28 @@ fn resolve(
     }}
 }
 
+/// `Option<Result<&'static RetryBudget, Error>>`: the budget a `budget = ...` option
+/// names, if there is one.
+fn optional_budget(
+    budget: Option<&Instance>,
+    krate: &TokenStream,
+    private: &TokenStream,
+) -> TokenStream {
+    match budget {
+        Some(budget) => {
+            let budget = resolve(
+                budget,
+                private,
+                quote!(#krate::retry::RetryBudget),
+                "BudgetSource",
+                "registry_budget",
+            );
+            quote!(::core::option::Option::Some(#budget))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 /// The retry policy, built on the first call and kept in a static of the function:
 /// `Result<&'static RetryPolicy, Error>`.
 fn retry_policy(
@@ -418,18 +440,7 @@ fn retry_policy(
             some(quote!(#krate::retry::Jitter::#jitter))
         },
     );
-    let budget = retry.budget.as_ref().map_or_else(
-        || none.clone(),
-        |budget| {
-            some(resolve(
-                budget,
-                private,
-                quote!(#krate::retry::RetryBudget),
-                "BudgetSource",
-                "registry_budget",
-            ))
-        },
-    );
+    let budget = optional_budget(retry.budget.as_ref(), krate, private);
     quote! {{
         static __RESILIENCE_POLICY: #private::Cached<#krate::retry::RetryPolicy> =
             #private::Cached::new();
@@ -481,18 +492,7 @@ fn hedge_source(
     let delay = delay.map_or_else(|| none.clone(), |d| some(duration(d)));
     let percentile = percentile.map_or_else(|| none.clone(), |p| some(quote!(#p)));
     let max = max.map_or_else(|| none.clone(), |n| some(quote!(#n)));
-    let budget = budget.as_ref().map_or_else(
-        || none.clone(),
-        |budget| {
-            some(resolve(
-                budget,
-                private,
-                quote!(#krate::retry::RetryBudget),
-                "BudgetSource",
-                "registry_budget",
-            ))
-        },
-    );
+    let budget = optional_budget(budget.as_ref(), krate, private);
     let retry = match with_retry {
         true => some(quote!(__resilience_policy)),
         false => none.clone(),

@@ -21,6 +21,11 @@ async fn answer(
     fallback.run((), async { Err(err) }).await
 }
 
+/// Whether `fallback` answers an operation failing with a plain `kind` error.
+async fn answers(fallback: &Fallback<&'static str, Error>, kind: ErrorKind) -> bool {
+    matches!(answer(fallback, Error::new(kind)).await, Ok("fallback"))
+}
+
 /// Every trigger, each of which must let a success through untouched.
 fn every_trigger() -> Vec<(&'static str, Builder)> {
     vec![
@@ -79,23 +84,14 @@ async fn an_answer_its_classifier_calls_a_success_is_not_replaced_even_if_it_is_
 #[tokio::test]
 async fn the_default_trigger_answers_dependency_failures_not_benign_ones() {
     let fallback = builder().build().unwrap();
-    assert_eq!(
-        answer(&fallback, Error::new(ErrorKind::Inner))
-            .await
-            .unwrap(),
-        "fallback"
+    assert!(answers(&fallback, ErrorKind::Inner).await, "Inner");
+    assert!(
+        answers(&fallback, ErrorKind::DeadlineExceeded).await,
+        "DeadlineExceeded"
     );
-    assert_eq!(
-        answer(&fallback, Error::new(ErrorKind::DeadlineExceeded))
-            .await
-            .unwrap(),
-        "fallback"
-    );
-    assert_eq!(
-        answer(&fallback, Error::new(ErrorKind::CircuitOpen))
-            .await
-            .unwrap(),
-        "fallback"
+    assert!(
+        answers(&fallback, ErrorKind::CircuitOpen).await,
+        "CircuitOpen"
     );
     // An invalid request is the caller's problem: it goes through.
     let benign = answer(&fallback, Error::new(ErrorKind::InvalidRequest)).await;
@@ -108,17 +104,10 @@ async fn on_kinds_answers_only_the_kinds_named() {
         .on_kinds([ErrorKind::CircuitOpen, ErrorKind::Timeout])
         .build()
         .unwrap();
-    assert_eq!(
-        answer(&fallback, Error::new(ErrorKind::Timeout))
-            .await
-            .unwrap(),
-        "fallback"
-    );
-    assert_eq!(
-        answer(&fallback, Error::new(ErrorKind::CircuitOpen))
-            .await
-            .unwrap(),
-        "fallback"
+    assert!(answers(&fallback, ErrorKind::Timeout).await, "Timeout");
+    assert!(
+        answers(&fallback, ErrorKind::CircuitOpen).await,
+        "CircuitOpen"
     );
     let through = answer(&fallback, Error::new(ErrorKind::BulkheadFull)).await;
     assert_eq!(through.unwrap_err().kind(), ErrorKind::BulkheadFull);
@@ -147,22 +136,18 @@ async fn on_classes_answers_only_the_classes_named_whatever_their_hint() {
     assert!(answer(&fallback, permanent).await.is_err());
     // Benign failures may be chosen explicitly.
     let benign = builder().on_classes([Class::Benign]).build().unwrap();
-    assert_eq!(
-        answer(&benign, Error::new(ErrorKind::InvalidRequest))
-            .await
-            .unwrap(),
-        "fallback"
+    assert!(
+        answers(&benign, ErrorKind::InvalidRequest).await,
+        "InvalidRequest"
     );
 }
 
 #[tokio::test]
 async fn on_rejections_answers_only_when_the_operation_was_never_called() {
     let fallback = builder().on_rejections().build().unwrap();
-    assert_eq!(
-        answer(&fallback, Error::new(ErrorKind::BulkheadFull))
-            .await
-            .unwrap(),
-        "fallback"
+    assert!(
+        answers(&fallback, ErrorKind::BulkheadFull).await,
+        "BulkheadFull"
     );
     let ran = Error::new(ErrorKind::DeadlineExceeded).during_call();
     assert_eq!(

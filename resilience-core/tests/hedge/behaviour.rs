@@ -9,7 +9,7 @@ use resilience_core::retry::RetryBudget;
 use resilience_core::{Deadline, Error, ErrorKind, FieldValue, deadline};
 use tokio::time::Instant;
 
-use crate::support::{Backend, MS, fixed};
+use crate::support::{Backend, MS, fixed, one_differs};
 
 #[tokio::test(start_paused = true)]
 async fn the_first_success_wins_and_the_slow_attempt_is_dropped_at_once() {
@@ -19,16 +19,7 @@ async fn the_first_success_wins_and_the_slow_attempt_is_dropped_at_once() {
     let start = Instant::now();
     let winner = hedge
         .run(|| {
-            let call = backend.call(
-                |n| {
-                    if n == 0 {
-                        Duration::from_secs(5)
-                    } else {
-                        5 * MS
-                    }
-                },
-                |_| false,
-            );
+            let call = backend.call(one_differs(0, Duration::from_secs(5), 5 * MS), |_| false);
             // Each attempt holds a bulkhead permit while it runs.
             let guarded = bulkhead.guard(outcome::lift(call));
             async move { guarded.await.and_then(|result| result) }
@@ -76,10 +67,7 @@ async fn hedges_go_out_one_delay_apart_up_to_max_hedges() {
     let answer = hedge
         .run(|| {
             started.lock().unwrap().push(start.elapsed());
-            backend.call(
-                |n| if n == 3 { MS } else { Duration::from_secs(1) },
-                |_| false,
-            )
+            backend.call(one_differs(3, MS, Duration::from_secs(1)), |_| false)
         })
         .await
         .unwrap();
@@ -99,7 +87,7 @@ async fn a_transient_failure_waits_for_the_hedges_in_flight() {
     // The first attempt fails at 15 ms, after the hedge went out at 10 ms; the hedge
     // answers at 30 ms.
     let answer = hedge
-        .run(|| backend.call(|n| if n == 0 { 15 * MS } else { 20 * MS }, |n| n == 0))
+        .run(|| backend.call(one_differs(0, 15 * MS, 20 * MS), |n| n == 0))
         .await
         .unwrap();
     assert_eq!(answer, 1);
@@ -122,7 +110,7 @@ async fn when_every_attempt_fails_the_last_failure_ends_the_call_with_the_hedges
     let hedge = fixed(10 * MS, 1).build().unwrap();
     let backend = Backend::default();
     let err = hedge
-        .run(|| backend.call(|n| if n == 0 { 30 * MS } else { 5 * MS }, |_| true))
+        .run(|| backend.call(one_differs(0, 30 * MS, 5 * MS), |_| true))
         .await
         .unwrap_err();
     assert_eq!(
@@ -142,7 +130,7 @@ async fn a_permanent_or_benign_outcome_decides_at_once() {
     // attempt would have answered at 50 ms.
     let err = hedge
         .run(|| {
-            let call = backend.call(|n| if n == 0 { 50 * MS } else { 2 * MS }, |_| false);
+            let call = backend.call(one_differs(0, 50 * MS, 2 * MS), |_| false);
             async move {
                 match call.await {
                     Ok(0) => Ok(0),
@@ -175,18 +163,7 @@ async fn an_empty_budget_never_cancels_a_hedge_in_flight() {
     budget.deposit();
     let backend = Backend::default();
     let answer = hedge
-        .run(|| {
-            backend.call(
-                |n| {
-                    if n == 0 {
-                        Duration::from_secs(1)
-                    } else {
-                        40 * MS
-                    }
-                },
-                |_| false,
-            )
-        })
+        .run(|| backend.call(one_differs(0, Duration::from_secs(1), 40 * MS), |_| false))
         .await
         .unwrap();
     assert_eq!(
@@ -263,18 +240,7 @@ async fn a_percentile_delay_waits_for_min_samples_then_follows_the_latencies() {
     // A call slower than the median now gets a hedge.
     let start = Instant::now();
     hedge
-        .run(|| {
-            backend.call(
-                |n| {
-                    if n == 10 {
-                        Duration::from_secs(1)
-                    } else {
-                        40 * MS
-                    }
-                },
-                |_| false,
-            )
-        })
+        .run(|| backend.call(one_differs(10, Duration::from_secs(1), 40 * MS), |_| false))
         .await
         .unwrap();
     // The timer wheel fires on the next whole millisecond.

@@ -18,6 +18,15 @@ pub(crate) fn fixed(delay: Duration, max_hedges: u32) -> HedgeBuilder {
         .no_budget()
 }
 
+/// How long each call takes: call number `k` takes `took_k`, every other call `others`.
+pub(crate) fn one_differs(
+    k: usize,
+    took_k: Duration,
+    others: Duration,
+) -> impl Fn(usize) -> Duration {
+    move |n| if n == k { took_k } else { others }
+}
+
 /// Counts calls and the attempts still alive (made and not yet dropped).
 #[derive(Clone, Default)]
 pub(crate) struct Backend {

@@ -25,6 +25,15 @@ fn quantile(samples: &mut [Duration], q: f64) -> Duration {
     samples[rank - 1]
 }
 
+/// A budget of `ratio` extra calls per call and nothing more.
+fn budget_of(ratio: f64) -> RetryBudget {
+    RetryBudget::builder()
+        .ratio(ratio)
+        .min_per_sec(0)
+        .build()
+        .unwrap()
+}
+
 const TASKS: usize = 20;
 const CALLS_PER_TASK: usize = 100;
 
@@ -71,11 +80,7 @@ async fn hedging_at_p95_brings_p99_under_100ms_within_the_budget_share() {
     assert_eq!(quantile(&mut plain, 0.99), Duration::from_secs(1));
 
     let ratio = 0.1;
-    let budget = RetryBudget::builder()
-        .ratio(ratio)
-        .min_per_sec(0)
-        .build()
-        .unwrap();
+    let budget = budget_of(ratio);
     let hedge = Hedge::builder()
         .percentile(0.95)
         .min_samples(20)
@@ -106,11 +111,7 @@ async fn hedging_at_p95_brings_p99_under_100ms_within_the_budget_share() {
 #[tokio::test(start_paused = true)]
 async fn the_budget_bounds_extra_calls_against_a_backend_that_always_fails_slowly() {
     let ratio = 0.2;
-    let budget = RetryBudget::builder()
-        .ratio(ratio)
-        .min_per_sec(0)
-        .build()
-        .unwrap();
+    let budget = budget_of(ratio);
     // Three hedges per call, each after 10 ms: without a budget, four calls per call.
     let hedge = Hedge::builder()
         .delay(10 * MS)

@@ -7,7 +7,7 @@ use resilience_core::hedge::Hedge;
 use resilience_core::retry::RetryBudget;
 use resilience_core::telemetry::{label, metric};
 
-use crate::support::{Backend, MS};
+use crate::support::{Backend, MS, one_differs};
 
 #[tokio::test(start_paused = true)]
 async fn hedges_sent_won_and_refused_are_counted_under_the_policy_name() {
@@ -30,18 +30,7 @@ async fn hedges_sent_won_and_refused_are_counted_under_the_policy_name() {
     });
     let backend = Backend::default();
     hedge
-        .run(|| {
-            backend.call(
-                |n| {
-                    if n == 0 {
-                        Duration::from_secs(1)
-                    } else {
-                        50 * MS
-                    }
-                },
-                |_| false,
-            )
-        })
+        .run(|| backend.call(one_differs(0, Duration::from_secs(1), 50 * MS), |_| false))
         .await
         .unwrap();
     let mut seen = Vec::new();

@@ -65,16 +65,7 @@ impl<T, K, C, F, M> FallbackLayer<T, K, C, F, M> {
 
     /// The same layer, setting the header `name` on every HTTP response the fallback made
     /// (value `value`, `computed` or `stale`); usually [`FALLBACK_HEADER`](super::FALLBACK_HEADER).
-    ///
-    /// # Panics
-    ///
-    /// If `name` is not a valid header name: a programming error, caught by the first test
-    /// that builds the layer.
-    pub fn header(
-        self,
-        name: impl TryInto<HeaderName, Error: fmt::Debug>,
-    ) -> FallbackLayer<T, K, C, F, Header> {
-        let name = name.try_into().expect("a valid header name");
+    pub fn header(self, name: HeaderName) -> FallbackLayer<T, K, C, F, Header> {
         self.mark(Header(name))
     }
 }

@@ -71,7 +71,7 @@ pub use self::layer::FallbackLayer;
 use crate::key::RequestKey;
 
 /// The header [`FallbackLayer::header`] is usually given: `resilience-fallback`.
-pub const FALLBACK_HEADER: &str = "resilience-fallback";
+pub const FALLBACK_HEADER: HeaderName = HeaderName::from_static("resilience-fallback");
 
 /// Marks a response the fallback made, so that its consumers can tell it from a fresh
 /// one.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
+use http::{HeaderName, Request, Response, StatusCode};
 use resilience_core::bulkhead::Bulkhead;
 use resilience_core::{Error, ErrorKind};
 use resilience_tower::bulkhead::BulkheadLayer;
@@ -93,7 +93,7 @@ async fn stale_answers_are_kept_per_request_key_within_their_max_age() {
     let svc = FallbackLayer::new(fallback)
         .classifier(HttpStatus::new())
         .key(path_key())
-        .header("x-degraded")
+        .header(HeaderName::from_static("x-degraded"))
         .layer(upstream(&[200, 200, 503]));
     let get = |path: &str| Request::get(path).body(()).unwrap();
     svc.clone().oneshot(get("/a")).await.unwrap();
