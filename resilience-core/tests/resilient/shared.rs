@@ -257,6 +257,12 @@ async fn no_such_budget() -> Result<(), AppError> {
     Ok(())
 }
 
+#[resilient(hedge = "tests.no_such_hedge")]
+async fn no_such_hedge() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered() {
     for (result, primitive, name) in [
@@ -274,6 +280,11 @@ async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered(
             no_such_budget().await,
             Primitive::Retry,
             "tests.no_such_budget",
+        ),
+        (
+            no_such_hedge().await,
+            Primitive::Hedge,
+            "tests.no_such_hedge",
         ),
     ] {
         let err = result.unwrap_err();
