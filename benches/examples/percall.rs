@@ -23,9 +23,12 @@ use std::sync::LazyLock;
 use http::Request;
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
 use resilience_benches::peers::{Echo, TowerBudgetPolicy};
+use resilience_core::adaptive::{AdaptiveBulkhead, Aimd};
 use resilience_core::bulkhead::Bulkhead;
+use resilience_core::classify::TransientErrors;
 use resilience_core::retry::{Backoff, RetryPolicy};
 use resilience_core::{CircuitBreaker, Error, resilient};
+use resilience_tower::adaptive::AdaptiveBulkheadLayer;
 use resilience_tower::bulkhead::BulkheadLayer;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
 use resilience_tower::deadline::DeadlineLayer;
@@ -73,6 +76,19 @@ fn breaker() -> CircuitBreaker {
 
 fn bulkhead() -> Bulkhead {
     Bulkhead::builder().name("bench").build().unwrap()
+}
+
+fn adaptive() -> AdaptiveBulkhead {
+    let aimd = Aimd::builder()
+        .initial_limit(25)
+        .min_limit(1)
+        .build()
+        .unwrap();
+    AdaptiveBulkhead::builder()
+        .name("bench")
+        .algorithm(aimd)
+        .build()
+        .unwrap()
 }
 
 static BREAKER: LazyLock<CircuitBreaker> = LazyLock::new(breaker);
@@ -166,6 +182,8 @@ const CASES: &[&str] = &[
     "breaker_call",
     "bulkhead_layer",
     "bulkhead_call",
+    "adaptive_layer",
+    "adaptive_call",
     "macro_timeout",
     "macro_retry",
     "macro_full",
@@ -296,6 +314,20 @@ fn main() {
         "bulkhead_call" => {
             let b = bulkhead();
             run(n, || 7u64, |r| poll_once(b.call(async move { r })));
+        }
+        "adaptive_layer" => {
+            let mut s = AdaptiveBulkheadLayer::new(adaptive())
+                .classifier(TransientErrors)
+                .layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "adaptive_call" => {
+            let b = adaptive();
+            run(
+                n,
+                || 7u64,
+                |r| poll_once(b.call(async move { Ok::<_, Infallible>(r) })),
+            );
         }
         "macro_timeout" => run(n, || 7u64, |r| poll_once(macro_timeout(r))),
         "macro_retry" => run(n, || 7u64, |r| poll_once(macro_retry(r))),

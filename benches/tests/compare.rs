@@ -28,11 +28,15 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "circuit_breaker/layer",
         "retry/layer",
         "bulkhead/layer",
+        "adaptive/layer",
         "deadline/no_header",
         "deadline/header",
         "full_stack/layers",
         "macro/retry_fn",
         "idempotency/memory_store claim+complete",
+        "hedge/layer no_hedge",
+        "fallback/layer success",
+        "coalesce/layer alone",
     ] {
         assert!(expected.contains(&name), "{name} is not among {expected:?}");
     }
@@ -49,7 +53,11 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "circuit_breaker/layer",
         "retry/layer",
         "bulkhead/layer",
+        "adaptive/layer",
         "deadline/no_header",
+        "hedge/layer no_hedge",
+        "fallback/layer success",
+        "coalesce/layer alone",
     ] {
         let m = measurements.iter().find(|m| m.name == name).unwrap();
         assert!(m.zero_alloc, "{name} must be checked for allocations");

@@ -17,6 +17,9 @@
 //! - [`fallback`]: a value, a computed answer or the last success in place of a failure
 //!   ([`fallback::Fallback`]);
 //! - [`hedge`]: another attempt when one is slow, first success wins ([`hedge::Hedge`]);
+//! - [`adaptive`]: a bulkhead whose limit is found from latency and failures (AIMD, Vegas);
+//! - [`throttle`]: client-side adaptive throttling (Google SRE), refusing locally what a
+//!   rejecting backend would refuse anyway;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
@@ -76,6 +79,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
@@ -91,7 +95,9 @@ mod name;
 pub mod outcome;
 pub mod registry;
 pub mod retry;
+mod rng;
 pub mod telemetry;
+pub mod throttle;
 pub mod timeout;
 mod timer;
 

@@ -175,11 +175,64 @@ impl<T, E: 'static> Judged<T, E> {
     /// such as a full bulkhead further in.
     #[inline]
     pub fn is_rejection(&self) -> bool {
-        match &self.outcome {
-            Ok(Ok(_)) => false,
-            Ok(Err(err)) => find(err).is_some_and(Error::is_rejection),
-            Err(err) => err.is_rejection(),
-        }
+        is_rejection(&self.outcome)
+    }
+}
+
+/// An [`Outcome`], judged or not: what a layer that only reads the outcome (an
+/// [adaptive throttle](crate::throttle)) takes from the layer inside it and gives back,
+/// so that it can sit inside a retry loop (over [`Judged`] attempts) or anywhere else
+/// (over plain outcomes).
+pub trait HasOutcome {
+    /// The operation's value.
+    type Value;
+    /// The operation's own error.
+    type Error;
+
+    /// The outcome.
+    fn outcome(&self) -> &Outcome<Self::Value, Self::Error>;
+
+    /// A primitive's error as this kind of result.
+    fn from_error(error: Error) -> Self;
+}
+
+impl<T, E> HasOutcome for Outcome<T, E> {
+    type Value = T;
+    type Error = E;
+
+    #[inline(always)]
+    fn outcome(&self) -> &Outcome<T, E> {
+        self
+    }
+
+    #[inline]
+    fn from_error(error: Error) -> Self {
+        Err(error)
+    }
+}
+
+impl<T, E> HasOutcome for Judged<T, E> {
+    type Value = T;
+    type Error = E;
+
+    #[inline(always)]
+    fn outcome(&self) -> &Outcome<T, E> {
+        &self.outcome
+    }
+
+    #[inline]
+    fn from_error(error: Error) -> Self {
+        Judged::error(error)
+    }
+}
+
+/// [`Judged::is_rejection`] for an outcome not judged yet.
+#[inline]
+pub(crate) fn is_rejection<T, E: 'static>(outcome: &Outcome<T, E>) -> bool {
+    match outcome {
+        Ok(Ok(_)) => false,
+        Ok(Err(err)) => find(err).is_some_and(Error::is_rejection),
+        Err(err) => err.is_rejection(),
     }
 }
 

@@ -18,11 +18,18 @@
 //! let pool = registry.bulkhead("payments", |b| b.max_concurrent(8)).unwrap();
 //! assert_eq!(pool.capacity(), 8);
 //!
+//! // Adaptive bulkheads and throttles too, each kind in its own map.
+//! let search = registry.adaptive_bulkhead("search", |b| b.max_waiting(0)).unwrap();
+//! let upstream = registry.throttle("upstream", |b| b).unwrap();
+//!
 //! // One snapshot of everything, for a health endpoint.
 //! let snapshot = registry.snapshot();
 //! assert_eq!(snapshot.circuit_breakers.len(), 1);
 //! assert_eq!(snapshot.circuit_breakers[0].name, "payments");
 //! assert_eq!(snapshot.bulkheads[0].capacity, 8);
+//! assert_eq!(snapshot.adaptive_bulkheads[0].limit, search.limit());
+//! assert_eq!(snapshot.throttles[0].rejection_probability, 0.0);
+//! # let _ = upstream;
 //! ```
 //!
 //! # Why a registry
@@ -44,10 +51,12 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, PoisonError, RwLock};
 
+use crate::adaptive::{AdaptiveBulkhead, AdaptiveBulkheadBuilder, AdaptiveBulkheadSnapshot};
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerSnapshot};
 use crate::hedge::{Hedge, HedgeBuilder, HedgeSnapshot};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
+use crate::throttle::{AdaptiveThrottle, AdaptiveThrottleBuilder, AdaptiveThrottleSnapshot};
 use crate::{ConfigError, Name};
 
 /// Named primitive instances: one map per kind of primitive.
@@ -57,6 +66,8 @@ pub struct Registry {
     bulkheads: Named<Bulkhead>,
     retry_budgets: Named<RetryBudget>,
     hedges: Named<Hedge>,
+    adaptive_bulkheads: Named<AdaptiveBulkhead>,
+    throttles: Named<AdaptiveThrottle>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
@@ -219,8 +230,79 @@ impl Registry {
         self.hedges.remove(name)
     }
 
-    /// A snapshot of every registered breaker, bulkhead and hedging policy, sorted by
-    /// name within each kind (retry budgets have no snapshot yet).
+    /// The adaptive bulkhead named `name`, created with `configure(builder)` if it does
+    /// not exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn adaptive_bulkhead(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(AdaptiveBulkheadBuilder) -> AdaptiveBulkheadBuilder,
+    ) -> Result<AdaptiveBulkhead, ConfigError> {
+        self.adaptive_bulkheads.get_or_create(name.into(), |name| {
+            configure(AdaptiveBulkhead::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The adaptive bulkhead named `name`, if one is registered.
+    pub fn get_adaptive_bulkhead(&self, name: &str) -> Option<AdaptiveBulkhead> {
+        self.adaptive_bulkheads.get(name)
+    }
+
+    /// Registers `bulkhead` under its own name, replacing (and returning) any adaptive
+    /// bulkhead registered under that name before.
+    pub fn insert_adaptive_bulkhead(&self, bulkhead: AdaptiveBulkhead) -> Option<AdaptiveBulkhead> {
+        self.adaptive_bulkheads
+            .insert(bulkhead.name().clone(), bulkhead)
+    }
+
+    /// Removes the adaptive bulkhead named `name` from the registry (handles already given
+    /// out keep working).
+    pub fn remove_adaptive_bulkhead(&self, name: &str) -> Option<AdaptiveBulkhead> {
+        self.adaptive_bulkheads.remove(name)
+    }
+
+    /// The adaptive throttle named `name`, created with `configure(builder)` if it does
+    /// not exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn throttle(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(AdaptiveThrottleBuilder) -> AdaptiveThrottleBuilder,
+    ) -> Result<AdaptiveThrottle, ConfigError> {
+        self.throttles.get_or_create(name.into(), |name| {
+            configure(AdaptiveThrottle::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The adaptive throttle named `name`, if one is registered.
+    pub fn get_throttle(&self, name: &str) -> Option<AdaptiveThrottle> {
+        self.throttles.get(name)
+    }
+
+    /// Registers `throttle` under its own name, replacing (and returning) any throttle
+    /// registered under that name before.
+    pub fn insert_throttle(&self, throttle: AdaptiveThrottle) -> Option<AdaptiveThrottle> {
+        self.throttles.insert(throttle.name().clone(), throttle)
+    }
+
+    /// Removes the adaptive throttle named `name` from the registry (handles already given
+    /// out keep working).
+    pub fn remove_throttle(&self, name: &str) -> Option<AdaptiveThrottle> {
+        self.throttles.remove(name)
+    }
+
+    /// A snapshot of every registered breaker, bulkhead, hedging policy, adaptive bulkhead
+    /// and throttle, sorted by name within each kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -228,10 +310,18 @@ impl Registry {
         bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
         let mut hedges = self.hedges.map_values(Hedge::snapshot);
         hedges.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut adaptive_bulkheads = self
+            .adaptive_bulkheads
+            .map_values(AdaptiveBulkhead::snapshot);
+        adaptive_bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut throttles = self.throttles.map_values(AdaptiveThrottle::snapshot);
+        throttles.sort_by(|a, b| a.name.cmp(&b.name));
         RegistrySnapshot {
             circuit_breakers,
             bulkheads,
             hedges,
+            adaptive_bulkheads,
+            throttles,
         }
     }
 }
@@ -247,6 +337,10 @@ pub struct RegistrySnapshot {
     pub bulkheads: Vec<BulkheadSnapshot>,
     /// One snapshot per hedging policy, by name.
     pub hedges: Vec<HedgeSnapshot>,
+    /// One snapshot per adaptive bulkhead (current limit, in flight), by name.
+    pub adaptive_bulkheads: Vec<AdaptiveBulkheadSnapshot>,
+    /// One snapshot per adaptive throttle (rejection probability), by name.
+    pub throttles: Vec<AdaptiveThrottleSnapshot>,
 }
 
 /// One kind's instances by name. A poisoned lock is still used: every write leaves the map

@@ -39,6 +39,8 @@
 //! | `resilience_hedges_refused_total` | counter | `name` | hedges not sent: the budget was empty |
 //! | `resilience_fallbacks_total` | counter | `name`, `outcome` | failures a fallback answered (or could not) |
 //! | `resilience_coalesce_requests_total` | counter | `name`, `role` | requests through a coalescer, by role |
+//! | `resilience_concurrency_limit` | gauge | `name` | the current limit of an adaptive bulkhead |
+//! | `resilience_throttle_rejected_total` | counter | `name` | calls refused locally by an adaptive throttle |
 //!
 //! [`METRICS`] lists the same facts as data; [`describe`] reads it.
 //!
@@ -92,6 +94,10 @@ pub mod metric {
     /// Counter: requests through a coalescer, labelled `name`, `role` (see
     /// [`coalesce_role`](super::coalesce_role)).
     pub const COALESCE_REQUESTS_TOTAL: &str = "resilience_coalesce_requests_total";
+    /// Gauge: the current limit of an adaptive bulkhead, labelled `name`.
+    pub const CONCURRENCY_LIMIT: &str = "resilience_concurrency_limit";
+    /// Counter: calls an adaptive throttle refused locally, labelled `name`.
+    pub const THROTTLE_REJECTED_TOTAL: &str = "resilience_throttle_rejected_total";
 }
 
 /// The type of a metric.
@@ -231,6 +237,20 @@ pub const METRICS: &[MetricSpec] = {
             unit: Some(Count),
             labels: &[NAME, ROLE],
             help: "Requests through a coalescer, by role.",
+        },
+        MetricSpec {
+            name: metric::CONCURRENCY_LIMIT,
+            kind: Gauge,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "The current concurrency limit of an adaptive bulkhead.",
+        },
+        MetricSpec {
+            name: metric::THROTTLE_REJECTED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls an adaptive throttle refused locally.",
         },
     ]
 };

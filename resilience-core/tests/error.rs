@@ -41,6 +41,10 @@ fn each_kind_displays_its_description_alone_when_no_context_is_set() {
         (ErrorKind::InvalidRequest, "invalid request"),
         (ErrorKind::PayloadTooLarge, "payload too large"),
         (ErrorKind::StoreUnavailable, "backing store unavailable"),
+        (
+            ErrorKind::Throttled,
+            "throttled locally: the backend is rejecting most calls",
+        ),
         (ErrorKind::Inner, "operation failed"),
     ];
     assert_eq!(
@@ -178,7 +182,8 @@ fn is_rejection_per_kind() {
             | ErrorKind::IdempotencyMismatch
             | ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
-            | ErrorKind::StoreUnavailable => true,
+            | ErrorKind::StoreUnavailable
+            | ErrorKind::Throttled => true,
             ErrorKind::Timeout | ErrorKind::RetryBudgetExhausted | ErrorKind::Inner => false,
             _ => unreachable!("every kind is listed in ErrorKind::ALL and here"),
         };

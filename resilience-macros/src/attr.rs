@@ -15,6 +15,8 @@ pub(crate) struct Options {
     pub(crate) retry: Option<RetryOptions>,
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
+    pub(crate) adaptive: Option<Instance>,
+    pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
     pub(crate) hedge: Option<Hedge>,
     pub(crate) fallback: Option<Path>,
@@ -53,7 +55,17 @@ pub(crate) enum Instance {
     Path(Path),
 }
 
-const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `hedge(...)`, `circuit_breaker`, `bulkhead`, `classify`, `fallback`";
+impl Instance {
+    /// Where the value was written, for errors about it.
+    pub(crate) fn span(&self) -> Span {
+        match self {
+            Instance::Name(lit) => lit.span(),
+            Instance::Path(path) => syn::spanned::Spanned::span(path),
+        }
+    }
+}
+
+const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `hedge(...)`, `circuit_breaker`, `bulkhead`, `adaptive`, `throttle`, `classify`, `fallback`";
 const KNOWN_RETRY: &str = "`attempts`, `backoff`, `base`, `max`, `jitter`, `budget`";
 const KNOWN_HEDGE: &str = "`delay`, `percentile`, `max`, `budget`";
 
@@ -128,6 +140,26 @@ impl Parse for Options {
                             instance,
                             span,
                             "bulkhead",
+                            &mut errors,
+                        );
+                    }
+                    "adaptive" => {
+                        let instance = instance_value(input, &key, "AdaptiveBulkhead")?;
+                        set(
+                            &mut options.adaptive,
+                            instance,
+                            span,
+                            "adaptive",
+                            &mut errors,
+                        );
+                    }
+                    "throttle" => {
+                        let instance = instance_value(input, &key, "AdaptiveThrottle")?;
+                        set(
+                            &mut options.throttle,
+                            instance,
+                            span,
+                            "throttle",
                             &mut errors,
                         );
                     }

@@ -14,11 +14,12 @@
 //!                 hedging(hedge?, || {                          // hedge(...)
 //!                     let arg = CloneArg::clone_arg(&arg);      //   each hedged attempt
 //!                     async move {
+//!                 throttle(throttle?, async {                   // throttle = ...
 //!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
-//!                     async { bulkhead(bulkhead?,               // bulkhead = ...
-//!                         timeout(limit,                        // timeout = "..."
+//!                     async { bulkhead(bulkhead?,               // bulkhead = ... (or
+//!                         timeout(limit,                        //   adaptive(.., classifier, ..))
 //!                             lift(async { body }))).await }).await
-//!                 }}).await
+//!                 }).await }}).await
 //!             }).await;
 //!             match retry.next(attempted) { Done(o) => break o, Retry(d) => sleep(d).await }
 //!         }
@@ -146,7 +147,12 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         false => quote_spanned!(block.span()=> async move #anchored),
     };
 
-    // Innermost first: the lifted body, attempt timeout, bulkhead, circuit breaker.
+    let classifier = match &plan.classify {
+        Some(path) => quote_spanned!(path.span()=> &#path),
+        None => quote!(&#private::TransientErrors),
+    };
+    // Innermost first: the lifted body, attempt timeout, (adaptive) bulkhead, circuit
+    // breaker, throttle, hedge.
     let mut attempt = quote!(#private::lift(#body));
     if let Some(limit) = plan.timeout {
         let limit = duration(limit);
@@ -162,10 +168,17 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         );
         attempt = quote!(#private::bulkhead(#source, #attempt));
     }
-    let classifier = match &plan.classify {
-        Some(path) => quote_spanned!(path.span()=> &#path),
-        None => quote!(&#private::TransientErrors),
-    };
+    if let Some(adaptive) = &plan.adaptive {
+        let source = resolve(
+            adaptive,
+            &private,
+            quote!(#krate::adaptive::AdaptiveBulkhead),
+            "AdaptiveSource",
+            "registry_adaptive",
+        );
+        attempt = quote!(#private::adaptive(#source, #classifier, #attempt));
+    }
+    let caps = plan.bulkhead.is_some() || plan.adaptive.is_some();
     let judged = match &plan.circuit_breaker {
         Some(breaker) => {
             let source = resolve(
@@ -177,9 +190,10 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             );
             // A bulkhead asks for its permit when its guard is made; inside a breaker,
             // only once the breaker has admitted the attempt.
-            let attempt = match plan.bulkhead {
-                Some(_) => quote!(async { #attempt.await }),
-                None => attempt.clone(),
+            let attempt = if caps {
+                quote!(async { #attempt.await })
+            } else {
+                attempt.clone()
             };
             Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt)))
         }
@@ -188,8 +202,31 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         }),
         None => None,
     };
-    // Hedged: each attempt (judged, through the breaker and bulkhead) made by a closure,
-    // on its own copies of the owned arguments, as often as the hedge sends one.
+    // The throttle decides first; what it wraps is asked only if it lets the call through.
+    let (attempt, judged) = match &plan.throttle {
+        Some(throttle) => {
+            let source = resolve(
+                throttle,
+                &private,
+                quote!(#krate::throttle::AdaptiveThrottle),
+                "ThrottleSource",
+                "registry_throttle",
+            );
+            match judged {
+                Some(judged) => (
+                    attempt,
+                    Some(quote!(#private::throttle(#source, async { #judged.await }))),
+                ),
+                None => (
+                    quote!(#private::throttle(#source, async { #attempt.await })),
+                    None,
+                ),
+            }
+        }
+        None => (attempt, judged),
+    };
+    // Hedged: each attempt (judged, through the throttle, breaker and bulkhead) made by a
+    // closure, on its own copies of the owned arguments, as often as the hedge sends one.
     let judged = match (&plan.hedge, judged) {
         (Some(hedge), Some(judged)) => {
             let source = hedge_source(hedge, &krate, &private, &name, plan.retry.is_some());

@@ -16,6 +16,8 @@ pub(crate) struct Plan {
     pub(crate) retry: Option<RetryPlan>,
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
+    pub(crate) adaptive: Option<Instance>,
+    pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
     pub(crate) hedge: Option<HedgePlan>,
     pub(crate) fallback: Option<Path>,
@@ -42,6 +44,8 @@ impl Plan {
             || self.retry.is_some()
             || self.circuit_breaker.is_some()
             || self.bulkhead.is_some()
+            || self.adaptive.is_some()
+            || self.throttle.is_some()
             || self.hedge.is_some()
             || self.fallback.is_some()
     }
@@ -94,6 +98,13 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         .timeout
         .as_ref()
         .and_then(|lit| duration(lit, "timeout", &mut errors));
+    if let (Some(_), Some(adaptive)) = (&options.bulkhead, &options.adaptive) {
+        errors.push(syn::Error::new(
+            adaptive.span(),
+            "`bulkhead` and `adaptive` both cap concurrency: choose one (`adaptive` is a \
+             bulkhead whose limit moves)",
+        ));
+    }
     let retry = options.retry.map(|retry| {
         check_receiver_for_retry(func, &mut errors);
         check_retry(retry, &mut errors)
@@ -113,6 +124,8 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         retry,
         circuit_breaker: options.circuit_breaker,
         bulkhead: options.bulkhead,
+        adaptive: options.adaptive,
+        throttle: options.throttle,
         classify: options.classify,
         hedge,
         fallback: options.fallback,

@@ -15,6 +15,10 @@
 //!   computed answer or the last success for the same key, and marks it (a header).
 //! - [`hedge`]: [`hedge::HedgeLayer`] and, for HTTP with the retry layer's rule of what
 //!   may be repeated, [`hedge::HttpHedgeLayer`]: another attempt when one is slow.
+//! - [`adaptive`]: [`adaptive::AdaptiveBulkheadLayer`], a bulkhead whose limit follows
+//!   the latency and failures of the calls it lets through (AIMD, Vegas).
+//! - [`throttle`]: [`throttle::AdaptiveThrottleLayer`], client-side adaptive throttling
+//!   (Google SRE): stop sending what the backend is already rejecting.
 //! - [`http`]: classification by status code ([`http::HttpStatus`]), `Retry-After`
 //!   parsing ([`http::RetryAfter`]), problem+json responses ([`http::ProblemConfig`]) and
 //!   the layer that makes a stack infallible for `axum::Router::layer`
@@ -52,6 +56,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
@@ -64,6 +69,7 @@ pub mod idempotency;
 pub mod key;
 mod replay;
 pub mod retry;
+pub mod throttle;
 
 /// The README's examples, compiled and run as doctests (they use the `axum` feature).
 #[cfg(all(doctest, feature = "axum"))]

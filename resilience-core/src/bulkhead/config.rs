@@ -27,11 +27,11 @@ pub const MAX_PERMITS: usize = u32::MAX as usize;
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct BulkheadBuilder {
-    pub(super) name: Name,
-    pub(super) max_concurrent: usize,
-    pub(super) max_waiting: usize,
-    pub(super) max_wait: Duration,
-    pub(super) retry_after: Duration,
+    pub(crate) name: Name,
+    pub(crate) max_concurrent: usize,
+    pub(crate) max_waiting: usize,
+    pub(crate) max_wait: Duration,
+    pub(crate) retry_after: Duration,
 }
 
 impl Default for BulkheadBuilder {
@@ -90,6 +90,12 @@ impl BulkheadBuilder {
     /// Validates the options and builds the bulkhead, resolving its metric handles against
     /// the `metrics` recorder installed now.
     pub fn build(self) -> Result<Bulkhead, ConfigError> {
+        self.check()?;
+        Ok(Bulkhead::from_builder(self))
+    }
+
+    /// The checks of [`build`](Self::build).
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
         let p = Primitive::Bulkhead;
         check::nonzero(p, "max_concurrent", self.max_concurrent)?;
         at_most(p, "max_concurrent", self.max_concurrent)?;
@@ -113,12 +119,12 @@ impl BulkheadBuilder {
                      at once"
                 ),
             )),
-            _ => Ok(Bulkhead::from_builder(self)),
+            _ => Ok(()),
         }
     }
 }
 
-fn at_most(p: Primitive, option: &'static str, v: usize) -> Result<(), ConfigError> {
+pub(crate) fn at_most(p: Primitive, option: &'static str, v: usize) -> Result<(), ConfigError> {
     if v <= MAX_PERMITS {
         Ok(())
     } else {

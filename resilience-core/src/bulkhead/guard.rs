@@ -72,11 +72,43 @@ pin_project! {
     ///   the deadline).
     ///
     /// The work produces an [`Outcome`]; so does this future.
+    ///
+    /// `O` is told when the work starts and how it ended, while the permit is still held:
+    /// nothing for a fixed bulkhead (`()`, which costs nothing), a latency sample for an
+    /// [adaptive](crate::adaptive) one ([`Sampler`](crate::adaptive::Sampler), set with
+    /// [`with_observer`](Self::with_observer)).
     #[must_use = "futures do nothing unless polled"]
-    pub struct Guarded<D: IntoFuture> {
+    pub struct Guarded<D: IntoFuture, O = ()> {
         #[pin]
         state: State<D>,
+        observer: O,
     }
+}
+
+/// What a [`Guarded`] call reports about itself while it holds its permit: when its work
+/// started and the outcome it ended with. Sealed: `()` (nothing) and
+/// [`Sampler`](crate::adaptive::Sampler) (an adaptive bulkhead's latency samples).
+///
+/// A call whose future is dropped before its work completes reports no outcome.
+pub trait Observer<T, E>: sealed::Sealed {
+    /// The work starts now, holding `permit`.
+    #[inline(always)]
+    fn started(&mut self, permit: &Permit) {
+        let _ = permit;
+    }
+
+    /// The work ended with `outcome`; `permit` is released right after.
+    #[inline(always)]
+    fn finished(&mut self, permit: &Permit, outcome: &Outcome<T, E>) {
+        let _ = (permit, outcome);
+    }
+}
+
+impl<T, E> Observer<T, E> for () {}
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+    impl Sealed for () {}
 }
 
 pin_project! {
@@ -106,6 +138,7 @@ impl<D: IntoFuture> Guarded<D> {
                 work,
                 permit: Some(permit),
             },
+            observer: (),
         }
     }
 
@@ -116,6 +149,7 @@ impl<D: IntoFuture> Guarded<D> {
                 acquire,
                 work: Some(work),
             },
+            observer: (),
         }
     }
 
@@ -123,25 +157,50 @@ impl<D: IntoFuture> Guarded<D> {
     pub fn refused(error: Error) -> Self {
         Self {
             state: State::Refused { error: Some(error) },
+            observer: (),
+        }
+    }
+
+    /// The same call, reporting to `observer` (told at once if the work already started).
+    #[inline(always)]
+    pub fn with_observer<O, T, E>(self, mut observer: O) -> Guarded<D, O>
+    where
+        D: IntoFuture<Output = Outcome<T, E>>,
+        O: Observer<T, E>,
+    {
+        if let State::Admitted {
+            permit: Some(permit),
+            ..
+        } = &self.state
+        {
+            observer.started(permit);
+        }
+        Guarded {
+            state: self.state,
+            observer,
         }
     }
 }
 
-impl<D, T, E> Future for Guarded<D>
+impl<D, O, T, E> Future for Guarded<D, O>
 where
     D: IntoFuture<Output = Outcome<T, E>>,
+    O: Observer<T, E>,
 {
     type Output = Outcome<T, E>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let mut state = this.state;
         loop {
             match state.as_mut().project() {
                 StateProj::Admitted { work, permit } => {
                     let outcome = ready!(work.poll(cx));
                     // Free the slot as soon as the work is done.
-                    drop(permit.take());
+                    if let Some(permit) = permit.take() {
+                        this.observer.finished(&permit, &outcome);
+                    }
                     return Poll::Ready(outcome);
                 }
                 StateProj::Waiting { acquire, work } => {
@@ -150,6 +209,7 @@ where
                         Err(error) => return Poll::Ready(Err(error)),
                     };
                     let work = work.take().expect("`Guarded` polled after completion");
+                    this.observer.started(&permit);
                     state.set(State::Admitted {
                         work: work.into_future(),
                         permit: Some(permit),
@@ -164,7 +224,7 @@ where
     }
 }
 
-impl<D: IntoFuture> fmt::Debug for Guarded<D> {
+impl<D: IntoFuture, O> fmt::Debug for Guarded<D, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Admitted { .. } => "admitted",

@@ -59,6 +59,7 @@
 //! | full and the queue is full | `BulkheadFull` at once (`reason=queue_full`) |
 //! | queued, `max_wait` passed first | `BulkheadFull` (`reason=max_wait`, `waited=…`) |
 //! | queued, the ambient [deadline](crate::deadline) passed first (or had passed) | `DeadlineExceeded`, a rejection (`waited=…`) |
+//! | [adaptive](crate::adaptive), would queue, and the deadline leaves less than the expected wait | `DeadlineExceeded` at once (`reason=expected_wait`) |
 //!
 //! A wait ends at whichever comes first, `max_wait` or the deadline, and the error names
 //! the one that ended it: `BulkheadFull` says "try again later" (transient), while
@@ -116,13 +117,18 @@ use tokio::time::Instant;
 
 pub use acquire::Acquire;
 pub use config::{BulkheadBuilder, MAX_PERMITS};
-pub use guard::{Admission, Guarded};
+pub(crate) use guard::sealed::Sealed as ObserverSealed;
+pub use guard::{Admission, Guarded, Observer};
 pub use permit::Permit;
 
-use self::state::{Entry, Slots};
+use self::state::Entry;
+pub(crate) use self::state::Slots;
+use crate::adaptive::Control;
 use crate::outcome::{self, Outcome};
 use crate::telemetry::{label, metric};
 use crate::{Deadline, Error, ErrorKind, Name, Primitive};
+
+pub(crate) use config::at_most;
 
 /// A concurrency cap with fast rejection and an optional bounded wait queue; see the
 /// [module docs](self).
@@ -140,11 +146,13 @@ pub struct Bulkhead {
 struct Shared {
     slots: Slots,
     name: Name,
-    max_concurrent: usize,
     max_waiting: usize,
     max_wait: Duration,
     retry_after: Duration,
     telemetry: Telemetry,
+    /// What moves the limit of an [adaptive bulkhead](crate::adaptive); `None` for a
+    /// fixed one.
+    control: Option<Control>,
 }
 
 struct Telemetry {
@@ -159,7 +167,8 @@ struct Telemetry {
 pub struct BulkheadSnapshot {
     /// The instance name.
     pub name: Name,
-    /// `max_concurrent`: how many calls may hold a permit at once.
+    /// How many calls may hold a permit at once (`max_concurrent`, or an adaptive
+    /// bulkhead's current limit).
     pub capacity: usize,
     /// Permits held now (a slot being handed to a waiter counts as held).
     pub in_flight: usize,
@@ -177,6 +186,11 @@ impl Bulkhead {
     }
 
     fn from_builder(b: BulkheadBuilder) -> Self {
+        Self::with_control(b, None)
+    }
+
+    /// A bulkhead whose limit `control` moves (starting at `b.max_concurrent`).
+    pub(crate) fn with_control(b: BulkheadBuilder, control: Option<Control>) -> Self {
         let labels = [(label::NAME, b.name.to_shared_string())];
         let telemetry = Telemetry {
             in_flight: metrics::gauge!(metric::BULKHEAD_IN_FLIGHT, &labels),
@@ -187,11 +201,11 @@ impl Bulkhead {
             shared: Arc::new(Shared {
                 slots: Slots::new(b.max_concurrent, b.max_waiting),
                 name: b.name,
-                max_concurrent: b.max_concurrent,
                 max_waiting: b.max_waiting,
                 max_wait: b.max_wait,
                 retry_after: b.retry_after,
                 telemetry,
+                control,
             }),
         }
     }
@@ -234,7 +248,8 @@ impl Bulkhead {
             .checked_add(shared.max_wait)
             .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         let mut by_deadline = false;
-        if let Some(deadline) = Deadline::current() {
+        let deadline = Deadline::current();
+        if let Some(deadline) = deadline {
             if deadline.instant() <= until {
                 until = deadline.instant();
                 by_deadline = true;
@@ -242,6 +257,16 @@ impl Bulkhead {
         }
         if by_deadline && until <= now {
             return Acquire::decided(Err(self.deadline_error(Duration::ZERO)));
+        }
+        if let (Some(deadline), Some(control)) = (deadline, &shared.control) {
+            // Deadline-aware admission: refuse now what could not be served in time.
+            let position = shared.slots.waiting() + 1;
+            if let Some(expected) = control.expected_wait(position, shared.slots.limit()) {
+                let left = deadline.instant().saturating_duration_since(now);
+                if left < expected {
+                    return Acquire::decided(Err(self.expected_wait_error(expected, left)));
+                }
+            }
         }
         match shared.slots.try_take_or_enqueue() {
             Entry::Taken => Acquire::decided(Ok(Permit::new(self.clone()))),
@@ -277,9 +302,10 @@ impl Bulkhead {
         &self.shared.name
     }
 
-    /// `max_concurrent`: how many calls may hold a permit at once.
+    /// How many calls may hold a permit at once: `max_concurrent`, or the current limit
+    /// of an [adaptive bulkhead](crate::adaptive).
     pub fn capacity(&self) -> usize {
-        self.shared.max_concurrent
+        self.shared.slots.limit()
     }
 
     /// `max_waiting`: how many callers may queue.
@@ -311,7 +337,7 @@ impl Bulkhead {
     pub fn snapshot(&self) -> BulkheadSnapshot {
         BulkheadSnapshot {
             name: self.shared.name.clone(),
-            capacity: self.shared.max_concurrent,
+            capacity: self.capacity(),
             in_flight: self.in_flight(),
             waiting: self.waiting(),
             max_waiting: self.shared.max_waiting,
@@ -355,6 +381,25 @@ impl Bulkhead {
         )
     }
 
+    pub(crate) fn slots(&self) -> &Slots {
+        &self.shared.slots
+    }
+
+    pub(crate) fn control(&self) -> Option<&Control> {
+        self.shared.control.as_ref()
+    }
+
+    #[cold]
+    fn expected_wait_error(&self, expected: Duration, left: Duration) -> Error {
+        self.rejected(
+            Error::new(ErrorKind::DeadlineExceeded)
+                .or_origin(Primitive::Bulkhead, self.shared.name.clone())
+                .with_field("reason", "expected_wait")
+                .with_field("expected_wait", expected)
+                .with_field("deadline_left", left),
+        )
+    }
+
     #[cold]
     fn deadline_error(&self, waited: Duration) -> Error {
         self.rejected(
@@ -371,7 +416,7 @@ impl fmt::Debug for Bulkhead {
         let s = &*self.shared;
         f.debug_struct("Bulkhead")
             .field("name", &s.name.as_str())
-            .field("capacity", &s.max_concurrent)
+            .field("capacity", &self.capacity())
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())
             .field("max_waiting", &s.max_waiting)

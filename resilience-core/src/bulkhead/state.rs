@@ -22,8 +22,27 @@
 //!   A caller that enqueues meanwhile makes `waiting > 0` first, so the loop ends.
 //!
 //! Invariant: queued callers = `waiting` + hand-off permits not yet taken.
+//!
+//! # An adjustable limit
+//!
+//! `limit` is its own atomic, so that an [adaptive bulkhead](crate::adaptive) can move it;
+//! a fixed bulkhead never does, and its paths read it where they read a constant before.
+//!
+//! - **lowering** it changes nothing at once: calls in flight above the new limit finish.
+//!   A release that finds `in_flight > limit` gives its slot back (`in_flight - 1`) even
+//!   with waiters, so the count comes down to the limit, one release at a time.
+//! - **raising** it hands the new room to waiters: **pump** turns a waiter into a held
+//!   slot (`waiting - 1`, `in_flight + 1`, one hand-off permit) while
+//!   `waiting > 0 && in_flight < limit`.
+//!
+//! A transition that can leave `waiting > 0` beside room under the limit (an enqueue, a
+//! release that did not hand off, a new limit) pumps afterwards. Each side does "write,
+//! `SeqCst` fence, read the other" (the setter writes `limit` and reads `word`; the
+//! others write `word` and read `limit`), so at least one of two racing sides sees both
+//! writes and no waiter is left behind room that is free. A fixed bulkhead never has
+//! `waiting > 0` with `in_flight < limit`, so its pumps find nothing to do.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 use tokio::sync::Semaphore;
 
@@ -50,9 +69,9 @@ pub(super) enum Entry {
 }
 
 #[derive(Debug)]
-pub(super) struct Slots {
+pub(crate) struct Slots {
     word: AtomicU64,
-    max_concurrent: u64,
+    limit: AtomicU64,
     max_waiting: u64,
     pub(super) handoff: Semaphore,
 }
@@ -61,13 +80,13 @@ impl Slots {
     pub(super) fn new(max_concurrent: usize, max_waiting: usize) -> Self {
         Self {
             word: AtomicU64::new(0),
-            max_concurrent: max_concurrent as u64,
+            limit: AtomicU64::new(max_concurrent as u64),
             max_waiting: max_waiting as u64,
             handoff: Semaphore::new(0),
         }
     }
 
-    pub(super) fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         in_flight(self.word.load(Ordering::Acquire))
     }
 
@@ -75,12 +94,47 @@ impl Slots {
         waiting(self.word.load(Ordering::Acquire))
     }
 
+    /// How many slots may be held now.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed) as usize
+    }
+
+    /// Moves the limit (at most [`MAX_PERMITS`](super::MAX_PERMITS)); see the module docs.
+    pub(crate) fn set_limit(&self, limit: usize) {
+        self.limit.store(limit as u64, Ordering::Relaxed);
+        self.pump();
+    }
+
+    /// Hands room under the limit to waiters; see the module docs. Out of line: it must
+    /// not weigh on the release it follows.
+    #[cold]
+    #[inline(never)]
+    fn pump(&self) {
+        fence(Ordering::SeqCst);
+        let limit = self.limit.load(Ordering::Relaxed);
+        let mut word = self.word.load(Ordering::Relaxed);
+        while word > IN_FLIGHT_MASK && (word & IN_FLIGHT_MASK) < limit {
+            let next = word - ONE_WAITING + 1;
+            match self
+                .word
+                .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    self.handoff.add_permits(1);
+                    word = next;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
     /// The fast path: takes a slot if one is free and nobody is queued.
     #[inline]
     pub(super) fn try_take(&self) -> bool {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            if word & IN_FLIGHT_MASK >= self.max_concurrent || word > IN_FLIGHT_MASK {
+            if word & IN_FLIGHT_MASK >= self.limit.load(Ordering::Relaxed) || word > IN_FLIGHT_MASK
+            {
                 return false;
             }
             match self.word.compare_exchange_weak(
@@ -97,32 +151,40 @@ impl Slots {
 
     /// Takes a slot, or a place in the queue, or neither.
     pub(super) fn try_take_or_enqueue(&self) -> Entry {
+        let limit = self.limit.load(Ordering::Relaxed);
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            let (next, entry) =
-                if waiting(word) == 0 && (word & IN_FLIGHT_MASK) < self.max_concurrent {
-                    (word + 1, Entry::Taken)
-                } else if (waiting(word) as u64) < self.max_waiting {
-                    (word + ONE_WAITING, Entry::Queued)
-                } else {
-                    return Entry::QueueFull;
-                };
+            let (next, entry) = if waiting(word) == 0 && (word & IN_FLIGHT_MASK) < limit {
+                (word + 1, Entry::Taken)
+            } else if (waiting(word) as u64) < self.max_waiting {
+                (word + ONE_WAITING, Entry::Queued)
+            } else {
+                return Entry::QueueFull;
+            };
             match self
                 .word
                 .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => return entry,
+                Ok(_) => {
+                    if entry == Entry::Queued {
+                        // The limit may have been raised since it was read.
+                        self.pump();
+                    }
+                    return entry;
+                }
                 Err(actual) => word = actual,
             }
         }
     }
 
-    /// Gives a slot back, handing it to the oldest waiter if there is one.
+    /// Gives a slot back, handing it to the oldest waiter if there is one (and the slot
+    /// is under the limit).
     #[inline]
     pub(super) fn release(&self) {
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
-            let handoff = word > IN_FLIGHT_MASK;
+            let handoff = word > IN_FLIGHT_MASK
+                && (word & IN_FLIGHT_MASK) <= self.limit.load(Ordering::Relaxed);
             let next = if handoff {
                 word - ONE_WAITING
             } else {
@@ -135,6 +197,10 @@ impl Slots {
                 Ok(_) => {
                     if handoff {
                         self.handoff.add_permits(1);
+                    } else if word > IN_FLIGHT_MASK {
+                        // Over the limit with waiters: the limit may have been raised
+                        // since it was read.
+                        self.pump();
                     }
                     return;
                 }
@@ -199,6 +265,45 @@ mod tests {
         assert_eq!(slots.handoff.available_permits(), 0);
         slots.release();
         assert_eq!((slots.in_flight(), slots.waiting()), (0, 0));
+    }
+
+    #[test]
+    fn lowering_the_limit_lets_calls_above_it_finish_without_handing_off() {
+        let slots = Slots::new(3, 2);
+        for _ in 0..3 {
+            assert!(slots.try_take());
+        }
+        assert_eq!(slots.try_take_or_enqueue(), Entry::Queued);
+        slots.set_limit(1);
+        assert!(!slots.try_take());
+        // Two releases bring the count down to the limit without serving the waiter.
+        slots.release();
+        slots.release();
+        assert_eq!((slots.in_flight(), slots.waiting()), (1, 1));
+        assert_eq!(slots.handoff.available_permits(), 0);
+        // At the limit, a release hands its slot over again.
+        slots.release();
+        assert_eq!((slots.in_flight(), slots.waiting()), (1, 0));
+        assert_eq!(slots.handoff.available_permits(), 1);
+    }
+
+    #[test]
+    fn raising_the_limit_hands_the_new_room_to_waiters() {
+        let slots = Slots::new(1, 3);
+        assert!(slots.try_take());
+        for _ in 0..3 {
+            assert_eq!(slots.try_take_or_enqueue(), Entry::Queued);
+        }
+        slots.set_limit(3);
+        assert_eq!((slots.in_flight(), slots.waiting()), (3, 1));
+        assert_eq!(slots.handoff.available_permits(), 2);
+        // The one still waiting leaves the queue; one that leaves after its hand-off
+        // gives the slot back.
+        slots.leave();
+        assert_eq!((slots.in_flight(), slots.waiting()), (3, 0));
+        slots.leave();
+        assert_eq!((slots.in_flight(), slots.waiting()), (2, 0));
+        assert_eq!(slots.handoff.available_permits(), 1);
     }
 
     #[test]

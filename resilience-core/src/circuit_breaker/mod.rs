@@ -89,7 +89,7 @@ mod guard;
 mod permit;
 mod state;
 mod telemetry;
-mod window;
+pub(crate) mod window;
 
 use std::future::Future;
 use std::sync::Arc;

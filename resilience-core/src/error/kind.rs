@@ -47,6 +47,9 @@ pub enum ErrorKind {
     /// A backing store (such as the Redis idempotency store) could not be reached and the
     /// primitive is configured to fail closed.
     StoreUnavailable,
+    /// A client-side [adaptive throttle](crate::throttle) refused the call locally: the
+    /// backend has been rejecting most calls, so this one was not sent.
+    Throttled,
     /// The wrapped operation failed with its own error, kept as the
     /// [`source`](std::error::Error::source).
     Inner,
@@ -65,6 +68,7 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
+        ErrorKind::Throttled,
         ErrorKind::Inner,
     ];
 
@@ -81,6 +85,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::Inner => "inner",
         }
     }
@@ -98,6 +103,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
+            ErrorKind::Throttled => "throttled locally: the backend is rejecting most calls",
             ErrorKind::Inner => "operation failed",
         }
     }
@@ -120,6 +126,7 @@ impl ErrorKind {
                 | ErrorKind::InvalidRequest
                 | ErrorKind::PayloadTooLarge
                 | ErrorKind::StoreUnavailable
+                | ErrorKind::Throttled
         )
     }
 
@@ -129,7 +136,7 @@ impl ErrorKind {
     /// | kind | class | why |
     /// |---|---|---|
     /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
-    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict` | `Transient` | the condition passes; the hint says when |
+    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict`, `Throttled` | `Transient` | the condition passes; the hint says when |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
     /// | `InvalidRequest`, `IdempotencyMismatch`, `PayloadTooLarge` | `Benign` | the request is at fault: never retried, never the dependency's failure |
@@ -178,6 +185,8 @@ pub enum Primitive {
     Fallback,
     /// Request coalescing (one call shared by identical requests).
     Coalesce,
+    /// A client-side adaptive throttle.
+    Throttle,
 }
 
 impl Primitive {
@@ -192,6 +201,7 @@ impl Primitive {
         Primitive::Hedge,
         Primitive::Fallback,
         Primitive::Coalesce,
+        Primitive::Throttle,
     ];
 
     /// A stable `snake_case` identifier, the value of the `primitive` metric label.
@@ -206,6 +216,7 @@ impl Primitive {
             Primitive::Hedge => "hedge",
             Primitive::Fallback => "fallback",
             Primitive::Coalesce => "coalesce",
+            Primitive::Throttle => "throttle",
         }
     }
 }

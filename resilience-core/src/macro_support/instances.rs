@@ -7,11 +7,13 @@
 
 use std::borrow::Borrow;
 
+use crate::adaptive::AdaptiveBulkhead;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::fallback::Fallback;
 use crate::hedge::Hedge;
 use crate::retry::RetryBudget;
+use crate::throttle::AdaptiveThrottle;
 use crate::{Class, ConfigError, Error, Primitive, Registry};
 
 macro_rules! source {
@@ -67,6 +69,8 @@ where
         self().borrow().clone()
     }
 }
+source!(AdaptiveSource, AdaptiveBulkhead, "adaptive");
+source!(ThrottleSource, AdaptiveThrottle, "throttle");
 
 /// The breaker `circuit_breaker = "name"` names, from [`Registry::global`]. A name nobody
 /// registered is an error on every call (never a breaker made up with the defaults,
@@ -81,6 +85,18 @@ pub fn registry_breaker(name: &'static str) -> Result<CircuitBreaker, Error> {
 pub fn registry_bulkhead(name: &'static str) -> Result<Bulkhead, Error> {
     let found = Registry::global().get_bulkhead(name);
     found.ok_or_else(|| missing(Primitive::Bulkhead, "bulkhead", name))
+}
+
+/// The adaptive bulkhead `adaptive = "name"` names, as [`registry_breaker`].
+pub fn registry_adaptive(name: &'static str) -> Result<AdaptiveBulkhead, Error> {
+    let found = Registry::global().get_adaptive_bulkhead(name);
+    found.ok_or_else(|| missing(Primitive::Bulkhead, "adaptive", name))
+}
+
+/// The throttle `throttle = "name"` names, as [`registry_breaker`].
+pub fn registry_throttle(name: &'static str) -> Result<AdaptiveThrottle, Error> {
+    let found = Registry::global().get_throttle(name);
+    found.ok_or_else(|| missing(Primitive::Throttle, "throttle", name))
 }
 
 /// The budget `retry(budget = "name")` names, as [`registry_breaker`].

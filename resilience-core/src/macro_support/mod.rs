@@ -2,13 +2,13 @@
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
 //! The attribute nests the primitives' own guarded futures (fallback → deadline → retry →
-//! hedge → circuit breaker → bulkhead → attempt timeout → the [lifted](crate::outcome::lift)
-//! body); their logic lives in their modules. Here is only what the attribute alone needs:
-//! finding the instances an option names (`instances.rs`, kept in `static`s by `cached.rs`),
-//! the policy its `retry(...)` options describe (`retry.rs`), cloning owned arguments per
-//! attempt (`args.rs`), and the glue below: a failed lookup refuses the attempt, a hedge or a
-//! fallback starts around its part of the call, and the outcome becomes the function's
-//! `Result`.
+//! hedge → adaptive throttle → circuit breaker → bulkhead or adaptive bulkhead → attempt
+//! timeout → the [lifted](crate::outcome::lift) body); their logic lives in their modules.
+//! Here is only what the attribute alone needs: finding the instances an option names
+//! (`instances.rs`, kept in `static`s by `cached.rs`), the policy its `retry(...)` options
+//! describe (`retry.rs`), cloning owned arguments per attempt (`args.rs`), and the glue
+//! below: a failed lookup refuses the attempt, a hedge or a fallback starts around its
+//! part of the call, and the outcome becomes the function's `Result`.
 
 mod args;
 mod cached;
@@ -23,11 +23,13 @@ pub use args::CloneArg;
 pub use cached::Cached;
 pub use hedge::{HedgeSpec, hedge_policy};
 pub use instances::{
-    BreakerSource, BudgetSource, BulkheadSource, FallbackSource, HedgeSource, registry_breaker,
-    registry_budget, registry_bulkhead, registry_hedge,
+    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, FallbackSource, HedgeSource,
+    ThrottleSource, registry_adaptive, registry_breaker, registry_budget, registry_bulkhead,
+    registry_hedge, registry_throttle,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
+use crate::adaptive::{self, AdaptiveBulkhead, Sampler};
 use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
@@ -38,6 +40,7 @@ pub use crate::outcome::{Judged, Outcome, lift};
 use crate::retry::RetryPolicy;
 pub use crate::retry::{Next, RetryLoop};
 use crate::telemetry::field;
+use crate::throttle::{self as throttling, AdaptiveThrottle, Rejections};
 pub use crate::timeout::timeout;
 use crate::{Classify, Error, Name};
 
@@ -66,6 +69,38 @@ pub fn bulkhead<F: Future>(bulkhead: Result<&Bulkhead, Error>, attempt: F) -> bu
     match bulkhead {
         Ok(bulkhead) => bulkhead.guard(attempt),
         Err(err) => bulkhead::Guarded::refused(err),
+    }
+}
+
+/// `adaptive = ...`: the adaptive bulkhead's guard around an attempt, sampled with
+/// `classifier`; one that could not be found refuses it with that error.
+#[inline]
+pub fn adaptive<F, C, T, E>(
+    limiter: Result<&AdaptiveBulkhead, Error>,
+    classifier: C,
+    attempt: F,
+) -> adaptive::Guarded<F, C>
+where
+    F: Future<Output = Outcome<T, E>>,
+    C: Classify<T, E>,
+    E: 'static,
+{
+    match limiter {
+        Ok(limiter) => limiter.guard(classifier, attempt),
+        Err(err) => bulkhead::Guarded::refused(err).with_observer(Sampler::new(classifier)),
+    }
+}
+
+/// `throttle = ...`: the throttle's guard around an attempt (judged or not), counting
+/// [`Rejections`]; one that could not be found refuses it with that error.
+#[inline]
+pub fn throttle<F>(
+    throttle: Result<&AdaptiveThrottle, Error>,
+    attempt: F,
+) -> throttling::Guarded<F, Rejections> {
+    match throttle {
+        Ok(throttle) => throttle.guard(Rejections, attempt),
+        Err(err) => throttling::Guarded::refused(err, Rejections),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Behaviour of `#[resilient(...)]` under paused time: each option does what its primitive
 //! does, in the documented order, and errors reach the caller as its own `E`.
 
+mod adaptive;
 mod equivalence;
 mod forms;
 mod hedge;

@@ -263,6 +263,18 @@ async fn no_such_hedge() -> Result<(), AppError> {
     Ok(())
 }
 
+#[resilient(adaptive = "tests.no_such_adaptive")]
+async fn no_such_adaptive() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
+#[resilient(throttle = "tests.no_such_throttle")]
+async fn no_such_throttle() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered() {
     for (result, primitive, name) in [
@@ -285,6 +297,16 @@ async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered(
             no_such_hedge().await,
             Primitive::Hedge,
             "tests.no_such_hedge",
+        ),
+        (
+            no_such_adaptive().await,
+            Primitive::Bulkhead,
+            "tests.no_such_adaptive",
+        ),
+        (
+            no_such_throttle().await,
+            Primitive::Throttle,
+            "tests.no_such_throttle",
         ),
     ] {
         let err = result.unwrap_err();

@@ -68,7 +68,7 @@ pub use resilience_core::bulkhead::{Bulkhead, BulkheadBuilder};
 use resilience_core::{BoxError, Error, outcome};
 use tower_service::Service;
 
-use future::Deferred;
+pub(crate) use future::Deferred;
 pub use future::ResponseFuture;
 pub use layer::BulkheadLayer;
 
@@ -136,17 +136,32 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        ResponseFuture::new(match self.bulkhead.admit() {
-            Admission::Admitted(permit) => {
-                Guarded::admitted(permit, outcome::wrap(self.inner.call(request)))
-            }
-            Admission::Queued(acquire) => {
-                // The ready service waits with the request; a clone takes its place.
-                let fresh = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, fresh);
-                Guarded::queued(acquire, Deferred { service, request })
-            }
-            Admission::Refused(error) => Guarded::refused(error),
-        })
+        ResponseFuture::new(guarded(self.bulkhead.admit(), &mut self.inner, request))
+    }
+}
+
+/// The call `admission` allows: the inner service called in place when admitted; kept
+/// with the request until a permit is handed over when queued; never called when refused.
+#[inline(always)]
+pub(crate) fn guarded<S, Req>(
+    admission: Admission,
+    inner: &mut S,
+    request: Req,
+) -> Guarded<Deferred<S, Req>>
+where
+    S: Service<Req> + Clone,
+    S::Error: Into<BoxError>,
+{
+    match admission {
+        Admission::Admitted(permit) => {
+            Guarded::admitted(permit, outcome::wrap(inner.call(request)))
+        }
+        Admission::Queued(acquire) => {
+            // The ready service waits with the request; a clone takes its place.
+            let fresh = inner.clone();
+            let service = std::mem::replace(inner, fresh);
+            Guarded::queued(acquire, Deferred { service, request })
+        }
+        Admission::Refused(error) => Guarded::refused(error),
     }
 }

@@ -27,7 +27,7 @@
 //! | kind | gRPC status |
 //! |---|---|
 //! | `DeadlineExceeded`, `Timeout` | 4 `DEADLINE_EXCEEDED` |
-//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable` | 14 `UNAVAILABLE` |
+//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `Throttled` | 14 `UNAVAILABLE` |
 //! | `IdempotencyConflict` | 10 `ABORTED` |
 //! | `IdempotencyMismatch` | 9 `FAILED_PRECONDITION` |
 //! | `InvalidRequest` | 3 `INVALID_ARGUMENT` |
@@ -67,7 +67,8 @@ pub fn code(kind: ErrorKind) -> u8 {
         ErrorKind::CircuitOpen
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
-        | ErrorKind::StoreUnavailable => 14,
+        | ErrorKind::StoreUnavailable
+        | ErrorKind::Throttled => 14,
         ErrorKind::IdempotencyConflict => 10,
         ErrorKind::IdempotencyMismatch => 9,
         ErrorKind::InvalidRequest => 3,

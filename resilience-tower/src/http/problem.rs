@@ -19,7 +19,7 @@
 //!
 //! | kind | status |
 //! |---|---|
-//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable` | 503 Service Unavailable |
+//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `Throttled` | 503 Service Unavailable |
 //! | `DeadlineExceeded`, `Timeout` | 504 Gateway Timeout |
 //! | `IdempotencyConflict` | 409 Conflict |
 //! | `IdempotencyMismatch` | 422 Unprocessable Content |
@@ -208,7 +208,8 @@ fn default_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::CircuitOpen
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
-        | ErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        | ErrorKind::StoreUnavailable
+        | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
@@ -231,6 +232,7 @@ fn title(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "Invalid request",
         ErrorKind::PayloadTooLarge => "Payload too large",
         ErrorKind::StoreUnavailable => "Service unavailable",
+        ErrorKind::Throttled => "Request throttled",
         ErrorKind::Inner => "Upstream failure",
         _ => "Internal error",
     }
@@ -256,6 +258,9 @@ fn default_detail(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "The request is malformed.",
         ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
         ErrorKind::StoreUnavailable => "A backing store is unreachable.",
+        ErrorKind::Throttled => {
+            "A dependency is rejecting most requests; this one was not sent to it."
+        }
         ErrorKind::Inner => "An upstream dependency failed.",
         _ => "The request failed.",
     }

@@ -12,7 +12,8 @@ fn expected_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::CircuitOpen
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
-        | ErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        | ErrorKind::StoreUnavailable
+        | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,

@@ -12,6 +12,7 @@ use super::Comparison;
 
 pub use crate::peers::Echo;
 
+mod adaptive;
 mod baseline;
 mod bulkhead;
 mod circuit_breaker;
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Comparison> {
     all.extend(circuit_breaker::comparisons());
     all.extend(retry::comparisons());
     all.extend(bulkhead::comparisons());
+    all.extend(adaptive::comparisons());
     all.extend(deadline::comparisons());
     all.extend(full_stack::comparisons());
     all.extend(macros::comparisons());
