@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use resilience_core::fallback::Fallback;
+use resilience_core::throttle::AdaptiveThrottle;
 use resilience_core::{ErrorKind, Registry, resilient};
 use tokio::time::{Instant, sleep};
 
@@ -146,4 +147,35 @@ async fn a_fallback_from_a_function_answers_a_passed_deadline_with_the_last_succ
         "the deadline passed: stale"
     );
     assert_eq!(start.elapsed(), Duration::from_millis(100));
+}
+
+static THROTTLED: Calls = Calls::new();
+
+static UPSTREAM: LazyLock<AdaptiveThrottle> = LazyLock::new(|| {
+    AdaptiveThrottle::builder()
+        .name("hedge.upstream")
+        .build()
+        .unwrap()
+});
+
+#[resilient(hedge(delay = "20ms"), throttle = UPSTREAM)]
+async fn throttled_lookup() -> Result<u32, AppError> {
+    // The first attempt fails at 30 ms, while its hedge (sent at 20 ms) is in flight.
+    let n = THROTTLED.hit();
+    sleep(Duration::from_millis(if n == 1 { 30 } else { 20 })).await;
+    match n {
+        1 => Err(AppError::Failed("reset")),
+        n => Ok(n),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_hedge_is_a_request_to_the_throttle() {
+    assert_eq!(throttled_lookup().await.unwrap(), 2, "the hedge answered");
+    // Outside the hedge, the throttle would have seen one request for the whole call.
+    assert_eq!(
+        UPSTREAM.snapshot().requests,
+        2,
+        "the first attempt and its hedge each went through the throttle"
+    );
 }
