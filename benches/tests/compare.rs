@@ -37,6 +37,9 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "hedge/layer no_hedge",
         "fallback/layer success",
         "coalesce/layer alone",
+        "rate_limit/core",
+        "rate_limit/keyed",
+        "rate_limit/layer",
     ] {
         assert!(expected.contains(&name), "{name} is not among {expected:?}");
     }
@@ -58,6 +61,8 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "hedge/layer no_hedge",
         "fallback/layer success",
         "coalesce/layer alone",
+        "rate_limit/core",
+        "rate_limit/layer",
     ] {
         let m = measurements.iter().find(|m| m.name == name).unwrap();
         assert!(m.zero_alloc, "{name} must be checked for allocations");

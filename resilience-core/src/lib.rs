@@ -22,6 +22,12 @@
 //!   rejecting backend would refuse anyway;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
+//! - [`rate_limit`]: a rate and a burst, lock-free ([`rate_limit::RateLimiter`]), per key in
+//!   bounded memory ([`rate_limit::KeyedRateLimiter`]), or across instances
+//!   (`RedisRateLimiter` with feature `redis`);
+//! - [`health`]: liveness and readiness ([`health::Health`]) from dependency checks with
+//!   timeouts and caching, the registry's breakers and bulkheads, startup checks, and
+//!   graceful shutdown that drains in-flight requests;
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
 //! - [`config`]: [`ConfigError`], what every builder returns for an invalid setting;
 //! - [`telemetry`]: every metric name, label and span field;
@@ -88,14 +94,20 @@ pub mod config;
 pub mod deadline;
 mod error;
 pub mod fallback;
+pub mod health;
 pub mod hedge;
 pub mod idempotency;
 mod macro_support;
 mod name;
 pub mod outcome;
+pub mod rate_limit;
+#[cfg(feature = "redis")]
+mod redis_client;
 pub mod registry;
 pub mod retry;
 mod rng;
+#[cfg(feature = "serde")]
+mod ser;
 pub mod telemetry;
 pub mod throttle;
 pub mod timeout;

@@ -15,6 +15,7 @@ pub(crate) struct Options {
     pub(crate) retry: Option<RetryOptions>,
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
+    pub(crate) rate_limit: Option<Instance>,
     pub(crate) adaptive: Option<Instance>,
     pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
@@ -65,7 +66,7 @@ impl Instance {
     }
 }
 
-const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `hedge(...)`, `circuit_breaker`, `bulkhead`, `adaptive`, `throttle`, `classify`, `fallback`";
+const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `hedge(...)`, `circuit_breaker`, `rate_limit`, `bulkhead`, `adaptive`, `throttle`, `classify`, `fallback`";
 const KNOWN_RETRY: &str = "`attempts`, `backoff`, `base`, `max`, `jitter`, `budget`";
 const KNOWN_HEDGE: &str = "`delay`, `percentile`, `max`, `budget`";
 
@@ -140,6 +141,16 @@ impl Parse for Options {
                             instance,
                             span,
                             "bulkhead",
+                            &mut errors,
+                        );
+                    }
+                    "rate_limit" => {
+                        let instance = instance_value(input, &key, "RateLimiter")?;
+                        set(
+                            &mut options.rate_limit,
+                            instance,
+                            span,
+                            "rate_limit",
                             &mut errors,
                         );
                     }

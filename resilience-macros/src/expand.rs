@@ -16,9 +16,10 @@
 //!                     async move {
 //!                 throttle(throttle?, async {                   // throttle = ...
 //!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
-//!                     async { bulkhead(bulkhead?,               // bulkhead = ... (or
-//!                         timeout(limit,                        //   adaptive(.., classifier, ..))
-//!                             lift(async { body }))).await }).await
+//!                     async { rate_limit(limiter?,              // rate_limit = ...
+//!                         async { bulkhead(bulkhead?,           // bulkhead = ... (or
+//!                             timeout(limit,                    //   adaptive(.., classifier, ..))
+//!                                 lift(async { body }))).await }).await }).await
 //!                 }).await }}).await
 //!             }).await;
 //!             match retry.next(attempted) { Done(o) => break o, Retry(d) => sleep(d).await }
@@ -151,8 +152,12 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         Some(path) => quote_spanned!(path.span()=> &#path),
         None => quote!(&#private::TransientErrors),
     };
-    // Innermost first: the lifted body, attempt timeout, (adaptive) bulkhead, circuit
-    // breaker, throttle, hedge.
+    // Innermost first: the lifted body, attempt timeout, bulkhead or adaptive bulkhead,
+    // rate limit, circuit breaker, throttle, hedge. A bulkhead and a rate limit ask for
+    // their permit or turn when their guard is made; nested inside another layer, each is
+    // wrapped in an `async` block so that it asks only once the layers around it have
+    // admitted the attempt (a breaker that refuses takes no turn from the rate limit; a
+    // caller waiting for its turn holds no bulkhead slot).
     let mut attempt = quote!(#private::lift(#body));
     if let Some(limit) = plan.timeout {
         let limit = duration(limit);
@@ -179,6 +184,23 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         attempt = quote!(#private::adaptive(#source, #classifier, #attempt));
     }
     let caps = plan.bulkhead.is_some() || plan.adaptive.is_some();
+    if let Some(limiter) = &plan.rate_limit {
+        let source = resolve(
+            limiter,
+            &private,
+            quote!(#krate::rate_limit::RateLimiter),
+            "RateLimiterSource",
+            "registry_rate_limiter",
+        );
+        let inner = if caps {
+            quote!(async { #attempt.await })
+        } else {
+            attempt
+        };
+        attempt = quote!(#private::rate_limit(#source, #inner));
+    }
+    // Whether the attempt so far asks for something when it is made.
+    let eager = caps || plan.rate_limit.is_some();
     let judged = match &plan.circuit_breaker {
         Some(breaker) => {
             let source = resolve(
@@ -188,9 +210,7 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
                 "BreakerSource",
                 "registry_breaker",
             );
-            // A bulkhead asks for its permit when its guard is made; inside a breaker,
-            // only once the breaker has admitted the attempt.
-            let attempt = if caps {
+            let attempt = if eager {
                 quote!(async { #attempt.await })
             } else {
                 attempt.clone()

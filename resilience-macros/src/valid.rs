@@ -16,6 +16,7 @@ pub(crate) struct Plan {
     pub(crate) retry: Option<RetryPlan>,
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
+    pub(crate) rate_limit: Option<Instance>,
     pub(crate) adaptive: Option<Instance>,
     pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
@@ -44,6 +45,7 @@ impl Plan {
             || self.retry.is_some()
             || self.circuit_breaker.is_some()
             || self.bulkhead.is_some()
+            || self.rate_limit.is_some()
             || self.adaptive.is_some()
             || self.throttle.is_some()
             || self.hedge.is_some()
@@ -124,6 +126,7 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         retry,
         circuit_breaker: options.circuit_breaker,
         bulkhead: options.bulkhead,
+        rate_limit: options.rate_limit,
         adaptive: options.adaptive,
         throttle: options.throttle,
         classify: options.classify,

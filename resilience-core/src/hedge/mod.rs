@@ -178,13 +178,20 @@ impl Meters {
 }
 
 /// A hedging policy's figures, for a health endpoint; from [`Hedge::snapshot`].
+///
+/// With feature `serde` it serializes with the field names below, `delay` in seconds.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct HedgeSnapshot {
     /// The instance name.
     pub name: String,
     /// The delay a call starting now would hedge after; `None` while a percentile has too
     /// few samples.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::ser::option_duration_secs")
+    )]
     pub delay: Option<Duration>,
     /// Hedges per call, at most.
     pub max_hedges: u32,

@@ -12,6 +12,7 @@ use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::fallback::Fallback;
 use crate::hedge::Hedge;
+use crate::rate_limit::RateLimiter;
 use crate::retry::RetryBudget;
 use crate::throttle::AdaptiveThrottle;
 use crate::{Class, ConfigError, Error, Primitive, Registry};
@@ -45,6 +46,7 @@ macro_rules! source {
 source!(BreakerSource, CircuitBreaker, "circuit_breaker");
 source!(BulkheadSource, Bulkhead, "bulkhead");
 source!(BudgetSource, RetryBudget, "retry(budget)");
+source!(RateLimiterSource, RateLimiter, "rate_limit");
 source!(HedgeSource, Hedge, "hedge");
 
 /// Something `fallback = PATH` can name: a [`Fallback`] for the function's `Result<T, E>`,
@@ -109,6 +111,12 @@ pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
 pub fn registry_hedge(name: &'static str) -> Result<Hedge, Error> {
     let found = Registry::global().get_hedge(name);
     found.ok_or_else(|| missing(Primitive::Hedge, "hedge", name))
+}
+
+/// The limiter `rate_limit = "name"` names, as [`registry_breaker`].
+pub fn registry_rate_limiter(name: &'static str) -> Result<RateLimiter, Error> {
+    let found = Registry::global().get_rate_limiter(name);
+    found.ok_or_else(|| missing(Primitive::RateLimit, "rate_limit", name))
 }
 
 fn missing(primitive: Primitive, option: &'static str, name: &'static str) -> Error {

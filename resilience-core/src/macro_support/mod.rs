@@ -2,7 +2,8 @@
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
 //! The attribute nests the primitives' own guarded futures (fallback → deadline → retry →
-//! hedge → adaptive throttle → circuit breaker → bulkhead or adaptive bulkhead → attempt
+//! hedge → adaptive throttle → circuit breaker → rate limit → bulkhead or adaptive
+//! bulkhead → attempt
 //! timeout → the [lifted](crate::outcome::lift) body); their logic lives in their modules.
 //! Here is only what the attribute alone needs: finding the instances an option names
 //! (`instances.rs`, kept in `static`s by `cached.rs`), the policy its `retry(...)` options
@@ -24,8 +25,8 @@ pub use cached::Cached;
 pub use hedge::{HedgeSpec, hedge_policy};
 pub use instances::{
     AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, FallbackSource, HedgeSource,
-    ThrottleSource, registry_adaptive, registry_breaker, registry_budget, registry_bulkhead,
-    registry_hedge, registry_throttle,
+    RateLimiterSource, ThrottleSource, registry_adaptive, registry_breaker, registry_budget,
+    registry_bulkhead, registry_hedge, registry_rate_limiter, registry_throttle,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
@@ -37,6 +38,7 @@ use crate::fallback::{Answered, Fallback};
 use crate::hedge::{Hedge, Hedging};
 use crate::outcome::Map;
 pub use crate::outcome::{Judged, Outcome, lift};
+use crate::rate_limit::{self, RateLimiter};
 use crate::retry::RetryPolicy;
 pub use crate::retry::{Next, RetryLoop};
 use crate::telemetry::field;
@@ -69,6 +71,19 @@ pub fn bulkhead<F: Future>(bulkhead: Result<&Bulkhead, Error>, attempt: F) -> bu
     match bulkhead {
         Ok(bulkhead) => bulkhead.guard(attempt),
         Err(err) => bulkhead::Guarded::refused(err),
+    }
+}
+
+/// `rate_limit = ...`: the limiter's guard around an attempt (each attempt takes its own
+/// turn); a limiter that could not be found refuses it with that error.
+#[inline]
+pub fn rate_limit<F: Future>(
+    limiter: Result<&RateLimiter, Error>,
+    attempt: F,
+) -> rate_limit::Guarded<F> {
+    match limiter {
+        Ok(limiter) => limiter.guard(attempt),
+        Err(err) => rate_limit::Guarded::refused(err),
     }
 }
 

@@ -5,6 +5,7 @@ mod adaptive;
 mod equivalence;
 mod forms;
 mod hedge;
+mod rate_limit;
 mod retry;
 mod shared;
 mod support;

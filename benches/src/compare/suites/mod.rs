@@ -23,6 +23,7 @@ mod full_stack;
 mod hedge;
 mod idempotency;
 mod macros;
+mod rate_limit;
 mod retry;
 
 /// Every comparison, in report order.
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Comparison> {
     all.extend(hedge::comparisons());
     all.extend(fallback::comparisons());
     all.extend(coalesce::comparisons());
+    all.extend(rate_limit::comparisons());
     all
 }
 
