@@ -25,6 +25,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use moka::ops::compute::Op;
 use moka::sync::Cache;
 use resilience_benches::alloc::{INSTRUMENTED_SYSTEM, StatsAlloc, allocations_in};
+use resilience_benches::redis_stats::commands_since_reset;
 use resilience_core::idempotency::{
     Claim, Commit, Fingerprint, IdempotencyStore, Lease, MemoryStore, Record, RedisStore,
 };
@@ -346,34 +347,6 @@ fn redis(c: &mut Criterion) {
             per(completes_inside),
         );
     });
-}
-
-/// Commands Redis ran since `CONFIG RESETSTAT`, not counting the admin's own: those sent by
-/// the client (its round trips: `EVALSHA`, or `EVAL`/`SCRIPT` when a script is not
-/// cached), and those the scripts ran inside Redis (which `commandstats` counts too).
-async fn commands_since_reset(admin: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(admin)
-        .await
-        .unwrap();
-    let (mut sent, mut inside) = (0, 0);
-    for line in info.lines() {
-        let Some(stat) = line.strip_prefix("cmdstat_") else {
-            continue;
-        };
-        let (name, rest) = stat.split_once(':').unwrap_or((stat, ""));
-        let calls = rest
-            .split(',')
-            .find_map(|field| field.strip_prefix("calls=")?.parse::<u64>().ok())
-            .unwrap_or(0);
-        match name {
-            "config" | "info" => {}
-            "evalsha" | "eval" | "script" => sent += calls,
-            _ => inside += calls,
-        }
-    }
-    (sent, inside)
 }
 
 criterion_group!(benches, memory, redis);

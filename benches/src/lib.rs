@@ -28,3 +28,39 @@ pub mod alloc {
         (stats.allocations as u64).div_ceil(iterations.max(1))
     }
 }
+
+/// What Redis says about the commands it ran, for the benches that talk to it.
+pub mod redis_stats {
+    /// Commands Redis ran since `CONFIG RESETSTAT`, not counting `CONFIG` and `INFO`: those
+    /// sent by clients (their round trips: `EVALSHA`, or `EVAL`/`SCRIPT` when a script is
+    /// not cached) and those the scripts ran inside Redis (which `commandstats` counts
+    /// too).
+    ///
+    /// # Panics
+    ///
+    /// When Redis does not answer `INFO`: a bench that needs Redis cannot go on without it.
+    pub async fn commands_since_reset(admin: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(admin)
+            .await
+            .expect("redis answers INFO");
+        let (mut sent, mut inside) = (0, 0);
+        for line in info.lines() {
+            let Some(stat) = line.strip_prefix("cmdstat_") else {
+                continue;
+            };
+            let (name, rest) = stat.split_once(':').unwrap_or((stat, ""));
+            let calls = rest
+                .split(',')
+                .find_map(|field| field.strip_prefix("calls=")?.parse::<u64>().ok())
+                .unwrap_or(0);
+            match name {
+                "config" | "info" => {}
+                "evalsha" | "eval" | "script" => sent += calls,
+                _ => inside += calls,
+            }
+        }
+        (sent, inside)
+    }
+}

@@ -34,6 +34,12 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "full_stack/layers",
         "macro/retry_fn",
         "idempotency/memory_store claim+complete",
+        "hedge/layer no_hedge",
+        "fallback/layer success",
+        "coalesce/layer alone",
+        "rate_limit/core",
+        "rate_limit/keyed",
+        "rate_limit/layer",
     ] {
         assert!(expected.contains(&name), "{name} is not among {expected:?}");
     }
@@ -52,6 +58,11 @@ fn every_comparison_measures_finite_figures_and_zero_allocation_success_paths() 
         "bulkhead/layer",
         "adaptive/layer",
         "deadline/no_header",
+        "hedge/layer no_hedge",
+        "fallback/layer success",
+        "coalesce/layer alone",
+        "rate_limit/core",
+        "rate_limit/layer",
     ] {
         let m = measurements.iter().find(|m| m.name == name).unwrap();
         assert!(m.zero_alloc, "{name} must be checked for allocations");

@@ -30,14 +30,19 @@ fn deadline_chain_hands_the_budget_on_and_gives_up_together() {
 }
 
 #[test]
-fn health_turns_503_when_the_breaker_opens() {
+fn health_turns_503_when_the_breaker_opens_and_shuts_down_gracefully() {
     let out = run(env!("CARGO_BIN_EXE_health"));
     assert!(out.contains("while inventory works: 200 OK"), "{out}");
     assert!(out.contains("after five failures: 503"), "{out}");
     assert!(
+        out.contains(r#""inventory:circuitBreaker":[{"componentType":"component","observedValue":"open","status":"fail""#),
+        "{out}"
+    );
+    assert!(
         out.contains("resilience_circuit_state{name=\"inventory\"} 1"),
         "{out}"
     );
+    assert!(out.contains("shut down gracefully"), "{out}");
 }
 
 #[test]

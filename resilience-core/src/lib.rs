@@ -13,11 +13,21 @@
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`timeout`](mod@timeout): a time limit per attempt;
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`coalesce`]: identical requests in flight share one call ([`coalesce::Coalescer`]);
+//! - [`fallback`]: a value, a computed answer or the last success in place of a failure
+//!   ([`fallback::Fallback`]);
+//! - [`hedge`]: another attempt when one is slow, first success wins ([`hedge::Hedge`]);
 //! - [`adaptive`]: a bulkhead whose limit is found from latency and failures (AIMD, Vegas);
 //! - [`throttle`]: client-side adaptive throttling (Google SRE), refusing locally what a
 //!   rejecting backend would refuse anyway;
 //! - [`idempotency`]: run once per key, replay duplicates ([`idempotency::MemoryStore`],
 //!   and `RedisStore` with feature `redis`);
+//! - [`rate_limit`]: a rate and a burst, lock-free ([`rate_limit::RateLimiter`]), per key in
+//!   bounded memory ([`rate_limit::KeyedRateLimiter`]), or across instances
+//!   (`RedisRateLimiter` with feature `redis`);
+//! - [`health`]: liveness and readiness ([`health::Health`]) from dependency checks with
+//!   timeouts and caching, the registry's breakers and bulkheads, startup checks, and
+//!   graceful shutdown that drains in-flight requests;
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
 //! - [`config`]: [`ConfigError`], what every builder returns for an invalid setting;
 //! - [`telemetry`]: every metric name, label and span field;
@@ -79,16 +89,25 @@ pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
+pub mod coalesce;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod fallback;
+pub mod health;
+pub mod hedge;
 pub mod idempotency;
 mod macro_support;
 mod name;
 pub mod outcome;
+pub mod rate_limit;
+#[cfg(feature = "redis")]
+mod redis_client;
 pub mod registry;
 pub mod retry;
 mod rng;
+#[cfg(feature = "serde")]
+mod ser;
 mod sync;
 pub mod telemetry;
 pub mod throttle;

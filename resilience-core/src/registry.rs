@@ -18,7 +18,9 @@
 //! let pool = registry.bulkhead("payments", |b| b.max_concurrent(8)).unwrap();
 //! assert_eq!(pool.capacity(), 8);
 //!
-//! // Adaptive bulkheads and throttles too, each kind in its own map.
+//! // Rate limiters, adaptive bulkheads and throttles too, each kind in its own map.
+//! let api = registry.rate_limiter("api", |b| b.rate(50.0)).unwrap();
+//! assert_eq!(api.quota().burst(), 50);
 //! let search = registry.adaptive_bulkhead("search", |b| b.max_waiting(0)).unwrap();
 //! let upstream = registry.throttle("upstream", |b| b).unwrap();
 //!
@@ -27,6 +29,7 @@
 //! assert_eq!(snapshot.circuit_breakers.len(), 1);
 //! assert_eq!(snapshot.circuit_breakers[0].name, "payments");
 //! assert_eq!(snapshot.bulkheads[0].capacity, 8);
+//! assert_eq!(snapshot.rate_limiters[0].available, 50);
 //! assert_eq!(snapshot.adaptive_bulkheads[0].limit, search.limit());
 //! assert_eq!(snapshot.throttles[0].rejection_probability, 0.0);
 //! # let _ = upstream;
@@ -40,8 +43,13 @@
 //! hands out the same instance for the same name ([`Registry::global`] is the one the
 //! attribute uses), and lists all of them for a health endpoint.
 //!
+//! Rate limiters are shared by name the same way ([`Registry::rate_limiter`]), so that every
+//! code path calling one rate-limited provider spends one budget.
+//!
 //! Retry budgets are shared by name as well ([`Registry::retry_budget`]), so that
-//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget.
+//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget, and
+//! so are hedging policies ([`Registry::hedge`]), so that the calls to one dependency
+//! share one latency window.
 //!
 //! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
 //! instead of looking a name up on every call.
@@ -52,6 +60,8 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use crate::adaptive::{AdaptiveBulkhead, AdaptiveBulkheadBuilder, AdaptiveBulkheadSnapshot};
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerSnapshot};
+use crate::hedge::{Hedge, HedgeBuilder, HedgeSnapshot};
+use crate::rate_limit::{RateLimiter, RateLimiterBuilder, RateLimiterSnapshot};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::throttle::{AdaptiveThrottle, AdaptiveThrottleBuilder, AdaptiveThrottleSnapshot};
 use crate::{ConfigError, Name};
@@ -62,6 +72,8 @@ pub struct Registry {
     circuit_breakers: Named<CircuitBreaker>,
     bulkheads: Named<Bulkhead>,
     retry_budgets: Named<RetryBudget>,
+    hedges: Named<Hedge>,
+    rate_limiters: Named<RateLimiter>,
     adaptive_bulkheads: Named<AdaptiveBulkhead>,
     throttles: Named<AdaptiveThrottle>,
 }
@@ -190,6 +202,78 @@ impl Registry {
         self.retry_budgets.remove(name)
     }
 
+    /// The hedging policy named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    /// Calls sharing a policy share its latency window and budget.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn hedge(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(HedgeBuilder) -> HedgeBuilder,
+    ) -> Result<Hedge, ConfigError> {
+        self.hedges.get_or_create(name.into(), |name| {
+            configure(Hedge::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The hedging policy named `name`, if one is registered.
+    pub fn get_hedge(&self, name: &str) -> Option<Hedge> {
+        self.hedges.get(name)
+    }
+
+    /// Registers `hedge` under its own name, replacing (and returning) any policy
+    /// registered under that name before.
+    pub fn insert_hedge(&self, hedge: Hedge) -> Option<Hedge> {
+        self.hedges.insert(hedge.name().clone(), hedge)
+    }
+
+    /// Removes the hedging policy named `name` from the registry (handles already given
+    /// out keep working).
+    pub fn remove_hedge(&self, name: &str) -> Option<Hedge> {
+        self.hedges.remove(name)
+    }
+
+    /// The rate limiter named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply. A
+    /// limiter needs a rate, so `configure` must set one.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn rate_limiter(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(RateLimiterBuilder) -> RateLimiterBuilder,
+    ) -> Result<RateLimiter, ConfigError> {
+        self.rate_limiters.get_or_create(name.into(), |name| {
+            configure(RateLimiter::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The rate limiter named `name`, if one is registered.
+    pub fn get_rate_limiter(&self, name: &str) -> Option<RateLimiter> {
+        self.rate_limiters.get(name)
+    }
+
+    /// Registers `limiter` under its own name, replacing (and returning) any limiter
+    /// registered under that name before.
+    pub fn insert_rate_limiter(&self, limiter: RateLimiter) -> Option<RateLimiter> {
+        self.rate_limiters.insert(limiter.name().clone(), limiter)
+    }
+
+    /// Removes the rate limiter named `name` from the registry (handles already given out
+    /// keep working).
+    pub fn remove_rate_limiter(&self, name: &str) -> Option<RateLimiter> {
+        self.rate_limiters.remove(name)
+    }
+
     /// The adaptive bulkhead named `name`, created with `configure(builder)` if it does
     /// not exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
     ///
@@ -261,13 +345,17 @@ impl Registry {
         self.throttles.remove(name)
     }
 
-    /// A snapshot of every registered breaker, bulkhead, adaptive bulkhead and throttle,
-    /// sorted by name within each kind (retry budgets have no snapshot yet).
+    /// A snapshot of every registered breaker, bulkhead, hedging policy, rate limiter, adaptive bulkhead
+    /// and throttle, sorted by name within each kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
         let mut bulkheads = self.bulkheads.map_values(Bulkhead::snapshot);
         bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut hedges = self.hedges.map_values(Hedge::snapshot);
+        hedges.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut rate_limiters = self.rate_limiters.map_values(RateLimiter::snapshot);
+        rate_limiters.sort_by(|a, b| a.name.cmp(&b.name));
         let mut adaptive_bulkheads = self
             .adaptive_bulkheads
             .map_values(AdaptiveBulkhead::snapshot);
@@ -277,6 +365,8 @@ impl Registry {
         RegistrySnapshot {
             circuit_breakers,
             bulkheads,
+            hedges,
+            rate_limiters,
             adaptive_bulkheads,
             throttles,
         }
@@ -285,13 +375,22 @@ impl Registry {
 
 /// Every registered instance's figures, from [`Registry::snapshot`]. More kinds of
 /// primitive join as fields in minor releases.
+///
+/// With feature `serde` it serializes as an object of arrays
+/// (`{"circuit_breakers": [...], "bulkheads": [...]}`), ready to expose as JSON; a
+/// readiness endpoint built on it is in [`health`](crate::health).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RegistrySnapshot {
     /// One snapshot per circuit breaker, by name.
     pub circuit_breakers: Vec<CircuitBreakerSnapshot>,
     /// One snapshot per bulkhead, by name.
     pub bulkheads: Vec<BulkheadSnapshot>,
+    /// One snapshot per hedging policy, by name.
+    pub hedges: Vec<HedgeSnapshot>,
+    /// One snapshot per rate limiter, by name.
+    pub rate_limiters: Vec<RateLimiterSnapshot>,
     /// One snapshot per adaptive bulkhead (current limit, in flight), by name.
     pub adaptive_bulkheads: Vec<AdaptiveBulkheadSnapshot>,
     /// One snapshot per adaptive throttle (rejection probability), by name.

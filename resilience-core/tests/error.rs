@@ -41,6 +41,8 @@ fn each_kind_displays_its_description_alone_when_no_context_is_set() {
         (ErrorKind::InvalidRequest, "invalid request"),
         (ErrorKind::PayloadTooLarge, "payload too large"),
         (ErrorKind::StoreUnavailable, "backing store unavailable"),
+        (ErrorKind::RateLimited, "rate limit exceeded"),
+        (ErrorKind::ShuttingDown, "the service is shutting down"),
         (
             ErrorKind::Throttled,
             "throttled locally: the backend is rejecting most calls",
@@ -183,6 +185,8 @@ fn is_rejection_per_kind() {
             | ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
             | ErrorKind::StoreUnavailable
+            | ErrorKind::RateLimited
+            | ErrorKind::ShuttingDown
             | ErrorKind::Throttled => true,
             ErrorKind::Timeout | ErrorKind::RetryBudgetExhausted | ErrorKind::Inner => false,
             _ => unreachable!("every kind is listed in ErrorKind::ALL and here"),

@@ -7,8 +7,14 @@
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
 //!   a [`CircuitBreaker`](circuit_breaker::CircuitBreaker) around any service, judging
 //!   HTTP answers by status by default.
+//! - [`coalesce`]: [`coalesce::CoalesceLayer`], one inner call for identical requests
+//!   in flight.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
 //!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
+//! - [`fallback`]: [`fallback::FallbackLayer`] answers chosen failures with a value, a
+//!   computed answer or the last success for the same key, and marks it (a header).
+//! - [`hedge`]: [`hedge::HedgeLayer`] and, for HTTP with the retry layer's rule of what
+//!   may be repeated, [`hedge::HttpHedgeLayer`]: another attempt when one is slow.
 //! - [`adaptive`]: [`adaptive::AdaptiveBulkheadLayer`], a bulkhead whose limit follows
 //!   the latency and failures of the calls it lets through (AIMD, Vegas).
 //! - [`throttle`]: [`throttle::AdaptiveThrottleLayer`], client-side adaptive throttling
@@ -19,8 +25,14 @@
 //!   ([`http::HttpErrorLayer`]).
 //! - [`idempotency`]: `Idempotency-Key` semantics ([`idempotency::IdempotencyLayer`]):
 //!   duplicates of a POST run the handler once and get the first response replayed.
+//! - [`rate_limit`]: [`rate_limit::RateLimitLayer`], a rate limit per service, per client
+//!   or across instances, answered with 429 and the IETF `RateLimit` headers; or a
+//!   bounded wait in front of a rate-limited provider.
 //! - [`retry`]: [`retry::RetryLayer`] and, for HTTP with replayable bodies and the
 //!   idempotency rule, [`retry::HttpRetryLayer`].
+//! - [`health`]: liveness and readiness endpoints ([`health::HealthService`], and
+//!   `health::router` with feature `axum`) in the IETF health check format, and
+//!   [`health::DrainLayer`] for graceful shutdown.
 //! - [`deadline`]: deadline propagation — [`deadline::DeadlineLayer`] receives a caller's
 //!   deadline (`grpc-timeout` or milliseconds) and enforces it,
 //!   [`deadline::PropagateDeadlineLayer`] hands what is left to the next service.
@@ -46,7 +58,9 @@
 //! # Features
 //!
 //! - `axum`: `IntoResponse` for [`http::HttpError`], so handlers can return resilience
-//!   errors directly.
+//!   errors directly; [`rate_limit::PeerIp`] reads axum's `ConnectInfo`.
+//! - `redis`: the Redis idempotency store and rate limiter.
+//!   errors directly; `health::router`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -54,9 +68,16 @@ pub mod adaptive;
 pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
+pub mod coalesce;
 pub mod deadline;
+pub mod fallback;
+pub mod health;
+pub mod hedge;
 pub mod http;
 pub mod idempotency;
+pub mod key;
+pub mod rate_limit;
+mod replay;
 pub mod retry;
 pub mod throttle;
 

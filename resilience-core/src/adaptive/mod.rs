@@ -139,7 +139,11 @@ pub struct AdaptiveBulkhead {
 }
 
 /// A point-in-time view of an [`AdaptiveBulkhead`], for health endpoints and registries.
+///
+/// With feature `serde` it serializes with the field names below, `latency` in seconds
+/// (`null` before the first full window).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AdaptiveBulkheadSnapshot {
     /// The instance name.
@@ -157,6 +161,10 @@ pub struct AdaptiveBulkheadSnapshot {
     /// Callers queued for a permit now.
     pub waiting: usize,
     /// The last full window's average latency, once there is one.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::ser::option_duration_secs")
+    )]
     pub latency: Option<Duration>,
 }
 

@@ -164,7 +164,10 @@ struct Telemetry {
 }
 
 /// A point-in-time view of a [`Bulkhead`], for health endpoints and registries.
+///
+/// With feature `serde` it serializes with the field names below.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct BulkheadSnapshot {
     /// The instance name.

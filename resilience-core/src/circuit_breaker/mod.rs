@@ -266,7 +266,11 @@ impl CircuitBreaker {
 }
 
 /// A breaker's figures at one moment; see [`CircuitBreaker::snapshot`].
+///
+/// With feature `serde` it serializes with the field names below, the state as its label
+/// value (`"open"`) and durations as seconds (a number).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct CircuitBreakerSnapshot {
     /// The instance name.
@@ -284,7 +288,12 @@ pub struct CircuitBreakerSnapshot {
     /// Slow calls in the window (zero unless slow calls are measured).
     pub slow_calls: u32,
     /// How long the breaker has been in this state.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::duration_secs"))]
     pub time_in_state: Duration,
     /// While open: the time left before probes are admitted.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::ser::option_duration_secs")
+    )]
     pub retry_after: Option<Duration>,
 }

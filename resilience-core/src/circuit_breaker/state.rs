@@ -88,6 +88,14 @@ impl fmt::Display for State {
     }
 }
 
+/// A state serializes as its label value ([`State::as_str`]): `"half_open"`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// The most probes a half-open breaker can track (16 bits each for in-flight and successes).
 pub(crate) const MAX_HALF_OPEN_CALLS: u32 = (1 << 16) - 1;
 

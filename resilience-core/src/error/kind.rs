@@ -48,6 +48,13 @@ pub enum ErrorKind {
     /// A backing store (such as the Redis idempotency store) could not be reached and the
     /// primitive is configured to fail closed.
     StoreUnavailable,
+    /// A rate limit has no room for the call: it was not made. `retry_after` says when
+    /// the limit will have room.
+    RateLimited,
+    /// The service is shutting down and refuses new requests while the ones in flight
+    /// finish (see `resilience_core::health`): the call was not made; another instance
+    /// can take it.
+    ShuttingDown,
     /// A client-side [adaptive throttle](crate::throttle) refused the call locally: the
     /// backend has been rejecting most calls, so this one was not sent.
     Throttled,
@@ -69,6 +76,8 @@ impl ErrorKind {
         ErrorKind::InvalidRequest,
         ErrorKind::PayloadTooLarge,
         ErrorKind::StoreUnavailable,
+        ErrorKind::RateLimited,
+        ErrorKind::ShuttingDown,
         ErrorKind::Throttled,
         ErrorKind::Inner,
     ];
@@ -86,6 +95,8 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::StoreUnavailable => "store_unavailable",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ShuttingDown => "shutting_down",
             ErrorKind::Throttled => "throttled",
             ErrorKind::Inner => "inner",
         }
@@ -104,6 +115,8 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::PayloadTooLarge => "payload too large",
             ErrorKind::StoreUnavailable => "backing store unavailable",
+            ErrorKind::RateLimited => "rate limit exceeded",
+            ErrorKind::ShuttingDown => "the service is shutting down",
             ErrorKind::Throttled => "throttled locally: the backend is rejecting most calls",
             ErrorKind::Inner => "operation failed",
         }
@@ -127,6 +140,8 @@ impl ErrorKind {
                 | ErrorKind::InvalidRequest
                 | ErrorKind::PayloadTooLarge
                 | ErrorKind::StoreUnavailable
+                | ErrorKind::RateLimited
+                | ErrorKind::ShuttingDown
                 | ErrorKind::Throttled
         )
     }
@@ -137,7 +152,8 @@ impl ErrorKind {
     /// | kind | class | why |
     /// |---|---|---|
     /// | `Inner`, `Timeout` | `Transient` | the default: a failed or slow attempt may work next time |
-    /// | `CircuitOpen`, `BulkheadFull`, `StoreUnavailable`, `IdempotencyConflict`, `Throttled` | `Transient` | the condition passes; the hint says when |
+    /// | `CircuitOpen`, `BulkheadFull`, `RateLimited`, `StoreUnavailable`, `IdempotencyConflict`, `Throttled` | `Transient` | the condition passes; the hint says when |
+    /// | `ShuttingDown` | `Transient` | another instance can serve the call |
     /// | `DeadlineExceeded` | `Permanent` | no later attempt fits in the same deadline |
     /// | `RetryBudgetExhausted` | `Permanent` | retries were already refused; retrying again outside would multiply load |
     /// | `InvalidRequest`, `IdempotencyMismatch`, `PayloadTooLarge` | `Benign` | the request is at fault: never retried, never the dependency's failure |
@@ -180,6 +196,16 @@ pub enum Primitive {
     Timeout,
     /// An idempotency store or layer.
     Idempotency,
+    /// A hedging policy (extra attempts for slow calls).
+    Hedge,
+    /// A fallback (an answer in place of a failure).
+    Fallback,
+    /// Request coalescing (one call shared by identical requests).
+    Coalesce,
+    /// A rate limiter.
+    RateLimit,
+    /// Health checks, startup and graceful shutdown (`resilience_core::health`).
+    Health,
     /// A client-side adaptive throttle.
     Throttle,
 }
@@ -193,6 +219,11 @@ impl Primitive {
         Primitive::Bulkhead,
         Primitive::Timeout,
         Primitive::Idempotency,
+        Primitive::Hedge,
+        Primitive::Fallback,
+        Primitive::Coalesce,
+        Primitive::RateLimit,
+        Primitive::Health,
         Primitive::Throttle,
     ];
 
@@ -205,6 +236,11 @@ impl Primitive {
             Primitive::Bulkhead => "bulkhead",
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
+            Primitive::Hedge => "hedge",
+            Primitive::Fallback => "fallback",
+            Primitive::Coalesce => "coalesce",
+            Primitive::RateLimit => "rate_limit",
+            Primitive::Health => "health",
             Primitive::Throttle => "throttle",
         }
     }

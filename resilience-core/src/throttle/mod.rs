@@ -118,7 +118,10 @@ struct Shared {
 }
 
 /// A point-in-time view of an [`AdaptiveThrottle`], for health endpoints and registries.
+///
+/// With feature `serde` it serializes with the field names below.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct AdaptiveThrottleSnapshot {
     /// The instance name.

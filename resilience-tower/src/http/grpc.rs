@@ -31,12 +31,12 @@
 //! | `IdempotencyConflict` | 10 `ABORTED` |
 //! | `IdempotencyMismatch` | 9 `FAILED_PRECONDITION` |
 //! | `InvalidRequest` | 3 `INVALID_ARGUMENT` |
-//! | `PayloadTooLarge` | 8 `RESOURCE_EXHAUSTED` |
+//! | `PayloadTooLarge`, `RateLimited` | 8 `RESOURCE_EXHAUSTED` |
 //! | `Inner`, a kind added later | 2 `UNKNOWN` |
 //!
 //! `UNAVAILABLE` is the code gRPC clients retry by default, matching the 503 these kinds
 //! get over HTTP; `RESOURCE_EXHAUSTED` is what gRPC itself answers for an oversized
-//! message.
+//! message and what gRPC services answer when a quota is used up.
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -72,7 +72,7 @@ pub fn code(kind: ErrorKind) -> u8 {
         ErrorKind::IdempotencyConflict => 10,
         ErrorKind::IdempotencyMismatch => 9,
         ErrorKind::InvalidRequest => 3,
-        ErrorKind::PayloadTooLarge => 8,
+        ErrorKind::PayloadTooLarge | ErrorKind::RateLimited => 8,
         _ => 2,
     }
 }

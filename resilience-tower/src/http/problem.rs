@@ -19,12 +19,13 @@
 //!
 //! | kind | status |
 //! |---|---|
-//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `Throttled` | 503 Service Unavailable |
+//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `Throttled`, `ShuttingDown` | 503 Service Unavailable |
 //! | `DeadlineExceeded`, `Timeout` | 504 Gateway Timeout |
 //! | `IdempotencyConflict` | 409 Conflict |
 //! | `IdempotencyMismatch` | 422 Unprocessable Content |
 //! | `InvalidRequest` | 400 Bad Request |
 //! | `PayloadTooLarge` | 413 Content Too Large |
+//! | `RateLimited` | 429 Too Many Requests, with `RateLimit-Policy` and `RateLimit` |
 //! | `Inner` | 502 Bad Gateway |
 //! | a kind added later | 500 Internal Server Error |
 //!
@@ -153,6 +154,7 @@ impl ProblemConfig {
         if let Some(hint) = err.retry_after() {
             headers.insert(RETRY_AFTER, header_value(hint));
         }
+        crate::rate_limit::insert_for_error(err, headers);
         response
     }
 
@@ -209,12 +211,14 @@ fn default_status(kind: ErrorKind) -> StatusCode {
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
         | ErrorKind::StoreUnavailable
+        | ErrorKind::ShuttingDown
         | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Inner => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -232,6 +236,8 @@ fn title(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "Invalid request",
         ErrorKind::PayloadTooLarge => "Payload too large",
         ErrorKind::StoreUnavailable => "Service unavailable",
+        ErrorKind::RateLimited => "Rate limit exceeded",
+        ErrorKind::ShuttingDown => "Service shutting down",
         ErrorKind::Throttled => "Request throttled",
         ErrorKind::Inner => "Upstream failure",
         _ => "Internal error",
@@ -258,6 +264,10 @@ fn default_detail(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "The request is malformed.",
         ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
         ErrorKind::StoreUnavailable => "A backing store is unreachable.",
+        ErrorKind::RateLimited => "Too many requests; retry after the time indicated.",
+        ErrorKind::ShuttingDown => {
+            "This instance is shutting down; send the request to another instance."
+        }
         ErrorKind::Throttled => {
             "A dependency is rejecting most requests; this one was not sent to it."
         }

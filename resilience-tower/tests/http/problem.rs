@@ -13,12 +13,14 @@ fn expected_status(kind: ErrorKind) -> StatusCode {
         | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
         | ErrorKind::StoreUnavailable
+        | ErrorKind::ShuttingDown
         | ErrorKind::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DeadlineExceeded | ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
         ErrorKind::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Inner => StatusCode::BAD_GATEWAY,
         _ => unreachable!("ErrorKind::ALL lists only these"),
     }

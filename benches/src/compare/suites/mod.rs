@@ -16,10 +16,14 @@ mod adaptive;
 mod baseline;
 mod bulkhead;
 mod circuit_breaker;
+mod coalesce;
 mod deadline;
+mod fallback;
 mod full_stack;
+mod hedge;
 mod idempotency;
 mod macros;
+mod rate_limit;
 mod retry;
 
 /// Every comparison, in report order.
@@ -35,6 +39,10 @@ pub fn all() -> Vec<Comparison> {
     all.extend(full_stack::comparisons());
     all.extend(macros::comparisons());
     all.extend(idempotency::comparisons());
+    all.extend(hedge::comparisons());
+    all.extend(fallback::comparisons());
+    all.extend(coalesce::comparisons());
+    all.extend(rate_limit::comparisons());
     all
 }
 

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManagerConfig;
-
 use super::{RedisStore, Shared, scripts};
 use crate::config::check;
+use crate::redis_client::RedisClient;
 use crate::{ConfigError, Name, Primitive};
 
 /// Builds a [`RedisStore`]; start with [`RedisStore::builder`].
@@ -68,22 +67,13 @@ impl RedisStoreBuilder {
     pub fn build(self) -> Result<RedisStore, ConfigError> {
         let p = Primitive::Idempotency;
         let timeout = check::nonzero_duration(p, "timeout", self.timeout)?;
-        let client = redis::Client::open(self.url.as_str())
+        let redis = RedisClient::open(&self.url, timeout)
             .map_err(|err| ConfigError::new(p, "url", format!("is not a Redis URL: {err}")))?;
-        // Fail fast instead of retrying inside a call: every call is bounded by `timeout`,
-        // and the next call after a failure reconnects.
-        let manager_config = ConnectionManagerConfig::new()
-            .set_number_of_retries(0)
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
         Ok(RedisStore {
             shared: Arc::new(Shared {
                 name: self.name,
                 prefix: self.prefix.into_boxed_slice(),
-                timeout,
-                client,
-                manager_config,
-                manager: tokio::sync::OnceCell::new(),
+                redis,
                 scripts: scripts::Scripts::new(),
             }),
         })

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 pub use config::RedisStoreBuilder;
 
 use super::store::{BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, Record};
+use crate::redis_client::RedisClient;
 use crate::{BoxError, Error, ErrorKind, Name, Primitive};
 
 /// The longest TTL sent to Redis; longer ones are capped (Redis refuses expiry times that
@@ -108,10 +109,7 @@ pub struct RedisStore {
 struct Shared {
     name: Name,
     prefix: Box<[u8]>,
-    timeout: Duration,
-    client: redis::Client,
-    manager_config: ConnectionManagerConfig,
-    manager: tokio::sync::OnceCell<ConnectionManager>,
+    redis: RedisClient,
     scripts: scripts::Scripts,
 }
 
@@ -159,17 +157,10 @@ impl RedisStore {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, Error> {
-        let shared = &self.shared;
-        shared
-            .manager
-            .get_or_try_init(|| async {
-                ConnectionManager::new_lazy_with_config(
-                    shared.client.clone(),
-                    shared.manager_config.clone(),
-                )
-            })
+        self.shared
+            .redis
+            .connection()
             .await
-            .cloned()
             .map_err(|err| self.unavailable("connect", err))
     }
 
@@ -179,16 +170,10 @@ impl RedisStore {
         op: &'static str,
         call: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        match tokio::time::timeout(self.shared.timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(self.unavailable(
-                op,
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("redis did not answer within {:?}", self.shared.timeout),
-                ),
-            )),
-        }
+        self.shared
+            .redis
+            .bounded(call, |err| self.unavailable(op, err))
+            .await
     }
 
     fn unavailable(&self, op: &'static str, source: impl Into<BoxError>) -> Error {
@@ -210,7 +195,7 @@ impl RedisStore {
         let token: u64 = rand::random();
         let lease = codec::encode_lease(fingerprint, token);
         let claim = self.claim_now(key, fingerprint, &lease, token, lock_ttl);
-        match tokio::time::timeout(self.shared.timeout, claim).await {
+        match tokio::time::timeout(self.shared.redis.timeout(), claim).await {
             Ok(Err(err)) if redis_timed_out(&err) => Err(self.abandon(key, &lease, lock_ttl).await),
             Ok(result) => result,
             Err(_) => Err(self.abandon(key, &lease, lock_ttl).await),
@@ -223,7 +208,10 @@ impl RedisStore {
         let timed_out = || {
             std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("redis did not answer within {:?}", self.shared.timeout),
+                format!(
+                    "redis did not answer within {:?}",
+                    self.shared.redis.timeout()
+                ),
             )
         };
         let left = self
@@ -394,8 +382,8 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("name", &self.shared.name)
             .field("prefix", &String::from_utf8_lossy(&self.shared.prefix))
-            .field("timeout", &self.shared.timeout)
-            .field("connected", &self.shared.manager.initialized())
+            .field("timeout", &self.shared.redis.timeout())
+            .field("connected", &self.shared.redis.is_connected())
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use resilience_core::bulkhead::Bulkhead;
 use resilience_core::circuit_breaker::CircuitBreaker;
 use resilience_core::classify::TransientErrors;
+use resilience_core::rate_limit::RateLimiter;
 use resilience_core::retry::RetryBudget;
 use resilience_core::{Error, resilient};
 
@@ -13,6 +14,8 @@ static BREAKER: LazyLock<CircuitBreaker> =
     LazyLock::new(|| CircuitBreaker::builder().name("b").build().unwrap());
 static POOL: LazyLock<Bulkhead> = LazyLock::new(|| Bulkhead::builder().name("p").build().unwrap());
 static BUDGET: LazyLock<RetryBudget> = LazyLock::new(|| RetryBudget::builder().build().unwrap());
+static LIMITER: LazyLock<RateLimiter> =
+    LazyLock::new(|| RateLimiter::builder().name("l").rate(10.0).build().unwrap());
 const CLASSIFIER: TransientErrors = TransientErrors;
 
 fn breaker() -> &'static CircuitBreaker {
@@ -25,6 +28,7 @@ fn breaker() -> &'static CircuitBreaker {
     timeout = "300ms",
     retry(attempts = 3, backoff = "exponential", base = "50ms", max = "1s", jitter = "full", budget = "payments"),
     circuit_breaker = "payments",
+    rate_limit = "payments",
     bulkhead = "payments",
 )]
 async fn charge(cents: u64, memo: String, tags: &[&str]) -> Result<u64, Error> {
@@ -34,6 +38,7 @@ async fn charge(cents: u64, memo: String, tags: &[&str]) -> Result<u64, Error> {
 #[resilient(
     retry(attempts = 2, backoff = "linear", jitter = "decorrelated", budget = BUDGET),
     circuit_breaker = BREAKER,
+    rate_limit = LIMITER,
     bulkhead = POOL,
     classify = CLASSIFIER,
     crate = resilience_core,
@@ -60,6 +65,11 @@ impl Client {
         Ok(self.sent)
     }
 
+    #[resilient(rate_limit = "client")]
+    async fn limited(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     #[resilient(retry)]
     async fn defaults(&self) -> Result<(), Error> {
         Ok(())
@@ -76,5 +86,6 @@ fn main() {
     let mut client = Client { sent: 0 };
     let _ = assert_send(client.get("k"));
     let _ = client.defaults();
+    let _ = assert_send(client.limited());
     let _ = assert_send(client.send(Vec::new()));
 }

@@ -1,0 +1,198 @@
+//! What every rate limiter shares: its name, quota, clock, telemetry, and the errors it
+//! answers with.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Quota;
+use super::acquire::{Acquire, Grant, Waiter};
+use super::clock::Clock;
+use super::gcra::Verdict;
+use crate::telemetry::{label, metric};
+use crate::{Class, Deadline, Error, ErrorKind, Name, Primitive};
+
+/// Field of a `RateLimited` error: the limit's burst (the `q` of `RateLimit-Policy`).
+pub const FIELD_LIMIT: &str = "limit";
+/// Field of a `RateLimited` error: the limit's refill time (the `w` of `RateLimit-Policy`).
+pub const FIELD_WINDOW: &str = "window";
+/// Field of a `RateLimited` error: how long until the key's whole burst is back (the `t`
+/// of `RateLimit`).
+pub const FIELD_RESET: &str = "reset";
+
+pub(crate) struct Common {
+    pub(crate) name: Name,
+    pub(crate) quota: Quota,
+    pub(crate) max_wait: Duration,
+    max_wait_ns: u64,
+    /// TATs are nanoseconds of this clock.
+    clock: Clock,
+    telemetry: Telemetry,
+}
+
+struct Telemetry {
+    permitted: metrics::Counter,
+    limited: metrics::Counter,
+    wait: metrics::Histogram,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Used by the Redis limiter.
+    store_errors: metrics::Counter,
+}
+
+impl Common {
+    pub(crate) fn new(name: Name, quota: Quota, max_wait: Duration) -> Self {
+        let labels = [(label::NAME, name.to_shared_string())];
+        let telemetry = Telemetry {
+            permitted: metrics::counter!(metric::RATE_LIMIT_PERMITTED_TOTAL, &labels),
+            limited: metrics::counter!(metric::RATE_LIMIT_LIMITED_TOTAL, &labels),
+            wait: metrics::histogram!(metric::RATE_LIMIT_WAIT_SECONDS, &labels),
+            store_errors: metrics::counter!(metric::RATE_LIMIT_STORE_ERRORS_TOTAL, &labels),
+        };
+        Self {
+            name,
+            quota,
+            max_wait,
+            // Validated to at most a year.
+            max_wait_ns: u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX),
+            clock: Clock::new(),
+            telemetry,
+        }
+    }
+
+    /// Nanoseconds since this limiter was built.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// The longest a caller arriving now may wait: `max_wait`, or less if the ambient
+    /// deadline comes first (then `true`).
+    pub(crate) fn wait_limit(&self) -> (u64, bool) {
+        match Deadline::current() {
+            Some(deadline) => {
+                let left = u64::try_from(deadline.remaining().as_nanos()).unwrap_or(u64::MAX);
+                if left < self.max_wait_ns {
+                    (left, true)
+                } else {
+                    (self.max_wait_ns, false)
+                }
+            }
+            None => (self.max_wait_ns, false),
+        }
+    }
+
+    pub(crate) fn may_wait(&self) -> bool {
+        self.max_wait_ns > 0
+    }
+
+    /// A grant leaving the TAT `backlog` ahead of the moment of admission.
+    #[inline]
+    pub(crate) fn grant(&self, backlog: u64) -> Grant {
+        self.telemetry.permitted.increment(1);
+        Grant::new(self.quota.gcra, backlog)
+    }
+
+    /// The outcome of a verdict reached at `now` for a caller that could wait until the
+    /// limit of [`wait_limit`](Self::wait_limit) (`by_deadline`: the deadline set it).
+    /// `waiter` is called only when the caller must wait.
+    pub(crate) fn resolve(
+        &self,
+        verdict: Verdict,
+        now: u64,
+        by_deadline: bool,
+        waiter: impl FnOnce() -> Waiter,
+    ) -> Acquire {
+        match verdict {
+            Verdict::Conform { tat, wait: 0 } => Acquire::ready(Ok(self.grant(tat - now))),
+            Verdict::Conform { tat, wait } => {
+                let until = Instant::now() + Duration::from_nanos(wait);
+                let grant = Grant::new(self.quota.gcra, tat - now - wait);
+                Acquire::waiting(waiter(), until, grant)
+            }
+            Verdict::Refuse {
+                retry_after,
+                backlog,
+            } => Acquire::ready(Err(self.refusal(retry_after, backlog, by_deadline))),
+        }
+    }
+
+    /// The error for a caller whose turn is `retry_after` away, longer than it could wait:
+    /// `DeadlineExceeded` when only the deadline stood in the way, else `RateLimited`.
+    #[cold]
+    pub(crate) fn refusal(&self, retry_after: u64, backlog: u64, by_deadline: bool) -> Error {
+        if by_deadline && retry_after <= self.max_wait_ns {
+            self.past_deadline(retry_after)
+        } else {
+            self.limited(retry_after, backlog)
+        }
+    }
+
+    /// The admission of a caller that waited `waited` for its turn.
+    pub(crate) fn waited(&self, waited: Duration) {
+        self.telemetry.permitted.increment(1);
+        self.telemetry.wait.record(waited.as_secs_f64());
+    }
+
+    fn refused(&self, err: Error) -> Error {
+        self.telemetry.limited.increment(1);
+        tracing::debug!(
+            rate_limit = self.name.as_str(),
+            kind = err.kind().as_str(),
+            retry_after = ?err.retry_after(),
+            "rate limit refused a call"
+        );
+        err
+    }
+
+    /// `RateLimited`, come back in `retry_after`; the key's TAT is `backlog` ahead.
+    #[cold]
+    pub(crate) fn limited(&self, retry_after: u64, backlog: u64) -> Error {
+        self.refused(
+            Error::new(ErrorKind::RateLimited)
+                .or_origin(Primitive::RateLimit, self.name.clone())
+                .with_retry_after(Duration::from_nanos(retry_after))
+                .with_field(FIELD_LIMIT, self.quota.burst())
+                .with_field(FIELD_WINDOW, self.quota.refill())
+                .with_field(FIELD_RESET, Duration::from_nanos(backlog)),
+        )
+    }
+
+    /// The turn would come after the ambient deadline: `DeadlineExceeded`, at once.
+    #[cold]
+    fn past_deadline(&self, needed: u64) -> Error {
+        self.refused(
+            Error::new(ErrorKind::DeadlineExceeded)
+                .or_origin(Primitive::RateLimit, self.name.clone())
+                .with_field("needed_wait", Duration::from_nanos(needed)),
+        )
+    }
+
+    /// More units than the burst: no wait would ever do.
+    #[cold]
+    pub(crate) fn too_costly(&self, n: u32) -> Error {
+        self.refused(
+            Error::new(ErrorKind::RateLimited)
+                .or_origin(Primitive::RateLimit, self.name.clone())
+                .with_class(Class::Permanent)
+                .with_detail("The request costs more than the rate limit's burst allows.")
+                .with_field("units", n)
+                .with_field(FIELD_LIMIT, self.quota.burst())
+                .with_field(FIELD_WINDOW, self.quota.refill()),
+        )
+    }
+
+    /// A backing store failed and the limiter is configured to let calls through.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Used by the Redis limiter.
+    pub(crate) fn store_error(&self) {
+        self.telemetry.store_errors.increment(1);
+    }
+
+    /// A backing store failed and the limiter refuses: `StoreUnavailable`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Used by the Redis limiter.
+    pub(crate) fn unavailable(&self, source: impl Into<crate::BoxError>) -> Error {
+        self.store_error();
+        Error::new(ErrorKind::StoreUnavailable)
+            .or_origin(Primitive::RateLimit, self.name.clone())
+            .with_detail("the rate limit store is unavailable")
+            .with_source(source)
+    }
+}

@@ -1,0 +1,215 @@
+//! [`KeyMap`]: one `u64` per key, in bounded memory, where a value not ahead of now means
+//! "nothing to remember" (a full bucket, a key not blocked) and may be dropped at any time.
+//!
+//! Sharded by hash, each shard a hash table behind a read–write lock: a hit takes the
+//! read lock, hashes the key once and works on the key's atomic; only a new key takes
+//! the write lock. A shard that is full when a new key arrives first drops its idle keys
+//! (value ≤ now: dropping them changes no decision); if every key is active, it drops the
+//! eighth nearest to idle (smallest value), so one client's burst of new keys never locks
+//! anyone out and the cost of making room is paid once per eighth of a shard.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
+
+use hashbrown::HashTable;
+
+/// Shards for a table of `max_keys`: enough to spread writers, never more than keys.
+fn shard_count(max_keys: usize) -> usize {
+    (max_keys / 64).clamp(1, 16)
+}
+
+pub(crate) struct KeyMap<K> {
+    shards: Box<[Shard<K>]>,
+    /// Keyed per map (SipHash with a random key): clients choose keys, so they must not be
+    /// able to choose collisions.
+    hasher: RandomState,
+}
+
+struct Shard<K> {
+    table: RwLock<HashTable<Entry<K>>>,
+    capacity: usize,
+}
+
+struct Entry<K> {
+    key: K,
+    value: AtomicU64,
+}
+
+impl<K> KeyMap<K> {
+    /// The most keys tracked at once.
+    pub(crate) fn capacity(&self) -> usize {
+        self.shards.iter().map(|s| s.capacity).sum()
+    }
+}
+
+impl<K: Hash + Eq> KeyMap<K> {
+    /// A map holding at most `max_keys` keys (at least 1).
+    pub(crate) fn new(max_keys: usize) -> Self {
+        let n = shard_count(max_keys);
+        let shards = (0..n)
+            .map(|i| Shard {
+                table: RwLock::new(HashTable::new()),
+                // Exactly `max_keys` in all: the first `max_keys % n` shards take one more.
+                capacity: max_keys / n + usize::from(i < max_keys % n),
+            })
+            .collect();
+        Self {
+            shards,
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (u64, &Shard<K>) {
+        let hash = self.hasher.hash_one(key);
+        // The table uses the low bits; the shard, bits it does not.
+        let shard = (hash >> 40) as usize % self.shards.len();
+        (hash, &self.shards[shard])
+    }
+
+    /// `f` on the key's value, if the key is tracked.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // Used by the Redis limiter.
+    pub(crate) fn get<Q, R>(&self, key: &Q, f: impl FnOnce(&AtomicU64) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (hash, shard) = self.locate(key);
+        let table = shard.table.read().unwrap_or_else(PoisonError::into_inner);
+        table
+            .find(hash, |e| e.key.borrow() == key)
+            .map(|e| f(&e.value))
+    }
+
+    /// `f` on the key's value, tracking the key (with value 0) first if it is new; `now`
+    /// decides which keys are idle if room must be made.
+    #[inline]
+    pub(crate) fn with<Q, R>(&self, key: &Q, now: u64, f: impl FnOnce(&AtomicU64) -> R) -> R
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let (hash, shard) = self.locate(key);
+        {
+            let table = shard.table.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = table.find(hash, |e| e.key.borrow() == key) {
+                return f(&entry.value);
+            }
+        }
+        let mut table = shard.table.write().unwrap_or_else(PoisonError::into_inner);
+        // Another caller may have added it between the two locks.
+        if let Some(entry) = table.find(hash, |e| e.key.borrow() == key) {
+            return f(&entry.value);
+        }
+        if table.len() >= shard.capacity {
+            make_room(&mut table, now);
+        }
+        let entry = Entry {
+            key: key.to_owned(),
+            value: AtomicU64::new(0),
+        };
+        let hasher = &self.hasher;
+        let inserted = table.insert_unique(hash, entry, |e| hasher.hash_one(&e.key));
+        f(&inserted.get().value)
+    }
+
+    /// Keys tracked now.
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.table.read().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+
+    /// Drops every idle key (value ≤ `now`); returns how many.
+    pub(crate) fn sweep(&self, now: u64) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut table = shard.table.write().unwrap_or_else(PoisonError::into_inner);
+                let before = table.len();
+                table.retain(|e| *e.value.get_mut() > now);
+                before - table.len()
+            })
+            .sum()
+    }
+}
+
+/// Makes room for one key in a full shard; see the [module docs](self).
+#[cold]
+fn make_room<K>(table: &mut HashTable<Entry<K>>, now: u64) {
+    let full = table.len();
+    table.retain(|e| *e.value.get_mut() > now);
+    if table.len() < full || full == 0 {
+        return;
+    }
+    let mut values: Vec<u64> = table
+        .iter()
+        .map(|e| e.value.load(Ordering::Relaxed))
+        .collect();
+    let evict = (values.len() / 8).max(1);
+    let threshold = *values.select_nth_unstable(evict - 1).1;
+    let mut left = evict;
+    table.retain(|e| {
+        if left > 0 && *e.value.get_mut() <= threshold {
+            left -= 1;
+            false
+        } else {
+            true
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(map: &KeyMap<String>, key: &str, value: u64, now: u64) {
+        map.with(key, now, |v| v.store(value, Ordering::Relaxed));
+    }
+
+    #[test]
+    fn capacity_is_exactly_max_keys_across_shards() {
+        for max in [1, 7, 64, 1000, 100_000] {
+            assert_eq!(KeyMap::<u32>::new(max).capacity(), max);
+        }
+    }
+
+    #[test]
+    fn a_full_table_forgets_idle_keys_first() {
+        let map = KeyMap::<String>::new(4);
+        set(&map, "idle", 5, 0);
+        for k in ["a", "b", "c"] {
+            set(&map, k, 100, 0);
+        }
+        set(&map, "new", 100, 10);
+        assert_eq!(map.len(), 4);
+        assert!(map.get("idle", |_| ()).is_none());
+        for k in ["a", "b", "c", "new"] {
+            assert!(map.get(k, |_| ()).is_some(), "{k}");
+        }
+    }
+
+    #[test]
+    fn a_full_table_of_active_keys_forgets_the_one_nearest_to_idle() {
+        let map = KeyMap::<String>::new(4);
+        for (k, v) in [("a", 400), ("b", 200), ("c", 300), ("d", 500)] {
+            set(&map, k, v, 0);
+        }
+        set(&map, "new", 100, 0);
+        assert_eq!(map.len(), 4);
+        assert!(map.get("b", |_| ()).is_none());
+        assert_eq!(map.get("new", |v| v.load(Ordering::Relaxed)), Some(100));
+    }
+
+    #[test]
+    fn sweep_drops_idle_keys_only() {
+        let map = KeyMap::<String>::new(100);
+        set(&map, "old", 10, 0);
+        set(&map, "busy", 50, 0);
+        assert_eq!(map.sweep(20), 1);
+        assert_eq!(map.len(), 1);
+        assert!(map.get("busy", |_| ()).is_some());
+    }
+}
