@@ -53,7 +53,7 @@ fn key(n: u64) -> HeaderValue {
 fn layered()
 -> impl Service<Request<Full<Bytes>>, Response = impl Sized, Error = impl std::fmt::Debug, Future: Send>
 + Clone {
-    IdempotencyLayer::new(MemoryStore::new()).layer(handler())
+    IdempotencyLayer::unscoped(MemoryStore::new()).layer(handler())
 }
 
 /// Runs `iters` first requests with distinct keys, on a fresh store every 10 000 (so the

@@ -13,6 +13,10 @@
 //!   propagated (`grpc-timeout` and millisecond codecs);
 //! - [`timeout`](mod@timeout): a time limit per attempt;
 //! - [`bulkhead`]: a concurrency cap with fast rejection and a bounded wait queue;
+//! - [`coalesce`]: identical requests in flight share one call ([`coalesce::Coalescer`]);
+//! - [`fallback`]: a value, a computed answer or the last success in place of a failure
+//!   ([`fallback::Fallback`]);
+//! - [`hedge`]: another attempt when one is slow, first success wins ([`hedge::Hedge`]);
 //! - [`adaptive`]: a bulkhead whose limit is found from latency and failures (AIMD, Vegas);
 //! - [`throttle`]: client-side adaptive throttling (Google SRE), refusing locally what a
 //!   rejecting backend would refuse anyway;
@@ -85,11 +89,14 @@ pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod classify;
+pub mod coalesce;
 pub mod config;
 pub mod deadline;
 mod error;
+pub mod fallback;
 pub mod fault;
 pub mod health;
+pub mod hedge;
 pub mod idempotency;
 mod macro_support;
 mod name;
@@ -102,6 +109,7 @@ pub mod retry;
 mod rng;
 #[cfg(feature = "serde")]
 mod ser;
+mod sync;
 pub mod telemetry;
 pub mod throttle;
 pub mod timeout;

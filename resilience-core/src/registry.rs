@@ -47,7 +47,9 @@
 //! code path calling one rate-limited provider spends one budget.
 //!
 //! Retry budgets are shared by name as well ([`Registry::retry_budget`]), so that
-//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget.
+//! `#[resilient(retry(budget = "payments"))]` on several functions spends one budget, and
+//! so are hedging policies ([`Registry::hedge`]), so that the calls to one dependency
+//! share one latency window.
 //!
 //! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
 //! instead of looking a name up on every call.
@@ -58,6 +60,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use crate::adaptive::{AdaptiveBulkhead, AdaptiveBulkheadBuilder, AdaptiveBulkheadSnapshot};
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerSnapshot};
+use crate::hedge::{Hedge, HedgeBuilder, HedgeSnapshot};
 use crate::rate_limit::{RateLimiter, RateLimiterBuilder, RateLimiterSnapshot};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::throttle::{AdaptiveThrottle, AdaptiveThrottleBuilder, AdaptiveThrottleSnapshot};
@@ -69,6 +72,7 @@ pub struct Registry {
     circuit_breakers: Named<CircuitBreaker>,
     bulkheads: Named<Bulkhead>,
     retry_budgets: Named<RetryBudget>,
+    hedges: Named<Hedge>,
     rate_limiters: Named<RateLimiter>,
     adaptive_bulkheads: Named<AdaptiveBulkhead>,
     throttles: Named<AdaptiveThrottle>,
@@ -198,6 +202,42 @@ impl Registry {
         self.retry_budgets.remove(name)
     }
 
+    /// The hedging policy named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    /// Calls sharing a policy share its latency window and budget.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn hedge(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(HedgeBuilder) -> HedgeBuilder,
+    ) -> Result<Hedge, ConfigError> {
+        self.hedges.get_or_create(name.into(), |name| {
+            configure(Hedge::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The hedging policy named `name`, if one is registered.
+    pub fn get_hedge(&self, name: &str) -> Option<Hedge> {
+        self.hedges.get(name)
+    }
+
+    /// Registers `hedge` under its own name, replacing (and returning) any policy
+    /// registered under that name before.
+    pub fn insert_hedge(&self, hedge: Hedge) -> Option<Hedge> {
+        self.hedges.insert(hedge.name().clone(), hedge)
+    }
+
+    /// Removes the hedging policy named `name` from the registry (handles already given
+    /// out keep working).
+    pub fn remove_hedge(&self, name: &str) -> Option<Hedge> {
+        self.hedges.remove(name)
+    }
+
     /// The rate limiter named `name`, created with `configure(builder)` if it does not
     /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply. A
     /// limiter needs a rate, so `configure` must set one.
@@ -305,13 +345,15 @@ impl Registry {
         self.throttles.remove(name)
     }
 
-    /// A snapshot of every registered breaker, bulkhead, rate limiter, adaptive bulkhead
+    /// A snapshot of every registered breaker, bulkhead, hedging policy, rate limiter, adaptive bulkhead
     /// and throttle, sorted by name within each kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
         let mut bulkheads = self.bulkheads.map_values(Bulkhead::snapshot);
         bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut hedges = self.hedges.map_values(Hedge::snapshot);
+        hedges.sort_by(|a, b| a.name.cmp(&b.name));
         let mut rate_limiters = self.rate_limiters.map_values(RateLimiter::snapshot);
         rate_limiters.sort_by(|a, b| a.name.cmp(&b.name));
         let mut adaptive_bulkheads = self
@@ -323,6 +365,7 @@ impl Registry {
         RegistrySnapshot {
             circuit_breakers,
             bulkheads,
+            hedges,
             rate_limiters,
             adaptive_bulkheads,
             throttles,
@@ -344,6 +387,8 @@ pub struct RegistrySnapshot {
     pub circuit_breakers: Vec<CircuitBreakerSnapshot>,
     /// One snapshot per bulkhead, by name.
     pub bulkheads: Vec<BulkheadSnapshot>,
+    /// One snapshot per hedging policy, by name.
+    pub hedges: Vec<HedgeSnapshot>,
     /// One snapshot per rate limiter, by name.
     pub rate_limiters: Vec<RateLimiterSnapshot>,
     /// One snapshot per adaptive bulkhead (current limit, in flight), by name.

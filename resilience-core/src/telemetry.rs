@@ -34,6 +34,11 @@
 //! | `resilience_bulkhead_wait_seconds` | histogram | `name` | time spent waiting for a permit |
 //! | `resilience_deadline_exceeded_total` | counter | `name`, `where` | deadlines that passed, before or during the call |
 //! | `resilience_idempotency_requests_total` | counter | `name`, `outcome` | idempotent requests, by outcome |
+//! | `resilience_hedges_sent_total` | counter | `name` | hedged attempts sent |
+//! | `resilience_hedges_won_total` | counter | `name` | calls answered by a hedged attempt |
+//! | `resilience_hedges_refused_total` | counter | `name` | hedges not sent: the budget was empty |
+//! | `resilience_fallbacks_total` | counter | `name`, `outcome` | failures a fallback answered (or could not) |
+//! | `resilience_coalesce_requests_total` | counter | `name`, `role` | requests through a coalescer, by role |
 //! | `resilience_rate_limit_permitted_total` | counter | `name` | calls a rate limiter admitted |
 //! | `resilience_rate_limit_limited_total` | counter | `name` | calls a rate limiter refused |
 //! | `resilience_rate_limit_wait_seconds` | histogram | `name` | time spent waiting for a rate limiter's turn |
@@ -49,7 +54,7 @@
 //! # Labels
 //!
 //! Label values come only from bounded sets: the constants in [`outcome`],
-//! [`circuit_state`], [`deadline_where`], [`health_status`], [`fault`] and [`Primitive::as_str`](crate::Primitive::as_str),
+//! [`circuit_state`], [`deadline_where`], [`coalesce_role`], [`health_status`], [`fault`] and [`Primitive::as_str`](crate::Primitive::as_str),
 //! and instance names from configuration. Request data (paths, keys, user ids) never
 //! becomes a label, so the number of series stays fixed however much traffic arrives.
 //!
@@ -83,6 +88,19 @@ pub mod metric {
     pub const DEADLINE_EXCEEDED_TOTAL: &str = "resilience_deadline_exceeded_total";
     /// Counter: requests seen by an idempotency layer, labelled `name`, `outcome`.
     pub const IDEMPOTENCY_REQUESTS_TOTAL: &str = "resilience_idempotency_requests_total";
+    /// Counter: hedged attempts sent, labelled `name`.
+    pub const HEDGES_SENT_TOTAL: &str = "resilience_hedges_sent_total";
+    /// Counter: calls whose answer came from a hedged attempt, labelled `name`.
+    pub const HEDGES_WON_TOTAL: &str = "resilience_hedges_won_total";
+    /// Counter: hedges not sent because the budget was empty, labelled `name`.
+    pub const HEDGES_REFUSED_TOTAL: &str = "resilience_hedges_refused_total";
+    /// Counter: failures a fallback answered, labelled `name`, `outcome` (what answered:
+    /// [`VALUE`](super::outcome::VALUE), [`COMPUTED`](super::outcome::COMPUTED),
+    /// [`STALE`](super::outcome::STALE), or [`UNAVAILABLE`](super::outcome::UNAVAILABLE)).
+    pub const FALLBACKS_TOTAL: &str = "resilience_fallbacks_total";
+    /// Counter: requests through a coalescer, labelled `name`, `role` (see
+    /// [`coalesce_role`](super::coalesce_role)).
+    pub const COALESCE_REQUESTS_TOTAL: &str = "resilience_coalesce_requests_total";
     /// Counter: calls a rate limiter admitted, labelled `name`.
     pub const RATE_LIMIT_PERMITTED_TOTAL: &str = "resilience_rate_limit_permitted_total";
     /// Counter: calls a rate limiter refused (limit reached, or no turn before the
@@ -136,7 +154,7 @@ pub struct MetricSpec {
 /// Every metric the primitives emit. More may be added in minor releases.
 pub const METRICS: &[MetricSpec] = {
     use MetricType::{Counter, Gauge, Histogram};
-    use label::{FAULT, FROM, NAME, OUTCOME, PRIMITIVE, STATUS, TO, WHERE};
+    use label::{FAULT, FROM, NAME, OUTCOME, PRIMITIVE, ROLE, STATUS, TO, WHERE};
     use metrics::Unit::{Count, Seconds};
     &[
         MetricSpec {
@@ -208,6 +226,41 @@ pub const METRICS: &[MetricSpec] = {
             unit: Some(Count),
             labels: &[NAME, OUTCOME],
             help: "Requests seen by an idempotency layer, by outcome.",
+        },
+        MetricSpec {
+            name: metric::HEDGES_SENT_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Hedged attempts sent.",
+        },
+        MetricSpec {
+            name: metric::HEDGES_WON_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Calls answered by a hedged attempt rather than the first one.",
+        },
+        MetricSpec {
+            name: metric::HEDGES_REFUSED_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME],
+            help: "Hedges not sent because the budget was empty.",
+        },
+        MetricSpec {
+            name: metric::FALLBACKS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, OUTCOME],
+            help: "Failures a fallback answered, by what answered (or could not).",
+        },
+        MetricSpec {
+            name: metric::COALESCE_REQUESTS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[NAME, ROLE],
+            help: "Requests through a coalescer, by role.",
         },
         MetricSpec {
             name: metric::RATE_LIMIT_PERMITTED_TOTAL,
@@ -289,6 +342,8 @@ pub mod label {
     pub const TO: &str = "to";
     /// Where a deadline passed (see [`deadline_where`](super::deadline_where)).
     pub const WHERE: &str = "where";
+    /// A request's part in a coalesced call (see [`coalesce_role`](super::coalesce_role)).
+    pub const ROLE: &str = "role";
     /// The result of a health check (see [`health_status`](super::health_status)).
     pub const STATUS: &str = "status";
     /// The kind of an injected fault (see [`fault`](super::fault)).
@@ -338,6 +393,16 @@ pub mod outcome {
     /// Idempotency: the store failed.
     pub const STORE_ERROR: &str = "store_error";
 
+    /// Fallback: a fixed value answered.
+    pub const VALUE: &str = "value";
+    /// Fallback: a value computed from the failure answered.
+    pub const COMPUTED: &str = "computed";
+    /// Fallback: the last success for the same key, within its maximum age, answered.
+    pub const STALE: &str = "stale";
+    /// Fallback: triggered, but had nothing to answer with (no fresh stale value and no
+    /// other answer); the failure went through.
+    pub const UNAVAILABLE: &str = "unavailable";
+
     /// Every outcome above.
     pub const ALL: &[&str] = &[
         SUCCESS,
@@ -352,7 +417,26 @@ pub mod outcome {
         MISMATCH,
         INVALID,
         STORE_ERROR,
+        VALUE,
+        COMPUTED,
+        STALE,
+        UNAVAILABLE,
     ];
+}
+
+/// Values of the `role` label of `resilience_coalesce_requests_total`.
+pub mod coalesce_role {
+    /// The request made the shared call.
+    pub const LEADER: &str = "leader";
+    /// The request waited for a call another request made.
+    pub const FOLLOWER: &str = "follower";
+    /// A waiting request made the call itself after the one making it went away.
+    pub const TAKEOVER: &str = "takeover";
+    /// The request was not coalesced (no key, or the coalescer held its maximum of keys).
+    pub const BYPASS: &str = "bypass";
+
+    /// Every role above.
+    pub const ALL: &[&str] = &[LEADER, FOLLOWER, TAKEOVER, BYPASS];
 }
 
 /// Circuit breaker states: label values (`from`, `to`) and gauge values
@@ -609,6 +693,7 @@ mod tests {
             health_status::FAIL,
         ]);
         let values = values.chain(fault::ALL.iter().copied());
+        let values = values.chain(coalesce_role::ALL.iter().copied());
         for v in values.chain(crate::Primitive::ALL.iter().map(|p| p.as_str())) {
             assert!(is_prometheus_name(v), "{v}");
         }

@@ -3,7 +3,7 @@
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::{Ident, LitInt, LitStr, Path, Token, parenthesized};
+use syn::{Ident, LitFloat, LitInt, LitStr, Path, Token, parenthesized};
 
 /// The options of `#[resilient(...)]`, as written.
 #[derive(Default)]
@@ -19,6 +19,24 @@ pub(crate) struct Options {
     pub(crate) adaptive: Option<Instance>,
     pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
+    pub(crate) hedge: Option<Hedge>,
+    pub(crate) fallback: Option<Path>,
+}
+
+/// `hedge = "name"` / `hedge = PATH` (a shared policy), or `hedge(...)` (the function's
+/// own), as written.
+pub(crate) enum Hedge {
+    Instance(Instance),
+    Options(HedgeOptions),
+}
+
+/// The options inside `hedge(...)`, as written.
+#[derive(Default)]
+pub(crate) struct HedgeOptions {
+    pub(crate) delay: Option<LitStr>,
+    pub(crate) percentile: Option<LitFloat>,
+    pub(crate) max: Option<LitInt>,
+    pub(crate) budget: Option<Instance>,
 }
 
 /// The options inside `retry(...)`, as written.
@@ -48,8 +66,9 @@ impl Instance {
     }
 }
 
-const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `circuit_breaker`, `rate_limit`, `bulkhead`, `adaptive`, `throttle`, `classify`";
+const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `hedge(...)`, `circuit_breaker`, `rate_limit`, `bulkhead`, `adaptive`, `throttle`, `classify`, `fallback`";
 const KNOWN_RETRY: &str = "`attempts`, `backoff`, `base`, `max`, `jitter`, `budget`";
+const KNOWN_HEDGE: &str = "`delay`, `percentile`, `max`, `budget`";
 
 impl Parse for Options {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -84,6 +103,26 @@ impl Parse for Options {
                     "retry" => {
                         let retry = RetryOptions::parse_after(input)?;
                         set(&mut options.retry, retry, span, "retry", &mut errors);
+                    }
+                    "hedge" => {
+                        let hedge = if input.peek(Token![=]) {
+                            Hedge::Instance(instance_value(input, &key, "Hedge")?)
+                        } else {
+                            Hedge::Options(HedgeOptions::parse_after(input)?)
+                        };
+                        set(&mut options.hedge, hedge, span, "hedge", &mut errors);
+                    }
+                    "fallback" => {
+                        input
+                            .parse::<Token![=]>()
+                            .map_err(|e| expected_eq(e, &key))?;
+                        let path = path_value(
+                            input,
+                            "fallback",
+                            "a path to a `Fallback`",
+                            "fallback = PRICES_FALLBACK",
+                        )?;
+                        set(&mut options.fallback, path, span, "fallback", &mut errors);
                     }
                     "circuit_breaker" => {
                         let instance = instance_value(input, &key, "CircuitBreaker")?;
@@ -195,6 +234,69 @@ impl RetryOptions {
             content.parse::<Token![,]>()?;
         }
         errors.finish(retry)
+    }
+}
+
+impl HedgeOptions {
+    /// Parses what follows the `hedge` keyword when it is not `= ...`: nothing (the
+    /// defaults) or `(...)`.
+    fn parse_after(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut hedge = HedgeOptions::default();
+        if input.is_empty() || input.peek(Token![,]) {
+            return Ok(hedge);
+        }
+        let content;
+        parenthesized!(content in input);
+        let mut errors = Errors::default();
+        while !content.is_empty() {
+            let key: Ident = content.parse()?;
+            let span = key.span();
+            match key.to_string().as_str() {
+                "delay" => {
+                    let lit = string_value(&content, &key, "delay = \"50ms\"")?;
+                    set(&mut hedge.delay, lit, span, "delay", &mut errors);
+                }
+                "percentile" => {
+                    content
+                        .parse::<Token![=]>()
+                        .map_err(|e| expected_eq(e, &key))?;
+                    let lit: LitFloat = content.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`percentile` takes a float literal between 0 and 1: percentile = 0.95",
+                        )
+                    })?;
+                    set(&mut hedge.percentile, lit, span, "percentile", &mut errors);
+                }
+                "max" => {
+                    content
+                        .parse::<Token![=]>()
+                        .map_err(|e| expected_eq(e, &key))?;
+                    let lit: LitInt = content.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`max` takes an integer literal (hedges besides the first attempt): max = 1",
+                        )
+                    })?;
+                    set(&mut hedge.max, lit, span, "max", &mut errors);
+                }
+                "budget" => {
+                    let instance = instance_value(&content, &key, "RetryBudget")?;
+                    set(&mut hedge.budget, instance, span, "budget", &mut errors);
+                }
+                other => {
+                    return Err(syn::Error::new(
+                        span,
+                        format!("unknown `hedge` option `{other}`; supported: {KNOWN_HEDGE}"),
+                    ));
+                }
+            }
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        errors.finish(hedge)
     }
 }
 

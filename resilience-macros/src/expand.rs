@@ -4,25 +4,31 @@
 //!
 //! ```text
 //! instrument(async move {
-//!     finish(flatten(deadline(budget, .., async move {          // deadline = "..."
+//!     finish(fallback(&fallback, classifier, async move {       // fallback = PATH
+//!     flatten(deadline(budget, .., async move {                 // deadline = "..."
 //!         let mut retry = policy?.retry_loop();                 // retry(...)
 //!         loop {
 //!             let arg = CloneArg::clone_arg(&arg);              //   each owned argument
 //!             record_attempt(&retry);
 //!             let attempted = retry.attempt(async {             //   cut off at the deadline
+//!                 hedging(hedge?, || {                          // hedge(...)
+//!                     let arg = CloneArg::clone_arg(&arg);      //   each hedged attempt
+//!                     async move {
+//!                 throttle(throttle?, async {                   // throttle = ...
 //!                 circuit_breaker(breaker?, classifier,         // circuit_breaker = ...
 //!                     async { rate_limit(limiter?,              // rate_limit = ...
-//!                         async { bulkhead(bulkhead?,           // bulkhead = ...
-//!                             timeout(limit,                    // timeout = "..."
+//!                         async { bulkhead(bulkhead?,           // bulkhead = ... (or
+//!                             timeout(limit,                    //   adaptive(.., classifier, ..))
 //!                                 lift(async { body }))).await }).await }).await
+//!                 }).await }}).await
 //!             }).await;
 //!             match retry.next(attempted) { Done(o) => break o, Retry(d) => sleep(d).await }
 //!         }
-//!     }).await), name)
+//!     }).await)}).await, name)
 //! }, call_span(name)).await
 //! ```
 //!
-//! Only the layers asked for are emitted; without a breaker, a retried attempt is
+//! Only the layers asked for are emitted; without a breaker, a retried or hedged attempt is
 //! classified by `Judged::classify(classifier, ..)`. Instances and the policy are resolved on the
 //! first call into `static`s of the function. Each layer is its primitive's own guarded
 //! future from `resilience-core` (reached through `resilience_core::__private`,
@@ -39,7 +45,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::{Instance, Options};
-use crate::valid::{self, Backoff, Jitter, Plan, RetryPlan};
+use crate::valid::{self, Backoff, HedgePlan, Jitter, Plan, RetryPlan};
 
 pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
@@ -129,16 +135,17 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         };
     }
 
-    // With retry, each attempt is a fresh (non-`move`) async block over per-attempt
-    // copies of the owned arguments: `&self` and other references are shared, `&mut self`
-    // is reborrowed by the block for one attempt at a time.
-    let clones = match plan.retry {
-        Some(_) => per_attempt_clones(&mut sig, &private),
-        None => TokenStream::new(),
+    // With retry (or hedge), each attempt is a fresh (non-`move`) async block over
+    // per-attempt copies of the owned arguments: `&self` and other references are shared,
+    // `&mut self` is reborrowed by the block for one attempt at a time (never with hedge,
+    // whose attempts overlap).
+    let clones = match plan.repeats() {
+        true => per_attempt_clones(&mut sig, &private),
+        false => TokenStream::new(),
     };
-    let body = match plan.retry {
-        Some(_) => quote_spanned!(block.span()=> async #anchored),
-        None => quote_spanned!(block.span()=> async move #anchored),
+    let body = match plan.repeats() {
+        true => quote_spanned!(block.span()=> async #anchored),
+        false => quote_spanned!(block.span()=> async move #anchored),
     };
 
     let classifier = match &plan.classify {
@@ -146,11 +153,11 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         None => quote!(&#private::TransientErrors),
     };
     // Innermost first: the lifted body, attempt timeout, bulkhead or adaptive bulkhead,
-    // rate limit, circuit breaker, throttle. A bulkhead and a rate limit ask for their
-    // permit or turn when their guard is made; nested inside another layer, each is wrapped
-    // in an `async` block so that it asks only once the layers around it have admitted the
-    // attempt (a breaker that refuses takes no turn from the rate limit; a caller waiting
-    // for its turn holds no bulkhead slot).
+    // rate limit, circuit breaker, throttle, hedge. A bulkhead and a rate limit ask for
+    // their permit or turn when their guard is made; nested inside another layer, each is
+    // wrapped in an `async` block so that it asks only once the layers around it have
+    // admitted the attempt (a breaker that refuses takes no turn from the rate limit; a
+    // caller waiting for its turn holds no bulkhead slot).
     let mut attempt = quote!(#private::lift(#body));
     if let Some(limit) = plan.timeout {
         let limit = duration(limit);
@@ -210,12 +217,11 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             };
             Some(quote!(#private::circuit_breaker(#source, #classifier, #attempt)))
         }
-        None if plan.retry.is_some() => Some(quote! {
+        None if plan.repeats() => Some(quote! {
             async { #private::Judged::classify(#classifier, #attempt.await) }
         }),
         None => None,
     };
-
     // The throttle decides first; what it wraps is asked only if it lets the call through.
     let (attempt, judged) = match &plan.throttle {
         Some(throttle) => {
@@ -239,6 +245,31 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         }
         None => (attempt, judged),
     };
+    // Hedged: each attempt (judged, through the throttle, breaker and bulkhead) made by a
+    // closure, on its own copies of the owned arguments, as often as the hedge sends one.
+    let judged = match (&plan.hedge, judged) {
+        (Some(hedge), Some(judged)) => {
+            let source = hedge_source(hedge, &krate, &private, &name, plan.retry.is_some());
+            Some(quote! {
+                async {
+                    match #source {
+                        ::core::result::Result::Err(__resilience_err) => {
+                            #private::Judged::error(__resilience_err)
+                        }
+                        ::core::result::Result::Ok(__resilience_hedge) => {
+                            #private::hedging(__resilience_hedge, || {
+                                #clones
+                                async move { #judged.await }
+                            })
+                            .await
+                        }
+                    }
+                }
+            })
+        }
+        (_, judged) => judged,
+    };
+
     let call = match (&plan.retry, judged) {
         (Some(retry), Some(judged)) => {
             let policy = retry_policy(retry, &krate, &private, &name);
@@ -281,6 +312,22 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
             }}
         }
         None => quote!({ #call }),
+    };
+    // Outermost: the fallback answers what the whole call failed with.
+    let call = match &plan.fallback {
+        Some(path) => {
+            let source = quote_spanned! {path.span()=>
+                {
+                    use #private::FallbackSource as _;
+                    (#path).resilience_fallback()
+                }
+            };
+            quote! {{
+                let __resilience_fallback = #source;
+                #private::fallback(&__resilience_fallback, #classifier, async move #call).await
+            }}
+        }
+        None => call,
     };
     // `E: From<resilience_core::Error>` is required here; point a missing impl at the
     // declared return type.
@@ -386,6 +433,28 @@ fn resolve(
     }}
 }
 
+/// `Option<Result<&'static RetryBudget, Error>>`: the budget a `budget = ...` option
+/// names, if there is one.
+fn optional_budget(
+    budget: Option<&Instance>,
+    krate: &TokenStream,
+    private: &TokenStream,
+) -> TokenStream {
+    match budget {
+        Some(budget) => {
+            let budget = resolve(
+                budget,
+                private,
+                quote!(#krate::retry::RetryBudget),
+                "BudgetSource",
+                "registry_budget",
+            );
+            quote!(::core::option::Option::Some(#budget))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 /// The retry policy, built on the first call and kept in a static of the function:
 /// `Result<&'static RetryPolicy, Error>`.
 fn retry_policy(
@@ -428,18 +497,7 @@ fn retry_policy(
             some(quote!(#krate::retry::Jitter::#jitter))
         },
     );
-    let budget = retry.budget.as_ref().map_or_else(
-        || none.clone(),
-        |budget| {
-            some(resolve(
-                budget,
-                private,
-                quote!(#krate::retry::RetryBudget),
-                "BudgetSource",
-                "registry_budget",
-            ))
-        },
-    );
+    let budget = optional_budget(retry.budget.as_ref(), krate, private);
     quote! {{
         static __RESILIENCE_POLICY: #private::Cached<#krate::retry::RetryPolicy> =
             #private::Cached::new();
@@ -454,6 +512,61 @@ fn retry_policy(
                     jitter: #jitter,
                 },
                 #budget,
+            )
+        })
+    }}
+}
+
+/// The hedging policy, `Result<&'static Hedge, Error>`: a shared one resolved on the
+/// first call, or the function's own, built then (sharing the retry policy's budget when
+/// there is one and `budget` is not set).
+fn hedge_source(
+    hedge: &HedgePlan,
+    krate: &TokenStream,
+    private: &TokenStream,
+    name: &TokenStream,
+    with_retry: bool,
+) -> TokenStream {
+    let (delay, percentile, max, budget) = match hedge {
+        HedgePlan::Instance(instance) => {
+            return resolve(
+                instance,
+                private,
+                quote!(#krate::hedge::Hedge),
+                "HedgeSource",
+                "registry_hedge",
+            );
+        }
+        HedgePlan::Own {
+            delay,
+            percentile,
+            max,
+            budget,
+        } => (delay, percentile, max, budget),
+    };
+    let some = |value: TokenStream| quote!(::core::option::Option::Some(#value));
+    let none = quote!(::core::option::Option::None);
+    let delay = delay.map_or_else(|| none.clone(), |d| some(duration(d)));
+    let percentile = percentile.map_or_else(|| none.clone(), |p| some(quote!(#p)));
+    let max = max.map_or_else(|| none.clone(), |n| some(quote!(#n)));
+    let budget = optional_budget(budget.as_ref(), krate, private);
+    let retry = match with_retry {
+        true => some(quote!(__resilience_policy)),
+        false => none.clone(),
+    };
+    quote! {{
+        static __RESILIENCE_HEDGE: #private::Cached<#krate::hedge::Hedge> =
+            #private::Cached::new();
+        __RESILIENCE_HEDGE.get_or_try_init(|| {
+            #private::hedge_policy(
+                #private::HedgeSpec {
+                    name: #name,
+                    delay: #delay,
+                    percentile: #percentile,
+                    max: #max,
+                },
+                #budget,
+                #retry,
             )
         })
     }}

@@ -18,8 +18,8 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Hardens an `async fn`: deadline, retry, circuit breaker, bulkhead and attempt timeout,
-/// inside a `resilience.call` span. See `resilience_core::resilient` for the options.
+/// Hardens an `async fn`: fallback, deadline, retry, hedge, circuit breaker, bulkhead and
+/// attempt timeout, inside a `resilience.call` span. See `resilience_core::resilient` for the options.
 #[proc_macro_attribute]
 pub fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::resilient(args.into(), item.into()).into()

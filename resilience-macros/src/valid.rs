@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use syn::{FnArg, ItemFn, LitStr, Path, ReturnType, Type};
 
-use crate::attr::{Errors, Instance, Options, RetryOptions};
+use crate::attr::{Errors, Hedge, HedgeOptions, Instance, Options, RetryOptions};
 
 /// Validated options: everything the expansion needs, in its final form.
 pub(crate) struct Plan {
@@ -20,6 +20,21 @@ pub(crate) struct Plan {
     pub(crate) adaptive: Option<Instance>,
     pub(crate) throttle: Option<Instance>,
     pub(crate) classify: Option<Path>,
+    pub(crate) hedge: Option<HedgePlan>,
+    pub(crate) fallback: Option<Path>,
+}
+
+/// Validated `hedge` option.
+pub(crate) enum HedgePlan {
+    /// A shared policy, by name or path.
+    Instance(Instance),
+    /// The function's own policy; `None` leaves the hedge primitive's default.
+    Own {
+        delay: Option<Duration>,
+        percentile: Option<f64>,
+        max: Option<u32>,
+        budget: Option<Instance>,
+    },
 }
 
 impl Plan {
@@ -33,6 +48,13 @@ impl Plan {
             || self.rate_limit.is_some()
             || self.adaptive.is_some()
             || self.throttle.is_some()
+            || self.hedge.is_some()
+            || self.fallback.is_some()
+    }
+
+    /// Whether the body runs more than once (so owned arguments are cloned for each run).
+    pub(crate) fn repeats(&self) -> bool {
+        self.retry.is_some() || self.hedge.is_some()
     }
 }
 
@@ -89,6 +111,13 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         check_receiver_for_retry(func, &mut errors);
         check_retry(retry, &mut errors)
     });
+    let hedge = options.hedge.map(|hedge| {
+        check_exclusive_for_hedge(func, &mut errors);
+        match hedge {
+            Hedge::Instance(instance) => HedgePlan::Instance(instance),
+            Hedge::Options(options) => check_hedge(options, &mut errors),
+        }
+    });
     errors.finish(Plan {
         name: options.name,
         krate: options.krate,
@@ -101,6 +130,8 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         adaptive: options.adaptive,
         throttle: options.throttle,
         classify: options.classify,
+        hedge,
+        fallback: options.fallback,
     })
 }
 
@@ -140,6 +171,86 @@ fn check_receiver_for_retry(func: &ItemFn, errors: &mut Errors) {
             "with `retry`, the body runs once per attempt, so `self` cannot be taken by value; \
              take `&self` (or `&mut self`)",
         ));
+    }
+}
+
+/// With hedge, attempts of the body run at the same time, so nothing may be borrowed
+/// mutably (`&mut self`, a `&mut` argument) and `self` must not be consumed.
+fn check_exclusive_for_hedge(func: &ItemFn, errors: &mut Errors) {
+    for input in &func.sig.inputs {
+        let (mutable, by_value, tokens): (bool, bool, &dyn quote::ToTokens) = match input {
+            FnArg::Receiver(r) => {
+                let by_reference = r.reference.is_some() || matches!(&*r.ty, Type::Reference(_));
+                let mutable = match (&r.reference, &*r.ty) {
+                    (Some(_), _) => r.mutability.is_some(),
+                    (None, Type::Reference(t)) => t.mutability.is_some(),
+                    _ => false,
+                };
+                (mutable, !by_reference, r)
+            }
+            FnArg::Typed(t) => match &*t.ty {
+                Type::Reference(r) => (r.mutability.is_some(), false, t),
+                _ => (false, false, t),
+            },
+        };
+        if mutable {
+            errors.push(syn::Error::new_spanned(
+                tokens,
+                "with `hedge`, attempts of the body run at the same time, so nothing can be \
+                 borrowed mutably; take `&self` (or a shared reference)",
+            ));
+        } else if by_value {
+            errors.push(syn::Error::new_spanned(
+                tokens,
+                "with `hedge`, the body may run more than once, so `self` cannot be taken by \
+                 value; take `&self`",
+            ));
+        }
+    }
+}
+
+fn check_hedge(hedge: HedgeOptions, errors: &mut Errors) -> HedgePlan {
+    let delay = hedge
+        .delay
+        .as_ref()
+        .and_then(|lit| duration(lit, "delay", errors));
+    let percentile = hedge
+        .percentile
+        .as_ref()
+        .and_then(|lit| match lit.base10_parse::<f64>() {
+            Ok(p) if p > 0.0 && p < 1.0 => Some(p),
+            _ => {
+                errors.push(syn::Error::new_spanned(
+                    lit,
+                    "`percentile` is a fraction strictly between 0 and 1: percentile = 0.95",
+                ));
+                None
+            }
+        });
+    if let (Some(_), Some(lit)) = (&hedge.delay, &hedge.percentile) {
+        errors.push(syn::Error::new_spanned(
+            lit,
+            "`hedge` takes `delay` (fixed) or `percentile` (observed), not both",
+        ));
+    }
+    let max = hedge
+        .max
+        .as_ref()
+        .and_then(|lit| match lit.base10_parse::<u32>() {
+            Ok(n @ 1..=10) => Some(n),
+            _ => {
+                errors.push(syn::Error::new_spanned(
+                    lit,
+                    "`max` counts hedges besides the first attempt: from 1 to 10",
+                ));
+                None
+            }
+        });
+    HedgePlan::Own {
+        delay,
+        percentile,
+        max,
+        budget: hedge.budget,
     }
 }
 

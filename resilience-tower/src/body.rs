@@ -135,6 +135,9 @@ where
     }
 }
 
+/// How many frames [`CappedRead::poll_read`] reads before it yields.
+const FRAMES_PER_POLL: usize = 64;
+
 /// Reads a body into memory, up to a cap. Cancel-safe: what was read stays in the reader,
 /// so it can be polled again later, or given up and sent on as a prefix.
 #[derive(Debug)]
@@ -187,7 +190,10 @@ impl CappedRead {
         B: Body,
         B::Error: Into<BoxError>,
     {
-        loop {
+        // A body whose frames are always ready (many tiny chunks) is read a bounded
+        // number of frames per poll, so that reading it never starves the other tasks of
+        // its thread: past that, it asks to be polled again and yields.
+        for _ in 0..FRAMES_PER_POLL {
             let frame = match ready!(body.as_mut().poll_frame(cx)) {
                 None => return Poll::Ready(ReadEnd::Whole),
                 Some(Err(err)) => return Poll::Ready(ReadEnd::Failed(err.into())),
@@ -207,6 +213,8 @@ impl CappedRead {
                 }
             }
         }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// Keeps one chunk; chunks are joined only if there is more than one.

@@ -7,8 +7,14 @@
 //! - [`circuit_breaker`](mod@circuit_breaker): [`CircuitBreakerLayer`](circuit_breaker::CircuitBreakerLayer),
 //!   a [`CircuitBreaker`](circuit_breaker::CircuitBreaker) around any service, judging
 //!   HTTP answers by status by default.
+//! - [`coalesce`]: [`coalesce::CoalesceLayer`], one inner call for identical requests
+//!   in flight.
 //! - [`bulkhead`]: [`bulkhead::BulkheadLayer`], a concurrency cap that rejects the
 //!   excess at once (acquired in `call`, so it works behind axum's always-ready router).
+//! - [`fallback`]: [`fallback::FallbackLayer`] answers chosen failures with a value, a
+//!   computed answer or the last success for the same key, and marks it (a header).
+//! - [`hedge`]: [`hedge::HedgeLayer`] and, for HTTP with the retry layer's rule of what
+//!   may be repeated, [`hedge::HttpHedgeLayer`]: another attempt when one is slow.
 //! - [`adaptive`]: [`adaptive::AdaptiveBulkheadLayer`], a bulkhead whose limit follows
 //!   the latency and failures of the calls it lets through (AIMD, Vegas).
 //! - [`throttle`]: [`throttle::AdaptiveThrottleLayer`], client-side adaptive throttling
@@ -64,12 +70,17 @@ pub mod adaptive;
 pub mod body;
 pub mod bulkhead;
 pub mod circuit_breaker;
+pub mod coalesce;
 pub mod deadline;
+pub mod fallback;
 pub mod fault;
 pub mod health;
+pub mod hedge;
 pub mod http;
 pub mod idempotency;
+pub mod key;
 pub mod rate_limit;
+mod replay;
 pub mod retry;
 pub mod throttle;
 

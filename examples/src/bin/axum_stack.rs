@@ -72,7 +72,10 @@ async fn main() -> Result<(), resilience_core::BoxError> {
                         .build()?,
                 )
                 .layer(BulkheadLayer::new(bulkhead))
-                .layer(IdempotencyLayer::new(MemoryStore::new()))
+                .layer(IdempotencyLayer::new(
+                    MemoryStore::new(),
+                    resilience_examples::caller,
+                ))
                 .layer(HttpRetryLayer::new(retry))
                 // Judged by status (the default): a 5xx or 429 answer counts as a failure.
                 .layer(CircuitBreakerLayer::new(breaker)),

@@ -40,7 +40,7 @@ async fn replica(store: RedisStore, charges: Arc<AtomicU64>) -> std::io::Result<
         .layer(
             ServiceBuilder::new()
                 .layer(HttpErrorLayer::new())
-                .layer(IdempotencyLayer::new(store)),
+                .layer(IdempotencyLayer::new(store, resilience_examples::caller)),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/payments", listener.local_addr()?);
@@ -55,6 +55,7 @@ async fn pay(
     body: &'static str,
 ) -> Result<String, resilience_core::BoxError> {
     let request = hyper::Request::post(url)
+        .header("authorization", "Bearer shop-7")
         .header("idempotency-key", key)
         .body(Full::new(Bytes::from_static(body.as_bytes())))?;
     let response = client.request(request).await?;

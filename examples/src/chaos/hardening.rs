@@ -187,7 +187,12 @@ pub async fn harden(upstream: SocketAddr, config: &HardeningConfig) -> Result<Ha
                     .build()?,
             )
             .layer(BulkheadLayer::new(bulkhead))
-            .layer(IdempotencyLayer::builder(store).name("charge").build()?)
+            .layer(
+                IdempotencyLayer::builder(store)
+                    .name("charge")
+                    .scope(crate::caller)
+                    .build()?,
+            )
             .layer(HttpRetryLayer::new(retry)),
     );
     Ok(Hardened { router, registry })

@@ -116,7 +116,10 @@ impl LimitAlgorithm for Vegas {
             return self.limit();
         };
         let target = target.clamp(self.min_limit as f64, self.max_limit as f64);
-        self.estimate = (1.0 - self.smoothing) * self.estimate + self.smoothing * target;
+        // Clamped again: the weighted sum of two values within the bounds can round to
+        // just below the floor (53 × 0.7 + 53 × 0.3 = 52.999…).
+        self.estimate = ((1.0 - self.smoothing) * self.estimate + self.smoothing * target)
+            .clamp(self.min_limit as f64, self.max_limit as f64);
         self.limit()
     }
 }

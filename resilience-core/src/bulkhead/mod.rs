@@ -104,6 +104,8 @@
 mod acquire;
 mod config;
 mod guard;
+#[cfg(all(test, loom))]
+mod loom;
 mod permit;
 mod state;
 

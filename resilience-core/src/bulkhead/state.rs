@@ -42,7 +42,7 @@
 //! writes and no waiter is left behind room that is free. A fixed bulkhead never has
 //! `waiting > 0` with `in_flight < limit`, so its pumps find nothing to do.
 
-use std::sync::atomic::{AtomicU64, Ordering, fence};
+use crate::sync::atomic::{AtomicU64, Ordering, fence};
 
 use tokio::sync::Semaphore;
 
@@ -235,7 +235,7 @@ impl Slots {
                 self.release();
                 return;
             }
-            std::hint::spin_loop();
+            crate::sync::spin_loop();
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::state::MAX_HALF_OPEN_CALLS;
-use super::window::MAX_COUNT_WINDOW;
+use super::window::{MAX_COUNT_WINDOW, MAX_TIME_WINDOW_BUCKETS};
 use super::{CircuitBreaker, StateChange};
 use crate::config::{ConfigError, check};
 use crate::{Name, Primitive};
@@ -93,7 +93,8 @@ impl CircuitBreakerBuilder {
         self
     }
 
-    /// Rates over the last `calls` recorded calls (1 ..= 1 048 575).
+    /// Rates over the last `calls` recorded calls (1 ..= 1 048 575: one byte per call, so
+    /// at most 1 MiB).
     #[must_use]
     pub fn count_window(mut self, calls: u32) -> Self {
         self.window = SlidingWindow::Count(calls);
@@ -107,7 +108,8 @@ impl CircuitBreakerBuilder {
         self.time_window_buckets(duration, 10)
     }
 
-    /// Rates over the last `duration`, divided into `buckets` slices of at least 1 ms.
+    /// Rates over the last `duration`, divided into `buckets` slices of at least 1 ms
+    /// (1 ..= 32 768 buckets: at most the memory of the largest count window, 1 MiB).
     #[must_use]
     pub fn time_window_buckets(mut self, duration: Duration, buckets: u32) -> Self {
         self.window = SlidingWindow::Time { duration, buckets };
@@ -168,7 +170,9 @@ impl CircuitBreakerBuilder {
     }
 
     /// How many probes half-open admits (1 ..= 65 535); that many successes close the
-    /// breaker, one failure re-opens it.
+    /// breaker, one failure re-opens it. It also bounds the probes in flight at any
+    /// moment, across half-open episodes: a probe that outlives its episode keeps its slot
+    /// until it ends.
     #[must_use]
     pub fn half_open_calls(mut self, calls: u32) -> Self {
         self.half_open_calls = calls;
@@ -215,9 +219,10 @@ impl CircuitBreakerBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first invalid option: a rate that is NaN, zero or
-    /// above 1; a zero count or duration; a window too large; `minimum_calls` above a
-    /// count window's size; a growth cap below `open_duration`; a `probe_timeout` above
-    /// `max_half_open_duration`; no trip condition at all.
+    /// above 1; a zero count or duration; a window too large (over 1 048 575 calls or 32 768
+    /// buckets); `minimum_calls` above a count window's size; a growth cap below
+    /// `open_duration`; a `probe_timeout` above `max_half_open_duration`; no trip condition
+    /// at all.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let config = self.validate()?;
         Ok(CircuitBreaker::from_config(config))
@@ -239,6 +244,13 @@ impl CircuitBreakerBuilder {
             SlidingWindow::Time { duration, buckets } => {
                 check::nonzero_duration(P, "time_window", duration)?;
                 check::nonzero(P, "time_window_buckets", buckets)?;
+                if buckets > MAX_TIME_WINDOW_BUCKETS {
+                    return Err(ConfigError::new(
+                        P,
+                        "time_window_buckets",
+                        format!("must be at most {MAX_TIME_WINDOW_BUCKETS}, got {buckets}"),
+                    ));
+                }
                 if duration / buckets < Duration::from_millis(1) {
                     return Err(ConfigError::new(
                         P,

@@ -1,7 +1,9 @@
 //! The shared state of a breaker and every decision it makes: admit, record, transition.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
+
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -160,7 +162,7 @@ impl Shared {
         match ticket.word.state() {
             State::Closed => match judged {
                 Judged::Success => self.record_closed(ticket, false),
-                Judged::Failure => self.record_closed(ticket, true),
+                Judged::Failure | Judged::TimedOut => self.record_closed(ticket, true),
                 _ => {}
             },
             State::HalfOpen => self.record_probe(ticket, judged),
@@ -189,10 +191,26 @@ impl Shared {
             .with_field("probe_timeout", limit)
     }
 
-    /// A permit dropped without an outcome.
+    /// A permit given back without an outcome, on purpose.
     #[inline(never)]
     pub(crate) fn cancel(&self, ticket: Ticket) {
         self.complete(ticket, Judged::Cancelled);
+    }
+
+    /// A permit dropped without an outcome: while a panic unwinds (the call panicked: a
+    /// failure), once the ambient deadline has passed (the call was cut off by it: a
+    /// timeout, which is a failure too), or otherwise (the caller gave up: cancelled, not
+    /// counted).
+    #[inline(never)]
+    pub(crate) fn dropped(&self, ticket: Ticket) {
+        let judged = if std::thread::panicking() {
+            Judged::Failure
+        } else if crate::Deadline::current().is_some_and(crate::Deadline::is_expired) {
+            Judged::TimedOut
+        } else {
+            Judged::Cancelled
+        };
+        self.complete(ticket, judged);
     }
 
     #[inline]
@@ -255,31 +273,35 @@ impl Shared {
         }
     }
 
+    /// Records a half-open probe's outcome and gives its slot back. Slots count probes in
+    /// flight whatever episode admitted them, so a probe of an episode that has ended (it
+    /// outlived a re-opening, or `open_duration`) still holds its slot until it ends, and
+    /// half-open never has more than `half_open_calls` probes out at once. Only a probe of
+    /// the current episode moves the state.
     #[cold]
     fn record_probe(&self, ticket: Ticket, judged: Judged) {
         let failed = match judged {
-            Judged::Failure => true,
+            Judged::Failure | Judged::TimedOut => true,
             Judged::Success => self.is_slow(ticket, &mut None),
             _ => false,
         };
         let mut word = self.word();
+        if failed && word.same_epoch(ticket.word) {
+            // Re-open first and give the slot back after: the count is never too low.
+            self.transition(word, State::Open);
+            word = self.word();
+        }
         loop {
-            if !word.same_epoch(ticket.word) {
-                return;
-            }
-            if failed {
-                self.transition(word, State::Open);
-                return;
-            }
-            let in_flight = word.in_flight().saturating_sub(1);
-            let successes = word.successes() + u32::from(judged == Judged::Success);
-            let next = word.with_probes(in_flight, successes);
+            let current = word.same_epoch(ticket.word);
+            let succeeded = current && !failed && judged == Judged::Success;
+            let successes = word.successes() + u32::from(succeeded);
+            let next = word.with_probes(word.in_flight().saturating_sub(1), successes);
             match self
                 .word
                 .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
             {
                 Ok(_) => {
-                    if successes >= self.config.half_open_calls {
+                    if succeeded && successes >= self.config.half_open_calls {
                         self.transition(next, State::Closed);
                     }
                     return;
@@ -326,11 +348,11 @@ impl Shared {
             _ => {}
         }
         self.entered_at.store(now, Relaxed);
-        let next = current.next(to);
-        // Only probe counters can change under the lock, so this loop ends in success.
-        while let Err(actual) = self
-            .word
-            .compare_exchange_weak(current.0, next.0, AcqRel, Acquire)
+        // Only probe counters can change under the lock, so this loop ends in success. The
+        // probes in flight carry over into the next state (see `record_probe`).
+        while let Err(actual) =
+            self.word
+                .compare_exchange_weak(current.0, current.next(to).0, AcqRel, Acquire)
         {
             current = Word(actual);
         }

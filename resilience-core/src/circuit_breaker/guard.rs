@@ -25,10 +25,12 @@ pin_project! {
     /// it does not classify again.
     ///
     /// What the breaker counts: a `Success`, `Transient` or `Permanent` class; not a
-    /// `Benign` one, not a rejection from further in (a full bulkhead, an expired
-    /// deadline: the dependency was never called), and not a call whose future is dropped
-    /// before it completes (the permit goes back uncounted, freeing a half-open probe slot
-    /// at once).
+    /// `Benign` one, and not a rejection from further in (a full bulkhead, an expired
+    /// deadline: the dependency was never called). An operation that panics counts as a
+    /// failure, recorded as the panic unwinds out of `poll`. A future dropped before it
+    /// completes counts as its [`Permit`] says: a timeout if the ambient deadline has
+    /// passed (a deadline cut the call off), else a cancellation, not counted (a half-open
+    /// probe slot is free again at once).
     ///
     /// A half-open probe of a breaker with a
     /// [`probe_timeout`](super::CircuitBreakerBuilder::probe_timeout) is bounded by it: past
@@ -150,28 +152,39 @@ where
                 return Poll::Ready(Judged::error(error));
             }
         };
-        let outcome = match this.probe {
-            Probe::Off => ready!(operation.poll(cx)),
-            Probe::Bounded {
-                deadline,
-                limit,
-                timer,
-            } => {
-                // The probe's deadline is ambient while the operation runs.
-                match deadline::sync_scope(*deadline, || operation.poll(cx)) {
-                    Poll::Ready(outcome) => outcome,
-                    Poll::Pending => {
-                        let at = deadline.instant();
-                        let sleep = timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
-                        ready!(sleep.as_mut().poll(cx));
-                        let limit = *limit;
-                        *this.probe = Probe::Off;
-                        match this.permit.as_ref() {
-                            // The operation is dropped with the rest of this future.
-                            Some(permit) => Err(permit.probe_timed_out(limit)),
-                            None => panic!("`Guarded` polled after completion"),
-                        }
-                    }
+        // A panic in `operation` unwinds through here without dropping this future (the
+        // runtime drops it later, once it caught the panic, when the permit could not tell
+        // a panic from a cancellation): the guard records the failure as it unwinds, and
+        // is disarmed (never dropped) when the poll returns.
+        let unwinding = FailOnUnwind(&mut *this.permit);
+        let polled = match this.probe {
+            Probe::Off => operation.poll(cx),
+            // The probe's deadline is ambient while the operation runs.
+            Probe::Bounded { deadline, .. } => {
+                deadline::sync_scope(*deadline, || operation.poll(cx))
+            }
+        };
+        let _ = std::mem::ManuallyDrop::new(unwinding);
+        let outcome = match (polled, &mut *this.probe) {
+            (Poll::Ready(outcome), _) => outcome,
+            (Poll::Pending, Probe::Off) => return Poll::Pending,
+            (
+                Poll::Pending,
+                Probe::Bounded {
+                    deadline,
+                    limit,
+                    timer,
+                },
+            ) => {
+                let at = deadline.instant();
+                let sleep = timer.get_or_insert_with(|| Box::pin(sleep_until(at)));
+                ready!(sleep.as_mut().poll(cx));
+                let limit = *limit;
+                *this.probe = Probe::Off;
+                match this.permit.as_ref() {
+                    // The operation is dropped with the rest of this future.
+                    Some(permit) => Err(permit.probe_timed_out(limit)),
+                    None => panic!("`Guarded` polled after completion"),
                 }
             }
         };
@@ -180,6 +193,19 @@ where
             permit.settle(judged.class, judged.is_rejection());
         }
         Poll::Ready(judged)
+    }
+}
+
+/// Holds a [`Guarded`]'s permit while its operation is polled; dropped only if that poll
+/// panics (it is forgotten when the poll returns), when it records a failure.
+struct FailOnUnwind<'a, P: Settle>(&'a mut Option<P>);
+
+impl<P: Settle> Drop for FailOnUnwind<'_, P> {
+    #[cold]
+    fn drop(&mut self) {
+        if let Some(permit) = self.0.take() {
+            permit.settle(Class::TRANSIENT, false);
+        }
     }
 }
 

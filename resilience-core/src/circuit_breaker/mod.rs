@@ -56,9 +56,23 @@
 //! Outcomes are judged by a [`Classify`] classifier: `Success` and
 //! failures (`Transient`, `Permanent`) count; `Benign` outcomes (the caller's fault, a
 //! 404) do not; errors that are rejections by another primitive (a full bulkhead further
-//! in) do not, because the dependency was never called; and a call whose [`Permit`] is
-//! dropped without a result (a cancelled future) does not either — a dropped half-open
-//! probe gives its slot back at once.
+//! in) do not, because the dependency was never called.
+//!
+//! A call that ends without a result counts by why it ended (see [`Permit`]):
+//!
+//! - it **panicked**: a failure;
+//! - it was **cut off by the deadline** ([`deadline::enforce`](crate::deadline::enforce),
+//!   [`Deadline::run`](crate::Deadline::run), a deadline layer): a failure, counted with
+//!   outcome `timeout`, so a dependency that hangs opens the breaker;
+//! - the **caller gave up** for any other reason (a client that hung up, a `select!`
+//!   that took another branch): cancelled, not counted — giving up says nothing about
+//!   the dependency, and counting it would let impatient callers open the breaker. A
+//!   dropped half-open probe gives its slot back at once.
+//!
+//! Half-open admits at most [`half_open_calls`](CircuitBreakerBuilder::half_open_calls) probes *in
+//! flight*, across episodes: a probe still running when its episode ends (a sibling
+//! failed and re-opened the breaker, or it outlasted `open_duration`) keeps its slot until
+//! it ends, so the next episode admits only the slots left.
 //!
 //! # Where the logic lives
 //!
@@ -86,6 +100,8 @@
 mod config;
 mod core;
 mod guard;
+#[cfg(all(test, loom))]
+mod loom;
 mod permit;
 mod state;
 mod telemetry;

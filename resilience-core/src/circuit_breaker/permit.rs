@@ -12,10 +12,22 @@ use crate::{Class, Classify, Error};
 /// Leave to run one call, from [`CircuitBreaker::try_acquire`](super::CircuitBreaker::try_acquire).
 ///
 /// Report the outcome with [`record`](Permit::record) (or
-/// [`record_result`](Permit::record_result)). A permit dropped without a result counts as
-/// *cancelled*: nothing is recorded against the dependency and, if it was a half-open
-/// probe, its slot is free again at once, so a caller that gives up (a timeout, a client
-/// that hung up) cannot use up the probe budget.
+/// [`record_result`](Permit::record_result)). A permit dropped without a result counts
+/// by why it was dropped:
+///
+/// - **while a panic unwinds** (the call panicked): a *failure*. A hand-written future
+///   that keeps the permit in a field is not dropped while a panic in its inner future
+///   unwinds (the runtime drops it later, after catching the panic); run the call as a
+///   [`Guarded`](super::Guarded) future, which records the failure as the panic unwinds.
+/// - **after the ambient deadline passed** ([`Deadline::current`](crate::Deadline::current)
+///   is expired where it is dropped: the call was cut off by `enforce`, `Deadline::run` or
+///   a deadline layer): a *failure*, counted with outcome `timeout`. A dependency that
+///   hangs opens the breaker this way.
+/// - **otherwise** (the caller gave up: a client that hung up, a `select!` that took
+///   another branch, a timeout that is not a deadline): *cancelled*. Nothing is recorded
+///   against the dependency, since giving up says nothing about it, and a half-open
+///   probe's slot is free again at once. Bound calls with a deadline (or a timeout
+///   *inside* the breaker, whose error is recorded) for slow calls to count.
 #[must_use = "a permit dropped without a result records a cancelled call"]
 pub struct Permit<'a> {
     shared: &'a Shared,
@@ -90,8 +102,14 @@ macro_rules! permit_methods {
             }
         }
 
-        /// Gives the permit back without an outcome (same as dropping it).
-        pub fn cancel(self) {}
+        /// Gives the permit back without an outcome: nothing is recorded, and a half-open
+        /// probe's slot is free again. Unlike dropping the permit, this never counts a
+        /// panic or an expired deadline.
+        pub fn cancel(mut self) {
+            if let Some(ticket) = self.ticket.take() {
+                self.shared.cancel(ticket);
+            }
+        }
 
         /// Records how the call counted.
         #[inline]
@@ -146,7 +164,7 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         // Inlined so that the drop after a `record` (no ticket left) costs nothing.
         if let Some(ticket) = self.ticket.take() {
-            self.shared.cancel(ticket);
+            self.shared.dropped(ticket);
         }
     }
 }
@@ -156,7 +174,7 @@ impl Drop for OwnedPermit {
     fn drop(&mut self) {
         // Inlined so that the drop after a `record` (no ticket left) costs nothing.
         if let Some(ticket) = self.ticket.take() {
-            self.shared.cancel(ticket);
+            self.shared.dropped(ticket);
         }
     }
 }

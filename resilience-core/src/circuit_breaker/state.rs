@@ -114,7 +114,7 @@ const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 /// | bits | field |
 /// |---|---|
 /// | 0..3 | state |
-/// | 3..19 | half-open probes in flight |
+/// | 3..19 | half-open probes in flight (of any generation) |
 /// | 19..35 | half-open probes that succeeded |
 /// | 35..64 | generation, +1 on every transition (wraps) |
 ///
@@ -149,12 +149,14 @@ impl Word {
         (self.0 & STATE_MASK) == (other.0 & STATE_MASK) && self.generation() == other.generation()
     }
 
-    /// The next state, one generation later, with cleared probe counters.
+    /// The next state, one generation later, with no probe successes and the same
+    /// probes in flight (they hold their slots until they end, whatever the state).
     pub(crate) const fn next(self, state: State) -> Self {
         Word::new(
             state,
             self.generation().wrapping_add(1) & (u64::MAX >> GEN_SHIFT),
         )
+        .with_probes(self.in_flight(), 0)
     }
 
     pub(crate) const fn with_probes(self, in_flight: u32, successes: u32) -> Self {

@@ -30,6 +30,8 @@ pub struct StateChange {
 pub(crate) enum Judged {
     Success,
     Failure,
+    /// Cut off by the ambient deadline: a failure, counted as `timeout`.
+    TimedOut,
     Benign,
     /// The operation never reached the dependency (an inner primitive rejected it).
     Rejected,
@@ -41,6 +43,7 @@ pub(crate) struct Telemetry {
     name: Name,
     success: Counter,
     failure: Counter,
+    timeout: Counter,
     benign: Counter,
     rejected: Counter,
     cancelled: Counter,
@@ -68,6 +71,7 @@ impl Telemetry {
         let telemetry = Self {
             success: calls(outcome::SUCCESS),
             failure: calls(outcome::FAILURE),
+            timeout: calls(outcome::TIMEOUT),
             benign: calls(outcome::BENIGN),
             rejected: calls(outcome::REJECTED),
             cancelled: calls(outcome::CANCELLED),
@@ -89,6 +93,7 @@ impl Telemetry {
         match judged {
             Judged::Success => &self.success,
             Judged::Failure => &self.failure,
+            Judged::TimedOut => &self.timeout,
             Judged::Benign => &self.benign,
             Judged::Rejected => &self.rejected,
             Judged::Cancelled => &self.cancelled,

@@ -1,7 +1,7 @@
 //! Sliding windows of outcomes: the last N calls ([`CountWindow`]) or the last T of time
 //! in buckets ([`TimeWindow`]). Both are lock-free and allocation-free per call.
 
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 
 /// What one recorded call contributes to a window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +26,15 @@ pub(crate) struct Totals {
     pub(crate) slow: u32,
 }
 
-/// The largest count window: totals are three 21-bit signed fields of one `u64`.
+/// The largest count window: totals are three 21-bit signed fields of one `u64`. Its
+/// slots take one byte each, so the largest count window holds about 1 MiB.
 pub(crate) const MAX_COUNT_WINDOW: u32 = (1 << 20) - 1;
+
+/// The most buckets of a time window: as much memory as the largest count window (a
+/// bucket is 32 bytes, so 32 768 buckets are 1 MiB). Every recorded call also reads every
+/// bucket, so a window this fine is slow as well as large.
+pub(crate) const MAX_TIME_WINDOW_BUCKETS: u32 =
+    ((MAX_COUNT_WINDOW as usize + 1) / std::mem::size_of::<Bucket>()) as u32;
 
 const FIELD_BITS: u32 = 21;
 const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
@@ -207,7 +214,7 @@ impl TimeWindow {
             if seen & RECYCLING != 0 {
                 // Another thread is recycling it for an earlier slice than ours (it is a
                 // whole window late); wait for it to finish, then recycle again.
-                std::thread::yield_now();
+                crate::sync::yield_now();
                 continue;
             }
             let old = (

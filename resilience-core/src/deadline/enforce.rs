@@ -26,7 +26,8 @@ use crate::{Error, ErrorKind, Name, Primitive};
 ///   ([`Error::is_rejection`]) and `future` is dropped without ever being polled, so the
 ///   operation never starts.
 /// - The deadline passes while `future` runs: `future` is dropped at once (its work stops
-///   at its next `.await`), and the error is marked
+///   at its next `.await`; it is dropped with the deadline ambient and expired, which is how
+///   a circuit breaker inside counts the call as a timeout), and the error is marked
 ///   [`during_call`](Error::during_call).
 ///
 /// The error carries the primitive (`deadline`), the time the call had
@@ -392,7 +393,12 @@ impl<F: Future> Future for Enforce<F> {
         // touches the timer wheel.
         ready!(this.timer.poll_at(cx, || deadline.instant()));
         *this.state = State::Done;
-        this.future.set(Slot::Gone);
+        // Dropped with the deadline ambient, so that what the future holds can tell it was
+        // cut off by the deadline (a circuit breaker's permit then counts a timeout).
+        match this.requested {
+            Some(_) => CURRENT.sync_scope(deadline, || this.future.set(Slot::Gone)),
+            None => this.future.set(Slot::Gone),
+        }
         Poll::Ready(Err(report(this.enforcer.as_ref(), deadline, Some(started))))
     }
 }

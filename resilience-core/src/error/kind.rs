@@ -35,7 +35,8 @@ pub enum ErrorKind {
     /// The operation failed and the shared retry budget had no retry left to spend; the
     /// last failure is the [`source`](std::error::Error::source).
     RetryBudgetExhausted,
-    /// A request with the same idempotency key is still being processed.
+    /// A request with the same idempotency key is still being processed (or was processed
+    /// but its result could not be kept, so there is nothing to replay).
     IdempotencyConflict,
     /// An idempotency key was reused with a different request.
     IdempotencyMismatch,
@@ -202,6 +203,12 @@ pub enum Primitive {
     Timeout,
     /// An idempotency store or layer.
     Idempotency,
+    /// A hedging policy (extra attempts for slow calls).
+    Hedge,
+    /// A fallback (an answer in place of a failure).
+    Fallback,
+    /// Request coalescing (one call shared by identical requests).
+    Coalesce,
     /// A rate limiter.
     RateLimit,
     /// Health checks, startup and graceful shutdown (`resilience_core::health`).
@@ -221,6 +228,9 @@ impl Primitive {
         Primitive::Bulkhead,
         Primitive::Timeout,
         Primitive::Idempotency,
+        Primitive::Hedge,
+        Primitive::Fallback,
+        Primitive::Coalesce,
         Primitive::RateLimit,
         Primitive::Health,
         Primitive::Throttle,
@@ -236,6 +246,9 @@ impl Primitive {
             Primitive::Bulkhead => "bulkhead",
             Primitive::Timeout => "timeout",
             Primitive::Idempotency => "idempotency",
+            Primitive::Hedge => "hedge",
+            Primitive::Fallback => "fallback",
+            Primitive::Coalesce => "coalesce",
             Primitive::RateLimit => "rate_limit",
             Primitive::Health => "health",
             Primitive::Throttle => "throttle",

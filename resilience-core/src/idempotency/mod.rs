@@ -42,8 +42,9 @@
 //!
 //! # Stores
 //!
-//! - [`MemoryStore`]: the default, for one instance; sharded, bounded in entries and bytes,
-//!   refuses new claims when full rather than evicting a live lease or record.
+//! - [`MemoryStore`]: the default, for one instance; sharded, bounded in entries and bytes
+//!   (optionally per client); when full it evicts expired entries and old records, never a
+//!   live lease, and otherwise refuses new claims at once.
 //! - `RedisStore` (feature `redis`): shared by every instance of a service; one Lua script
 //!   (one round trip) per call, TTLs kept by Redis, every call bounded by a timeout.
 //!

@@ -152,6 +152,10 @@ pub enum Claim {
     Completed(Record),
     /// The key is in use (in flight or completed) with a different fingerprint.
     Mismatch,
+    /// The key has completed, but its result was not kept (it did not fit the store, see
+    /// [`Commit::Unrecorded`]): do not run the operation again, and refuse the duplicate
+    /// (there is nothing to replay).
+    Unrecorded,
 }
 
 /// What [`IdempotencyStore::complete`] or [`IdempotencyStore::release`] did.
@@ -163,6 +167,10 @@ pub enum Commit {
     /// The lease was no longer current (it expired and the key expired or was claimed
     /// again): nothing was written.
     Stale,
+    /// The lease was current, but the record did not fit the store: the key is kept as
+    /// completed without it, for the record's TTL, and duplicates get
+    /// [`Claim::Unrecorded`] rather than running the operation a second time.
+    Unrecorded,
 }
 
 /// A store of idempotency keys with one atomic claim.
@@ -181,6 +189,10 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> BoxFuture<'a, Result<Claim, Error>>;
 
     /// Stores `record` for the lease's key, kept for `ttl`, if the lease is still current.
+    ///
+    /// A store that cannot hold the record (it is full) should keep the key completed
+    /// without it and answer [`Commit::Unrecorded`], rather than fail and leave the key to
+    /// expire: the operation has run, and a duplicate must not run it again.
     fn complete(
         &self,
         lease: Lease,

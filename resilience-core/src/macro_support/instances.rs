@@ -10,6 +10,8 @@ use std::borrow::Borrow;
 use crate::adaptive::AdaptiveBulkhead;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
+use crate::fallback::Fallback;
+use crate::hedge::Hedge;
 use crate::rate_limit::RateLimiter;
 use crate::retry::RetryBudget;
 use crate::throttle::AdaptiveThrottle;
@@ -45,6 +47,30 @@ source!(BreakerSource, CircuitBreaker, "circuit_breaker");
 source!(BulkheadSource, Bulkhead, "bulkhead");
 source!(BudgetSource, RetryBudget, "retry(budget)");
 source!(RateLimiterSource, RateLimiter, "rate_limit");
+source!(HedgeSource, Hedge, "hedge");
+
+/// Something `fallback = PATH` can name: a [`Fallback`] for the function's `Result<T, E>`,
+/// or a function returning one.
+pub trait FallbackSource<T, E> {
+    /// The fallback (a clone of the handle, sharing its state).
+    fn resilience_fallback(&self) -> Fallback<T, E>;
+}
+
+impl<T, E> FallbackSource<T, E> for Fallback<T, E> {
+    fn resilience_fallback(&self) -> Fallback<T, E> {
+        self.clone()
+    }
+}
+
+impl<F, R, T, E> FallbackSource<T, E> for F
+where
+    F: Fn() -> R,
+    R: Borrow<Fallback<T, E>>,
+{
+    fn resilience_fallback(&self) -> Fallback<T, E> {
+        self().borrow().clone()
+    }
+}
 source!(AdaptiveSource, AdaptiveBulkhead, "adaptive");
 source!(ThrottleSource, AdaptiveThrottle, "throttle");
 
@@ -79,6 +105,12 @@ pub fn registry_throttle(name: &'static str) -> Result<AdaptiveThrottle, Error> 
 pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
     let found = Registry::global().get_retry_budget(name);
     found.ok_or_else(|| missing(Primitive::Retry, "retry(budget)", name))
+}
+
+/// The hedging policy `hedge = "name"` names, as [`registry_breaker`].
+pub fn registry_hedge(name: &'static str) -> Result<Hedge, Error> {
+    let found = Registry::global().get_hedge(name);
+    found.ok_or_else(|| missing(Primitive::Hedge, "hedge", name))
 }
 
 /// The limiter `rate_limit = "name"` names, as [`registry_breaker`].

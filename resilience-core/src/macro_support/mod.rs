@@ -1,17 +1,19 @@
 //! Not public API: the runtime half of `#[resilient(...)]`, reached as
 //! `::resilience_core::__private`; nothing here is covered by semver.
 //!
-//! The attribute nests the primitives' own guarded futures (deadline → retry → adaptive
-//! throttle → circuit breaker → rate limit → bulkhead or adaptive bulkhead → attempt
+//! The attribute nests the primitives' own guarded futures (fallback → deadline → retry →
+//! hedge → adaptive throttle → circuit breaker → rate limit → bulkhead or adaptive
+//! bulkhead → attempt
 //! timeout → the [lifted](crate::outcome::lift) body); their logic lives in their modules.
 //! Here is only what the attribute alone needs: finding the instances an option names
 //! (`instances.rs`, kept in `static`s by `cached.rs`), the policy its `retry(...)` options
 //! describe (`retry.rs`), cloning owned arguments per attempt (`args.rs`), and the glue
-//! below: a failed lookup refuses the attempt, and the outcome becomes the function's
-//! `Result`.
+//! below: a failed lookup refuses the attempt, a hedge or a fallback starts around its
+//! part of the call, and the outcome becomes the function's `Result`.
 
 mod args;
 mod cached;
+mod hedge;
 mod instances;
 mod retry;
 
@@ -20,10 +22,11 @@ use std::time::Duration;
 
 pub use args::CloneArg;
 pub use cached::Cached;
+pub use hedge::{HedgeSpec, hedge_policy};
 pub use instances::{
-    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, RateLimiterSource, ThrottleSource,
-    registry_adaptive, registry_breaker, registry_budget, registry_bulkhead, registry_rate_limiter,
-    registry_throttle,
+    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, FallbackSource, HedgeSource,
+    RateLimiterSource, ThrottleSource, registry_adaptive, registry_breaker, registry_budget,
+    registry_bulkhead, registry_hedge, registry_rate_limiter, registry_throttle,
 };
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
@@ -31,6 +34,9 @@ use crate::adaptive::{self, AdaptiveBulkhead, Sampler};
 use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
 use crate::deadline::{Deadline, Enforce, Enforcer};
+use crate::fallback::{Answered, Fallback};
+use crate::hedge::{Hedge, Hedging};
+use crate::outcome::Map;
 pub use crate::outcome::{Judged, Outcome, lift};
 use crate::rate_limit::{self, RateLimiter};
 use crate::retry::RetryPolicy;
@@ -131,6 +137,32 @@ pub fn deadline<F: Future>(
 #[inline]
 pub fn flatten<T, E>(result: Result<Outcome<T, E>, Error>) -> Outcome<T, E> {
     result.and_then(|outcome| outcome)
+}
+
+/// `hedge(...)`: one attempt, and a hedge from `attempts` each time the policy sends one.
+#[inline]
+pub fn hedging<A, F, T, E>(hedge: &Hedge, attempts: A) -> Hedging<&Hedge, A>
+where
+    A: FnMut() -> F,
+    F: Future<Output = Judged<T, E>>,
+{
+    Hedging::new(hedge, attempts, |next| next())
+}
+
+/// `fallback = ...`: the fallback's work around the whole call.
+#[inline]
+pub fn fallback<'a, T, E, C, F>(
+    fallback: &'a Fallback<T, E>,
+    classifier: C,
+    call: F,
+) -> impl Future<Output = Outcome<T, E>> + 'a
+where
+    T: 'a,
+    E: 'static,
+    C: Classify<T, E> + 'a,
+    F: Future<Output = Outcome<T, E>> + 'a,
+{
+    Map::new(fallback.guard((), classifier, call), Answered::into_outcome)
 }
 
 /// Records the number of the attempt about to be made in the current

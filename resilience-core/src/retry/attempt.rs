@@ -176,6 +176,12 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
             Decision::Return if matches!(judged.outcome, Ok(Ok(_))) => Next::Done(judged.outcome),
             // An error its classifier called a success: returned, still with context.
             Decision::Return => Next::Done(self.stop(judged.outcome, Stop::NotRetryable)),
+            // The hint was too long to wait for: the error carries it to the caller, also
+            // when the classifier gave it rather than the error itself.
+            Decision::Stop(stop @ Stop::RetryAfterTooLong) => {
+                let hint = judged.class.retry_after();
+                Next::Done(self.stop_hinted(judged.outcome, stop, hint))
+            }
             Decision::Stop(stop) => Next::Done(self.stop(judged.outcome, stop)),
         }
     }
@@ -192,13 +198,32 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     #[cold]
     #[inline(never)]
     pub(crate) fn stop<T, E: 'static>(&self, outcome: Outcome<T, E>, stop: Stop) -> Outcome<T, E> {
+        self.stop_hinted(outcome, stop, None)
+    }
+
+    /// [`stop`](Self::stop), giving the error `hint` as its `retry_after` when it has none.
+    #[cold]
+    #[inline(never)]
+    fn stop_hinted<T, E: 'static>(
+        &self,
+        outcome: Outcome<T, E>,
+        stop: Stop,
+        hint: Option<Duration>,
+    ) -> Outcome<T, E> {
         let policy = self.policy.borrow();
+        let finish = |last: Error| {
+            let err = policy.finish(&self.call, last, stop);
+            match hint {
+                Some(hint) if err.retry_after().is_none() => err.with_retry_after(hint),
+                _ => err,
+            }
+        };
         match outcome {
             Ok(Err(mut err)) => {
-                enrich(&mut err, |last| policy.finish(&self.call, last, stop));
+                enrich(&mut err, finish);
                 Ok(Err(err))
             }
-            Err(err) => Err(policy.finish(&self.call, err, stop)),
+            Err(err) => Err(finish(err)),
             ok => ok,
         }
     }

@@ -28,10 +28,10 @@
 //! every withdrawal and on every 16th deposit of a thread. A deposit stamped late expires
 //! early, so the error only ever errs towards fewer retries.
 
+use crate::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -60,8 +60,14 @@ const FAST_LIMIT: i64 = OFFSET / 2;
 /// The clock is read on every `CLOCK_EVERY`th deposit of a thread.
 const CLOCK_EVERY: u32 = 16;
 
+#[cfg(not(loom))]
 thread_local! {
     static DEPOSITS: Cell<u32> = const { Cell::new(0) };
+}
+// Per loom thread, so that a model is deterministic.
+#[cfg(loom)]
+loom::thread_local! {
+    static DEPOSITS: Cell<u32> = Cell::new(0);
 }
 
 /// A retry budget: at most `ratio` of calls plus `min_per_sec` retries per second,
@@ -283,7 +289,19 @@ impl State {
     fn now_epoch(&self) -> u64 {
         let since = Instant::now().saturating_duration_since(self.created);
         let epoch = u64::try_from(since.as_nanos() / self.slot_nanos).unwrap_or(u64::MAX);
-        self.epoch.fetch_max(epoch, Relaxed).max(epoch)
+        // A `fetch_max` that writes only when the epoch moves on (most reads see it
+        // current): on x86 `fetch_max` is a compare-and-swap loop that always writes.
+        let mut seen = self.epoch.load(Relaxed);
+        while seen < epoch {
+            match self
+                .epoch
+                .compare_exchange_weak(seen, epoch, Relaxed, Relaxed)
+            {
+                Ok(_) => return epoch,
+                Err(actual) => seen = actual,
+            }
+        }
+        seen
     }
 
     /// Adds `delta` to the slot of `epoch`, or of a newer epoch if one was seen meanwhile;

@@ -67,8 +67,9 @@
 //! 4. `Transient`: retried, unless
 //!    - `max_attempts` attempts were made ([`Stop::MaxAttempts`]);
 //!    - the hint is longer than `max_retry_after` (default: `max_delay`)
-//!      ([`Stop::RetryAfterTooLong`]): the error goes back with its hint, for the caller to
-//!      honour;
+//!      ([`Stop::RetryAfterTooLong`]): the error goes back with the hint as its
+//!      [`retry_after`](crate::Error::retry_after), for the caller to honour (its own hint
+//!      if it has one, else the classifier's);
 //!    - the delay would end at or past the deadline ([`Stop::Deadline`]);
 //!    - the budget has no retry left ([`Stop::BudgetExhausted`]), checked last so that a
 //!      refused retry never spends budget.
@@ -134,6 +135,8 @@ mod budget;
 mod call;
 mod config;
 mod future;
+#[cfg(all(test, loom))]
+mod loom;
 mod run;
 
 use std::fmt;

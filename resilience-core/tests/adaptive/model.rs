@@ -173,3 +173,22 @@ proptest! {
         });
     }
 }
+
+/// A smoothed step toward the floor must not round below it: 53 × 0.7 + 53 × 0.3 is
+/// 52.999… in floating point.
+#[test]
+fn a_smoothed_vegas_limit_at_its_floor_does_not_round_below_it() {
+    let mut vegas = Vegas::builder()
+        .initial_limit(53)
+        .min_limit(53)
+        .max_limit(545)
+        .smoothing(0.3)
+        .build()
+        .unwrap();
+    // Establish the no-load latency, then report failures: each pushes toward the floor.
+    vegas.update(&Sample::new(Duration::from_millis(10), 53, false));
+    for _ in 0..20 {
+        let limit = vegas.update(&Sample::new(Duration::from_millis(20), 53, true));
+        assert_eq!(limit, 53);
+    }
+}

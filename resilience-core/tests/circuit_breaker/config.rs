@@ -131,6 +131,25 @@ fn windows_and_budgets_beyond_their_limits_are_rejected() {
     assert!(b().half_open_calls(65_535).build().is_ok());
 }
 
+/// A time window's buckets are bounded like a count window's slots (both at about 1 MiB):
+/// an unbounded count let one option ask for gigabytes.
+#[test]
+fn time_window_buckets_are_capped_like_the_count_window() {
+    let b = CircuitBreaker::builder;
+    let hour = Duration::from_secs(3600);
+    rejects(
+        b().time_window_buckets(hour, 32_769),
+        "time_window_buckets",
+        "at most 32768",
+    );
+    rejects(
+        b().time_window_buckets(Duration::from_secs(86_400 * 365 * 200), u32::MAX),
+        "time_window_buckets",
+        "at most 32768",
+    );
+    assert!(b().time_window_buckets(hour, 32_768).build().is_ok());
+}
+
 #[test]
 fn inverted_bounds_are_rejected() {
     let b = CircuitBreaker::builder;

@@ -4,6 +4,7 @@ mod behaviour;
 mod concurrency;
 mod config;
 mod model;
+mod panics_deadlines_and_probes;
 mod probe_timeout;
 mod registry;
 mod telemetry;

@@ -217,7 +217,7 @@ impl Model {
         self.entered_at = now;
         self.state = to;
         self.generation += 1;
-        self.in_flight = 0;
+        // Probes in flight keep their slots across states until they end.
         self.successes = 0;
     }
 
@@ -253,13 +253,30 @@ impl Model {
 
     /// `how`: 0 success, 1 failure, 2 benign, 3 cancelled.
     fn complete(&mut self, p: MPermit, how: u8, now: u64) {
-        if p.generation != self.generation {
-            return;
-        }
         let slow = self
             .c
             .slow
             .is_some_and(|(d, _)| now - p.start >= d * 1_000_000);
+        if p.state == State::HalfOpen {
+            // A probe gives its slot back whatever episode it belongs to; only a probe of
+            // the current episode moves the state.
+            let current = p.generation == self.generation;
+            let failed = how == 1 || (how == 0 && slow);
+            if current && failed {
+                self.transition(State::Open, now);
+            }
+            self.in_flight -= 1;
+            if current && how == 0 && !failed {
+                self.successes += 1;
+                if self.successes >= self.c.half_open_calls {
+                    self.transition(State::Closed, now);
+                }
+            }
+            return;
+        }
+        if p.generation != self.generation {
+            return;
+        }
         match p.state {
             State::Closed if how <= 1 => {
                 let failure = how == 1;
@@ -294,19 +311,6 @@ impl Model {
                 }
                 if trip {
                     self.transition(State::Open, now);
-                }
-            }
-            State::HalfOpen => {
-                if how == 1 || (how == 0 && slow) {
-                    self.transition(State::Open, now);
-                } else {
-                    self.in_flight -= 1;
-                    if how == 0 {
-                        self.successes += 1;
-                        if self.successes >= self.c.half_open_calls {
-                            self.transition(State::Closed, now);
-                        }
-                    }
                 }
             }
             _ => {}
@@ -375,6 +379,23 @@ fn run(c: Cfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             prop_assert_eq!(breaker.state(), model.state, "step {}: {:?}", step, op);
+            let probes = held
+                .iter()
+                .filter(|(_, m)| m.state == State::HalfOpen)
+                .count();
+            prop_assert_eq!(
+                probes,
+                model.in_flight as usize,
+                "step {}: probes in flight",
+                step
+            );
+            prop_assert!(
+                probes <= model.c.half_open_calls as usize,
+                "step {}: {} probes in flight, limit {}",
+                step,
+                probes,
+                model.c.half_open_calls
+            );
             let snap = breaker.snapshot();
             let (calls, failures, slow) = model.totals(now);
             prop_assert_eq!(

@@ -286,3 +286,158 @@ async fn two_stores_on_one_redis_see_each_others_keys() {
         Claim::Completed(stored)
     );
 }
+
+/// A proxy in front of a Redis that forwards every request at once and, when armed,
+/// holds back the next response for `delay`: a claim that Redis applies but whose answer
+/// reaches the client after its timeout.
+struct SlowAnswers {
+    port: u16,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowAnswers {
+    async fn start(upstream: &str, delay: Duration) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let upstream = upstream
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = armed.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 64 << 10];
+                    while let Ok(n) = server_read.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        if flag.swap(false, SeqCst) {
+                            tokio::time::sleep(delay).await;
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, armed, task }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn delay_next_answer(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for SlowAnswers {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A store behind the proxy, with a 300 ms timeout; its connection and scripts are set
+/// up, so that the next call is one `EVALSHA` and one answer.
+async fn behind(proxy: &SlowAnswers, prefix: &str) -> RedisStore {
+    let store = RedisStore::builder(proxy.url())
+        .prefix(prefix)
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    store.ping().await.unwrap();
+    let warm = claimed(&store, "warm-up", 1).await;
+    let _ = store.release(warm).await.unwrap();
+    store
+}
+
+/// Claims `key` through `proxy` with the answer held back past the store's timeout; the
+/// claim fails with `IdempotencyConflict`.
+async fn claim_with_a_late_answer(
+    proxy: &SlowAnswers,
+    store: &RedisStore,
+    key: &str,
+) -> resilience_core::Error {
+    proxy.delay_next_answer();
+    let err = store
+        .claim(key, &fp(1), Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        resilience_core::ErrorKind::IdempotencyConflict,
+        "{err:#}"
+    );
+    err
+}
+
+/// The claim reaches Redis, its answer does not reach the client in time. Before, its
+/// lease then locked the key for the whole lock TTL (every retry got 409 for a minute);
+/// now the store gives it up at once.
+#[tokio::test]
+async fn a_claim_that_timed_out_gives_its_lease_up_and_the_key_is_free_again() {
+    let Some(url) = redis_url_or_skip("a_claim_that_timed_out_gives_its_lease_up") else {
+        return;
+    };
+    let proxy = SlowAnswers::start(&url, Duration::from_millis(450)).await;
+    let prefix = unique_prefix();
+    let store = behind(&proxy, &prefix).await;
+
+    let err = claim_with_a_late_answer(&proxy, &store, "k").await;
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)), "{err:#}");
+
+    // The key is free: a retry claims it (through Redis directly, no delay).
+    let direct = RedisStore::builder(url.as_str())
+        .prefix(prefix)
+        .build()
+        .unwrap();
+    claimed(&direct, "k", 1).await;
+}
+
+/// Another request holds the key: the timed-out claim leaves it alone and says how long
+/// that request's lease has left.
+#[tokio::test]
+async fn a_claim_that_timed_out_on_a_held_key_says_how_long_the_holder_has_left() {
+    let Some(url) = redis_url_or_skip("a_claim_that_timed_out_on_a_held_key") else {
+        return;
+    };
+    let proxy = SlowAnswers::start(&url, Duration::from_millis(450)).await;
+    let prefix = unique_prefix();
+    let store = behind(&proxy, &prefix).await;
+    let direct = RedisStore::builder(url.as_str())
+        .prefix(prefix)
+        .build()
+        .unwrap();
+    let holder = match direct
+        .claim("k", &fp(1), Duration::from_secs(30))
+        .await
+        .unwrap()
+    {
+        Claim::Claimed(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+
+    let err = claim_with_a_late_answer(&proxy, &store, "k").await;
+    let left = err.retry_after().expect("a hint");
+    assert!(
+        left > Duration::from_secs(25) && left <= Duration::from_secs(30),
+        "{left:?}"
+    );
+    // The holder's lease is untouched.
+    assert_eq!(direct.release(holder).await.unwrap(), Commit::Done);
+}

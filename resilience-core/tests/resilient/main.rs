@@ -4,6 +4,7 @@
 mod adaptive;
 mod equivalence;
 mod forms;
+mod hedge;
 mod rate_limit;
 mod retry;
 mod shared;

@@ -257,6 +257,12 @@ async fn no_such_budget() -> Result<(), AppError> {
     Ok(())
 }
 
+#[resilient(hedge = "tests.no_such_hedge")]
+async fn no_such_hedge() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
 #[resilient(adaptive = "tests.no_such_adaptive")]
 async fn no_such_adaptive() -> Result<(), AppError> {
     UNREGISTERED.hit();
@@ -286,6 +292,11 @@ async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered(
             no_such_budget().await,
             Primitive::Retry,
             "tests.no_such_budget",
+        ),
+        (
+            no_such_hedge().await,
+            Primitive::Hedge,
+            "tests.no_such_hedge",
         ),
         (
             no_such_adaptive().await,

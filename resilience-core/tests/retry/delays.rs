@@ -260,3 +260,44 @@ async fn foreign_errors_stay_downcastable() {
         "disk"
     );
 }
+
+/// The hint came from the classifier, not from the error: the error that stops the call
+/// carries it all the same, for the caller to honour.
+#[tokio::test(start_paused = true)]
+async fn a_classifier_hint_longer_than_max_retry_after_is_kept_on_the_error() {
+    let policy = exact(Backoff::constant(100 * MS), 3)
+        .max_retry_after(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let classifier = classify::from_fn(|r: &Result<(), std::io::Error>| match r {
+        Ok(()) => Class::Success,
+        Err(_) => Class::Transient {
+            retry_after: Some(Duration::from_secs(30)),
+        },
+    });
+    let attempts = Attempts::default();
+    let err = policy
+        .run_with(&classifier, || {
+            attempts.hit();
+            async { Err::<(), _>(std::io::Error::other("busy")) }
+        })
+        .await
+        .unwrap_err();
+    assert!(attempts.gaps().is_empty());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(
+        err.field("retry_stop"),
+        Some(&FieldValue::from("retry_after_too_long"))
+    );
+    // A hint the error carries itself wins over the classifier's.
+    let own = classify::from_fn(|_: &Result<(), Error>| Class::Transient {
+        retry_after: Some(Duration::from_secs(30)),
+    });
+    let err = policy
+        .run_with(&own, || async {
+            Err::<(), _>(boom().with_retry_after(Duration::from_secs(60)))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(60)));
+}

@@ -10,7 +10,9 @@ use resilience_core::{BoxError, Classify, Error};
 pin_project! {
     /// Response future of [`CircuitBreakerService`](super::CircuitBreakerService): the
     /// core breaker's [`Guarded`] call around the inner service's future, its outcome
-    /// as `Result<_, Error>`.
+    /// as `Result<_, Error>`. A panic in the inner future counts as a failure; dropping
+    /// this future before it completes counts as a timeout once the ambient deadline has
+    /// passed, else as a cancellation, not counted (see [`Guarded`]).
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F, C> {

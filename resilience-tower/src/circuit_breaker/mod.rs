@@ -89,8 +89,12 @@ use crate::http::HttpStatus;
 /// service's errors through [`Error::wrap`] (an inner `Error` passes through), which is
 /// also what the classifier sees.
 ///
-/// Outcomes the classifier calls `Benign`, inner errors that are rejections (a full
-/// bulkhead further in) and futures dropped before completion are not counted.
+/// Outcomes the classifier calls `Benign` and inner errors that are rejections (a full
+/// bulkhead further in) are not counted. A call that panics counts as a failure; a call
+/// cut off by the deadline (a [`DeadlineLayer`](crate::deadline::DeadlineLayer) outside
+/// this one) as a failure with outcome `timeout`; a future the caller dropped for another
+/// reason is a cancellation and is not counted (see
+/// [`Permit`](resilience_core::circuit_breaker::Permit)).
 ///
 /// # Readiness
 ///

@@ -54,6 +54,10 @@
 //! [`TIMEOUT_MS`](resilience_core::deadline::codec::TIMEOUT_MS)), configurable with
 //! [`DeadlineLayerBuilder::header`] and [`PropagateDeadlineLayerBuilder::header`].
 //!
+//! A header sent more than once (a proxy adding its own line) counts as its **smallest**
+//! value: a deadline only ever shrinks on its way, so the tightest one any hop set holds.
+//! If any of the values is malformed, the header is malformed (400, below).
+//!
 //! # Errors as responses
 //!
 //! Both layers fail with [`resilience_core::Error`]; put

@@ -37,21 +37,27 @@ impl<'a> Wire<'a> {
             return (wire, wire.read(headers));
         }
         let (mut content_type, mut millis, mut grpc) = (None, None, None);
+        let (mut millis_again, mut grpc_again) = (false, false);
         for (name, value) in headers {
             if *name == CONTENT_TYPE {
                 content_type.get_or_insert(value);
             } else if name == millis_header {
-                millis.get_or_insert(value);
+                millis_again |= millis.replace(value).is_some();
             } else if *name == GRPC_TIMEOUT_NAME {
-                grpc.get_or_insert(value);
+                grpc_again |= grpc.replace(value).is_some();
             }
         }
-        if content_type.is_some_and(|v| crate::http::grpc::is_grpc_content_type(v.as_bytes())) {
-            let timeout = grpc.map(|v| codec::decode_grpc_timeout(v.as_bytes()));
-            (Wire::Grpc, timeout)
+        let grpc_request =
+            content_type.is_some_and(|v| crate::http::grpc::is_grpc_content_type(v.as_bytes()));
+        let (wire, value, again) = if grpc_request {
+            (Wire::Grpc, grpc, grpc_again)
         } else {
-            let timeout = millis.map(|v| codec::decode_millis(v.as_bytes()));
-            (Wire::Millis(millis_header), timeout)
+            (Wire::Millis(millis_header), millis, millis_again)
+        };
+        match value {
+            // Repeated: the rule for several values, over all of them.
+            Some(_) if again => (wire, wire.read(headers)),
+            value => (wire, value.map(|v| wire.decode(v))),
         }
     }
 
@@ -70,15 +76,27 @@ impl<'a> Wire<'a> {
         }
     }
 
-    /// The timeout the request carries: `None` without the header.
+    /// The timeout the request carries: `None` without the header. A header repeated
+    /// (several lines, as a proxy that adds its own may send) gives the smallest of its
+    /// values, since a deadline only ever shrinks on its way; any malformed value makes
+    /// the whole header malformed.
     pub(crate) fn read(self, headers: &HeaderMap) -> Option<Result<Duration, DecodeError>> {
+        let mut values = match self {
+            Wire::Grpc => headers.get_all(GRPC_TIMEOUT).iter(),
+            Wire::Millis(name) => headers.get_all(name).iter(),
+        };
+        let first = self.decode(values.next()?);
+        Some(first.and_then(|first| {
+            values.try_fold(first, |smallest, value| {
+                Ok(smallest.min(self.decode(value)?))
+            })
+        }))
+    }
+
+    fn decode(self, value: &HeaderValue) -> Result<Duration, DecodeError> {
         match self {
-            Wire::Grpc => headers
-                .get(GRPC_TIMEOUT)
-                .map(|v| codec::decode_grpc_timeout(v.as_bytes())),
-            Wire::Millis(name) => headers
-                .get(name)
-                .map(|v| codec::decode_millis(v.as_bytes())),
+            Wire::Grpc => codec::decode_grpc_timeout(value.as_bytes()),
+            Wire::Millis(_) => codec::decode_millis(value.as_bytes()),
         }
     }
 
@@ -129,6 +147,12 @@ mod tests {
             vec![("connect-timeout-ms", "250")],
             vec![("connect-timeout-ms", " 250 "), ("connect-timeout-ms", "9")],
             vec![("connect-timeout-ms", "soon")],
+            vec![("connect-timeout-ms", "9"), ("connect-timeout-ms", "soon")],
+            vec![
+                ("content-type", "application/grpc"),
+                ("grpc-timeout", "5S"),
+                ("grpc-timeout", "20m"),
+            ],
             vec![("content-type", "application/grpc"), ("grpc-timeout", "5m")],
             vec![
                 ("grpc-timeout", "5m"),
@@ -157,5 +181,33 @@ mod tests {
             let expected = (wire, wire.read(&headers));
             assert_eq!(Wire::lookup(&headers, &millis), expected, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn a_repeated_timeout_header_gives_its_smallest_value_and_any_malformed_one_fails() {
+        let millis = HeaderName::from_static("connect-timeout-ms");
+        let read = |pairs: &[(&'static str, &'static str)]| {
+            let headers = map(pairs);
+            Wire::lookup(&headers, &millis).1
+        };
+        let ms = Duration::from_millis;
+        let repeated = [("connect-timeout-ms", "900"), ("connect-timeout-ms", "250")];
+        assert_eq!(read(&repeated), Some(Ok(ms(250))));
+        let grpc = [
+            ("content-type", "application/grpc"),
+            ("grpc-timeout", "20m"),
+            ("grpc-timeout", "5S"),
+        ];
+        assert_eq!(read(&grpc), Some(Ok(ms(20))));
+        let bad = [
+            ("connect-timeout-ms", "250"),
+            ("connect-timeout-ms", "soon"),
+        ];
+        assert!(matches!(read(&bad), Some(Err(_))));
+        // Past the one-pass scan's size too.
+        let mut headers = map(&[("x-filler", "1"); 10]);
+        headers.append(&millis, HeaderValue::from_static("40"));
+        headers.append(&millis, HeaderValue::from_static("30"));
+        assert_eq!(Wire::lookup(&headers, &millis).1, Some(Ok(ms(30))));
     }
 }

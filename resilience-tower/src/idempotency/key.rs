@@ -1,5 +1,7 @@
 //! Reading the `Idempotency-Key` header.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 
 /// The longest key accepted, in bytes.
@@ -10,8 +12,9 @@ pub(crate) const MAX_KEY_LEN: usize = 255;
 pub(crate) enum KeyHeader<'a> {
     /// No key header.
     Absent,
-    /// A well-formed key (quotes of the structured-field form removed).
-    Valid(&'a str),
+    /// A well-formed key: a bare key as sent, or a structured-field string's value
+    /// (quotes removed, escapes resolved).
+    Valid(Cow<'a, str>),
     /// A key that is present but unusable, and why (a sentence for the client).
     Malformed(&'static str),
 }
@@ -19,10 +22,16 @@ pub(crate) enum KeyHeader<'a> {
 /// Reads the key from `headers[name]`.
 ///
 /// The IETF draft (`draft-ietf-httpapi-idempotency-key-header`) defines the value as a
-/// structured-field string (`"8e03978e-…"`); most APIs in the wild (Stripe, PayPal) send
-/// it bare. Both are accepted: surrounding double quotes are removed. The key itself must
-/// be 1–255 visible ASCII characters (`!` to `~`); a quoted key may not contain `"` or `\`,
-/// and a value that opens or closes with `"` without the other (`"abc`) is malformed.
+/// structured-field string (RFC 8941 §3.3.3: `"8e03978e-…"`); most APIs in the wild
+/// (Stripe, PayPal) send it bare. Both are accepted:
+///
+/// - a **quoted** key is read as RFC 8941 says: between the quotes, printable ASCII
+///   including spaces, with `\"` and `\\` standing for `"` and `\`; a lone `"` or any
+///   other escape is malformed. The key is the string's value (`"a \"b\""` is `a "b"`).
+/// - a **bare** key is taken as it is and must be visible ASCII (`!` to `~`, no spaces).
+///
+/// Either way the key is 1–255 characters, and a value that opens or closes with `"`
+/// without the other (`"abc`) is malformed.
 pub(crate) fn read<'a>(headers: &'a HeaderMap, name: &HeaderName) -> KeyHeader<'a> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
@@ -33,20 +42,26 @@ pub(crate) fn read<'a>(headers: &'a HeaderMap, name: &HeaderName) -> KeyHeader<'
     }
     let bytes = value.as_bytes();
     let key = match bytes {
-        [b'"', inner @ .., b'"'] => {
-            if inner.iter().any(|&b| b == b'"' || b == b'\\') {
-                return KeyHeader::Malformed(
-                    "A quoted Idempotency-Key may not contain quotes or backslashes.",
-                );
-            }
-            inner
-        }
+        [b'"', inner @ .., b'"'] => match sf_string(inner) {
+            Ok(key) => key,
+            Err(why) => return KeyHeader::Malformed(why),
+        },
         [b'"', ..] | [.., b'"'] => {
             return KeyHeader::Malformed(
                 "A quoted Idempotency-Key must start and end with a double quote.",
             );
         }
-        _ => bytes,
+        _ if !bytes.iter().all(u8::is_ascii_graphic) => {
+            return KeyHeader::Malformed(
+                "The Idempotency-Key may contain only visible ASCII characters \
+                 (quote it to include spaces).",
+            );
+        }
+        // Visible ASCII is valid UTF-8.
+        _ => match std::str::from_utf8(bytes) {
+            Ok(key) => Cow::Borrowed(key),
+            Err(_) => return KeyHeader::Malformed("The Idempotency-Key is not ASCII."),
+        },
     };
     if key.is_empty() {
         return KeyHeader::Malformed("The Idempotency-Key header is empty.");
@@ -54,18 +69,39 @@ pub(crate) fn read<'a>(headers: &'a HeaderMap, name: &HeaderName) -> KeyHeader<'
     if key.len() > MAX_KEY_LEN {
         return KeyHeader::Malformed("The Idempotency-Key is longer than 255 characters.");
     }
-    if !key.iter().all(u8::is_ascii_graphic) {
-        return KeyHeader::Malformed(
-            "The Idempotency-Key may contain only visible ASCII characters.",
-        );
+    KeyHeader::Valid(key)
+}
+
+/// The value of an RFC 8941 string whose quotes were removed: borrowed when it has no
+/// escapes.
+fn sf_string(inner: &[u8]) -> Result<Cow<'_, str>, &'static str> {
+    const BAD_CHAR: &str =
+        "A quoted Idempotency-Key may contain only printable ASCII characters and spaces.";
+    const BAD_ESCAPE: &str = "In a quoted Idempotency-Key, `\"` and `\\` must be escaped with a backslash, \
+         and nothing else may be.";
+    if !inner.iter().any(|&b| b == b'"' || b == b'\\') {
+        if !inner.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
+            return Err(BAD_CHAR);
+        }
+        return std::str::from_utf8(inner)
+            .map(Cow::Borrowed)
+            .map_err(|_| BAD_CHAR);
     }
-    // Visible ASCII is valid UTF-8.
-    match std::str::from_utf8(key) {
-        Ok(key) => KeyHeader::Valid(key),
-        Err(_) => {
-            KeyHeader::Malformed("The Idempotency-Key may contain only visible ASCII characters.")
+    let mut key = String::with_capacity(inner.len());
+    let mut bytes = inner.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' => match bytes.next() {
+                Some(&escaped @ (b'"' | b'\\')) => key.push(char::from(escaped)),
+                _ => return Err(BAD_ESCAPE),
+            },
+            b'"' => return Err(BAD_ESCAPE),
+            b' ' => key.push(' '),
+            b if b.is_ascii_graphic() => key.push(char::from(b)),
+            _ => return Err(BAD_CHAR),
         }
     }
+    Ok(Cow::Owned(key))
 }
 
 #[cfg(test)]
@@ -83,7 +119,7 @@ mod tests {
             HeaderValue::from_bytes(value).expect("valid header value"),
         );
         match read(&headers, &NAME) {
-            KeyHeader::Valid(key) => Ok(key.to_owned()),
+            KeyHeader::Valid(key) => Ok(key.into_owned()),
             KeyHeader::Malformed(why) => Err(why),
             KeyHeader::Absent => unreachable!("the header is set"),
         }
@@ -97,6 +133,31 @@ mod tests {
     }
 
     #[test]
+    fn rfc_8941_strings_with_escaped_quotes_backslashes_and_spaces_are_accepted() {
+        assert_eq!(read_bytes(b"\"a b\"").as_deref(), Ok("a b"));
+        assert_eq!(read_bytes(b"\"a\\\"b\"").as_deref(), Ok("a\"b"));
+        assert_eq!(read_bytes(b"\"a\\\\b\"").as_deref(), Ok("a\\b"));
+        assert_eq!(read_bytes(b"\" \\\"x\\\" \"").as_deref(), Ok(" \"x\" "));
+        // 255 characters after unescaping, 510 on the wire.
+        let escaped = [b"\\\"".as_slice(); 255].concat();
+        let quoted = [b"\"".as_slice(), &escaped, b"\""].concat();
+        assert_eq!(read_bytes(&quoted).map(|k| k.len()), Ok(255));
+    }
+
+    #[test]
+    fn invalid_rfc_8941_strings_are_malformed() {
+        for bad in [
+            &b"\"a\"b\""[..],
+            b"\"a\\b\"",
+            b"\"a\\\"",
+            b"\"a\tb\"",
+            b"\"\\\"",
+        ] {
+            assert!(read_bytes(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
     fn empty_long_invisible_and_half_quoted_keys_are_malformed() {
         for bad in [
             &b""[..],
@@ -105,7 +166,6 @@ mod tests {
             b"a b",
             b"a\tb",
             "ключ".as_bytes(),
-            b"\"a\\\"b\"",
             b"\"",
             b"\"abc",
             b"abc\"",

@@ -1,10 +1,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http::request::Parts;
+
 use resilience_core::idempotency::IdempotencyStore;
 use tower_layer::Layer;
 
-use super::config::{Config, IdempotencyLayerBuilder};
+use super::config::{Config, IdempotencyLayerBuilder, scope_fn};
 use super::telemetry::Metrics;
 use super::{IdempotencyService, Shared};
 
@@ -22,9 +25,29 @@ pub struct IdempotencyLayer<St> {
 }
 
 impl<St: IdempotencyStore> IdempotencyLayer<St> {
-    /// A layer over `store` with the default options (see [`IdempotencyLayerBuilder`]).
-    pub fn new(store: St) -> Self {
-        Self::from_parts(store, Config::default())
+    /// A layer over `store` with the default options (see [`IdempotencyLayerBuilder`]),
+    /// each client in its own key space as `scope` reads it from the request head (see
+    /// [`IdempotencyLayerBuilder::scope`]).
+    pub fn new<F, B>(store: St, scope: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<B> + Send + Sync + 'static,
+        B: Into<Bytes>,
+    {
+        let config = Config {
+            scope: Some(scope_fn(scope)),
+            ..Config::default()
+        };
+        Self::from_parts(store, config)
+    }
+
+    /// A layer over `store` with the default options and one key space shared by every
+    /// client: see [`IdempotencyLayerBuilder::unscoped`] for when that is safe.
+    pub fn unscoped(store: St) -> Self {
+        let config = Config {
+            unscoped: true,
+            ..Config::default()
+        };
+        Self::from_parts(store, config)
     }
 
     /// A builder over `store`, to change the defaults.

@@ -89,7 +89,7 @@ where
         let result = self.shared.store.release(lease).await;
         self.lease = None;
         match result {
-            Ok(Commit::Done) => {}
+            Ok(Commit::Done | Commit::Unrecorded) => {}
             Ok(Commit::Stale) => {
                 tracing::debug!(name = %name, "idempotency: lease had already expired");
             }
@@ -172,6 +172,11 @@ where
                 name = %config.name,
                 lock_ttl = ?config.lock_ttl,
                 "idempotency: the handler outlived its lease; response sent but not stored",
+            ),
+            Ok(Commit::Unrecorded) => tracing::warn!(
+                name = %config.name,
+                "idempotency: the store had no room for the response; response sent, key kept \
+                 as completed without it (duplicates get 409)",
             ),
             Err(err) => tracing::warn!(
                 name = %config.name,

@@ -24,11 +24,15 @@
 //!     .layer(
 //!         ServiceBuilder::new()
 //!             .layer(HttpErrorLayer::new()) // rejections become problem+json
-//!             .layer(IdempotencyLayer::new(MemoryStore::new())),
+//!             // Each caller gets its own keys: here its credentials (hashed, not stored).
+//!             .layer(IdempotencyLayer::new(MemoryStore::new(), |req: &http::request::Parts| {
+//!                 req.headers.get("authorization").map(|v| v.as_bytes().to_vec())
+//!             })),
 //!     );
 //!
 //! let charge = || {
 //!     Request::post("/charge")
+//!         .header("authorization", "Bearer alice")
 //!         .header("idempotency-key", "order-42")
 //!         .body(axum::body::Body::from("{\"cents\":250}"))
 //!         .unwrap()
@@ -63,8 +67,20 @@
 //!
 //! "Same request" means the same fingerprint: SHA-256 over the method, the path with its
 //! query, the body and the [scope](IdempotencyLayerBuilder::scope), each length-prefixed
-//! so fields cannot run together. The key is read bare (`order-42`, as Stripe sends it) or
-//! as the draft's structured-field string (`"order-42"`).
+//! so fields cannot run together. The key is read bare (`order-42`, as Stripe sends it:
+//! visible ASCII, no spaces) or as the draft's structured-field string (`"order-42"`,
+//! read as RFC 8941 says: spaces allowed, `\"` and `\\` escape a quote and a backslash,
+//! and the key is the unescaped value, 1–255 characters either way).
+//!
+//! # Scope
+//!
+//! Keys are chosen by clients, so two clients can send the same one, by accident or to
+//! read what another stored. The layer therefore needs a
+//! [scope](IdempotencyLayerBuilder::scope) (the caller's identity, read from the request
+//! head) and keeps each scope's keys apart: a client never gets another client's stored
+//! response, nor learns that another client used a key. [`IdempotencyLayer::new`] takes
+//! one; a builder without one fails to build. Where every caller may see every response
+//! (one trusted caller), say so with [`unscoped`](IdempotencyLayerBuilder::unscoped).
 //!
 //! Exactly one of any number of concurrent requests with one key runs the handler: the
 //! store's [`claim`](IdempotencyStore::claim) is atomic, and the handler runs only after
@@ -73,8 +89,11 @@
 //!
 //! # What is stored
 //!
-//! The status, the [allowed headers](IdempotencyLayerBuilder::stored_headers) (never
-//! `set-cookie` unless you add it) and the body, once the response body has been read in
+//! The status, every header but a deny-list ([`DEFAULT_UNSTORED_HEADERS`]: `set-cookie`,
+//! the hop-by-hop headers, `content-length` and `date`; change it with
+//! [`unstored_headers`](IdempotencyLayerBuilder::unstored_headers), or store only an
+//! allow-list with [`stored_headers`](IdempotencyLayerBuilder::stored_headers)), and the
+//! body, once the response body has been read in
 //! full (up to [`max_response_body`](IdempotencyLayerBuilder::max_response_body)); the
 //! response is sent after it is stored, so a client that saw it can always replay it.
 //! Not stored, the key released so that a retry runs the handler again:
@@ -121,7 +140,11 @@
 //!
 //! # Bodies
 //!
-//! The request body is read in full (it is part of the fingerprint) and handed to the
+//! The request body is read in full (it is part of the fingerprint) within
+//! [`request_body_timeout`](IdempotencyLayerBuilder::request_body_timeout) (60 s; a body
+//! still incomplete then is answered 400, the key never claimed), a bounded number of
+//! frames per poll (a body of many tiny ready chunks yields to other tasks between
+//! them), and handed to the
 //! inner service rebuilt with `ReqBody::from(Bytes)`, which axum's `Body` and
 //! `http_body_util::Full` provide; request trailers are dropped. The response body type
 //! is [`PrefixedBody`]: the handler's body untouched, or the stored bytes.
@@ -146,7 +169,7 @@ use resilience_core::{BoxError, Error, ErrorKind};
 use tower_service::Service;
 
 pub use config::{
-    DEFAULT_STORED_HEADERS, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, IdempotencyLayerBuilder,
+    DEFAULT_UNSTORED_HEADERS, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, IdempotencyLayerBuilder,
 };
 pub use future::ResponseFuture;
 pub use layer::IdempotencyLayer;

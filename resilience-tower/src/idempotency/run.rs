@@ -1,17 +1,21 @@
 //! The protected path: read the body, claim the key, then run, replay or refuse.
 
+use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use resilience_core::idempotency::{Claim, IdempotencyStore, Record};
 use resilience_core::{BoxError, Error, ErrorKind, Primitive};
+use tokio::time::Sleep;
 use tower_service::Service;
 
 use super::Shared;
-use super::config::IDEMPOTENT_REPLAYED;
+use super::config::{IDEMPOTENT_REPLAYED, StoredHeaders};
 use super::fingerprint::{fingerprint, store_key};
 use super::lease::{LeaseGuard, Stored};
 use crate::body::{CappedRead, PrefixedBody, ReadEnd};
@@ -42,13 +46,24 @@ where
 {
     let config = &shared.config;
     let (parts, body) = request.into_parts();
-    let body = match read_request(body, config.max_request_body).await {
+    let read = read_request(body, config.max_request_body, config.request_body_timeout);
+    let body = match read.await {
         Ok(body) => body,
-        Err(kind) => {
+        Err(unread) => {
             shared.metrics.invalid.increment(1);
-            let detail = match kind {
-                ErrorKind::PayloadTooLarge => "The request body is larger than allowed.",
-                _ => "The request body could not be read.",
+            let (kind, detail) = match unread {
+                Unread::TooLarge => (
+                    ErrorKind::PayloadTooLarge,
+                    "The request body is larger than allowed.",
+                ),
+                Unread::TooSlow => (
+                    ErrorKind::InvalidRequest,
+                    "The request body did not arrive in time.",
+                ),
+                Unread::Failed => (
+                    ErrorKind::InvalidRequest,
+                    "The request body could not be read.",
+                ),
             };
             return Err(rejection(&shared, kind, detail));
         }
@@ -81,6 +96,16 @@ where
             }
             return answer;
         }
+        Ok(Claim::Unrecorded) => {
+            shared.metrics.conflict.increment(1);
+            return Err(rejection(
+                &shared,
+                ErrorKind::IdempotencyConflict,
+                "A request with this Idempotency-Key was already processed, but its response \
+                 was not kept and cannot be replayed.",
+            )
+            .with_field("key_state", "completed_unrecorded"));
+        }
         Ok(Claim::Mismatch) => {
             shared.metrics.mismatch.increment(1);
             return Err(rejection(
@@ -97,6 +122,12 @@ where
                 ErrorKind::StoreUnavailable,
                 "The idempotency store gave an answer this layer does not understand.",
             ));
+        }
+        Err(err) if err.kind() == ErrorKind::IdempotencyConflict => {
+            // The store could not claim the key but knows it is (or was just) held: a
+            // 409 with the store's `Retry-After`, never a run without protection.
+            shared.metrics.conflict.increment(1);
+            return Err(err.or_origin(Primitive::Idempotency, config.name.clone()));
         }
         Err(err) => {
             shared.metrics.store_error.increment(1);
@@ -189,34 +220,57 @@ fn replay<St, B>(shared: &Shared<St>, record: &Record) -> Answer<B> {
     Ok(response)
 }
 
-fn stored_headers(headers: &HeaderMap, names: &[HeaderName]) -> Vec<(Box<str>, Bytes)> {
-    let mut out = Vec::new();
-    for name in names {
-        for value in headers.get_all(name) {
-            out.push((
+fn stored_headers(headers: &HeaderMap, rule: &StoredHeaders) -> Vec<(Box<str>, Bytes)> {
+    headers
+        .iter()
+        .filter(|(name, _)| rule.stores(name))
+        .map(|(name, value)| {
+            (
                 name.as_str().into(),
                 Bytes::copy_from_slice(value.as_bytes()),
-            ));
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
-/// The whole request body, or `PayloadTooLarge` past `cap`, or `InvalidRequest` if it
-/// fails to arrive. Trailers are dropped.
-async fn read_request<B>(body: B, cap: usize) -> Result<Bytes, ErrorKind>
+/// Why a request body was not read.
+enum Unread {
+    TooLarge,
+    TooSlow,
+    Failed,
+}
+
+/// The whole request body, unless it is over `cap`, has not arrived within `limit`, or
+/// failed. Trailers are dropped. The timer is armed only if the body has to be waited
+/// for.
+async fn read_request<B>(body: B, cap: usize, limit: Duration) -> Result<Bytes, Unread>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
     if body.size_hint().lower() > cap as u64 {
-        return Err(ErrorKind::PayloadTooLarge);
+        return Err(Unread::TooLarge);
     }
     let mut body = pin!(body);
     let mut read = CappedRead::new(cap);
-    match std::future::poll_fn(|cx| read.poll_read(body.as_mut(), cx)).await {
-        ReadEnd::Whole | ReadEnd::Trailers(_) => Ok(read.into_bytes()),
-        ReadEnd::OverCap => Err(ErrorKind::PayloadTooLarge),
-        ReadEnd::Failed(_) => Err(ErrorKind::InvalidRequest),
+    let mut timer = pin!(None::<Sleep>);
+    let end = std::future::poll_fn(|cx| {
+        if let Poll::Ready(end) = read.poll_read(body.as_mut(), cx) {
+            return Poll::Ready(Some(end));
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep(limit)));
+        }
+        match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(None),
+            _ => Poll::Pending,
+        }
+    })
+    .await;
+    match end {
+        Some(ReadEnd::Whole | ReadEnd::Trailers(_)) => Ok(read.into_bytes()),
+        Some(ReadEnd::OverCap) => Err(Unread::TooLarge),
+        Some(ReadEnd::Failed(_)) => Err(Unread::Failed),
+        None => Err(Unread::TooSlow),
     }
 }

@@ -76,9 +76,10 @@ pub use resilience_core::retry::{
 use resilience_core::{BoxError, Classify, Error};
 use tower_service::Service;
 
-pub use self::future::{Replay, ResponseFuture};
+pub use self::future::ResponseFuture;
 pub use self::http::{HttpRetryLayer, HttpRetryService};
 pub use self::layer::RetryLayer;
+pub use crate::replay::Replay;
 
 /// Retries a service's calls through a [`RetryPolicy`], replaying requests by clone.
 ///

@@ -137,7 +137,7 @@ async fn body(response: Response<PrefixedBody<Full<Bytes>>>) -> Bytes {
 }
 
 fn builder<St: IdempotencyStore>(store: St) -> IdempotencyLayerBuilder<St> {
-    IdempotencyLayer::builder(store).name("payments")
+    IdempotencyLayer::builder(store).name("payments").unscoped()
 }
 
 #[tokio::test]
@@ -309,7 +309,7 @@ fn requests_are_counted_by_outcome() {
 #[tokio::test]
 async fn layer_is_usable_behind_a_shared_dyn_store() {
     let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryStore::new());
-    let (svc, handler) = service(IdempotencyLayer::new(store), Behave::Answer);
+    let (svc, handler) = service(IdempotencyLayer::unscoped(store), Behave::Answer);
     call(&svc, post("k")).await.expect("new");
     let replay = call(&svc, post("k")).await.expect("replay");
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
@@ -364,4 +364,208 @@ fn an_unreadable_stored_record_is_a_store_error_not_a_replay() {
     let snapshot = recorder.snapshotter().snapshot().into_vec();
     assert_eq!(count(&snapshot, "payments", outcome::STORE_ERROR), 1);
     assert_eq!(count(&snapshot, "payments", outcome::REPLAYED), 0);
+}
+
+/// `IdempotencyLayer::new` takes the scope: a second client sending the first one's key
+/// and body runs the handler itself, and with another body is not told the key exists.
+#[tokio::test]
+async fn new_keeps_each_clients_keys_apart_by_its_scope() {
+    let layer = IdempotencyLayer::new(MemoryStore::new(), |req: &http::request::Parts| {
+        req.headers.get("x-user").map(|v| v.as_bytes().to_vec())
+    });
+    let (svc, handler) = service(layer, Behave::Answer);
+    let as_user = |user: &str, body: &'static str| {
+        let mut req = post("k");
+        req.headers_mut().insert("x-user", user.parse().unwrap());
+        *req.body_mut() = Full::new(Bytes::from_static(body.as_bytes()));
+        req
+    };
+    let alice = call(&svc, as_user("alice", "{}")).await.expect("alice");
+    let bob = call(&svc, as_user("bob", "{}")).await.expect("bob");
+    assert!(!bob.headers().contains_key("idempotent-replayed"));
+    assert_ne!(
+        body(alice).await,
+        body(bob).await,
+        "bob got alice's response"
+    );
+    let other_body = call(&svc, as_user("carol", "{\"x\":1}")).await;
+    assert_eq!(other_body.expect("not a 422").status(), StatusCode::OK);
+    assert_eq!(handler.runs.load(Ordering::SeqCst), 3);
+}
+
+/// A replay has every header the response had (custom ones, repeated ones), except the
+/// deny-list: `set-cookie`, hop-by-hop headers, `content-length`, `date`.
+#[tokio::test]
+async fn a_replay_returns_every_header_but_the_deny_list() {
+    let inner = service_fn(|_: Request<Full<Bytes>>| async {
+        let response = Response::builder()
+            .status(StatusCode::CREATED)
+            .header("x-request-cost", "7")
+            .header("link", "</a>; rel=a")
+            .header("link", "</b>; rel=b")
+            .header("set-cookie", "session=secret")
+            .header("connection", "close")
+            .header("date", "Mon, 30 Nov 2026 23:00:00 GMT")
+            .body(Full::new(Bytes::from_static(b"created")))
+            .expect("valid response");
+        Ok::<_, BoxError>(response)
+    });
+    let svc = IdempotencyLayer::unscoped(MemoryStore::new()).layer(inner);
+    call(&svc, post("k")).await.expect("first");
+    let replay = call(&svc, post("k")).await.expect("replay");
+    let headers = replay.headers();
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(headers["x-request-cost"], "7");
+    let links: Vec<_> = headers.get_all("link").iter().collect();
+    assert_eq!(links, ["</a>; rel=a", "</b>; rel=b"]);
+    for unstored in ["set-cookie", "connection", "date"] {
+        assert!(!headers.contains_key(unstored), "{unstored} replayed");
+    }
+    // An allow-list instead: only what it names.
+    let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .unscoped()
+        .stored_headers([http::header::LINK])
+        .build()
+        .expect("config");
+    let svc = layer.layer(inner);
+    call(&svc, post("k")).await.expect("first");
+    let replay = call(&svc, post("k")).await.expect("replay");
+    assert_eq!(replay.headers().get_all("link").iter().count(), 2);
+    assert!(!replay.headers().contains_key("x-request-cost"));
+}
+
+/// A request body of `chunks` frames, each ready at once, then (if `stall`) never
+/// ending.
+struct Trickle {
+    chunks: usize,
+    stall: bool,
+}
+
+impl http_body::Body for Trickle {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        match self.chunks {
+            0 if self.stall => Poll::Pending,
+            0 => Poll::Ready(None),
+            _ => {
+                self.chunks -= 1;
+                Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"x")))))
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Trickle {
+    fn from(_: Bytes) -> Self {
+        Trickle {
+            chunks: 0,
+            stall: false,
+        }
+    }
+}
+
+/// The layered service over [`Trickle`] bodies.
+trait TrickleSvc:
+    Service<Request<Trickle>, Response = Response<PrefixedBody<Full<Bytes>>>, Error = Error>
+{
+}
+
+impl<S> TrickleSvc for S where
+    S: Service<Request<Trickle>, Response = Response<PrefixedBody<Full<Bytes>>>, Error = Error>
+{
+}
+
+fn trickle_service(layer: IdempotencyLayer<MemoryStore>) -> (impl TrickleSvc, Arc<AtomicUsize>) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let inner = service_fn(move |_: Request<Trickle>| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, BoxError>(Response::new(Full::new(Bytes::from_static(b"ok")))) }
+    });
+    (layer.layer(inner), runs)
+}
+
+/// A client that sends part of its body and stalls is answered 400 once
+/// `request_body_timeout` passes, without the handler running or the key being claimed.
+#[tokio::test(start_paused = true)]
+async fn a_request_body_that_stalls_is_refused_after_the_body_timeout() {
+    let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .unscoped()
+        .request_body_timeout(Duration::from_secs(5))
+        .build()
+        .expect("config");
+    let (mut svc, runs) = trickle_service(layer);
+    let started = tokio::time::Instant::now();
+    let stalled = Request::post("/pay")
+        .header("idempotency-key", "k")
+        .body(Trickle {
+            chunks: 3,
+            stall: true,
+        })
+        .unwrap();
+    let err = svc.ready().await.unwrap().call(stalled).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    // The key was never claimed: the complete request runs.
+    let whole = Request::post("/pay")
+        .header("idempotency-key", "k")
+        .body(Trickle {
+            chunks: 3,
+            stall: false,
+        })
+        .unwrap();
+    assert!(svc.ready().await.unwrap().call(whole).await.is_ok());
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+/// Counts how often a task is woken.
+struct CountWakes(AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A body of many frames that are all ready at once is read over several polls, the
+/// task waking itself in between, so reading it never holds its thread.
+#[tokio::test(start_paused = true)]
+async fn a_body_of_many_ready_chunks_is_read_across_polls_yielding_in_between() {
+    use std::future::Future;
+
+    let layer = IdempotencyLayer::unscoped(MemoryStore::new());
+    let (mut svc, runs) = trickle_service(layer);
+    let request = Request::post("/pay")
+        .header("idempotency-key", "k")
+        .body(Trickle {
+            chunks: 100_000,
+            stall: false,
+        })
+        .unwrap();
+    svc.ready().await.unwrap();
+    let mut call = Box::pin(svc.call(request));
+    let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(Arc::clone(&wakes));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut polls = 0;
+    let response = loop {
+        polls += 1;
+        if let std::task::Poll::Ready(response) = call.as_mut().poll(&mut cx) {
+            break response;
+        }
+        assert!(
+            wakes.0.load(Ordering::SeqCst) >= polls,
+            "pending without a wake"
+        );
+    };
+    assert!(response.is_ok());
+    assert!(polls > 100, "read in {polls} polls");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
 }

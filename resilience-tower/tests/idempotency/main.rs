@@ -4,10 +4,12 @@
 //! for one store. Tests that do not depend on the store live in [`layer`] and
 //! [`streamed`] (responses whose body arrives in parts).
 
+mod capacity;
 mod layer;
 mod streamed;
 mod suite;
 mod support;
+mod timed_out;
 
 /// Instantiates the [`suite`] for a store: `store_suite!(module, make)`, where `make` is
 /// an `async fn() -> Option<Arc<S>>` giving a fresh store, or `None` to skip (printing

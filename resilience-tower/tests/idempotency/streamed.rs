@@ -173,7 +173,7 @@ async fn retry<S: Svc>(svc: &S) -> Answer {
 #[tokio::test(start_paused = true)]
 async fn a_request_dropped_while_its_response_body_streams_is_still_stored() {
     let (svc, handler) = service(
-        IdempotencyLayer::new(MemoryStore::new()),
+        IdempotencyLayer::unscoped(MemoryStore::new()),
         StatusCode::CREATED,
     );
     let started = handler.started.notified();
@@ -211,7 +211,7 @@ async fn a_request_dropped_while_its_response_is_being_stored_is_still_stored() 
         entered: Notify::new(),
     });
     let (svc, handler) = service(
-        IdempotencyLayer::new(Arc::clone(&store)),
+        IdempotencyLayer::unscoped(Arc::clone(&store)),
         StatusCode::CREATED,
     );
     let completing = store.entered.notified();
@@ -237,7 +237,7 @@ async fn a_request_dropped_while_releasing_its_key_still_releases_it() {
         entered: Notify::new(),
     });
     let (svc, handler) = service(
-        IdempotencyLayer::new(Arc::clone(&store)),
+        IdempotencyLayer::unscoped(Arc::clone(&store)),
         StatusCode::SERVICE_UNAVAILABLE,
     );
     let releasing = store.entered.notified();
@@ -268,6 +268,7 @@ fn finish_first_body(handler: &Handler, frames: impl IntoIterator<Item = Frame<B
 #[tokio::test]
 async fn a_streamed_body_over_the_cap_is_sent_whole_and_not_stored() {
     let layer = IdempotencyLayer::builder(MemoryStore::new())
+        .unscoped()
         .max_response_body(8)
         .build()
         .expect("config");
@@ -287,7 +288,10 @@ async fn a_streamed_body_over_the_cap_is_sent_whole_and_not_stored() {
 
 #[tokio::test]
 async fn a_body_with_trailers_is_sent_with_them_and_not_stored() {
-    let (svc, handler) = service(IdempotencyLayer::new(MemoryStore::new()), StatusCode::OK);
+    let (svc, handler) = service(
+        IdempotencyLayer::unscoped(MemoryStore::new()),
+        StatusCode::OK,
+    );
     let started = handler.started.notified();
     let first = tokio::spawn(svc.clone().oneshot(post()));
     started.await;

@@ -60,7 +60,7 @@ pub(crate) fn layer<S: IdempotencyStore + 'static>(
     store: &Arc<S>,
     configure: impl FnOnce(IdempotencyLayerBuilder<Arc<S>>) -> IdempotencyLayerBuilder<Arc<S>>,
 ) -> IdempotencyLayer<Arc<S>> {
-    configure(IdempotencyLayer::builder(Arc::clone(store)))
+    configure(IdempotencyLayer::builder(Arc::clone(store)).unscoped())
         .build()
         .expect("valid config")
 }

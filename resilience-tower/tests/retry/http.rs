@@ -210,3 +210,48 @@ async fn exactly_the_idempotent_methods_of_rfc_9110_are_retried() {
         assert_eq!(upstream.bodies.lock().unwrap().len(), attempts, "{method}");
     }
 }
+
+/// A body that arrives in many tiny chunks is kept as one contiguous buffer (not one
+/// allocation per chunk, which made 2 MiB of 1-byte chunks take over 100 MB): every
+/// attempt, the first included, gets it as a single data frame.
+#[tokio::test]
+async fn a_body_of_many_tiny_chunks_is_buffered_into_one_contiguous_frame() {
+    use http_body_util::BodyExt;
+
+    const LEN: usize = 64 * 1024;
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&frames);
+    let inner = tower::service_fn(move |req: Request<PrefixedBody<Chunks>>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let mut body = req.into_body();
+            let mut sizes = Vec::new();
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    sizes.push(data.len());
+                }
+            }
+            let mut seen = seen.lock().unwrap();
+            seen.push(sizes);
+            let status = if seen.len() < 3 {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            let response = http::Response::builder()
+                .status(status)
+                .body(Full::new(Bytes::new()));
+            Ok::<_, Infallible>(response.unwrap())
+        }
+    });
+    let svc = layer(LEN).layer(inner);
+    let chunks = Chunks((0..LEN).map(|i| Bytes::from(vec![i as u8])).collect());
+    let request = Request::put("/upload").body(chunks).unwrap();
+    let response = svc.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let frames = frames.lock().unwrap();
+    assert_eq!(frames.len(), 3);
+    for attempt in frames.iter() {
+        assert_eq!(attempt, &[LEN], "one frame of the whole body");
+    }
+}

@@ -16,8 +16,11 @@ mod adaptive;
 mod baseline;
 mod bulkhead;
 mod circuit_breaker;
+mod coalesce;
 mod deadline;
+mod fallback;
 mod full_stack;
+mod hedge;
 mod idempotency;
 mod macros;
 mod rate_limit;
@@ -36,6 +39,9 @@ pub fn all() -> Vec<Comparison> {
     all.extend(full_stack::comparisons());
     all.extend(macros::comparisons());
     all.extend(idempotency::comparisons());
+    all.extend(hedge::comparisons());
+    all.extend(fallback::comparisons());
+    all.extend(coalesce::comparisons());
     all.extend(rate_limit::comparisons());
     all
 }

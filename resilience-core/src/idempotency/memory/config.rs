@@ -2,7 +2,10 @@
 
 use std::hash::RandomState;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
+use super::limits::{Budget, Limits, Quota};
 use super::shard::Shard;
 use super::{MemoryStore, Shared};
 use crate::config::check;
@@ -14,17 +17,21 @@ use crate::{ConfigError, Name, Primitive};
 /// |---|---|---|
 /// | [`name`](Self::name) | `"memory"` | instance name in errors |
 /// | [`max_entries`](Self::max_entries) | 100 000 | keys held at once, in flight or completed |
-/// | [`max_bytes`](Self::max_bytes) | 64 MiB | key and record bytes held at once |
+/// | [`max_bytes`](Self::max_bytes) | 64 MiB | memory held at once (estimated, see [`MemoryStore::bytes`]) |
+/// | [`max_entries_per_scope`](Self::max_entries_per_scope) | none | keys one client (scope) holds at once |
+/// | [`min_record_age`](Self::min_record_age) | 5 min | a record younger than this is never evicted to make room |
 /// | [`shards`](Self::shards) | 4 × the CPUs, a power of two, at most `max_entries / 64` | independent locks |
 ///
-/// Both limits are split evenly between the shards: each shard refuses on its own once its
-/// share is taken (see [`MemoryStore`]'s "When full").
+/// `max_entries` is split evenly between the shards; `max_bytes` and the per-scope quota
+/// are store-wide (see [`MemoryStore`]'s "When full").
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct MemoryStoreBuilder {
     name: Name,
     max_entries: usize,
     max_bytes: usize,
+    max_entries_per_scope: Option<usize>,
+    min_record_age: Duration,
     shards: Option<usize>,
 }
 
@@ -34,6 +41,8 @@ impl Default for MemoryStoreBuilder {
             name: Name::from_static("memory"),
             max_entries: 100_000,
             max_bytes: 64 << 20,
+            max_entries_per_scope: None,
+            min_record_age: Duration::from_secs(300),
             shards: None,
         }
     }
@@ -52,11 +61,29 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// How many bytes of keys and records ([`Record::size`](super::super::Record::size))
-    /// the store holds at once (default 64 MiB). Bookkeeping (about 100 bytes per entry) is
-    /// bounded by `max_entries` instead.
+    /// How much memory the store holds at once (default 64 MiB), store-wide: keys,
+    /// records and the bookkeeping around them, as estimated by
+    /// [`MemoryStore::bytes`].
     pub fn max_bytes(mut self, max_bytes: usize) -> Self {
         self.max_bytes = max_bytes;
+        self
+    }
+
+    /// How many keys one scope (one client) may hold at once, in flight or completed
+    /// (default: no quota). A key's scope is what comes before its first `:`, the
+    /// namespace the HTTP layer's `scope` hook writes; see [`MemoryStore`]'s "Per-scope
+    /// quota".
+    pub fn max_entries_per_scope(mut self, max: usize) -> Self {
+        self.max_entries_per_scope = Some(max);
+        self
+    }
+
+    /// How long a completed record is kept whatever the pressure (default 5 minutes:
+    /// clients retry within seconds or minutes). When the store is full, records older
+    /// than this are evicted, oldest first, to make room; `Duration::MAX` never evicts a
+    /// live record (a full store then refuses new keys until records expire).
+    pub fn min_record_age(mut self, age: Duration) -> Self {
+        self.min_record_age = age;
         self
     }
 
@@ -71,8 +98,9 @@ impl MemoryStoreBuilder {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] when `max_entries`, `max_bytes` or `shards` is zero, `shards` is
-    /// not a power of two, or `shards` exceeds `max_entries`.
+    /// A [`ConfigError`] when `max_entries`, `max_bytes`, `max_entries_per_scope` or
+    /// `shards` is zero, `shards` is not a power of two, or `shards` or
+    /// `max_entries_per_scope` exceeds `max_entries`.
     pub fn build(self) -> Result<MemoryStore, ConfigError> {
         let p = Primitive::Idempotency;
         let max_entries = check::nonzero(p, "max_entries", self.max_entries)?;
@@ -92,24 +120,31 @@ impl MemoryStoreBuilder {
             }
             None => default_shards(max_entries),
         };
+        let quota = match self.max_entries_per_scope {
+            Some(max) => {
+                let max = check::nonzero(p, "max_entries_per_scope", max)?;
+                check::ordered(p, "max_entries_per_scope", max, "max_entries", max_entries)?;
+                Some(Quota::new(max, shards))
+            }
+            None => None,
+        };
         let hasher = RandomState::new();
-        let per_shard = |total: usize| total.div_ceil(shards);
+        let shard_entries = max_entries.div_ceil(shards);
         let shards = (0..shards)
-            .map(|_| {
-                std::sync::Mutex::new(Shard::new(
-                    per_shard(max_entries),
-                    per_shard(max_bytes),
-                    hasher.clone(),
-                ))
-            })
+            .map(|_| std::sync::Mutex::new(Shard::new(shard_entries, hasher.clone())))
             .collect();
         Ok(MemoryStore {
             shared: Arc::new(Shared {
                 name: self.name,
                 hasher,
                 shards,
+                limits: Limits {
+                    budget: Budget::new(max_bytes),
+                    quota,
+                    min_record_age: self.min_record_age,
+                },
                 max_entries,
-                max_bytes,
+                relief: AtomicUsize::new(0),
             }),
         })
     }
@@ -151,6 +186,16 @@ mod tests {
         assert_eq!(
             err(MemoryStore::builder().max_entries(4).shards(8)),
             "shards"
+        );
+        assert_eq!(
+            err(MemoryStore::builder().max_entries_per_scope(0)),
+            "max_entries_per_scope"
+        );
+        assert_eq!(
+            err(MemoryStore::builder()
+                .max_entries(10)
+                .max_entries_per_scope(11)),
+            "max_entries_per_scope"
         );
         assert!(
             MemoryStore::builder()

@@ -18,19 +18,25 @@
 //! and one thread pays nothing for the shards (they pay off when threads meet). moka also
 //! cannot express the capacity policy: when full it evicts (TinyLFU/LRU), and an evicted
 //! in-flight lease lets a duplicate run the operation a second time, an evicted record
-//! turns a replay into a re-run. This store instead refuses new claims when full and never
-//! drops a live entry. So the sharded map stays, and moka is only a bench dependency.
+//! turns a replay into a re-run at any age. This store never evicts a lease, evicts only
+//! records past `min_record_age`, oldest first, and refuses new claims when that is not
+//! enough. So the sharded map stays, and moka is only a bench dependency. (The table was
+//! measured before the eviction queues were added; they cost a queue push per claim and
+//! per completion.)
 
 mod config;
+mod limits;
 mod shard;
 
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 pub use config::MemoryStoreBuilder;
+use limits::{Limits, cost};
 use shard::{Full, Limit, Shard};
 
 use super::store::{BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, Record};
@@ -39,12 +45,15 @@ use crate::{Error, ErrorKind, Name, Primitive};
 /// An idempotency store in this process's memory: the default, for one instance.
 ///
 /// ```
+/// use std::time::Duration;
 /// use resilience_core::idempotency::MemoryStore;
 ///
 /// let store = MemoryStore::builder()
 ///     .name("checkout")
 ///     .max_entries(10_000)
 ///     .max_bytes(16 << 20)
+///     .max_entries_per_scope(100)
+///     .min_record_age(Duration::from_secs(300))
 ///     .build()?;
 /// assert!(store.is_empty());
 /// # Ok::<(), resilience_core::ConfigError>(())
@@ -58,27 +67,46 @@ use crate::{Error, ErrorKind, Name, Primitive};
 /// # Expiry
 ///
 /// An entry lives until its lock TTL (in flight) or record TTL (completed) passes. Expired
-/// entries are invisible at once and removed lazily: when their key is used again, and by a
-/// sweep of a shard that runs when the shard is full or after as many inserts as the shard
-/// holds entries (so sweeping costs O(1) per insert, amortized, and needs no background
-/// task). [`purge_expired`](MemoryStore::purge_expired) sweeps every shard on demand.
+/// entries are invisible at once and removed lazily: when their key is used again, and a
+/// few at a time by every insert, which looks at the oldest entries of its shard (so
+/// housekeeping costs O(1) per insert and needs no background task).
+/// [`purge_expired`](MemoryStore::purge_expired) sweeps every shard on demand.
 ///
 /// # When full
 ///
-/// The store is bounded in entries and in bytes (key plus record, see
-/// [`MemoryStoreBuilder`]); each shard holds an even share of both limits. When a shard is
-/// full, it first removes its expired entries; if that is not enough:
+/// The store is bounded in entries (each shard holds an even share) and in bytes (one
+/// store-wide budget, so a single record may use any part of it). What an entry counts
+/// against `max_bytes` is an estimate of the heap memory it really holds: its key and
+/// record, and the map slot, queue places and allocations that hold them (about 450 bytes
+/// besides the key and record on a 64-bit target, an upper estimate; see [`bytes`](MemoryStore::bytes)).
+///
+/// When there is no room, the shard makes some, looking at a bounded number of its oldest
+/// entries (so a refusal costs O(1), with no scan of the shard):
+///
+/// 1. expired entries go first;
+/// 2. then completed records older than [`min_record_age`](MemoryStoreBuilder::min_record_age),
+///    oldest first: a record is kept for its whole TTL while there is room, and for at
+///    least `min_record_age` (5 minutes by default) whatever the pressure;
+/// 3. an in-flight lease is never evicted (that would let a duplicate run the operation
+///    twice), nor a younger record.
+///
+/// If that is not enough:
 ///
 /// - a claim of a new key fails with [`ErrorKind::StoreUnavailable`] (an HTTP layer answers
-///   503), with a `retry_after` hint of when the shard's soonest entry expires;
-/// - a [`complete`](IdempotencyStore::complete) whose record does not fit fails the same
-///   way; the key stays claimed until its lock TTL, so duplicates keep getting
-///   [`Claim::InFlight`] rather than running again ([`release`](IdempotencyStore::release)
-///   the lease to let a retry run sooner).
+///   503), with a `retry_after` hint of when the soonest entry looked at can go;
+/// - a [`complete`](IdempotencyStore::complete) whose record does not fit still completes
+///   the key, without the record ([`Commit::Unrecorded`]): duplicates get
+///   [`Claim::Unrecorded`] (an HTTP layer answers 409) and never run the operation again.
 ///
-/// A live entry, in flight or completed, is never evicted to make room: evicting a lease
-/// would let a duplicate run the operation twice, evicting a record would turn a replay into
-/// a second run.
+/// # Per-scope quota
+///
+/// [`max_entries_per_scope`](MemoryStoreBuilder::max_entries_per_scope) bounds the entries
+/// one client holds, so that one client cannot fill the store and lock every other one
+/// out. A key's scope is what comes before its first `:` — the namespace the HTTP layer's
+/// `scope` hook gives each client (`<hash of the scope>:<key>`); keys without a `:` share
+/// one scope. A claim over the quota fails with `StoreUnavailable` (field `limit` =
+/// `scope`). Expired entries count until they are removed (lazily, as above, or by
+/// [`purge_expired`](MemoryStore::purge_expired)).
 ///
 /// # Clone
 ///
@@ -92,8 +120,10 @@ struct Shared {
     name: Name,
     hasher: RandomState,
     shards: Box<[Mutex<Shard<RandomState>>]>,
+    limits: Limits,
     max_entries: usize,
-    max_bytes: usize,
+    /// The next shard asked to give bytes back for another (round robin).
+    relief: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -128,10 +158,14 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    /// Key and record bytes held, including those of expired entries not yet removed.
+    /// Bytes counted against `max_bytes`, including those of expired entries not yet
+    /// removed: for each entry, an estimate of the heap memory it holds (its key and
+    /// record, the map slot, its places in the eviction queues, the allocations holding
+    /// its key, headers and body, rounded as `malloc` rounds them). The estimate is at
+    /// least what those structures ask of the allocator.
     #[must_use]
     pub fn bytes(&self) -> usize {
-        self.shards().map(|shard| shard.bytes()).sum()
+        self.shared.limits.budget.used()
     }
 
     /// Removes every expired entry now, one shard at a time; returns how many.
@@ -140,8 +174,9 @@ impl MemoryStore {
     /// after a burst, e.g. from a periodic task.
     pub fn purge_expired(&self) -> usize {
         let now = Instant::now();
+        let limits = &self.shared.limits;
         self.shards()
-            .map(|mut shard| shard.purge_expired(now))
+            .map(|mut shard| shard.purge_expired(now, limits))
             .sum()
     }
 
@@ -149,28 +184,56 @@ impl MemoryStore {
         self.shared.shards.iter().map(lock)
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, Shard<RandomState>> {
-        let shards = &self.shared.shards;
+    fn index(&self, key: &str) -> usize {
         // The shard comes from the hash's middle bits: the map inside a shard indexes by the
         // low bits and tags by the top ones, which stay independent of the shard this way.
-        let index = (self.shared.hasher.hash_one(key) >> 32) as usize & (shards.len() - 1);
-        lock(&shards[index])
+        (self.shared.hasher.hash_one(key) >> 32) as usize & (self.shared.shards.len() - 1)
+    }
+
+    fn shard(&self, key: &str) -> MutexGuard<'_, Shard<RandomState>> {
+        lock(&self.shared.shards[self.index(key)])
+    }
+
+    /// When the byte budget cannot take `bytes` more, asks two other shards (round robin,
+    /// one at a time, never while holding the caller's shard) to free what they can.
+    fn relieve(&self, key: &str, bytes: usize, now: Instant) {
+        let limits = &self.shared.limits;
+        let shards = &self.shared.shards;
+        if shards.len() == 1 || limits.budget.used().saturating_add(bytes) <= limits.budget.max {
+            return;
+        }
+        let own = self.index(key);
+        for _ in 0..2 {
+            let next = self.shared.relief.fetch_add(1, Relaxed) & (shards.len() - 1);
+            if next != own && lock(&shards[next]).free_bytes(bytes, now, limits) {
+                return;
+            }
+        }
     }
 
     fn full(&self, full: Full, key: &str) -> Error {
         let (limit, what) = match full.limit {
             Limit::Entries => (self.shared.max_entries, "entries"),
-            Limit::Bytes => (self.shared.max_bytes, "bytes"),
+            Limit::Bytes => (self.shared.limits.budget.max, "bytes"),
+            Limit::Scope => (
+                self.shared.limits.quota.as_ref().map_or(0, |q| q.max),
+                "scope",
+            ),
+        };
+        let detail = match full.limit {
+            Limit::Scope => "this client holds too many idempotency keys",
+            _ => "the idempotency store is full",
         };
         let err = Error::new(ErrorKind::StoreUnavailable)
             .with_primitive(Primitive::Idempotency)
             .with_instance(self.shared.name.clone())
-            .with_detail("the idempotency store is full")
+            .with_detail(detail)
             .with_field("limit", what)
             .with_field("capacity", limit as u64)
             .with_field("key_bytes", key.len() as u64);
-        match full.next_expiry {
-            Some(soonest) => err.with_retry_after(soonest),
+        match full.retry_after {
+            // Whole seconds, at least one: the hint ends up in a `Retry-After` header.
+            Some(after) => err.with_retry_after(Duration::from_secs(after.as_secs().max(1))),
             None => err,
         }
     }
@@ -196,7 +259,12 @@ impl std::fmt::Debug for MemoryStore {
             .field("name", &self.shared.name)
             .field("shards", &self.shared.shards.len())
             .field("max_entries", &self.shared.max_entries)
-            .field("max_bytes", &self.shared.max_bytes)
+            .field("max_bytes", &self.shared.limits.budget.max)
+            .field(
+                "max_entries_per_scope",
+                &self.shared.limits.quota.as_ref().map(|q| q.max),
+            )
+            .field("min_record_age", &self.shared.limits.min_record_age)
             .finish_non_exhaustive()
     }
 }
@@ -211,8 +279,10 @@ impl IdempotencyStore for MemoryStore {
         // Lazy, as futures are: a claim that is never polled claims nothing.
         Box::pin(async move {
             let now = Instant::now();
+            let limits = &self.shared.limits;
+            self.relieve(key, cost(key, None), now);
             self.shard(key)
-                .claim(key, fingerprint, lock_ttl, now)
+                .claim(key, fingerprint, lock_ttl, now, limits)
                 .map_err(|full| self.full(full, key))
         })
     }
@@ -225,18 +295,21 @@ impl IdempotencyStore for MemoryStore {
     ) -> BoxFuture<'_, Result<Commit, Error>> {
         Box::pin(async move {
             let now = Instant::now();
-            self.shard(lease.key())
-                .finish(&lease, Some((record, ttl)), now)
-                .map_err(|full| self.full(full, lease.key()))
+            let key = lease.key();
+            self.relieve(key, cost(key, Some(&record)), now);
+            let commit =
+                self.shard(key)
+                    .finish(&lease, Some((record, ttl)), now, &self.shared.limits);
+            Ok(commit)
         })
     }
 
     fn release(&self, lease: Lease) -> BoxFuture<'_, Result<Commit, Error>> {
         Box::pin(async move {
             let now = Instant::now();
-            self.shard(lease.key())
-                .finish(&lease, None, now)
-                .map_err(|full| self.full(full, lease.key()))
+            Ok(self
+                .shard(lease.key())
+                .finish(&lease, None, now, &self.shared.limits))
         })
     }
 }

@@ -82,8 +82,21 @@ const MAX_TTL_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
 /// [`Idempotency`](Primitive::Idempotency), this store's name, and the Redis error (or the
 /// timeout) as [`source`](std::error::Error::source); it never panics. The connection is
 /// made lazily and remade by the next call after a failure, so the store recovers by itself
-/// when Redis is back. A call that timed out may still have been applied by Redis (e.g. a
-/// claim whose answer was lost): its lease then simply expires after the lock TTL.
+/// when Redis is back.
+///
+/// A call that timed out may still be applied by Redis. For a claim that matters: its
+/// lease would lock the key for the whole lock TTL, and every retry would get 409. So
+/// after a claim times out, the store gives the lease up, best effort: one more script,
+/// bounded by the same timeout (so a claim takes at most twice the timeout), that deletes
+/// the key only if it still holds this very lease (sent on the same connection, it runs
+/// after the claim if the claim arrives at all). Then the claim fails with:
+///
+/// - [`IdempotencyConflict`](ErrorKind::IdempotencyConflict) when Redis answered that:
+///   the key is free again (or completed), `retry_after` one second; or another request
+///   holds it, `retry_after` the time left on that request's lease (an HTTP layer answers
+///   409 with that `Retry-After`);
+/// - `StoreUnavailable` when it did not answer that either: the lease may hold the key
+///   for the lock TTL, which is the `retry_after` given.
 ///
 /// # Clone
 ///
@@ -172,7 +185,8 @@ impl RedisStore {
             .with_source(source)
     }
 
-    async fn claim_now(
+    /// Claims within the timeout; gives the lease up if the claim timed out.
+    async fn claim_bounded(
         &self,
         key: &str,
         fingerprint: &Fingerprint,
@@ -180,13 +194,71 @@ impl RedisStore {
     ) -> Result<Claim, Error> {
         let token: u64 = rand::random();
         let lease = codec::encode_lease(fingerprint, token);
+        let claim = self.claim_now(key, fingerprint, &lease, token, lock_ttl);
+        match tokio::time::timeout(self.shared.redis.timeout(), claim).await {
+            Ok(Err(err)) if redis_timed_out(&err) => Err(self.abandon(key, &lease, lock_ttl).await),
+            Ok(result) => result,
+            Err(_) => Err(self.abandon(key, &lease, lock_ttl).await),
+        }
+    }
+
+    /// After a claim timed out: deletes the key if it holds `lease`, and says how long
+    /// the key stays locked.
+    async fn abandon(&self, key: &str, lease: &[u8], lock_ttl: Duration) -> Error {
+        let timed_out = || {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "redis did not answer within {:?}",
+                    self.shared.redis.timeout()
+                ),
+            )
+        };
+        let left = self
+            .bounded("release", async {
+                let mut conn = self.connection().await?;
+                self.shared
+                    .scripts
+                    .abandon
+                    .key(self.redis_key(key))
+                    .arg(lease)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+                    .map_err(|err| self.unavailable("release", err))
+            })
+            .await;
+        match left {
+            Ok(left_ms) => {
+                let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
+                Error::new(ErrorKind::IdempotencyConflict)
+                    .with_primitive(Primitive::Idempotency)
+                    .with_instance(self.shared.name.clone())
+                    .with_detail("the idempotency store did not answer in time; try again")
+                    .with_field("store_call", "claim")
+                    .with_retry_after(left.max(Duration::from_secs(1)))
+                    .with_source(timed_out())
+            }
+            Err(_) => self
+                .unavailable("claim", timed_out())
+                .with_retry_after(lock_ttl),
+        }
+    }
+
+    async fn claim_now(
+        &self,
+        key: &str,
+        fingerprint: &Fingerprint,
+        lease: &[u8],
+        token: u64,
+        lock_ttl: Duration,
+    ) -> Result<Claim, Error> {
         let mut conn = self.connection().await?;
         let reply: redis::Value = self
             .shared
             .scripts
             .claim
             .key(self.redis_key(key))
-            .arg(&lease[..])
+            .arg(lease)
             .arg(millis(lock_ttl))
             .arg(&fingerprint.as_bytes()[..])
             .invoke_async(&mut conn)
@@ -273,6 +345,22 @@ impl RedisStore {
     }
 }
 
+/// Whether `err` is redis-rs's own response timeout (set to the same timeout as ours, so
+/// it may fire first).
+fn redis_timed_out(err: &Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<redis::RedisError>()
+            .is_some_and(redis::RedisError::is_timeout)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 fn commit(done: i64) -> Commit {
     if done == 1 {
         Commit::Done
@@ -307,7 +395,7 @@ impl IdempotencyStore for RedisStore {
         fingerprint: &'a Fingerprint,
         lock_ttl: Duration,
     ) -> BoxFuture<'a, Result<Claim, Error>> {
-        Box::pin(self.bounded("claim", self.claim_now(key, fingerprint, lock_ttl)))
+        Box::pin(self.claim_bounded(key, fingerprint, lock_ttl))
     }
 
     fn complete(

@@ -48,11 +48,30 @@ end
 return 0
 ";
 
-/// The three scripts, hashed once per store.
+/// `KEYS[1]` the key; `ARGV[1]` the lease value of a claim whose answer was lost (it timed
+/// out on the client, and may or may not have been applied).
+///
+/// Deletes the key if it holds that very lease and returns `0`; returns the `PTTL` of
+/// another lease holding the key (the time until it is free), else `0` (the key is free,
+/// or completed: a retry replays it).
+const ABANDON: &str = r"
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+if value and string.sub(value, 2, 2) == 'L' then
+  return redis.call('PTTL', KEYS[1])
+end
+return 0
+";
+
+/// The scripts, hashed once per store.
 pub(super) struct Scripts {
     pub(super) claim: Script,
     pub(super) complete: Script,
     pub(super) release: Script,
+    pub(super) abandon: Script,
 }
 
 impl Scripts {
@@ -61,6 +80,7 @@ impl Scripts {
             claim: Script::new(CLAIM),
             complete: Script::new(COMPLETE),
             release: Script::new(RELEASE),
+            abandon: Script::new(ABANDON),
         }
     }
 }

@@ -1,48 +1,47 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::request::Parts;
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use resilience_core::retry::RetryPolicy;
-use resilience_core::{BoxError, Classify, Error, ErrorKind, Primitive};
+use resilience_core::{BoxError, Classify, Error, Name, Primitive};
 use tower_service::Service;
 
-use super::{Settings, over_cap};
-use crate::body::{CappedRead, PrefixedBody, ReadEnd};
-use crate::retry::future::{Replay, ResponseFuture as Retried};
+use super::Settings;
+use crate::body::PrefixedBody;
+use crate::replay::http::{Buffered, HttpReplay, Start};
+use crate::retry::future::ResponseFuture as Retried;
 
-/// A buffered request: the template of every attempt.
-#[derive(Debug)]
-pub(crate) struct HttpReplay {
-    parts: Parts,
-    data: Bytes,
-    trailers: Option<HeaderMap>,
-}
-
-impl<B> Replay<Request<PrefixedBody<B>>> for HttpReplay {
-    fn replay(&self) -> Request<PrefixedBody<B>> {
-        Request::from_parts(
-            self.parts.clone(),
-            PrefixedBody::held(self.data.clone(), self.trailers.clone()),
-        )
-    }
-}
-
-type Attempts<S, B, C> = Retried<S, Request<PrefixedBody<B>>, C, HttpReplay>;
-
-/// A request whose body is being read, with what its attempts will need.
-struct Buffering<S, B, C> {
-    parts: Parts,
-    body: B,
-    read: CappedRead,
-    service: S,
-    classifier: C,
+/// Starts the retry loop once the body is read.
+pub(crate) struct Retry<C> {
     policy: RetryPolicy,
+    classifier: C,
+}
+
+impl<S, B, C> Start<S, B> for Retry<C>
+where
+    S: Service<Request<PrefixedBody<B>>>,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, Error> + Clone,
+{
+    type Future = Retried<S, Request<PrefixedBody<B>>, C, HttpReplay>;
+
+    fn origin(&self) -> (Primitive, &Name) {
+        (Primitive::Retry, self.policy.name())
+    }
+
+    fn start(
+        self,
+        service: S,
+        request: Request<PrefixedBody<B>>,
+        template: Option<HttpReplay>,
+    ) -> Self::Future {
+        Retried::new(self.policy, service, request, template, self.classifier)
+    }
 }
 
 pin_project! {
@@ -58,21 +57,7 @@ pin_project! {
         C: Clone,
     {
         #[pin]
-        state: State<S, B, C>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<S, B, C>
-    where
-        S: Service<Request<PrefixedBody<B>>>,
-        S::Error: Into<BoxError>,
-        C: Classify<S::Response, Error>,
-        C: Clone,
-    {
-        Buffering { buffering: Option<Buffering<S, B, C>> },
-        Running { #[pin] attempts: Attempts<S, B, C> },
+        buffered: Buffered<S, B, Retry<C>>,
     }
 }
 
@@ -81,39 +66,15 @@ where
     S: Service<Request<PrefixedBody<B>>>,
     S::Error: Into<BoxError>,
     C: Classify<S::Response, Error> + Clone,
+    B: Body,
 {
-    /// A request sent once: its attempts cannot be repeated.
-    pub(super) fn once(
-        settings: &Settings<C>,
-        service: S,
-        request: Request<PrefixedBody<B>>,
-    ) -> Self {
-        let attempts = Retried::new(
-            settings.policy.clone(),
-            service,
-            request,
-            None,
-            settings.classifier.clone(),
-        );
-        Self {
-            state: State::Running { attempts },
-        }
-    }
-
-    /// A request whose body is read first.
-    pub(super) fn buffering(settings: &Settings<C>, service: S, parts: Parts, body: B) -> Self {
-        let buffering = Buffering {
-            parts,
-            body,
-            read: CappedRead::new(settings.max_body),
-            service,
-            classifier: settings.classifier.clone(),
+    pub(super) fn new(settings: &Settings<C>, service: S, request: Request<B>) -> Self {
+        let retry = Retry {
             policy: settings.policy.clone(),
+            classifier: settings.classifier.clone(),
         };
         Self {
-            state: State::Buffering {
-                buffering: Some(buffering),
-            },
+            buffered: Buffered::new(&settings.repeatable, retry, service, request),
         }
     }
 }
@@ -128,51 +89,9 @@ where
 {
     type Output = Result<Response<ResBody>, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        let buffering = match state.as_mut().project() {
-            StateProj::Running { attempts } => return attempts.poll(cx),
-            StateProj::Buffering { buffering } => buffering,
-        };
-        let Some(b) = buffering.as_mut() else {
-            panic!("`ResponseFuture` polled after completion");
-        };
-        let end = ready!(b.read.poll_read(Pin::new(&mut b.body), cx));
-        let Some(b) = buffering.take() else {
-            unreachable!("checked above");
-        };
-        let (request, template) = match end {
-            ReadEnd::Whole | ReadEnd::Trailers(_) => {
-                let trailers = match end {
-                    ReadEnd::Trailers(trailers) => Some(trailers),
-                    _ => None,
-                };
-                let template = HttpReplay {
-                    parts: b.parts,
-                    data: b.read.into_bytes(),
-                    trailers,
-                };
-                (template.replay(), Some(template))
-            }
-            ReadEnd::OverCap => {
-                over_cap(&b.policy, b.read.cap(), b.read.len() as u64);
-                let body = PrefixedBody::prefixed(b.read.into_bytes(), b.body);
-                (Request::from_parts(b.parts, body), None)
-            }
-            ReadEnd::Failed(err) => {
-                return Poll::Ready(Err(Error::new(ErrorKind::InvalidRequest)
-                    .with_primitive(Primitive::Retry)
-                    .with_instance(b.policy.name().clone())
-                    .with_detail("the request body could not be read")
-                    .with_source(err)));
-            }
-        };
-        let attempts = Retried::new(b.policy, b.service, request, template, b.classifier);
-        state.set(State::Running { attempts });
-        let StateProj::Running { attempts } = state.project() else {
-            unreachable!("just set");
-        };
-        attempts.poll(cx)
+        self.project().buffered.poll(cx)
     }
 }
 
@@ -183,12 +102,8 @@ where
     C: Classify<S::Response, Error> + Clone,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Buffering { .. } => "buffering",
-            State::Running { .. } => "running",
-        };
         f.debug_struct("ResponseFuture")
-            .field("state", &state)
+            .field("buffered", &self.buffered)
             .finish()
     }
 }

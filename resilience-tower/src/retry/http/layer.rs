@@ -1,11 +1,10 @@
-use std::sync::Arc;
-
 use http::request::Parts;
 use resilience_core::retry::RetryPolicy;
 use tower_layer::Layer;
 
-use super::{DEFAULT_MAX_BODY, HttpRetryService, Settings};
+use super::{HttpRetryService, Settings};
 use crate::http::HttpStatus;
+use crate::replay::http::Repeatable;
 
 /// Retries HTTP requests through a [`RetryPolicy`], buffering bodies up to a cap; see
 /// [`HttpRetryService`].
@@ -36,18 +35,20 @@ impl HttpRetryLayer {
             settings: Settings {
                 policy,
                 classifier: HttpStatus::new(),
-                max_body: DEFAULT_MAX_BODY,
-                also_retry_if: None,
+                repeatable: Repeatable::default(),
             },
         }
     }
 }
 
 impl<C> HttpRetryLayer<C> {
-    /// The largest body kept for replay; a request with a larger body is sent once.
+    /// The largest body kept for replay; a request with a larger body is sent once. A kept
+    /// body is one contiguous buffer however many chunks it arrived in (a body that came
+    /// in one chunk is kept without a copy), so it holds about its own size in memory
+    /// (at most twice, while the buffer grows), and every attempt sends it as one frame.
     #[must_use]
     pub fn max_body(mut self, bytes: usize) -> Self {
-        self.settings.max_body = bytes;
+        self.settings.repeatable.max_body = bytes;
         self
     }
 
@@ -60,24 +61,20 @@ impl<C> HttpRetryLayer<C> {
     where
         F: Fn(&Parts) -> bool + Send + Sync + 'static,
     {
-        self.settings.also_retry_if = Some(Arc::new(retry));
+        self.settings.repeatable.also_if(retry);
         self
     }
 
     /// The same layer, classifying with `classifier`.
     pub fn classifier<C2>(self, classifier: C2) -> HttpRetryLayer<C2> {
         let Settings {
-            policy,
-            max_body,
-            also_retry_if,
-            ..
+            policy, repeatable, ..
         } = self.settings;
         HttpRetryLayer {
             settings: Settings {
                 policy,
                 classifier,
-                max_body,
-                also_retry_if,
+                repeatable,
             },
         }
     }

@@ -4,13 +4,10 @@
 mod future;
 mod layer;
 
-use std::fmt;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::request::Parts;
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use http_body::Body;
 use resilience_core::retry::RetryPolicy;
 use resilience_core::{BoxError, Classify, Error};
@@ -20,55 +17,15 @@ pub use self::future::ResponseFuture;
 pub use self::layer::HttpRetryLayer;
 use crate::body::PrefixedBody;
 use crate::http::HttpStatus;
-use crate::idempotency::IDEMPOTENCY_KEY;
-
-/// The default body cap: 64 KiB.
-pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
-
-/// A predicate that opts a request the default rule refuses into retries.
-type RetryIf = Arc<dyn Fn(&Parts) -> bool + Send + Sync>;
+pub use crate::replay::http::DEFAULT_MAX_BODY;
+use crate::replay::http::Repeatable;
 
 /// What [`HttpRetryLayer`] configures and every service it builds shares.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Settings<C> {
     policy: RetryPolicy,
     classifier: C,
-    max_body: usize,
-    also_retry_if: Option<RetryIf>,
-}
-
-impl<C> Settings<C> {
-    /// Whether `parts` may be sent more than once: an idempotent method (RFC 9110
-    /// §9.2.2), an `Idempotency-Key` header, or the opt-in predicate.
-    fn retryable(&self, parts: &Parts) -> bool {
-        matches!(
-            parts.method,
-            Method::GET
-                | Method::HEAD
-                | Method::OPTIONS
-                | Method::TRACE
-                | Method::PUT
-                | Method::DELETE
-        ) || parts.headers.contains_key(IDEMPOTENCY_KEY)
-            || self
-                .also_retry_if
-                .as_ref()
-                .is_some_and(|retry| retry(parts))
-    }
-}
-
-impl<C: fmt::Debug> fmt::Debug for Settings<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("policy", &self.policy)
-            .field("classifier", &self.classifier)
-            .field("max_body", &self.max_body)
-            .field(
-                "also_retry_if",
-                &self.also_retry_if.as_ref().map(|_| "Fn(&Parts)"),
-            )
-            .finish()
-    }
+    repeatable: Repeatable,
 }
 
 /// Retries HTTP requests through a [`RetryPolicy`]; built by [`HttpRetryLayer`].
@@ -139,29 +96,6 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let service = std::mem::replace(&mut self.inner, clone);
-        let (parts, body) = request.into_parts();
-        let settings = &self.settings;
-        let retryable = settings.retryable(&parts);
-        let hinted = body.size_hint().lower();
-        if !retryable || hinted > settings.max_body as u64 {
-            if retryable {
-                over_cap(&settings.policy, settings.max_body, hinted);
-            }
-            let request = Request::from_parts(parts, PrefixedBody::new(body));
-            return ResponseFuture::once(settings, service, request);
-        }
-        ResponseFuture::buffering(settings, service, parts, body)
+        ResponseFuture::new(&self.settings, service, request)
     }
-}
-
-/// Says that a request is sent once because its body is over the cap.
-fn over_cap(policy: &RetryPolicy, max_body: usize, size: u64) {
-    tracing::event!(
-        target: "resilience",
-        tracing::Level::INFO,
-        retry.name = policy.name().as_str(),
-        max_body,
-        body_bytes_at_least = size,
-        "retry: request body exceeds the replay cap; sent once, not retried",
-    );
 }
