@@ -10,6 +10,11 @@ use tokio::time::Instant;
 /// Shards at most: calls with different keys rarely wait on one lock.
 const SHARDS: usize = 16;
 
+/// Keys per shard at least: a small store is one shard, so that its eviction order is
+/// exact (the oldest entry of the whole store goes first); a large one is split, and
+/// evicts the oldest of the new key's shard.
+const MIN_PER_SHARD: usize = 64;
+
 /// One shard: a part of the keys, under its own lock.
 type Shard<K, T> = Mutex<HashMap<K, Entry<T>>>;
 
@@ -21,8 +26,9 @@ struct Entry<T> {
 /// The last success of each key, for at most `max_age`, at most `max_keys` keys.
 ///
 /// When a shard is full, a new key first evicts the entries older than `max_age` (they
-/// could not be served any more), then, if none was, the oldest entry: a full store
-/// keeps the most recent successes, and never grows.
+/// could not be served any more), then, if none was, the shard's oldest entry: a full
+/// store keeps the most recent successes, and never grows. A store of fewer than 128 keys
+/// is one shard, so its oldest entry is exactly the store's oldest.
 pub(crate) struct Stale<K, T> {
     max_age: Duration,
     per_shard: usize,
@@ -39,7 +45,7 @@ impl<K, T> Stale<K, T> {
 
 impl<K: Hash + Eq, T> Stale<K, T> {
     pub(crate) fn new(max_age: Duration, max_keys: usize, clone: fn(&T) -> T) -> Self {
-        let shards = max_keys.clamp(1, SHARDS);
+        let shards = (max_keys / MIN_PER_SHARD).clamp(1, SHARDS);
         Self {
             max_age,
             per_shard: (max_keys / shards).max(1),
