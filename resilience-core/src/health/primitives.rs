@@ -57,30 +57,18 @@ impl RegistryChecks {
             report
         });
         let bulkheads = snapshot.bulkheads.into_iter().map(|bulkhead| {
-            let status = if bulkhead.in_flight >= bulkhead.capacity {
-                Status::Warn
-            } else {
-                Status::Pass
-            };
-            // Capacities are far below 2^52: the ratio is exact enough.
-            #[allow(clippy::cast_precision_loss)]
-            let used = bulkhead.in_flight as f64 / bulkhead.capacity.max(1) as f64;
-            CheckReport::new(format!("{}:bulkhead", bulkhead.name), status)
-                .with_component("component")
-                .with_observed(used, Some("ratio"))
+            saturation(
+                format!("{}:bulkhead", bulkhead.name),
+                bulkhead.in_flight,
+                bulkhead.capacity,
+            )
         });
         let adaptive = snapshot.adaptive_bulkheads.into_iter().map(|bulkhead| {
-            let status = if bulkhead.in_flight >= bulkhead.limit {
-                Status::Warn
-            } else {
-                Status::Pass
-            };
-            // Limits are far below 2^52: the ratio is exact enough.
-            #[allow(clippy::cast_precision_loss)]
-            let used = bulkhead.in_flight as f64 / bulkhead.limit.max(1) as f64;
-            CheckReport::new(format!("{}:adaptiveBulkhead", bulkhead.name), status)
-                .with_component("component")
-                .with_observed(used, Some("ratio"))
+            saturation(
+                format!("{}:adaptiveBulkhead", bulkhead.name),
+                bulkhead.in_flight,
+                bulkhead.limit,
+            )
         });
         let throttles = snapshot.throttles.into_iter().map(|throttle| {
             let status = if throttle.rejection_probability > 0.0 {
@@ -94,6 +82,21 @@ impl RegistryChecks {
         });
         breakers.chain(bulkheads).chain(adaptive).chain(throttles)
     }
+}
+
+/// A bulkhead's entry: the share of its permits in use, `warn` when every one is taken.
+fn saturation(key: String, in_flight: usize, capacity: usize) -> CheckReport {
+    let status = if in_flight >= capacity {
+        Status::Warn
+    } else {
+        Status::Pass
+    };
+    // Capacities are far below 2^52: the ratio is exact enough.
+    #[allow(clippy::cast_precision_loss)]
+    let used = in_flight as f64 / capacity.max(1) as f64;
+    CheckReport::new(key, status)
+        .with_component("component")
+        .with_observed(used, Some("ratio"))
 }
 
 impl fmt::Debug for RegistryChecks {
