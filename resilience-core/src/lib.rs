@@ -106,6 +106,9 @@ pub mod rate_limit;
 mod redis_client;
 pub mod registry;
 pub mod retry;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod settings;
 mod rng;
 #[cfg(feature = "serde")]
 mod ser;
