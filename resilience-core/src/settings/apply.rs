@@ -82,10 +82,10 @@ impl<'a> Plan<'a> {
             {
                 let key = if live.max_wait() != built.max_wait() {
                     "max_wait"
-                } else if live.quota().burst() != built.quota().burst() {
-                    "burst"
-                } else {
+                } else if live.quota().interval() != built.quota().interval() {
                     "rate"
+                } else {
+                    "burst"
                 };
                 return Err(at(
                     "rate_limiter",
