@@ -6,7 +6,7 @@ use super::kinds::KeyError;
 use super::{Settings, SettingsError, effective};
 use crate::bulkhead::BulkheadBuilder;
 use crate::circuit_breaker::CircuitBreakerBuilder;
-use crate::rate_limit::{RateLimiter, RateLimiterBuilder};
+use crate::rate_limit::RateLimiterBuilder;
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::telemetry::{label, metric, outcome};
 use crate::{ConfigError, Registry};
@@ -15,7 +15,7 @@ use crate::{ConfigError, Registry};
 pub(super) struct Plan<'a> {
     breakers: Vec<(&'a str, CircuitBreakerBuilder)>,
     bulkheads: Vec<(&'a str, BulkheadBuilder)>,
-    rate_limiters: Vec<(&'a str, RateLimiterBuilder, RateLimiter)>,
+    rate_limiters: Vec<(&'a str, RateLimiterBuilder)>,
     budgets: Vec<(&'a str, RetryBudgetBuilder, RetryBudget)>,
 }
 
@@ -62,9 +62,9 @@ impl<'a> Plan<'a> {
             plan.bulkheads.push((name, b));
         }
         for (name, s) in effective(&settings.rate_limiter) {
-            let b = s.builder().name(name.to_owned());
-            let built = b.clone().build().map_err(|e| config_error(RL, name, &e))?;
-            plan.rate_limiters.push((name, b, built));
+            let b = s.builder();
+            b.clone().build().map_err(|e| config_error(RL, name, &e))?;
+            plan.rate_limiters.push((name, b));
         }
         for (name, s) in effective(&settings.retry_budget) {
             let b = s.builder();
@@ -76,26 +76,6 @@ impl<'a> Plan<'a> {
 
     /// What the live instances of `registry` refuse to change.
     fn check_live(&self, registry: &Registry) -> Result<(), SettingsError> {
-        for (name, _, built) in &self.rate_limiters {
-            if let Some(live) = registry.get_rate_limiter(name)
-                && (live.quota() != built.quota() || live.max_wait() != built.max_wait())
-            {
-                let key = if live.max_wait() != built.max_wait() {
-                    "max_wait"
-                } else if live.quota().interval() != built.quota().interval() {
-                    "rate"
-                } else {
-                    "burst"
-                };
-                return Err(at(
-                    "rate_limiter",
-                    name,
-                    key,
-                    "cannot change on a live rate limiter yet: it applies when the limiter \
-                     is created (restart, or remove it from the registry first)",
-                ));
-            }
-        }
         for (name, _, built) in &self.budgets {
             if let Some(live) = registry.get_retry_budget(name)
                 && live.ttl() != built.ttl()
@@ -125,8 +105,9 @@ impl<'a> Plan<'a> {
             let live = registry.bulkhead(name.to_owned(), |_| b.clone())?;
             live.reconfigure(b)?;
         }
-        for (name, b, _) in self.rate_limiters {
-            registry.rate_limiter(name.to_owned(), |_| b)?;
+        for (name, b) in self.rate_limiters {
+            let live = registry.rate_limiter(name.to_owned(), |_| b.clone())?;
+            live.reconfigure(b)?;
         }
         for (name, b, _) in self.budgets {
             let live = registry.retry_budget(name.to_owned(), |_| b.clone())?;
@@ -158,9 +139,8 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// The first invalid key, with its full path; nothing has changed then. Keys a live
-    /// instance cannot change (a rate limiter's quota, a retry budget's `ttl`) are errors
-    /// too.
+    /// The first invalid key, with its full path; nothing has changed then. A key a live
+    /// instance cannot change (a retry budget's `ttl`) is an error too.
     pub fn apply(&self, settings: &Settings) -> Result<(), SettingsError> {
         let _one_at_a_time = self
             .apply_lock

@@ -84,13 +84,15 @@
 //!   ([`CircuitBreaker::reconfigure`](crate::CircuitBreaker::reconfigure));
 //! - bulkheads keep every permit held and every caller queued; a lower cap holds once
 //!   the calls above it finish ([`Bulkhead::reconfigure`](crate::bulkhead::Bulkhead::reconfigure));
+//! - rate limiters keep the time already granted: a burst spent under the old quota is
+//!   not handed out again
+//!   ([`RateLimiter::reconfigure`](crate::rate_limit::RateLimiter::reconfigure));
 //! - retry budgets keep their balance; `min_per_sec` and `ratio` change in place
 //!   ([`RetryBudget::reconfigure`](crate::retry::RetryBudget::reconfigure)).
 //!
-//! Two changes a live instance cannot take yet are refused (the document is rejected,
-//! nothing changes): a rate limiter's `rate`, `burst` or `max_wait` (they apply when
-//! the limiter is created: restart, or remove it from the registry and apply again),
-//! and a retry budget's `ttl` (it lays out the budget's time slots).
+//! One change a live instance cannot take is refused (the document is rejected, nothing
+//! changes): a retry budget's `ttl`, which lays out the budget's time slots (remove the
+//! budget from the registry and apply again to rebuild it).
 //!
 //! An instance the new document no longer names is left as it is: it keeps running with
 //! its last settings and stays in the registry (code may hold it; a missing table in a

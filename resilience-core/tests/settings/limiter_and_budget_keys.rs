@@ -1,6 +1,5 @@
-//! Rate limiter and retry budget keys: each changes behaviour after load; a reload
-//! changes a budget's `min_per_sec` and `ratio` in place, and refuses what a live
-//! instance cannot take (a limiter's quota, a budget's `ttl`) without changing anything.
+//! Rate limiter and retry budget keys: each changes behaviour after load and after
+//! reload, except a budget's `ttl`, which a live budget refuses (changing nothing).
 
 use std::time::Duration;
 
@@ -25,56 +24,52 @@ fn burst_granted(l: &RateLimiter) -> usize {
     n
 }
 
-/// Refuses `text` on `registry`, naming `path`.
+/// Asserts `registry` refuses `text`, naming `path`.
 fn refused(registry: &Registry, text: &str, path: &str) {
     let err = registry.apply(&toml(text).unwrap()).unwrap_err();
     assert_eq!(err.path(), path, "{err}");
 }
 
 #[tokio::test(start_paused = true)]
-async fn rate_sets_the_sustained_rate_after_load_and_a_live_change_is_refused() {
-    let registry = load("[rate_limiter.api]\nrate = 4.0\n");
+async fn rate_sets_the_sustained_rate_after_load_and_reload() {
+    let registry = load("[rate_limiter.api]\nrate = 4.0\nburst = 1\n");
     let l = limiter(&registry);
-    assert_eq!(burst_granted(&l), 4, "a second's worth at once");
+    burst_granted(&l);
     advance(Duration::from_secs(1)).await;
-    assert_eq!(burst_granted(&l), 4);
-    refused(&registry, "[rate_limiter.api]\nrate = 8.0\n", "rate_limiter.api.rate");
-    assert_eq!(limiter(&registry).quota().rate(), 4.0);
-    // Removed from the registry, the name takes the new settings.
-    registry.remove_rate_limiter("api");
-    reload(&registry, "[rate_limiter.api]\nrate = 8.0\n");
-    assert_eq!(burst_granted(&limiter(&registry)), 8);
+    assert_eq!(burst_granted(&l), 1, "burst 1: one unit back after a second");
+    advance(Duration::from_millis(250)).await;
+    assert_eq!(burst_granted(&l), 1, "4 per second: one unit per 250ms");
+    reload(&registry, "[rate_limiter.api]\nrate = 2.0\nburst = 1\n");
+    advance(Duration::from_millis(250)).await;
+    assert_eq!(burst_granted(&l), 1, "the unit granted before the reload came due");
+    advance(Duration::from_millis(250)).await;
+    assert_eq!(burst_granted(&l), 0, "2 per second: one unit per 500ms");
+    advance(Duration::from_millis(250)).await;
+    assert_eq!(burst_granted(&l), 1);
 }
 
 #[tokio::test(start_paused = true)]
-async fn burst_sets_what_an_idle_limiter_grants_at_once_after_load() {
+async fn burst_sets_what_an_idle_limiter_grants_at_once_after_load_and_reload() {
     let registry = load("[rate_limiter.api]\nrate = 10.0\nburst = 3\n");
-    assert_eq!(burst_granted(&limiter(&registry)), 3);
-    refused(
-        &registry,
-        "[rate_limiter.api]\nrate = 10.0\nburst = 5\n",
-        "rate_limiter.api.burst",
-    );
-    assert_eq!(limiter(&registry).quota().burst(), 3);
-    // The same settings again are no change: accepted.
-    reload(&registry, "[rate_limiter.api]\nrate = 10.0\nburst = 3\n");
+    let l = limiter(&registry);
+    assert_eq!(burst_granted(&l), 3);
+    reload(&registry, "[rate_limiter.api]\nrate = 10.0\nburst = 6\n");
+    // The burst spent is not handed out again: 3 more units of room now.
+    assert_eq!(burst_granted(&l), 3);
+    advance(Duration::from_secs(1)).await;
+    assert_eq!(burst_granted(&l), 6, "idle again: the whole new burst");
 }
 
 #[tokio::test(start_paused = true)]
-async fn max_wait_lets_callers_wait_their_turn_after_load() {
+async fn max_wait_lets_callers_wait_their_turn_after_load_and_reload() {
     let registry = load("[rate_limiter.api]\nrate = 1.0\nmax_wait = \"2s\"\n");
     let l = limiter(&registry);
     l.try_acquire().unwrap();
     assert!(l.acquire().await.is_ok(), "waits 1s for the next unit");
-    refused(
-        &registry,
-        "[rate_limiter.api]\nrate = 1.0\n",
-        "rate_limiter.api.max_wait",
-    );
-    let without = load("[rate_limiter.api]\nrate = 1.0\n");
-    let l = limiter(&without);
-    l.try_acquire().unwrap();
-    assert!(l.acquire().await.is_err(), "no waiting by default");
+    reload(&registry, "[rate_limiter.api]\nrate = 1.0\nmax_wait = \"500ms\"\n");
+    assert!(l.acquire().await.is_err(), "the next unit is 1s away");
+    advance(Duration::from_millis(600)).await;
+    assert!(l.acquire().await.is_ok(), "400ms away: within the wait");
 }
 
 fn budget(registry: &Registry) -> RetryBudget {

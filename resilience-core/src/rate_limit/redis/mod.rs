@@ -200,13 +200,13 @@ impl RedisRateLimiter {
     }
 
     /// The limit each key gets.
-    pub fn quota(&self) -> &Quota {
-        &self.shared.common.quota
+    pub fn quota(&self) -> Quota {
+        self.shared.common.quota()
     }
 
     /// How long [`acquire`](Self::acquire) may wait for a turn.
     pub fn max_wait(&self) -> Duration {
-        self.shared.common.max_wait
+        self.shared.common.max_wait()
     }
 
     // The remote step yields the next state of the `Acquire` (ready, or a booked wait),
@@ -214,7 +214,7 @@ impl RedisRateLimiter {
     #[allow(clippy::async_yields_async)]
     fn check<K: RedisKey + ?Sized>(&self, key: &K, n: u32, may_wait: bool) -> Acquire {
         let common = &self.shared.common;
-        let gcra = common.quota.gcra;
+        let gcra = common.quota().gcra;
         let Some(cost) = gcra.cost(n) else {
             return Acquire::ready(Err(common.too_costly(n)));
         };
@@ -253,7 +253,7 @@ impl RedisRateLimiter {
             shared
                 .script
                 .key(redis_key)
-                .arg(micros(common.quota.gcra.tolerance))
+                .arg(micros(common.quota().gcra.tolerance))
                 .arg(micros(cost))
                 .arg(micros(limit))
                 .invoke_async::<redis::Value>(&mut conn)
@@ -292,7 +292,7 @@ impl RedisRateLimiter {
             }
         } else {
             if let Some(precheck) = &shared.precheck {
-                let until = now.saturating_add(common.quota.gcra.retry_after_one(wait, n));
+                let until = now.saturating_add(common.quota().gcra.retry_after_one(wait, n));
                 precheck.with(redis_key, now, |blocked| {
                     blocked.fetch_max(until, Ordering::Relaxed)
                 });
@@ -320,7 +320,7 @@ impl RedisRateLimiter {
                     error = %format_args!("{err:#}"),
                     "rate limit store failed; letting the call through"
                 );
-                common.grant(0);
+                common.grant(common.quota().gcra, 0);
                 Acquire::ready(Ok(Grant::unchecked()))
             }
         }
@@ -356,8 +356,8 @@ impl fmt::Debug for RedisRateLimiter {
         let shared = &*self.shared;
         f.debug_struct("RedisRateLimiter")
             .field("name", &shared.common.name.as_str())
-            .field("rate", &shared.common.quota.rate())
-            .field("burst", &shared.common.quota.burst())
+            .field("rate", &shared.common.quota().rate())
+            .field("burst", &shared.common.quota().burst())
             .field("prefix", &String::from_utf8_lossy(&shared.prefix))
             .field("timeout", &shared.redis.timeout())
             .field("on_store_failure", &shared.on_failure)
@@ -374,7 +374,7 @@ impl RateLimit for RedisRateLimiter {
         RedisRateLimiter::name(self)
     }
 
-    fn quota(&self) -> &Quota {
+    fn quota(&self) -> Quota {
         RedisRateLimiter::quota(self)
     }
 }
