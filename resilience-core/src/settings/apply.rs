@@ -9,6 +9,7 @@ use crate::circuit_breaker::CircuitBreakerBuilder;
 use crate::rate_limit::RateLimiterBuilder;
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
 use crate::telemetry::{label, metric, outcome};
+use crate::throttle::AdaptiveThrottleBuilder;
 use crate::{ConfigError, Registry};
 
 /// A validated document: one builder per instance.
@@ -17,6 +18,7 @@ pub(super) struct Plan<'a> {
     bulkheads: Vec<(&'a str, BulkheadBuilder)>,
     rate_limiters: Vec<(&'a str, RateLimiterBuilder)>,
     budgets: Vec<(&'a str, RetryBudgetBuilder, RetryBudget)>,
+    throttles: Vec<(&'a str, AdaptiveThrottleBuilder)>,
 }
 
 fn at(kind: &str, name: &str, key: &str, problem: impl Into<String>) -> SettingsError {
@@ -43,11 +45,13 @@ impl<'a> Plan<'a> {
         const BH: &str = "bulkhead";
         const RL: &str = "rate_limiter";
         const RB: &str = "retry_budget";
+        const TH: &str = "throttle";
         let mut plan = Plan {
             breakers: Vec::new(),
             bulkheads: Vec::new(),
             rate_limiters: Vec::new(),
             budgets: Vec::new(),
+            throttles: Vec::new(),
         };
         for (name, s) in effective(&settings.circuit_breaker) {
             let b = s.builder().map_err(|e| key_error(CB, name, e))?;
@@ -70,6 +74,11 @@ impl<'a> Plan<'a> {
             let b = s.builder();
             let built = b.clone().build().map_err(|e| config_error(RB, name, &e))?;
             plan.budgets.push((name, b, built));
+        }
+        for (name, s) in effective(&settings.throttle) {
+            let b = s.builder();
+            b.check().map_err(|e| config_error(TH, name, &e))?;
+            plan.throttles.push((name, b));
         }
         Ok(plan)
     }
@@ -111,6 +120,10 @@ impl<'a> Plan<'a> {
         }
         for (name, b, _) in self.budgets {
             let live = registry.retry_budget(name.to_owned(), |_| b.clone())?;
+            live.reconfigure(b)?;
+        }
+        for (name, b) in self.throttles {
+            let live = registry.throttle(name.to_owned(), |_| b.clone())?;
             live.reconfigure(b)?;
         }
         Ok(())

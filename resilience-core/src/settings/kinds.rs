@@ -8,6 +8,7 @@ use crate::bulkhead::{Bulkhead, BulkheadBuilder};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder};
 use crate::rate_limit::{RateLimiter, RateLimiterBuilder};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
+use crate::throttle::{AdaptiveThrottle, AdaptiveThrottleBuilder};
 
 /// What a settings struct needs to take part in a document.
 pub(crate) trait Keys: Default + Clone {
@@ -140,6 +141,18 @@ settings! {
     }
 }
 
+settings! {
+    /// An [`AdaptiveThrottle`]'s settings (`[throttle.<name>]`); each key is the
+    /// [`AdaptiveThrottleBuilder`] option of the same name.
+    pub struct ThrottleSettings {
+        /// K: how many requests per accepted one are sent before refusing locally (at
+        /// least 1).
+        multiplier: f64,
+        /// How far back requests and accepts are counted (1ms to 1 day).
+        window: Duration,
+    }
+}
+
 /// A key and what is wrong with it.
 pub(crate) type KeyError = (&'static str, String);
 
@@ -267,6 +280,20 @@ impl RetryBudgetSettings {
         }
         if let Some(r) = self.ratio {
             b = b.ratio(r);
+        }
+        b
+    }
+}
+
+impl ThrottleSettings {
+    /// The builder these settings describe.
+    pub(crate) fn builder(&self) -> AdaptiveThrottleBuilder {
+        let mut b = AdaptiveThrottle::builder();
+        if let Some(k) = self.multiplier {
+            b = b.multiplier(k);
+        }
+        if let Some(d) = self.window {
+            b = b.window(d);
         }
         b
     }

@@ -48,11 +48,11 @@
 //! # The document
 //!
 //! One table per kind of primitive — `circuit_breaker`, `bulkhead`, `rate_limiter`,
-//! `retry_budget` — each holding named instances and, under the reserved name `defaults`,
+//! `retry_budget`, `throttle` — each holding named instances and, under the reserved name `defaults`,
 //! settings every instance of that kind falls back to (then the builder's own defaults).
 //! Durations are human strings (`"250ms"`, `"2s"`, `"1m 30s"`); the keys are listed on
-//! [`CircuitBreakerSettings`], [`BulkheadSettings`], [`RateLimiterSettings`] and
-//! [`RetryBudgetSettings`].
+//! [`CircuitBreakerSettings`], [`BulkheadSettings`], [`RateLimiterSettings`],
+//! [`RetryBudgetSettings`] and [`ThrottleSettings`].
 //!
 //! Errors name the full key path and the problem:
 //! `circuit_breaker.payments.failure_rate_threshold: must be in (0, 1], got 1.5`. Parse
@@ -88,7 +88,9 @@
 //!   not handed out again
 //!   ([`RateLimiter::reconfigure`](crate::rate_limit::RateLimiter::reconfigure));
 //! - retry budgets keep their balance; `min_per_sec` and `ratio` change in place
-//!   ([`RetryBudget::reconfigure`](crate::retry::RetryBudget::reconfigure)).
+//!   ([`RetryBudget::reconfigure`](crate::retry::RetryBudget::reconfigure));
+//! - adaptive throttles keep their counts unless the window's length changed
+//!   ([`AdaptiveThrottle::reconfigure`](crate::throttle::AdaptiveThrottle::reconfigure)).
 //!
 //! One change a live instance cannot take is refused (the document is rejected, nothing
 //! changes): a retry budget's `ttl`, which lays out the budget's time slots (remove the
@@ -110,7 +112,10 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use kinds::{BulkheadSettings, CircuitBreakerSettings, RateLimiterSettings, RetryBudgetSettings};
+pub use kinds::{
+    BulkheadSettings, CircuitBreakerSettings, RateLimiterSettings, RetryBudgetSettings,
+    ThrottleSettings,
+};
 use kinds::Keys;
 
 /// The prefix of environment overrides; see the [module docs](self).
@@ -130,6 +135,8 @@ pub struct Settings {
     pub rate_limiter: Kind<RateLimiterSettings>,
     /// `[retry_budget.<name>]`.
     pub retry_budget: Kind<RetryBudgetSettings>,
+    /// `[throttle.<name>]`.
+    pub throttle: Kind<ThrottleSettings>,
 }
 
 /// One kind's table: the `defaults` every instance falls back to, and the instances by
@@ -284,9 +291,10 @@ impl Settings {
                 "bulkhead" => entry(&mut self.bulkhead, name).set(key, value),
                 "rate_limiter" => entry(&mut self.rate_limiter, name).set(key, value),
                 "retry_budget" => entry(&mut self.retry_budget, name).set(key, value),
+                "throttle" => entry(&mut self.throttle, name).set(key, value),
                 _ => Err(format!(
                     "unknown kind `{kind}`, expected one of: circuit_breaker, bulkhead, \
-                     rate_limiter, retry_budget"
+                     rate_limiter, retry_budget, throttle"
                 )),
             }
             .map_err(at)?;

@@ -127,6 +127,16 @@ const INVALID: &[(&str, &str, &str)] = &[
         "must be between 1s and 60s, got 120s",
     ),
     (
+        "[throttle.payments]\nmultiplier = 0.5",
+        "throttle.payments.multiplier",
+        "must be a finite number >= 1, got 0.5",
+    ),
+    (
+        "[throttle.payments]\nwindow = \"0s\"",
+        "throttle.payments.window",
+        "must be between 1ms and 1 day, got 0ns",
+    ),
+    (
         "[retry_budget.payments]\nratio = 11.0",
         "retry_budget.payments.ratio",
         "must be at most 10 (1000%), got 11",

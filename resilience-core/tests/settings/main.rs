@@ -8,6 +8,7 @@ mod bulkhead_keys;
 mod env;
 mod invalid;
 mod limiter_and_budget_keys;
+mod throttle_keys;
 mod under_load;
 
 use resilience_core::Registry;
@@ -40,6 +41,7 @@ fn the_readme_example_document_applies() {
     let api = registry.get_rate_limiter("partner_api").unwrap();
     assert_eq!((api.quota().rate(), api.quota().burst()), (50.0, 100));
     assert_eq!(registry.get_retry_budget("payments").unwrap().ratio(), 0.2);
+    assert!(registry.get_throttle("partner_api").is_some());
     let breaker = registry.get_circuit_breaker("payments").unwrap();
     for _ in 0..10 {
         breaker.try_acquire().unwrap().record_failure();
