@@ -5,7 +5,7 @@ use std::sync::{Arc, PoisonError};
 use arc_swap::ArcSwap;
 
 use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -30,6 +30,16 @@ pub(crate) struct Shared {
     /// The configuration and the window it sizes, swapped whole by
     /// [`reconfigure`](Self::reconfigure); a call reads it with one lock-free load.
     tuned: ArcSwap<Tuned>,
+    /// Whether slow calls are measured (a copy of `tuned`'s, so that admission reads one
+    /// plain atomic and not the whole configuration).
+    measures_slow: AtomicBool,
+    /// Whether a plain success would change nothing: the current count window holds only
+    /// successes and no run of failures is under way. Set by `mark_clean`, cleared before
+    /// and after anything that dirties the window (a failure, a slow call, a reset, a new
+    /// window). It may read `false` when the window is clean (a success then takes the
+    /// slow path, exactly); it reads `true` on a dirty window only during such a race,
+    /// when one success may go unrecorded (the window slides one call later).
+    clean: AtomicBool,
     consecutive: AtomicU32,
     base: Instant,
     /// While open: when half-open may begin (ns since `base`). Written before the
@@ -49,6 +59,8 @@ impl Shared {
         let telemetry = Telemetry::new(config.name.clone(), config.hook.take());
         Self {
             word: AtomicU64::new(Word::new(State::Closed, 0).0),
+            measures_slow: AtomicBool::new(config.slow.is_some()),
+            clean: AtomicBool::new(false),
             tuned: ArcSwap::from_pointee(Tuned { config, window }),
             consecutive: AtomicU32::new(0),
             base: Instant::now(),
@@ -78,7 +90,11 @@ impl Shared {
         if old.config.consecutive_failures != config.consecutive_failures {
             self.consecutive.store(0, Relaxed);
         }
+        self.measures_slow
+            .store(config.slow.is_some(), Relaxed);
+        self.clean.store(false, SeqCst);
         self.tuned.store(Arc::new(Tuned { config, window }));
+        self.clean.store(false, SeqCst);
     }
 
 
@@ -98,7 +114,7 @@ impl Shared {
     pub(crate) fn acquire(&self) -> Result<Ticket, Error> {
         let word = self.word();
         if word.state() == State::Closed {
-            let start = if self.tuned.load().config.slow.is_some() {
+            let start = if self.measures_slow.load(Relaxed) {
                 self.now()
             } else {
                 0
@@ -247,21 +263,53 @@ impl Shared {
 
     /// Records a closed-state outcome. The steady state of a healthy dependency, a success
     /// into a count window that holds only successes, changes nothing (every slot is a
-    /// success, so which one it replaces does not matter) and costs one atomic load.
+    /// success, so which one it replaces does not matter) and costs two atomic loads: the
+    /// `clean` flag says so without reading the (swappable) configuration.
     #[inline]
     fn record_closed(&self, ticket: Ticket, failure: bool) {
+        if !failure && self.clean.load(Acquire) && !self.measures_slow.load(Relaxed) {
+            return;
+        }
+        self.record_closed_slow(ticket, failure);
+    }
+
+    #[inline(never)]
+    fn record_closed_slow(&self, ticket: Ticket, failure: bool) {
         let tuned = self.tuned.load();
         let mut now = None;
         let slow = self.is_slow(&tuned.config, ticket, &mut now);
-        if !failure
-            && !slow
-            && let Window::Count(w) = &*tuned.window
-            && w.holds_only_successes()
+        if failure || slow {
+            // Cleared before and after recording: a racing `mark_clean` that saw the
+            // window clean before this outcome landed cannot leave the flag set.
+            self.clean.store(false, SeqCst);
+            self.record_closed_outcome(&tuned, ticket, Outcome { failure, slow }, now);
+            self.clean.store(false, SeqCst);
+        } else {
+            if !self.window_is_clean(&tuned) {
+                self.record_closed_outcome(&tuned, ticket, Outcome { failure, slow }, now);
+            }
+            self.mark_clean(&tuned);
+        }
+    }
+
+    /// Whether recording a plain success into `tuned`'s window would change nothing: a
+    /// count window of successes only, and no run of failures under way.
+    fn window_is_clean(&self, tuned: &Tuned) -> bool {
+        matches!(&*tuned.window, Window::Count(w) if w.holds_only_successes())
             && (tuned.config.consecutive_failures.is_none() || self.consecutive.load(Relaxed) == 0)
-        {
+    }
+
+    /// Sets `clean` when the window is clean, then checks again (and that the window is
+    /// still the one in force): whoever dirtied it meanwhile clears the flag after
+    /// recording, and this second look clears it if that came first.
+    fn mark_clean(&self, tuned: &Arc<Tuned>) {
+        if !self.window_is_clean(tuned) {
             return;
         }
-        self.record_closed_outcome(&tuned, ticket, Outcome { failure, slow }, now);
+        self.clean.store(true, SeqCst);
+        if !self.window_is_clean(tuned) || !Arc::ptr_eq(&self.tuned.load(), tuned) {
+            self.clean.store(false, SeqCst);
+        }
     }
 
     fn record_closed_outcome(
@@ -371,7 +419,9 @@ impl Shared {
                 open_for = Some(duration);
             }
             State::Closed => {
+                self.clean.store(false, SeqCst);
                 tuned.window.reset();
+                self.clean.store(false, SeqCst);
                 self.consecutive.store(0, Relaxed);
                 self.trips.store(0, Relaxed);
             }
