@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 use tokio::time::Instant;
@@ -28,6 +29,11 @@ pub(crate) struct Common {
     /// The quota and `max_wait`, swapped whole by [`reconfigure`](Self::reconfigure); a
     /// call reads them with one lock-free load.
     tuned: ArcSwap<Tuned>,
+    /// The quota's two numbers again, for the hot path: one sequence-checked read of
+    /// three atomics instead of a load of `tuned`.
+    gcra: SeqGcra,
+    /// Serialises [`reconfigure`](Self::reconfigure) (the writer side of `gcra`).
+    writer: Mutex<()>,
     /// TATs are nanoseconds of this clock.
     clock: Clock,
     telemetry: Telemetry,
@@ -52,6 +58,8 @@ impl Common {
         };
         Self {
             name,
+            gcra: SeqGcra::new(quota.gcra),
+            writer: Mutex::new(()),
             tuned: ArcSwap::from_pointee(Tuned::new(quota, max_wait)),
             clock: Clock::new(),
             telemetry,
@@ -81,9 +89,14 @@ impl Common {
     }
 
     /// The quota in force.
-    #[inline]
     pub(crate) fn quota(&self) -> Quota {
         self.tuned.load().quota
+    }
+
+    /// The quota's interval and tolerance in force: the hot path's read.
+    #[inline]
+    pub(crate) fn gcra(&self) -> Gcra {
+        self.gcra.read()
     }
 
     /// `max_wait` in force.
@@ -99,7 +112,9 @@ impl Common {
     /// key's TAT) is kept: a caller that used its burst under the old quota does not get
     /// a new one, and the new quota governs every decision from now on.
     pub(crate) fn reconfigure(&self, quota: Quota, max_wait: Duration) {
+        let _one_writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.tuned.store(Arc::new(Tuned::new(quota, max_wait)));
+        self.gcra.write(quota.gcra);
     }
 
     pub(crate) fn may_wait(&self) -> bool {
@@ -125,11 +140,11 @@ impl Common {
     ) -> Acquire {
         match verdict {
             Verdict::Conform { tat, wait: 0 } => {
-                Acquire::ready(Ok(self.grant(self.quota().gcra, tat - now)))
+                Acquire::ready(Ok(self.grant(self.gcra(), tat - now)))
             }
             Verdict::Conform { tat, wait } => {
                 let until = Instant::now() + Duration::from_nanos(wait);
-                let grant = Grant::new(self.quota().gcra, tat - now - wait);
+                let grant = Grant::new(self.gcra(), tat - now - wait);
                 Acquire::waiting(waiter(), until, grant)
             }
             Verdict::Refuse {
@@ -236,5 +251,51 @@ impl Tuned {
             // Validated to at most a year.
             max_wait_ns: u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX),
         }
+    }
+}
+
+/// A [`Gcra`] behind a sequence lock made of atomics (no `unsafe`): a writer makes `seq`
+/// odd, stores both numbers, makes it even again; a reader retries while `seq` is odd or
+/// moved during its read, so it never pairs an old interval with a new tolerance.
+/// Writers are serialised by the caller.
+struct SeqGcra {
+    seq: AtomicU64,
+    interval: AtomicU64,
+    tolerance: AtomicU64,
+}
+
+impl SeqGcra {
+    fn new(gcra: Gcra) -> Self {
+        Self {
+            seq: AtomicU64::new(0),
+            interval: AtomicU64::new(gcra.interval),
+            tolerance: AtomicU64::new(gcra.tolerance),
+        }
+    }
+
+    #[inline]
+    fn read(&self) -> Gcra {
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            let interval = self.interval.load(Ordering::Relaxed);
+            let tolerance = self.tolerance.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if before & 1 == 0 && self.seq.load(Ordering::Relaxed) == before {
+                return Gcra {
+                    interval,
+                    tolerance,
+                };
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    fn write(&self, gcra: Gcra) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.interval.store(gcra.interval, Ordering::Relaxed);
+        self.tolerance.store(gcra.tolerance, Ordering::Relaxed);
+        self.seq.store(seq + 2, Ordering::Release);
     }
 }

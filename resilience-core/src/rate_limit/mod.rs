@@ -202,7 +202,7 @@ impl RateLimiter {
     #[inline]
     pub fn try_acquire(&self) -> Result<Grant, Error> {
         // One unit always fits: the burst is at least 1.
-        let gcra = self.shared.common.quota().gcra;
+        let gcra = self.shared.common.gcra();
         self.try_take(gcra, gcra.interval)
     }
 
@@ -212,7 +212,7 @@ impl RateLimiter {
     #[inline]
     pub fn try_acquire_n(&self, n: u32) -> Result<Grant, Error> {
         let common = &self.shared.common;
-        let gcra = common.quota().gcra;
+        let gcra = common.gcra();
         match gcra.cost(n) {
             Some(cost) => self.try_take(gcra, cost),
             None => Err(common.too_costly(n)),
@@ -247,7 +247,7 @@ impl RateLimiter {
     #[inline]
     pub fn acquire_n(&self, n: u32) -> Acquire {
         let common = &self.shared.common;
-        let gcra = common.quota().gcra;
+        let gcra = common.gcra();
         let Some(cost) = gcra.cost(n) else {
             return Acquire::ready(Err(common.too_costly(n)));
         };
@@ -266,7 +266,7 @@ impl RateLimiter {
     fn acquire_slow(&self, now: u64, cost: u64) -> Acquire {
         let common = &self.shared.common;
         let (limit, by_deadline) = common.wait_limit();
-        let verdict = common.quota().gcra.take(&self.shared.tat, now, cost, limit);
+        let verdict = common.gcra().take(&self.shared.tat, now, cost, limit);
         common.resolve(verdict, now, by_deadline, || {
             let owner: Arc<dyn Owner> = self.shared.clone();
             Waiter::new(owner, cost, tokio::time::Instant::now())
@@ -344,7 +344,7 @@ impl RateLimiter {
             .tat
             .load(Ordering::Relaxed)
             .saturating_sub(common.now());
-        common.quota().gcra.remaining(backlog)
+        common.gcra().remaining(backlog)
     }
 
     /// A point-in-time view for health endpoints and registries.

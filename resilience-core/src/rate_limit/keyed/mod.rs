@@ -142,7 +142,7 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let common = &self.shared.common;
-        let gcra = common.quota().gcra;
+        let gcra = common.gcra();
         let Some(cost) = gcra.cost(n) else {
             return Err(common.too_costly(n));
         };
@@ -178,7 +178,7 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
         if !common.may_wait() {
             return Acquire::ready(self.try_acquire_n(key, n));
         }
-        let gcra = common.quota().gcra;
+        let gcra = common.gcra();
         let Some(cost) = gcra.cost(n) else {
             return Acquire::ready(Err(common.too_costly(n)));
         };

@@ -214,7 +214,7 @@ impl RedisRateLimiter {
     #[allow(clippy::async_yields_async)]
     fn check<K: RedisKey + ?Sized>(&self, key: &K, n: u32, may_wait: bool) -> Acquire {
         let common = &self.shared.common;
-        let gcra = common.quota().gcra;
+        let gcra = common.gcra();
         let Some(cost) = gcra.cost(n) else {
             return Acquire::ready(Err(common.too_costly(n)));
         };
@@ -253,7 +253,7 @@ impl RedisRateLimiter {
             shared
                 .script
                 .key(redis_key)
-                .arg(micros(common.quota().gcra.tolerance))
+                .arg(micros(common.gcra().tolerance))
                 .arg(micros(cost))
                 .arg(micros(limit))
                 .invoke_async::<redis::Value>(&mut conn)
@@ -292,7 +292,7 @@ impl RedisRateLimiter {
             }
         } else {
             if let Some(precheck) = &shared.precheck {
-                let until = now.saturating_add(common.quota().gcra.retry_after_one(wait, n));
+                let until = now.saturating_add(common.gcra().retry_after_one(wait, n));
                 precheck.with(redis_key, now, |blocked| {
                     blocked.fetch_max(until, Ordering::Relaxed)
                 });
@@ -320,7 +320,7 @@ impl RedisRateLimiter {
                     error = %format_args!("{err:#}"),
                     "rate limit store failed; letting the call through"
                 );
-                common.grant(common.quota().gcra, 0);
+                common.grant(common.gcra(), 0);
                 Acquire::ready(Ok(Grant::unchecked()))
             }
         }
