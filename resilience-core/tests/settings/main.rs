@@ -10,6 +10,7 @@ mod invalid;
 mod limiter_and_budget_keys;
 mod throttle_keys;
 mod under_load;
+mod yaml;
 
 use resilience_core::Registry;
 use resilience_core::settings::{Settings, SettingsError};
