@@ -106,12 +106,12 @@ pub mod rate_limit;
 mod redis_client;
 pub mod registry;
 pub mod retry;
-#[cfg(feature = "serde")]
-#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub mod settings;
 mod rng;
 #[cfg(feature = "serde")]
 mod ser;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod settings;
 mod sync;
 pub mod telemetry;
 pub mod throttle;

@@ -87,7 +87,10 @@ async fn burst() -> String {
             admitted += 1;
         }
     }
-    let cap = Registry::global().get_bulkhead("search").expect("loaded").capacity();
+    let cap = Registry::global()
+        .get_bulkhead("search")
+        .expect("loaded")
+        .capacity();
     format!("capacity {cap}: {admitted} of 5 searches admitted")
 }
 
@@ -117,15 +120,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("{}", burst().await);
     // The operator raises the capacity...
-    std::fs::write(&path, FIRST.replace("max_concurrent = 2", "max_concurrent = 4"))?;
+    std::fs::write(
+        &path,
+        FIRST.replace("max_concurrent = 2", "max_concurrent = 4"),
+    )?;
     println!("{}", events.recv().await.expect("the watcher runs"));
     println!("{}", burst().await);
     // ...then saves a broken file: refused, and the running settings stay.
-    std::fs::write(&path, FIRST.replace("max_concurrent = 2", "max_concurrent = 0"))?;
+    std::fs::write(
+        &path,
+        FIRST.replace("max_concurrent = 2", "max_concurrent = 0"),
+    )?;
     println!("{}", events.recv().await.expect("the watcher runs"));
     println!("{}", burst().await);
     // ...and fixes it.
-    std::fs::write(&path, FIRST.replace("max_concurrent = 2", "max_concurrent = 5"))?;
+    std::fs::write(
+        &path,
+        FIRST.replace("max_concurrent = 2", "max_concurrent = 5"),
+    )?;
     println!("{}", events.recv().await.expect("the watcher runs"));
     println!("{}", burst().await);
     std::fs::remove_file(&path)?;

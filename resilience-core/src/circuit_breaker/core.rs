@@ -90,13 +90,11 @@ impl Shared {
         if old.config.consecutive_failures != config.consecutive_failures {
             self.consecutive.store(0, Relaxed);
         }
-        self.measures_slow
-            .store(config.slow.is_some(), Relaxed);
+        self.measures_slow.store(config.slow.is_some(), Relaxed);
         self.clean.store(false, SeqCst);
         self.tuned.store(Arc::new(Tuned { config, window }));
         self.clean.store(false, SeqCst);
     }
-
 
     /// Nanoseconds since the clock base, by tokio's clock.
     pub(crate) fn now(&self) -> u64 {
@@ -131,11 +129,7 @@ impl Shared {
         loop {
             match word.state() {
                 State::Closed | State::Disabled => {
-                    let start = if config.slow.is_some() {
-                        self.now()
-                    } else {
-                        0
-                    };
+                    let start = if config.slow.is_some() { self.now() } else { 0 };
                     return Ok(Ticket { word, start });
                 }
                 State::ForcedOpen => return Err(self.reject(None)),
@@ -156,11 +150,7 @@ impl Shared {
                             .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
                         {
                             Ok(_) => {
-                                let start = if config.slow.is_some() {
-                                    self.now()
-                                } else {
-                                    0
-                                };
+                                let start = if config.slow.is_some() { self.now() } else { 0 };
                                 return Ok(Ticket { word, start });
                             }
                             Err(actual) => {

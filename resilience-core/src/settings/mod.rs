@@ -112,11 +112,11 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use kinds::Keys;
 pub use kinds::{
     BulkheadSettings, CircuitBreakerSettings, RateLimiterSettings, RetryBudgetSettings,
     ThrottleSettings,
 };
-use kinds::Keys;
 
 /// The prefix of environment overrides; see the [module docs](self).
 pub const ENV_PREFIX: &str = "RESILIENCE__";

@@ -105,8 +105,9 @@ async fn time_window_keeps_failures_for_its_duration_after_load_and_reload() {
 async fn time_window_buckets_set_how_coarsely_failures_expire_after_load_and_reload() {
     // A failure late in a 1s window, and another 150ms later: one bucket has moved on
     // by then (the first failure is gone), ten buckets of 100ms still hold it.
-    let registry =
-        load(&doc("time_window = \"1s\"\ntime_window_buckets = 1\nminimum_calls = 2"));
+    let registry = load(&doc(
+        "time_window = \"1s\"\ntime_window_buckets = 1\nminimum_calls = 2",
+    ));
     let b = breaker(&registry);
     let gap = Duration::from_millis(150);
     assert!(!two_failures_trip(&b, Duration::from_millis(900), gap).await);
@@ -180,7 +181,10 @@ async fn open_duration_sets_how_long_it_stays_open_after_load_and_reload() {
     assert!(b.try_acquire().is_err());
     advance(Duration::from_millis(1)).await;
     assert!(b.try_acquire().is_ok());
-    reload(&registry, &doc("consecutive_failures = 1\nopen_duration = \"5s\""));
+    reload(
+        &registry,
+        &doc("consecutive_failures = 1\nopen_duration = \"5s\""),
+    );
     assert_eq!(open_for(&b).await, Duration::from_secs(5));
 }
 
@@ -202,9 +206,15 @@ async fn open_duration_growth_multiplies_reopenings_after_load_and_reload() {
         ))
     };
     let registry = load(&keys(3.0));
-    assert_eq!(second_opening(&breaker(&registry)).await, Duration::from_secs(3));
+    assert_eq!(
+        second_opening(&breaker(&registry)).await,
+        Duration::from_secs(3)
+    );
     reload(&registry, &keys(2.0));
-    assert_eq!(second_opening(&breaker(&registry)).await, Duration::from_secs(2));
+    assert_eq!(
+        second_opening(&breaker(&registry)).await,
+        Duration::from_secs(2)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -216,9 +226,15 @@ async fn open_duration_max_caps_the_growth_after_load_and_reload() {
         ))
     };
     let registry = load(&keys("4s"));
-    assert_eq!(second_opening(&breaker(&registry)).await, Duration::from_secs(4));
+    assert_eq!(
+        second_opening(&breaker(&registry)).await,
+        Duration::from_secs(4)
+    );
     reload(&registry, &keys("6s"));
-    assert_eq!(second_opening(&breaker(&registry)).await, Duration::from_secs(6));
+    assert_eq!(
+        second_opening(&breaker(&registry)).await,
+        Duration::from_secs(6)
+    );
 }
 
 /// How many probes half-open admits at once.
@@ -235,7 +251,11 @@ async fn probes(b: &CircuitBreaker) -> usize {
 
 #[tokio::test(start_paused = true)]
 async fn half_open_calls_sets_the_probes_after_load_and_reload() {
-    let keys = |n: u32| doc(&format!("consecutive_failures = 1\nopen_duration = \"1s\"\nhalf_open_calls = {n}"));
+    let keys = |n: u32| {
+        doc(&format!(
+            "consecutive_failures = 1\nopen_duration = \"1s\"\nhalf_open_calls = {n}"
+        ))
+    };
     let registry = load(&keys(2));
     assert_eq!(probes(&breaker(&registry)).await, 2);
     reload(&registry, &keys(4));
@@ -264,9 +284,15 @@ async fn max_half_open_duration_reopens_a_stalled_half_open_after_load_and_reloa
     };
     let registry = load(&keys("2s"));
     let waited = Duration::from_secs(3);
-    assert_eq!(after_stalled_probe(&breaker(&registry), waited).await, State::Open);
+    assert_eq!(
+        after_stalled_probe(&breaker(&registry), waited).await,
+        State::Open
+    );
     reload(&registry, &keys("10s"));
-    assert_eq!(after_stalled_probe(&breaker(&registry), waited).await, State::HalfOpen);
+    assert_eq!(
+        after_stalled_probe(&breaker(&registry), waited).await,
+        State::HalfOpen
+    );
 }
 
 /// Whether a half-open probe taking 3s is cut off.
@@ -301,7 +327,10 @@ async fn a_reload_keeps_an_open_breaker_open_and_the_window_when_its_shape_is_un
     let b = breaker(&registry);
     b.try_acquire().unwrap().record_failure();
     assert_eq!(b.state(), State::Open);
-    reload(&registry, &doc("count_window = 4\nconsecutive_failures = 3"));
+    reload(
+        &registry,
+        &doc("count_window = 4\nconsecutive_failures = 3"),
+    );
     assert_eq!(b.state(), State::Open, "state survives a reload");
 
     b.reset();

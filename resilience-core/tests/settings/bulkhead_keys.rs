@@ -73,7 +73,10 @@ async fn max_wait_bounds_the_wait_after_load_and_reload() {
         &registry,
         "[bulkhead.pool]\nmax_concurrent = 1\nmax_waiting = 1\nmax_wait = \"2500ms\"\n",
     );
-    assert_eq!(waited(&bulkhead(&registry)).await, Duration::from_millis(2500));
+    assert_eq!(
+        waited(&bulkhead(&registry)).await,
+        Duration::from_millis(2500)
+    );
 }
 
 fn hint(b: &Bulkhead) -> Option<Duration> {
@@ -100,7 +103,10 @@ fn defaults_apply_to_every_named_instance_and_instances_override_them() {
     assert_eq!(registry.get_bulkhead("a").unwrap().capacity(), 3);
     assert_eq!(registry.get_bulkhead("b").unwrap().capacity(), 1);
     assert!(registry.get_bulkhead("defaults").is_none());
-    reload(&registry, "[bulkhead.defaults]\nmax_concurrent = 4\n[bulkhead.a]\n");
+    reload(
+        &registry,
+        "[bulkhead.defaults]\nmax_concurrent = 4\n[bulkhead.a]\n",
+    );
     assert_eq!(registry.get_bulkhead("a").unwrap().capacity(), 4);
     // "b" is no longer named: it keeps its last settings.
     assert_eq!(registry.get_bulkhead("b").unwrap().capacity(), 1);
@@ -113,7 +119,10 @@ fn a_reload_updates_handles_already_given_out_and_keeps_permits_held() {
     let held = handle.try_acquire().unwrap();
     reload(&registry, "[bulkhead.pool]\nmax_concurrent = 1\n");
     assert_eq!(handle.in_flight(), 1);
-    assert!(handle.try_acquire().is_err(), "the held permit fills the new cap");
+    assert!(
+        handle.try_acquire().is_err(),
+        "the held permit fills the new cap"
+    );
     drop(held);
     assert_eq!(handle.in_flight(), 0);
     assert!(handle.try_acquire().is_ok());

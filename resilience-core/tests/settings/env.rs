@@ -11,7 +11,10 @@ fn overrides_set_keys_of_instances_and_defaults_over_the_document() {
     let settings = toml("[circuit_breaker.payments]\nfailure_rate_threshold = 0.5\n")
         .unwrap()
         .with_overrides([
-            ("RESILIENCE__CIRCUIT_BREAKER__PAYMENTS__FAILURE_RATE_THRESHOLD", "0.3"),
+            (
+                "RESILIENCE__CIRCUIT_BREAKER__PAYMENTS__FAILURE_RATE_THRESHOLD",
+                "0.3",
+            ),
             ("RESILIENCE__BULKHEAD__DEFAULTS__MAX_CONCURRENT", "3"),
             ("RESILIENCE__BULKHEAD__SEARCH__RETRY_AFTER", "250ms"),
             ("HOME", "/root"),
@@ -71,7 +74,10 @@ fn bad_overrides_name_the_key_and_the_variable() {
 #[test]
 fn an_override_value_is_validated_when_applied() {
     let settings = resilience_core::settings::Settings::default()
-        .with_overrides([("RESILIENCE__CIRCUIT_BREAKER__PAYMENTS__FAILURE_RATE_THRESHOLD", "NaN")])
+        .with_overrides([(
+            "RESILIENCE__CIRCUIT_BREAKER__PAYMENTS__FAILURE_RATE_THRESHOLD",
+            "NaN",
+        )])
         .unwrap();
     let err = Registry::from_settings(&settings).unwrap_err();
     assert_eq!(

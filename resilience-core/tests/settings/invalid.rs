@@ -26,11 +26,17 @@ fn unchanged(registry: &Registry) {
     let breaker = registry.get_circuit_breaker("payments").unwrap();
     breaker.reset();
     breaker.try_acquire().unwrap().record_failure();
-    assert!(breaker.try_acquire().is_ok(), "one failure does not trip it");
+    assert!(
+        breaker.try_acquire().is_ok(),
+        "one failure does not trip it"
+    );
     breaker.try_acquire().unwrap().record_failure();
     assert!(breaker.try_acquire().is_err(), "two in a row do");
     breaker.reset();
-    assert_eq!(registry.get_retry_budget("payments").unwrap().min_per_sec(), 1);
+    assert_eq!(
+        registry.get_retry_budget("payments").unwrap().min_per_sec(),
+        1
+    );
     assert!(registry.get_rate_limiter("payments").is_none());
 }
 
@@ -189,7 +195,11 @@ const MALFORMED: &[(&str, &str, &str)] = &[
         "circuit_breaker.payments.failure_rate_threshold",
         "invalid type: string \"50%\"",
     ),
-    ("[breaker.payments]\ncount_window = 4", "breaker", "unknown field `breaker`"),
+    (
+        "[breaker.payments]\ncount_window = 4",
+        "breaker",
+        "unknown field `breaker`",
+    ),
 ];
 
 #[test]

@@ -36,12 +36,20 @@ async fn rate_sets_the_sustained_rate_after_load_and_reload() {
     let l = limiter(&registry);
     burst_granted(&l);
     advance(Duration::from_secs(1)).await;
-    assert_eq!(burst_granted(&l), 1, "burst 1: one unit back after a second");
+    assert_eq!(
+        burst_granted(&l),
+        1,
+        "burst 1: one unit back after a second"
+    );
     advance(Duration::from_millis(250)).await;
     assert_eq!(burst_granted(&l), 1, "4 per second: one unit per 250ms");
     reload(&registry, "[rate_limiter.api]\nrate = 2.0\nburst = 1\n");
     advance(Duration::from_millis(250)).await;
-    assert_eq!(burst_granted(&l), 1, "the unit granted before the reload came due");
+    assert_eq!(
+        burst_granted(&l),
+        1,
+        "the unit granted before the reload came due"
+    );
     advance(Duration::from_millis(250)).await;
     assert_eq!(burst_granted(&l), 0, "2 per second: one unit per 500ms");
     advance(Duration::from_millis(250)).await;
@@ -66,7 +74,10 @@ async fn max_wait_lets_callers_wait_their_turn_after_load_and_reload() {
     let l = limiter(&registry);
     l.try_acquire().unwrap();
     assert!(l.acquire().await.is_ok(), "waits 1s for the next unit");
-    reload(&registry, "[rate_limiter.api]\nrate = 1.0\nmax_wait = \"500ms\"\n");
+    reload(
+        &registry,
+        "[rate_limiter.api]\nrate = 1.0\nmax_wait = \"500ms\"\n",
+    );
     assert!(l.acquire().await.is_err(), "the next unit is 1s away");
     advance(Duration::from_millis(600)).await;
     assert!(l.acquire().await.is_ok(), "400ms away: within the wait");

@@ -34,7 +34,10 @@ pub(crate) fn reload(registry: &Registry, text: &str) {
 #[test]
 fn the_readme_example_document_applies() {
     let readme = include_str!("../../../README.md");
-    let start = readme.find("```toml\n# resilience.toml").expect("the README example") + 8;
+    let start = readme
+        .find("```toml\n# resilience.toml")
+        .expect("the README example")
+        + 8;
     let end = start + readme[start..].find("```").unwrap();
     let registry = load(&readme[start..end]);
     let payments = registry.get_bulkhead("payments").unwrap();

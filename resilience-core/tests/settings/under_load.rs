@@ -68,7 +68,10 @@ async fn capacity_changes_under_load_leak_no_permit_and_a_lower_cap_holds_once_c
     for task in tasks {
         task.await.unwrap();
     }
-    assert!(!over.load(Ordering::SeqCst), "a call ran above the cap in force");
+    assert!(
+        !over.load(Ordering::SeqCst),
+        "a call ran above the cap in force"
+    );
     assert_eq!(pool.in_flight(), 0, "every permit came back");
     assert_eq!(pool.waiting(), 0);
     assert_eq!(pool.available(), 5);

@@ -38,8 +38,18 @@ async fn a_yaml_document_loads_and_reloads_like_a_toml_one() {
     let breaker = registry.get_circuit_breaker("payments").unwrap();
     breaker.try_acquire().unwrap().record_failure();
     breaker.try_acquire().unwrap().record_failure();
-    assert_eq!(breaker.snapshot().retry_after, Some(Duration::from_secs(30)));
-    assert_eq!(registry.get_rate_limiter("partner_api").unwrap().quota().burst(), 5);
+    assert_eq!(
+        breaker.snapshot().retry_after,
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(
+        registry
+            .get_rate_limiter("partner_api")
+            .unwrap()
+            .quota()
+            .burst(),
+        5
+    );
 
     let update = DOCUMENT.replace("max_concurrent: 8", "max_concurrent: 12");
     registry.apply(&yaml(&update).unwrap()).unwrap();
@@ -57,7 +67,8 @@ fn yaml_errors_name_the_key() {
     assert_eq!(err.path(), "circuit_breaker.payments.window");
     assert!(err.problem().contains("unknown field `window`"), "{err}");
 
-    let settings = yaml("circuit_breaker:\n  payments:\n    failure_rate_threshold: .nan\n").unwrap();
+    let settings =
+        yaml("circuit_breaker:\n  payments:\n    failure_rate_threshold: .nan\n").unwrap();
     let err = Registry::new().apply(&settings).unwrap_err();
     assert_eq!(
         err.to_string(),
