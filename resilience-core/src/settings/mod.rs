@@ -42,7 +42,7 @@
 //! Operators tune thresholds during an incident, and that must not need a rebuild; a
 //! setting that does not apply must say so instead of being parsed and ignored. So every
 //! key of a [`Settings`] document maps to one builder option and is validated by it,
-//! unknown keys are refused, and [`Registry::apply`] either applies the whole document or
+//! unknown keys are refused, and [`Registry::apply`](crate::Registry::apply) either applies the whole document or
 //! nothing.
 //!
 //! # The document
@@ -57,7 +57,7 @@
 //! Errors name the full key path and the problem:
 //! `circuit_breaker.payments.failure_rate_threshold: must be in (0, 1], got 1.5`. Parse
 //! errors (a wrong type, an unknown key) get their path from
-//! [`Settings::from_deserializer`]; validation errors from [`Registry::apply`] or
+//! [`Settings::from_deserializer`]; validation errors from [`Registry::apply`](crate::Registry::apply) or
 //! [`Settings::validate`].
 //!
 //! # Environment overrides
@@ -73,7 +73,7 @@
 //!
 //! # Reload
 //!
-//! [`Registry::apply`] validates the whole document first; if anything is wrong it returns
+//! [`Registry::apply`](crate::Registry::apply) validates the whole document first; if anything is wrong it returns
 //! the first error, logs it at WARN, counts it in
 //! [`resilience_config_reloads_total{outcome="rejected"}`](crate::telemetry::metric::CONFIG_RELOADS_TOTAL)
 //! and changes nothing. Otherwise every instance the document names is updated in place
@@ -219,7 +219,7 @@ impl Settings {
         })
     }
 
-    /// Checks every instance's settings as [`Registry::apply`](crate::Registry::apply)
+    /// Checks every instance's settings as [`Registry::apply`](crate::Registry::apply)(crate::Registry::apply)
     /// would, without applying them.
     ///
     /// # Errors
