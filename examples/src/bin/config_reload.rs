@@ -119,27 +119,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("{}", burst().await);
-    // The operator raises the capacity...
-    std::fs::write(
-        &path,
-        FIRST.replace("max_concurrent = 2", "max_concurrent = 4"),
-    )?;
-    println!("{}", events.recv().await.expect("the watcher runs"));
-    println!("{}", burst().await);
-    // ...then saves a broken file: refused, and the running settings stay.
-    std::fs::write(
-        &path,
-        FIRST.replace("max_concurrent = 2", "max_concurrent = 0"),
-    )?;
-    println!("{}", events.recv().await.expect("the watcher runs"));
-    println!("{}", burst().await);
-    // ...and fixes it.
-    std::fs::write(
-        &path,
-        FIRST.replace("max_concurrent = 2", "max_concurrent = 5"),
-    )?;
-    println!("{}", events.recv().await.expect("the watcher runs"));
-    println!("{}", burst().await);
+    // The operator raises the capacity, then saves a broken file (refused: the running
+    // settings stay), then fixes it.
+    for capacity in [4, 0, 5] {
+        let edited = FIRST.replace(
+            "max_concurrent = 2",
+            &format!("max_concurrent = {capacity}"),
+        );
+        std::fs::write(&path, edited)?;
+        println!("{}", events.recv().await.expect("the watcher runs"));
+        println!("{}", burst().await);
+    }
     std::fs::remove_file(&path)?;
     Ok(())
 }

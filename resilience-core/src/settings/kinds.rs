@@ -153,6 +153,17 @@ settings! {
     }
 }
 
+/// Passes each of `keys` that `settings` sets to the builder method of the same name.
+macro_rules! pass_keys {
+    ($settings:expr, $builder:ident, $($key:ident),+) => {
+        $(
+            if let Some(v) = $settings.$key {
+                $builder = $builder.$key(v);
+            }
+        )+
+    };
+}
+
 /// A key and what is wrong with it.
 pub(crate) type KeyError = (&'static str, String);
 
@@ -174,12 +185,7 @@ impl CircuitBreakerSettings {
             }
             (None, None) => {}
         }
-        if let Some(n) = self.minimum_calls {
-            b = b.minimum_calls(n);
-        }
-        if let Some(r) = self.failure_rate_threshold {
-            b = b.failure_rate_threshold(r);
-        }
+        pass_keys!(self, b, minimum_calls, failure_rate_threshold);
         match (self.slow_call_duration, self.slow_call_rate_threshold) {
             (Some(d), Some(r)) => b = b.slow_calls(d, r),
             (None, None) => {}
@@ -196,12 +202,7 @@ impl CircuitBreakerSettings {
                 ));
             }
         }
-        if let Some(n) = self.consecutive_failures {
-            b = b.consecutive_failures(n);
-        }
-        if let Some(d) = self.open_duration {
-            b = b.open_duration(d);
-        }
+        pass_keys!(self, b, consecutive_failures, open_duration);
         match (self.open_duration_growth, self.open_duration_max) {
             (Some(m), Some(max)) => b = b.open_duration_growth(m, max),
             (None, None) => {}
@@ -218,15 +219,13 @@ impl CircuitBreakerSettings {
                 ));
             }
         }
-        if let Some(n) = self.half_open_calls {
-            b = b.half_open_calls(n);
-        }
-        if let Some(d) = self.max_half_open_duration {
-            b = b.max_half_open_duration(d);
-        }
-        if let Some(d) = self.probe_timeout {
-            b = b.probe_timeout(d);
-        }
+        pass_keys!(
+            self,
+            b,
+            half_open_calls,
+            max_half_open_duration,
+            probe_timeout
+        );
         Ok(b)
     }
 }
@@ -235,18 +234,7 @@ impl BulkheadSettings {
     /// The builder these settings describe.
     pub(crate) fn builder(&self) -> BulkheadBuilder {
         let mut b = Bulkhead::builder();
-        if let Some(n) = self.max_concurrent {
-            b = b.max_concurrent(n);
-        }
-        if let Some(n) = self.max_waiting {
-            b = b.max_waiting(n);
-        }
-        if let Some(d) = self.max_wait {
-            b = b.max_wait(d);
-        }
-        if let Some(d) = self.retry_after {
-            b = b.retry_after(d);
-        }
+        pass_keys!(self, b, max_concurrent, max_waiting, max_wait, retry_after);
         b
     }
 }
@@ -255,15 +243,7 @@ impl RateLimiterSettings {
     /// The builder these settings describe.
     pub(crate) fn builder(&self) -> RateLimiterBuilder {
         let mut b = RateLimiter::builder();
-        if let Some(r) = self.rate {
-            b = b.rate(r);
-        }
-        if let Some(n) = self.burst {
-            b = b.burst(n);
-        }
-        if let Some(d) = self.max_wait {
-            b = b.max_wait(d);
-        }
+        pass_keys!(self, b, rate, burst, max_wait);
         b
     }
 }
@@ -272,15 +252,7 @@ impl RetryBudgetSettings {
     /// The builder these settings describe.
     pub(crate) fn builder(&self) -> RetryBudgetBuilder {
         let mut b = RetryBudget::builder();
-        if let Some(d) = self.ttl {
-            b = b.ttl(d);
-        }
-        if let Some(n) = self.min_per_sec {
-            b = b.min_per_sec(n);
-        }
-        if let Some(r) = self.ratio {
-            b = b.ratio(r);
-        }
+        pass_keys!(self, b, ttl, min_per_sec, ratio);
         b
     }
 }
@@ -289,12 +261,7 @@ impl ThrottleSettings {
     /// The builder these settings describe.
     pub(crate) fn builder(&self) -> AdaptiveThrottleBuilder {
         let mut b = AdaptiveThrottle::builder();
-        if let Some(k) = self.multiplier {
-            b = b.multiplier(k);
-        }
-        if let Some(d) = self.window {
-            b = b.window(d);
-        }
+        pass_keys!(self, b, multiplier, window);
         b
     }
 }
