@@ -23,6 +23,7 @@
 //! ```
 
 mod harness;
+pub mod instructions;
 mod report;
 pub mod suites;
 

@@ -27,6 +27,12 @@ pub struct Row {
     pub ours_contended_ns: f64,
     /// The peer's time per call with two threads on one instance.
     pub peer_contended_ns: f64,
+    /// Our instructions per call (callgrind), when counted.
+    pub ours_instructions: Option<f64>,
+    /// The peer's instructions per call (callgrind), when counted.
+    pub peer_instructions: Option<f64>,
+    /// `peer_instructions / ours_instructions`, when both were counted.
+    pub instructions_ratio: Option<f64>,
 }
 
 /// One row per (comparison, peer); a comparison without peers gives one row with the peer
@@ -52,6 +58,13 @@ pub fn rows(measurements: &[Measurement]) -> Vec<Row> {
                 peer_allocs: round2(p.allocs_per_call),
                 ours_contended_ns: round2(m.ours.contended_ns_per_call),
                 peer_contended_ns: round2(p.contended_ns_per_call),
+                ours_instructions: m.ours.instructions_per_call.map(round1),
+                peer_instructions: p.instructions_per_call.map(round1),
+                instructions_ratio: m
+                    .ours
+                    .instructions_per_call
+                    .zip(p.instructions_per_call)
+                    .map(|(ours, peer)| round2(peer / ours.max(1e-3))),
             })
         })
         .collect()
@@ -59,6 +72,10 @@ pub fn rows(measurements: &[Measurement]) -> Vec<Row> {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
 }
 
 /// Allocations per call below which a success path counts as allocation-free: a stray
@@ -89,6 +106,14 @@ pub fn check(measurements: &[Measurement], expected: &[&str]) -> Vec<String> {
                 if !(value.is_finite() && value > 0.0) {
                     problems.push(format!("{}: {who}: {what} is {value}", m.name));
                 }
+            }
+            if let Some(instructions) = measured.instructions_per_call
+                && !(instructions.is_finite() && instructions > 0.0)
+            {
+                problems.push(format!(
+                    "{}: {who}: instructions/call is {instructions}",
+                    m.name
+                ));
             }
             let allocs = measured.allocs_per_call;
             if !(allocs.is_finite() && allocs >= 0.0) {
@@ -121,28 +146,36 @@ pub fn to_table(rows: &[Row]) -> String {
         "comparison",
         "ours",
         "ns/call",
+        "instr",
         "allocs",
         "2 threads",
         "peer",
         "ns/call",
+        "instr",
         "allocs",
         "2 threads",
         "peer/ours",
+        "instr peer/ours",
     ];
-    let cells: Vec<[String; 10]> = rows
+    let instr = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.0}"));
+    let cells: Vec<[String; 13]> = rows
         .iter()
         .map(|r| {
             [
                 r.name.to_owned(),
                 r.ours.to_owned(),
                 format!("{:.1}", r.ours_ns),
+                instr(r.ours_instructions),
                 format!("{:.2}", r.ours_allocs),
                 format!("{:.1}", r.ours_contended_ns),
                 r.peer.to_owned(),
                 format!("{:.1}", r.peer_ns),
+                instr(r.peer_instructions),
                 format!("{:.2}", r.peer_allocs),
                 format!("{:.1}", r.peer_contended_ns),
                 format!("{:.2}x", r.ratio),
+                r.instructions_ratio
+                    .map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x")),
             ]
         })
         .collect();
@@ -156,7 +189,7 @@ pub fn to_table(rows: &[Row]) -> String {
         let mut out = String::new();
         for (i, (cell, w)) in cols.iter().zip(widths).enumerate() {
             // Text left-aligned, numbers right-aligned.
-            if matches!(i, 0 | 1 | 5) {
+            if matches!(i, 0 | 1 | 6) {
                 out.push_str(&format!("{cell:<w$}  "));
             } else {
                 out.push_str(&format!("{cell:>w$}  "));
@@ -182,6 +215,7 @@ mod tests {
             ns_per_call: ns,
             allocs_per_call: 0.0,
             contended_ns_per_call: ns * 2.0,
+            instructions_per_call: Some(ns * 3.0),
         }
     }
 
@@ -199,6 +233,8 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].ratio, 5.0);
         assert_eq!(rows[1].ratio, 0.5);
+        assert_eq!(rows[0].instructions_ratio, Some(5.0));
+        assert_eq!(rows[0].ours_instructions, Some(30.0));
         let json: serde_json::Value = serde_json::from_str(&to_json(&rows).unwrap()).unwrap();
         for key in ["name", "ours_ns", "peer", "peer_ns", "ratio", "ours_allocs"] {
             assert!(json[0].get(key).is_some(), "missing key {key}");
@@ -222,6 +258,7 @@ mod check_tests {
             ns_per_call: 10.0,
             allocs_per_call: 0.0,
             contended_ns_per_call: 12.0,
+            instructions_per_call: None,
         };
         let m = Measurement {
             name: "breaker/layer",
