@@ -1,54 +1,169 @@
-//! The Redis connection the Redis-backed primitives share: made lazily, remade by the next
-//! call after a failure, every call bounded by one timeout.
+//! The Redis connection the Redis-backed primitives share: one node or a Redis Cluster,
+//! made lazily, remade by the next call after a failure, every call bounded by one timeout.
+//!
+//! Callers see one [`Connection`] type for both kinds, so each script is written and
+//! invoked once: the cluster connection routes an `EVALSHA` by its one key, follows
+//! `MOVED` and `ASK`, and refreshes its slot map when a node goes away.
 
 use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+/// Where the data lives: what a builder was given.
+#[derive(Clone, Debug)]
+pub(crate) enum Endpoint {
+    /// One Redis (`redis://host:port/db`).
+    Node(String),
+    /// The seed nodes of a Redis Cluster (`redis://host:port` each); the rest of the
+    /// cluster is discovered from them.
+    Cluster(Vec<String>),
+}
+
+impl Endpoint {
+    /// The build error of `primitive` when [`RedisClient::open`] refused this endpoint.
+    pub(crate) fn refused(
+        &self,
+        primitive: crate::Primitive,
+        err: &redis::RedisError,
+    ) -> crate::ConfigError {
+        match self {
+            Self::Node(_) => {
+                crate::ConfigError::new(primitive, "url", format!("is not a Redis URL: {err}"))
+            }
+            Self::Cluster(_) => crate::ConfigError::new(
+                primitive,
+                "nodes",
+                format!("must be the URLs of one or more cluster nodes: {err}"),
+            ),
+        }
+    }
+}
+
+enum Client {
+    Node {
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+        manager: tokio::sync::OnceCell<ConnectionManager>,
+    },
+    Cluster {
+        client: ClusterClient,
+        connection: tokio::sync::OnceCell<ClusterConnection>,
+    },
+}
 
 pub(crate) struct RedisClient {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    manager: tokio::sync::OnceCell<ConnectionManager>,
+    client: Client,
     timeout: Duration,
 }
 
+/// A connection to one node or to a cluster; cheap to clone (both are multiplexed).
+#[derive(Clone)]
+pub(crate) enum Connection {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Node(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Node(conn) => conn.req_packed_commands(cmd, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
 impl RedisClient {
-    /// A client for `url`, not connected yet. `timeout` bounds each call, connecting
+    /// A client for `endpoint`, not connected yet. `timeout` bounds each call, connecting
     /// included.
-    pub(crate) fn open(url: &str, timeout: Duration) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        // Fail fast instead of retrying inside a call: every call is bounded by `timeout`,
-        // and the next call after a failure reconnects.
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(0)
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout));
-        Ok(Self {
-            client,
-            config,
-            manager: tokio::sync::OnceCell::new(),
-            timeout,
-        })
+    pub(crate) fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Self, redis::RedisError> {
+        let client = match endpoint {
+            Endpoint::Node(url) => Client::Node {
+                client: redis::Client::open(url.as_str())?,
+                // Fail fast instead of retrying inside a call: every call is bounded by
+                // `timeout`, and the next call after a failure reconnects.
+                config: ConnectionManagerConfig::new()
+                    .set_number_of_retries(0)
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout)),
+                manager: tokio::sync::OnceCell::new(),
+            },
+            Endpoint::Cluster(nodes) => {
+                if nodes.is_empty() {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "no seed node given",
+                    )));
+                }
+                Client::Cluster {
+                    client: cluster_client(nodes, timeout)?,
+                    connection: tokio::sync::OnceCell::new(),
+                }
+            }
+        };
+        Ok(Self { client, timeout })
     }
 
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    /// Whether a connection has been made (it may have failed since).
-    pub(crate) fn is_connected(&self) -> bool {
-        self.manager.initialized()
+    /// Whether this is a Redis Cluster client.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster { .. })
     }
 
-    /// The shared, multiplexed connection.
-    pub(crate) async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        self.manager
-            .get_or_try_init(|| async {
-                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
-            })
-            .await
-            .cloned()
+    /// Whether a connection has been made (it may have failed since).
+    pub(crate) fn is_connected(&self) -> bool {
+        match &self.client {
+            Client::Node { manager, .. } => manager.initialized(),
+            Client::Cluster { connection, .. } => connection.initialized(),
+        }
+    }
+
+    /// The shared, multiplexed connection. For a cluster, the first call discovers the
+    /// topology from the seed nodes; a call that fails to leaves the next call to try again.
+    pub(crate) async fn connection(&self) -> Result<Connection, redis::RedisError> {
+        match &self.client {
+            Client::Node {
+                client,
+                config,
+                manager,
+            } => manager
+                .get_or_try_init(|| async {
+                    ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                })
+                .await
+                .cloned()
+                .map(Connection::Node),
+            Client::Cluster { client, connection } => connection
+                .get_or_try_init(|| client.get_async_connection())
+                .await
+                .cloned()
+                .map(Connection::Cluster),
+        }
     }
 
     /// Runs `call` within the timeout; `timed_out` makes the error when it runs out.
@@ -65,4 +180,23 @@ impl RedisClient {
             ))),
         }
     }
+}
+
+/// A cluster client whose retries fit in `timeout`: redis-rs retries a request that met a
+/// dropped connection, `MOVED`, `TRYAGAIN` or `CLUSTERDOWN` (refreshing its slot map), but
+/// its default waits between retries (over a second each) would outlast any timeout worth
+/// having. Short waits let a call that started just before a failover finish on the new
+/// master when the promotion is quick; the overall bound is `timeout` either way.
+fn cluster_client(nodes: &[String], timeout: Duration) -> Result<ClusterClient, redis::RedisError> {
+    let max_wait = u64::try_from((timeout / 4).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(20);
+    ClusterClient::builder(nodes.iter().map(String::as_str))
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        .overall_response_timeout(Some(timeout))
+        .retries(16)
+        .min_retry_wait(10)
+        .max_retry_wait(max_wait)
+        .build()
 }

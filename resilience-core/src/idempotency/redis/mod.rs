@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::ConnectionManager;
 
 pub use config::RedisStoreBuilder;
 
 use super::store::{BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, Record};
-use crate::redis_client::RedisClient;
+use crate::redis_client::{Connection, Endpoint, RedisClient};
 use crate::{BoxError, Error, ErrorKind, Name, Primitive};
 
 /// The longest TTL sent to Redis; longer ones are capped (Redis refuses expiry times that
@@ -116,7 +115,27 @@ struct Shared {
 impl RedisStore {
     /// A builder for a store on the Redis at `url` (`redis://host:port/db`).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder::new(url.into())
+        RedisStoreBuilder::new(Endpoint::Node(url.into()))
+    }
+
+    /// A builder for a store on a Redis Cluster, found from `nodes`: the URLs
+    /// (`redis://host:port`, or `rediss://`) of some of its nodes. One reachable node is
+    /// enough to discover the others; list several so that the store can start while one
+    /// is down. See [Redis Cluster](#redis-cluster) for what happens during a failover.
+    pub fn cluster_builder<I, S>(nodes: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RedisStoreBuilder::new(Endpoint::Cluster(
+            nodes.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// Whether this store is on a Redis Cluster.
+    #[must_use]
+    pub fn is_cluster(&self) -> bool {
+        self.shared.redis.is_cluster()
     }
 
     /// The instance name, carried by this store's errors.
@@ -156,7 +175,7 @@ impl RedisStore {
         out
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, Error> {
+    async fn connection(&self) -> Result<Connection, Error> {
         self.shared
             .redis
             .connection()
@@ -382,6 +401,7 @@ impl std::fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("name", &self.shared.name)
             .field("prefix", &String::from_utf8_lossy(&self.shared.prefix))
+            .field("cluster", &self.shared.redis.is_cluster())
             .field("timeout", &self.shared.redis.timeout())
             .field("connected", &self.shared.redis.is_connected())
             .finish_non_exhaustive()

@@ -16,7 +16,7 @@ use super::common::Common;
 use super::gcra::Verdict;
 use super::keyed::KeyMap;
 use super::{Quota, RateLimit, RateLimitBy};
-use crate::redis_client::RedisClient;
+use crate::redis_client::{Endpoint, RedisClient};
 use crate::{Error, Name};
 
 /// The GCRA of [`gcra`](super::gcra), in one script, on Redis's clock, in microseconds.
@@ -144,7 +144,26 @@ impl RedisRateLimiter {
     /// A builder for a limiter on the Redis at `url` (`redis://host:port/db`); a rate is
     /// required.
     pub fn builder(url: impl Into<String>) -> RedisRateLimiterBuilder {
-        RedisRateLimiterBuilder::new(url.into())
+        RedisRateLimiterBuilder::new(Endpoint::Node(url.into()))
+    }
+
+    /// A builder for a limiter on a Redis Cluster, found from `nodes`: the URLs
+    /// (`redis://host:port`) of some of its nodes; a rate is required. One reachable node
+    /// is enough to discover the others. See [Redis Cluster](#redis-cluster) for what
+    /// happens during a failover.
+    pub fn cluster_builder<I, S>(nodes: I) -> RedisRateLimiterBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RedisRateLimiterBuilder::new(Endpoint::Cluster(
+            nodes.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// Whether this limiter is on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.shared.redis.is_cluster()
     }
 
     /// Takes one unit for `key`, waiting for its turn as `max_wait` allows.
@@ -359,6 +378,7 @@ impl fmt::Debug for RedisRateLimiter {
             .field("rate", &shared.common.quota.rate())
             .field("burst", &shared.common.quota.burst())
             .field("prefix", &String::from_utf8_lossy(&shared.prefix))
+            .field("cluster", &shared.redis.is_cluster())
             .field("timeout", &shared.redis.timeout())
             .field("on_store_failure", &shared.on_failure)
             .field(
