@@ -6,6 +6,8 @@
 //! `MOVED` and `ASK`, and refreshes its slot map when a node goes away.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -49,10 +51,117 @@ enum Client {
         config: ConnectionManagerConfig,
         manager: tokio::sync::OnceCell<ConnectionManager>,
     },
-    Cluster {
-        client: ClusterClient,
-        connection: tokio::sync::OnceCell<ClusterConnection>,
-    },
+    Cluster(Arc<ClusterState>),
+}
+
+/// The cluster connection in use, and what replaces it after it failed.
+///
+/// redis-rs's cluster connection follows `MOVED` and refreshes its slot map by itself, but
+/// a connection that has lost a master can keep routing that master's slots to the dead
+/// address (retrying until the call's timeout) long after a replica was promoted. So a
+/// connection that failed in a way that says "this node is gone" (I/O errors, timeouts,
+/// `CLUSTERDOWN`, `TRYAGAIN`, `MASTERDOWN`, `READONLY`) is dropped, and the next call discovers the
+/// topology afresh from the seed nodes: one `CLUSTER SLOTS`, which after a promotion names
+/// the new master.
+struct ClusterState {
+    client: ClusterClient,
+    /// The connection in use and its generation; `None` after a failure.
+    current: Mutex<Option<(u64, ClusterConnection)>>,
+    /// Held while a new connection is made, so that concurrent calls make one.
+    connecting: tokio::sync::Mutex<()>,
+    generation: AtomicU64,
+}
+
+impl ClusterState {
+    fn current(&self) -> Option<(u64, ClusterConnection)> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn connection(self: &Arc<Self>) -> Result<Connection, redis::RedisError> {
+        let current = match self.current() {
+            Some(current) => current,
+            None => {
+                let _connecting = self.connecting.lock().await;
+                match self.current() {
+                    Some(current) => current,
+                    None => {
+                        let conn = self.client.get_async_connection().await?;
+                        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+                        *self
+                            .current
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some((generation, conn.clone()));
+                        (generation, conn)
+                    }
+                }
+            }
+        };
+        Ok(Connection::Cluster(ClusterHandle {
+            conn: current.1,
+            generation: current.0,
+            state: Arc::clone(self),
+        }))
+    }
+
+    /// Drops the connection of `generation` if it is still the one in use.
+    fn forget(&self, generation: u64) {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.as_ref().is_some_and(|(g, _)| *g == generation) {
+            *current = None;
+        }
+    }
+}
+
+/// A cluster connection that reports its own failures to its [`ClusterState`].
+#[derive(Clone)]
+pub(crate) struct ClusterHandle {
+    conn: ClusterConnection,
+    generation: u64,
+    state: Arc<ClusterState>,
+}
+
+impl ClusterHandle {
+    fn checked<'a, T: Send + 'a>(&self, call: RedisFuture<'a, T>) -> RedisFuture<'a, T> {
+        let state = Arc::clone(&self.state);
+        let generation = self.generation;
+        Box::pin(async move {
+            let result = call.await;
+            if let Err(err) = &result {
+                if node_gone(err) {
+                    state.forget(generation);
+                }
+            }
+            result
+        })
+    }
+}
+
+/// Whether `err` says a node is unreachable, the cluster is reconfiguring, or the request
+/// reached a replica (`READONLY`: the slot map is stale), as opposed to an answer (a
+/// script error, a wrong type).
+fn node_gone(err: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+    err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || matches!(
+            err.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(
+                    ServerErrorKind::ClusterDown
+                        | ServerErrorKind::TryAgain
+                        | ServerErrorKind::MasterDown
+                        | ServerErrorKind::ReadOnly
+                )
+        )
 }
 
 pub(crate) struct RedisClient {
@@ -64,14 +173,20 @@ pub(crate) struct RedisClient {
 #[derive(Clone)]
 pub(crate) enum Connection {
     Node(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(ClusterHandle),
 }
 
 impl redis::aio::ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Node(conn) => conn.req_packed_command(cmd),
-            Self::Cluster(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(handle) => {
+                let call = handle.conn.clone();
+                handle.checked(Box::pin(async move {
+                    let mut conn = call;
+                    conn.req_packed_command(cmd).await
+                }))
+            }
         }
     }
 
@@ -83,14 +198,20 @@ impl redis::aio::ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Node(conn) => conn.req_packed_commands(cmd, offset, count),
-            Self::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
+            Self::Cluster(handle) => {
+                let call = handle.conn.clone();
+                handle.checked(Box::pin(async move {
+                    let mut conn = call;
+                    conn.req_packed_commands(cmd, offset, count).await
+                }))
+            }
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Self::Node(conn) => conn.get_db(),
-            Self::Cluster(conn) => conn.get_db(),
+            Self::Cluster(handle) => handle.conn.get_db(),
         }
     }
 }
@@ -117,10 +238,12 @@ impl RedisClient {
                         "no seed node given",
                     )));
                 }
-                Client::Cluster {
+                Client::Cluster(Arc::new(ClusterState {
                     client: cluster_client(nodes, timeout)?,
-                    connection: tokio::sync::OnceCell::new(),
-                }
+                    current: Mutex::new(None),
+                    connecting: tokio::sync::Mutex::new(()),
+                    generation: AtomicU64::new(0),
+                }))
             }
         };
         Ok(Self { client, timeout })
@@ -132,14 +255,14 @@ impl RedisClient {
 
     /// Whether this is a Redis Cluster client.
     pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self.client, Client::Cluster { .. })
+        matches!(self.client, Client::Cluster(_))
     }
 
     /// Whether a connection has been made (it may have failed since).
     pub(crate) fn is_connected(&self) -> bool {
         match &self.client {
             Client::Node { manager, .. } => manager.initialized(),
-            Client::Cluster { connection, .. } => connection.initialized(),
+            Client::Cluster(state) => state.current().is_some(),
         }
     }
 
@@ -158,11 +281,7 @@ impl RedisClient {
                 .await
                 .cloned()
                 .map(Connection::Node),
-            Client::Cluster { client, connection } => connection
-                .get_or_try_init(|| client.get_async_connection())
-                .await
-                .cloned()
-                .map(Connection::Cluster),
+            Client::Cluster(state) => state.connection().await,
         }
     }
 
@@ -174,10 +293,19 @@ impl RedisClient {
     ) -> Result<T, E> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
-            Err(_) => Err(timed_out(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("redis did not answer within {:?}", self.timeout),
-            ))),
+            Err(_) => {
+                if let Client::Cluster(state) = &self.client {
+                    // The node may be gone: the next call finds the topology afresh.
+                    let current = state.current().map(|(generation, _)| generation);
+                    if let Some(generation) = current {
+                        state.forget(generation);
+                    }
+                }
+                Err(timed_out(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("redis did not answer within {:?}", self.timeout),
+                )))
+            }
         }
     }
 }

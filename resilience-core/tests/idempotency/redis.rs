@@ -100,7 +100,10 @@ async fn keys_spread_over_the_slots_of_a_cluster(target: Target) {
     for key in &keys {
         let lease = claimed(&store, key, 1).await;
         let stored = Record::new(200, vec![], Bytes::from(key.clone()));
-        assert_eq!(store.complete(lease, stored, DAY).await.unwrap(), Commit::Done);
+        assert_eq!(
+            store.complete(lease, stored, DAY).await.unwrap(),
+            Commit::Done
+        );
     }
     let mut slots = std::collections::HashSet::new();
     for key in &keys {

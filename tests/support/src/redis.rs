@@ -208,7 +208,7 @@ impl OwnCluster {
         Target::Cluster(self.urls.clone())
     }
 
-    /// The port of the master serving `key` now.
+    /// The port of the master serving `key` now (asking the cluster for the slot).
     ///
     /// # Panics
     ///
@@ -220,21 +220,36 @@ impl OwnCluster {
             .trim()
             .parse()
             .expect("a slot number");
-        let nodes = cli(any, &["CLUSTER", "NODES"]);
-        nodes
+        assert_eq!(
+            slot,
+            key_slot(key.as_bytes()),
+            "{key}: CRC16 disagrees with redis"
+        );
+        self.masters()
+            .into_iter()
+            .find_map(|(port, ranges)| ranges.iter().any(|r| r.contains(&slot)).then_some(port))
+            .unwrap_or_else(|| panic!("no master serves slot {slot}"))
+    }
+
+    /// The masters that are up, with the slot ranges each serves.
+    ///
+    /// # Panics
+    ///
+    /// When the cluster cannot be asked.
+    #[must_use]
+    pub fn masters(&self) -> Vec<(u16, Vec<std::ops::RangeInclusive<u16>>)> {
+        cli(self.live_port(), &["CLUSTER", "NODES"])
             .lines()
-            .filter(|line| {
+            .filter_map(|line| {
                 let fields: Vec<&str> = line.split(' ').collect();
-                fields.len() > 8
-                    && fields[2].contains("master")
-                    && !fields[2].contains("fail")
-                    && fields[8..].iter().any(|range| serves(range, slot))
+                if fields.len() < 8 || !fields[2].contains("master") || fields[2].contains("fail") {
+                    return None;
+                }
+                let port = fields[1].split(['@', ':']).nth(1)?.parse().ok()?;
+                let ranges = fields[8..].iter().filter_map(|r| slot_range(r)).collect();
+                Some((port, ranges))
             })
-            .find_map(|line| {
-                let addr = line.split(' ').nth(1)?;
-                addr.split(['@', ':']).nth(1)?.parse().ok()
-            })
-            .unwrap_or_else(|| panic!("no master serves slot {slot}:\n{nodes}"))
+            .collect()
     }
 
     /// Kills the node on `port` with `SIGKILL`, as a crash would.
@@ -254,6 +269,43 @@ impl OwnCluster {
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill -9 {pid} failed");
+    }
+
+    /// Waits until every replica of the master on `port` has everything the master has
+    /// written (their replication offsets have caught up), so that killing the master now
+    /// loses nothing.
+    ///
+    /// # Panics
+    ///
+    /// When the replicas do not catch up within 10 s.
+    pub fn wait_replicated(&self, port: u16) {
+        for _ in 0..1000 {
+            let info = cli(port, &["INFO", "replication"]);
+            let field = |name: &str| {
+                info.lines()
+                    .find_map(|line| line.trim().strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            let master: Option<u64> = field("master_repl_offset:").and_then(|v| v.parse().ok());
+            let replicas: Vec<u64> = info
+                .lines()
+                .filter(|line| line.starts_with("slave"))
+                .filter_map(|line| {
+                    line.split(',')
+                        .find_map(|part| part.strip_prefix("offset="))?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            if let Some(master) = master {
+                if !replicas.is_empty() && replicas.iter().all(|&offset| offset >= master) {
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the replicas of the master on port {port} did not catch up");
     }
 
     /// The port of a node that answers.
@@ -290,14 +342,42 @@ impl Drop for OwnCluster {
     }
 }
 
-/// Whether a slot range of `CLUSTER NODES` (`5461-10922` or `42`) holds `slot`.
-fn serves(range: &str, slot: u16) -> bool {
+/// A slot range of `CLUSTER NODES` (`5461-10922` or `42`); `None` for a slot being
+/// migrated (`[42->-id]`).
+fn slot_range(range: &str) -> Option<std::ops::RangeInclusive<u16>> {
     let mut ends = range.splitn(2, '-').map(str::parse::<u16>);
     match (ends.next(), ends.next()) {
-        (Some(Ok(start)), Some(Ok(end))) => (start..=end).contains(&slot),
-        (Some(Ok(only)), None) => only == slot,
-        _ => false,
+        (Some(Ok(start)), Some(Ok(end))) => Some(start..=end),
+        (Some(Ok(only)), None) => Some(only..=only),
+        _ => None,
     }
+}
+
+/// The cluster slot of `key`, as Redis computes it: CRC16 (XMODEM) of the key, or of its
+/// hash tag (what is between the first `{` and the next `}`, if not empty), mod 16384.
+#[must_use]
+pub fn key_slot(key: &[u8]) -> u16 {
+    let hashed = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(key);
+    let mut crc: u16 = 0;
+    for &byte in hashed {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16_384
 }
 
 /// What `redis-cli -p port args...` prints (empty when it fails).
@@ -316,11 +396,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_slots_are_those_redis_computes() {
+        // Values from `CLUSTER KEYSLOT` on Redis 7.
+        assert_eq!(key_slot(b"foo"), 12_182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        // An empty first tag means no tag: the whole key is hashed.
+        assert_eq!(key_slot(b"foo{}{bar}"), 8_363);
+    }
+
+    #[test]
     fn slot_ranges_of_cluster_nodes_are_read() {
-        assert!(serves("0-5460", 0) && serves("0-5460", 5460));
-        assert!(!serves("0-5460", 5461));
-        assert!(serves("42", 42) && !serves("42", 43));
-        assert!(!serves("[42->-abc]", 42));
+        assert_eq!(slot_range("0-5460"), Some(0..=5460));
+        assert_eq!(slot_range("42"), Some(42..=42));
+        assert_eq!(slot_range("[42->-abc]"), None);
         assert_eq!(
             split_urls(" redis://a:1/, redis://b:2/ ,"),
             ["redis://a:1/", "redis://b:2/"]

@@ -113,9 +113,10 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err.option(), "nodes");
-        let store = RedisStore::cluster_builder(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
-            .build()
-            .unwrap();
+        let store =
+            RedisStore::cluster_builder(["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"])
+                .build()
+                .unwrap();
         assert!(store.is_cluster());
     }
 }
