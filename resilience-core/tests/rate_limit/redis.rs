@@ -213,7 +213,11 @@ async fn a_foreign_value_under_the_key_is_a_store_failure_not_a_misread(target: 
         .build()
         .unwrap();
     let () = target
-        .query(redis::cmd("SET").arg(closed.redis_key("k")).arg("not a number"))
+        .query(
+            redis::cmd("SET")
+                .arg(closed.redis_key("k"))
+                .arg("not a number"),
+        )
         .await;
     let err = closed.try_acquire("k").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StoreUnavailable, "{err:#}");
@@ -255,7 +259,10 @@ async fn fake_redis(reply: Option<&'static [u8]>) -> (String, tokio::task::JoinH
 /// of a cluster: each check ends within the timeout (the outer bound only keeps a broken
 /// implementation from hanging the run) in the configured way.
 async fn assert_policies_hold(url: &str) {
-    for target in [Target::Node(url.to_owned()), Target::Cluster(vec![url.to_owned()])] {
+    for target in [
+        Target::Node(url.to_owned()),
+        Target::Cluster(vec![url.to_owned()]),
+    ] {
         assert_policies_hold_on(&target).await;
     }
 }
