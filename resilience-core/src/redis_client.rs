@@ -26,6 +26,30 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
+    /// On a cluster, refuses a key prefix that holds a hash tag of its own (`{...}`):
+    /// Redis would place every key by that tag, all of them in one slot, on one master.
+    pub(crate) fn check_prefix(
+        &self,
+        primitive: crate::Primitive,
+        prefix: &[u8],
+    ) -> Result<(), crate::ConfigError> {
+        let tagged = prefix.iter().position(|&b| b == b'{').is_some_and(|open| {
+            prefix[open + 1..]
+                .iter()
+                .position(|&b| b == b'}')
+                .is_some_and(|len| len > 0)
+        });
+        if tagged && matches!(self, Self::Cluster(_)) {
+            return Err(crate::ConfigError::new(
+                primitive,
+                "prefix",
+                "must not hold a hash tag (`{...}`) on a Redis Cluster: every key would be \
+                 in one slot, on one master",
+            ));
+        }
+        Ok(())
+    }
+
     /// The build error of `primitive` when [`RedisClient::open`] refused this endpoint.
     pub(crate) fn refused(
         &self,

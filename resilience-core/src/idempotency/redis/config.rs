@@ -39,7 +39,8 @@ impl RedisStoreBuilder {
 
     /// What to put before every key in Redis (default `"resilience:idempotency:"`), so that
     /// several services, or several stores of one service, can share a database. May be
-    /// empty.
+    /// empty. On a cluster it may not hold a hash tag (`{...}`), which would put every key
+    /// in one slot.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into().into_bytes();
         self
@@ -66,10 +67,11 @@ impl RedisStoreBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] when the URL (or a node's URL) does not parse, a cluster is given
-    /// no node, or `timeout` is zero.
+    /// no node or a prefix with a hash tag, or `timeout` is zero.
     pub fn build(self) -> Result<RedisStore, ConfigError> {
         let p = Primitive::Idempotency;
         let timeout = check::nonzero_duration(p, "timeout", self.timeout)?;
+        self.endpoint.check_prefix(p, &self.prefix)?;
         let redis = RedisClient::open(&self.endpoint, timeout)
             .map_err(|err| self.endpoint.refused(p, &err))?;
         Ok(RedisStore {

@@ -439,6 +439,49 @@ impl IdempotencyStore for RedisStore {
 mod tests {
     use super::*;
 
+    /// A Redis Cluster client resends a request whose connection dropped, and the first
+    /// copy may have been applied: the scripts must answer the same the second time.
+    #[cfg(not(loom))]
+    #[tokio::test]
+    async fn a_resent_claim_or_complete_gives_the_same_answer() {
+        let test = "a_resent_claim_or_complete_gives_the_same_answer";
+        let Some(url) = resilience_test_support::redis::redis_url_or_skip(test) else {
+            return;
+        };
+        let store = RedisStore::builder(url)
+            .prefix(format!("resilience-test:{:016x}:", rand::random::<u64>()))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let fingerprint = Fingerprint::from_bytes([1; 32]);
+        let lease = codec::encode_lease(&fingerprint, 7);
+        let ttl = Duration::from_secs(60);
+        for _ in 0..2 {
+            let claim = store.claim_now("k", &fingerprint, &lease, 7, ttl).await;
+            assert!(matches!(claim, Ok(Claim::Claimed(_))), "{claim:?}");
+        }
+        // Another claim of the key (another token) is a duplicate in flight.
+        let other = codec::encode_lease(&fingerprint, 8);
+        let claim = store.claim_now("k", &fingerprint, &other, 8, ttl).await;
+        assert!(matches!(claim, Ok(Claim::InFlight { .. })), "{claim:?}");
+
+        let held = Lease::new("k", 7, fingerprint);
+        let record = Record::new(201, vec![], Bytes::from_static(b"charged"));
+        for _ in 0..2 {
+            let commit = store.complete_now(&held, &record, ttl).await.unwrap();
+            assert_eq!(commit, Commit::Done);
+        }
+        // A stale lease with another record is still refused.
+        let stale = Lease::new("k", 8, fingerprint);
+        let late = Record::new(201, vec![], Bytes::from_static(b"late"));
+        assert_eq!(
+            store.complete_now(&stale, &late, ttl).await.unwrap(),
+            Commit::Stale
+        );
+        let claim = store.claim_now("k", &fingerprint, &other, 8, ttl).await;
+        assert_eq!(claim.unwrap(), Claim::Completed(record));
+    }
+
     #[test]
     fn ttls_are_whole_milliseconds_within_what_redis_accepts() {
         assert_eq!(millis(Duration::ZERO), 1);

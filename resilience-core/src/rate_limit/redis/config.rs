@@ -67,7 +67,8 @@ impl RedisRateLimiterBuilder {
 
     /// What to put before every key in Redis (default `"resilience:rate_limit:"`), so that
     /// services sharing a database keep their limits apart. Instances of one service must
-    /// use the same prefix (and name) to share a limit.
+    /// use the same prefix (and name) to share a limit. On a cluster it may not hold a hash
+    /// tag (`{...}`): it would replace the limit's own, and put every key in one slot.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into().into_bytes();
         self
@@ -100,7 +101,7 @@ impl RedisRateLimiterBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] for an invalid rate option, a URL that does not parse (or a cluster
-    /// without nodes), a zero
+    /// without nodes, or a prefix with a hash tag on a cluster), a zero
     /// timeout, or a pre-check larger than [`MAX_KEYS`].
     pub fn build(self) -> Result<RedisRateLimiter, ConfigError> {
         let p = Primitive::RateLimit;
@@ -117,6 +118,7 @@ impl RedisRateLimiterBuilder {
                 ),
             ));
         }
+        self.endpoint.check_prefix(p, &self.prefix)?;
         let redis = RedisClient::open(&self.endpoint, timeout)
             .map_err(|err| self.endpoint.refused(p, &err))?;
         let mut tag = Vec::new();
@@ -132,5 +134,45 @@ impl RedisRateLimiterBuilder {
                 precheck: (self.precheck_keys > 0).then(|| KeyMap::new(self.precheck_keys)),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_needs_nodes_and_a_prefix_without_a_hash_tag() {
+        let option =
+            |builder: RedisRateLimiterBuilder| builder.rate(10.0).build().unwrap_err().option();
+        assert_eq!(option(RedisRateLimiter::builder("not a url")), "url");
+        assert_eq!(
+            option(RedisRateLimiter::cluster_builder(Vec::<String>::new())),
+            "nodes"
+        );
+        assert_eq!(
+            option(RedisRateLimiter::cluster_builder([
+                "redis://127.0.0.1:7000",
+                "nope"
+            ])),
+            "nodes"
+        );
+        assert_eq!(
+            option(RedisRateLimiter::cluster_builder(["redis://127.0.0.1:7000"]).prefix("{rl}:")),
+            "prefix"
+        );
+        let limiter = RedisRateLimiter::cluster_builder(["redis://127.0.0.1:7000"])
+            .rate(10.0)
+            .build()
+            .unwrap();
+        assert!(limiter.is_cluster());
+        assert!(
+            !RedisRateLimiter::builder("redis://127.0.0.1/")
+                .prefix("{rl}:")
+                .rate(10.0)
+                .build()
+                .unwrap()
+                .is_cluster()
+        );
     }
 }
