@@ -6,7 +6,7 @@
 //! `MOVED` and `ASK`, and refreshes its slot map when a node goes away.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -78,88 +78,107 @@ enum Client {
     Cluster(Arc<ClusterState>),
 }
 
-/// The cluster connection in use, and what replaces it after it failed.
+/// The cluster connection in use, and its replacement after a failure.
 ///
 /// redis-rs's cluster connection follows `MOVED` and refreshes its slot map by itself, but
-/// a connection that has lost a master can keep routing that master's slots to the dead
-/// address (retrying until the call's timeout) long after a replica was promoted. So a
-/// connection that failed in a way that says "this node is gone" (I/O errors, timeouts,
-/// `CLUSTERDOWN`, `TRYAGAIN`, `MASTERDOWN`, `READONLY`) is dropped, and the next call discovers the
-/// topology afresh from the seed nodes: one `CLUSTER SLOTS`, which after a promotion names
-/// the new master.
+/// a connection that has lost a master can keep sending that master's slots to the dead
+/// address long after a replica was promoted. So when a call fails in a way that says "a
+/// node is gone" (I/O errors, timeouts, `CLUSTERDOWN`, `TRYAGAIN`, `MASTERDOWN`,
+/// `READONLY`), a new connection discovers the topology afresh from the seed nodes (after
+/// a promotion, `CLUSTER SLOTS` names the new master) and replaces the old one.
+///
+/// The discovery runs in a task of its own: a caller's timeout never cancels it (a seed
+/// that does not answer can take the whole connection timeout), calls keep using the old
+/// connection meanwhile (the other masters' slots are unaffected), one discovery runs at a
+/// time, and a short pause after each keeps a long outage from becoming a stream of
+/// `CLUSTER SLOTS`. Only the very first connection is waited for.
 struct ClusterState {
     client: ClusterClient,
-    /// The connection in use and its generation; `None` after a failure.
-    current: Mutex<Option<(u64, ClusterConnection)>>,
-    /// Held while a new connection is made, so that concurrent calls make one.
-    connecting: tokio::sync::Mutex<()>,
-    generation: AtomicU64,
+    current: Mutex<Option<ClusterConnection>>,
+    /// Why the last discovery failed, for callers that found no connection.
+    failed: Mutex<Option<redis::RedisError>>,
+    discovering: AtomicBool,
+    discovered: tokio::sync::Notify,
 }
 
+/// The pause after a discovery before another may start.
+const REDISCOVERY_PAUSE: Duration = Duration::from_millis(100);
+
 impl ClusterState {
-    fn current(&self) -> Option<(u64, ClusterConnection)> {
-        self.current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    fn current(&self) -> Option<ClusterConnection> {
+        lock(&self.current).clone()
     }
 
     async fn connection(self: &Arc<Self>) -> Result<Connection, redis::RedisError> {
-        let current = match self.current() {
-            Some(current) => current,
-            None => {
-                let _connecting = self.connecting.lock().await;
-                match self.current() {
-                    Some(current) => current,
-                    None => {
-                        let conn = self.client.get_async_connection().await?;
-                        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-                        *self
-                            .current
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some((generation, conn.clone()));
-                        (generation, conn)
-                    }
-                }
-            }
-        };
-        Ok(Connection::Cluster(ClusterHandle {
-            conn: current.1,
-            generation: current.0,
-            state: Arc::clone(self),
-        }))
+        if let Some(conn) = self.current() {
+            return Ok(self.handle(conn));
+        }
+        let discovered = self.discovered.notified();
+        tokio::pin!(discovered);
+        // Registered before looking again, so a discovery ending now still wakes us.
+        discovered.as_mut().enable();
+        if let Some(conn) = self.current() {
+            return Ok(self.handle(conn));
+        }
+        self.rediscover();
+        discovered.await;
+        match self.current() {
+            Some(conn) => Ok(self.handle(conn)),
+            None => Err(lock(&self.failed).clone().unwrap_or_else(|| {
+                redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "no connection to the redis cluster yet",
+                ))
+            })),
+        }
     }
 
-    /// Drops the connection of `generation` if it is still the one in use.
-    fn forget(&self, generation: u64) {
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if current.as_ref().is_some_and(|(g, _)| *g == generation) {
-            *current = None;
+    fn handle(self: &Arc<Self>, conn: ClusterConnection) -> Connection {
+        Connection::Cluster(ClusterHandle {
+            conn,
+            state: Arc::clone(self),
+        })
+    }
+
+    /// Starts a discovery unless one is under way (or just ended).
+    fn rediscover(self: &Arc<Self>) {
+        if self.discovering.swap(true, Ordering::AcqRel) {
+            return;
         }
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            match state.client.get_async_connection().await {
+                Ok(conn) => *lock(&state.current) = Some(conn),
+                Err(err) => *lock(&state.failed) = Some(err),
+            }
+            state.discovered.notify_waiters();
+            tokio::time::sleep(REDISCOVERY_PAUSE).await;
+            state.discovering.store(false, Ordering::Release);
+        });
     }
 }
 
-/// A cluster connection that reports its own failures to its [`ClusterState`].
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A cluster connection that reports its failures to its [`ClusterState`].
 #[derive(Clone)]
 pub(crate) struct ClusterHandle {
     conn: ClusterConnection,
-    generation: u64,
     state: Arc<ClusterState>,
 }
 
 impl ClusterHandle {
     fn checked<'a, T: Send + 'a>(&self, call: RedisFuture<'a, T>) -> RedisFuture<'a, T> {
         let state = Arc::clone(&self.state);
-        let generation = self.generation;
         Box::pin(async move {
             let result = call.await;
             if let Err(err) = &result {
                 if node_gone(err) {
-                    state.forget(generation);
+                    state.rediscover();
                 }
             }
             result
@@ -265,8 +284,9 @@ impl RedisClient {
                 Client::Cluster(Arc::new(ClusterState {
                     client: cluster_client(nodes, timeout)?,
                     current: Mutex::new(None),
-                    connecting: tokio::sync::Mutex::new(()),
-                    generation: AtomicU64::new(0),
+                    failed: Mutex::new(None),
+                    discovering: AtomicBool::new(false),
+                    discovered: tokio::sync::Notify::new(),
                 }))
             }
         };
@@ -319,11 +339,8 @@ impl RedisClient {
             Ok(result) => result,
             Err(_) => {
                 if let Client::Cluster(state) = &self.client {
-                    // The node may be gone: the next call finds the topology afresh.
-                    let current = state.current().map(|(generation, _)| generation);
-                    if let Some(generation) = current {
-                        state.forget(generation);
-                    }
+                    // A node may be gone: find the topology afresh.
+                    state.rediscover();
                 }
                 Err(timed_out(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
