@@ -20,8 +20,9 @@ use crate::{BoxError, Error, ErrorKind, Name, Primitive};
 /// overflow its clock).
 const MAX_TTL_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
 
-/// An idempotency store in Redis, shared by every instance of a service: a duplicate that
-/// reaches another instance ten minutes later still finds the first one's result.
+/// An idempotency store in Redis (one node or a [Redis Cluster](#redis-cluster)), shared by
+/// every instance of a service: a duplicate that reaches another instance ten minutes later
+/// still finds the first one's result.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -96,6 +97,61 @@ const MAX_TTL_MS: u64 = 100 * 365 * 24 * 60 * 60 * 1000;
 ///   409 with that `Retry-After`);
 /// - `StoreUnavailable` when it did not answer that either: the lease may hold the key
 ///   for the lock TTL, which is the `retry_after` given.
+///
+/// # Redis Cluster
+///
+/// [`RedisStore::cluster_builder`] takes the URLs of some of a cluster's nodes instead of
+/// one URL; everything else is the same:
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use resilience_core::idempotency::RedisStore;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::cluster_builder([
+///     "redis://10.0.0.1:6379",
+///     "redis://10.0.0.2:6379",
+///     "redis://10.0.0.3:6379",
+/// ])
+/// .prefix("checkout:idempotency:")
+/// .timeout(Duration::from_millis(200))
+/// .build()?;
+/// store.ping().await?; // every master answers
+/// # Ok(()) }
+/// ```
+///
+/// Every call is one script on one key, so on one slot, as a cluster requires; keys are
+/// not hash-tagged together, so a store's keys spread over every master. (A prefix with a
+/// hash tag of its own would put them all on one slot: the builder refuses it on a
+/// cluster. A client's key that holds braces is placed by them, which is harmless: it is
+/// still one key.)
+///
+/// **When a master fails**, the cluster promotes its replica once the other masters agree
+/// it is down (after `cluster-node-timeout`, 15 s by default, plus an election). Meanwhile:
+///
+/// - Calls on the dead master's slots fail with `StoreUnavailable` within the timeout (a
+///   claim within twice the timeout, as above); they never hang. Calls on the other
+///   masters' slots go on as before.
+/// - A call is never applied twice: the cluster client resends a request whose connection
+///   dropped, and the scripts answer a resent call as they did the first time (a claim
+///   that finds its own lease is claimed, a complete that finds its own record is done).
+/// - Once the replica is promoted, calls succeed again on the same store, without a
+///   restart: a call that failed because a node was gone makes the store find the
+///   topology afresh from the seed nodes, in the background, while other calls go on.
+///   In the failover test (loopback, `cluster-node-timeout` 1 s), calls on the dead
+///   master's slots failed from about 20 ms after the kill and succeeded again about
+///   2.7 s after it.
+/// - A request whose operation ran but whose record could not be stored (the master died
+///   in between) keeps its lease on the promoted replica: duplicates get
+///   [`Claim::InFlight`] (409 over HTTP) until the lock TTL ends, as after a crash of the
+///   instance running it, and only then may run it again. Keep the lock TTL longer than a
+///   failover takes.
+/// - Redis replicates asynchronously, and a cluster offers nothing stronger: a claim that
+///   the master acknowledged but died before passing on (a window of about one
+///   replication round trip) is lost with it, and a duplicate arriving after the
+///   promotion runs again. (`WAIT` would close that window only while every master has a
+///   replica in sync, and would then fail every claim on a promoted master that has none.)
 ///
 /// # Clone
 ///
