@@ -133,10 +133,14 @@ async fn an_unreachable_redis_is_store_unavailable_not_a_panic() {
         .local_addr()
         .unwrap()
         .port();
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
-        .name("orders")
-        .build()
-        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}/");
+    for target in [Target::Node(url.clone()), Target::Cluster(vec![url])] {
+        unreachable_calls_fail_cleanly(&target).await;
+    }
+}
+
+async fn unreachable_calls_fail_cleanly(target: &Target) {
+    let store = builder(target).name("orders").build().unwrap();
     for _ in 0..2 {
         let err = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
         assert_unavailable(&err);
@@ -165,22 +169,47 @@ async fn a_hung_redis_costs_each_call_at_most_the_timeout() {
             sockets.push(socket);
         }
     });
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
-        .timeout(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    // The outer bound only keeps a broken implementation from hanging the test run.
-    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
-        let claim = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
-        let lease = resilience_core::idempotency::Lease::new("k", 7, fp(1));
-        let complete = store.complete(lease, record(b"x"), DAY).await.unwrap_err();
-        (claim, complete)
-    })
-    .await
-    .expect("every call is bounded by the store's timeout");
-    assert_unavailable(&outcome.0);
-    assert_unavailable(&outcome.1);
+    let url = format!("redis://127.0.0.1:{port}/");
+    // As one node, and as the only seed of a cluster (discovery hangs).
+    for target in [Target::Node(url.clone()), Target::Cluster(vec![url])] {
+        let store = builder(&target)
+            .timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        // The outer bound only keeps a broken implementation from hanging the test run.
+        let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+            let claim = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
+            let lease = resilience_core::idempotency::Lease::new("k", 7, fp(1));
+            let complete = store.complete(lease, record(b"x"), DAY).await.unwrap_err();
+            (claim, complete)
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{target:?}: every call is bounded by the store's timeout"));
+        assert_unavailable(&outcome.0);
+        assert_unavailable(&outcome.1);
+    }
     held.abort();
+}
+
+/// A seed that is down does not keep the store from finding the cluster through the
+/// others.
+#[tokio::test]
+async fn a_cluster_is_found_through_any_live_seed() {
+    let Some(Target::Cluster(live)) =
+        Target::cluster_or_skip("a_cluster_is_found_through_any_live_seed")
+    else {
+        return;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut seeds = vec![format!("redis://127.0.0.1:{port}/")];
+    seeds.extend(live);
+    let store = store_on(&Target::Cluster(seeds));
+    store.ping().await.unwrap();
+    claimed(&store, "k", 1).await;
 }
 
 /// A redis-server of the test's own, killed when dropped.
