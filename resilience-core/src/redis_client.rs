@@ -26,6 +26,11 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
+    /// A cluster found from `nodes`.
+    pub(crate) fn cluster<S: Into<String>>(nodes: impl IntoIterator<Item = S>) -> Self {
+        Self::Cluster(nodes.into_iter().map(Into::into).collect())
+    }
+
     /// On a cluster, refuses a key prefix that holds a hash tag of its own (`{...}`):
     /// Redis would place every key by that tag, all of them in one slot, on one master.
     pub(crate) fn check_prefix(

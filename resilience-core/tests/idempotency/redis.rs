@@ -21,6 +21,15 @@ fn unique_prefix() -> String {
     format!("resilience-test:{:016x}:", rand::random::<u64>())
 }
 
+/// A loopback port that was free a moment ago: nothing listens there.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A builder for a store on `target`, one node or a cluster.
 pub(crate) fn builder(target: &Target) -> RedisStoreBuilder {
     match target {
@@ -127,12 +136,7 @@ async fn keys_spread_over_the_slots_of_a_cluster(target: Target) {
 
 #[tokio::test]
 async fn an_unreachable_redis_is_store_unavailable_not_a_panic() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("redis://127.0.0.1:{port}/");
     for target in [Target::Node(url.clone()), Target::Cluster(vec![url])] {
         unreachable_calls_fail_cleanly(&target).await;
@@ -200,11 +204,7 @@ async fn a_cluster_is_found_through_any_live_seed() {
     else {
         return;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut seeds = vec![format!("redis://127.0.0.1:{port}/")];
     seeds.extend(live);
     let store = store_on(&Target::Cluster(seeds));
@@ -278,11 +278,7 @@ async fn redis_stopped_mid_test_fails_calls_cleanly_and_the_store_recovers() {
     if redis_url_or_skip("redis_stopped_mid_test").is_none() {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let Some(server) = OwnRedis::start(port) else {
         return;
     };

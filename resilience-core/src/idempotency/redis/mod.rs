@@ -183,9 +183,7 @@ impl RedisStore {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RedisStoreBuilder::new(Endpoint::Cluster(
-            nodes.into_iter().map(Into::into).collect(),
-        ))
+        RedisStoreBuilder::new(Endpoint::cluster(nodes))
     }
 
     /// Whether this store is on a Redis Cluster.

@@ -192,9 +192,7 @@ impl RedisRateLimiter {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RedisRateLimiterBuilder::new(Endpoint::Cluster(
-            nodes.into_iter().map(Into::into).collect(),
-        ))
+        RedisRateLimiterBuilder::new(Endpoint::cluster(nodes))
     }
 
     /// Whether this limiter is on a Redis Cluster.
