@@ -182,6 +182,7 @@ impl OwnCluster {
                 urls: split_urls(&String::from_utf8_lossy(&output.stdout)),
             }),
             other => {
+                let _ = std::fs::remove_dir_all(&dir);
                 let why = match other {
                     Ok(output) => String::from_utf8_lossy(&output.stderr).into_owned(),
                     Err(err) => err.to_string(),
