@@ -39,6 +39,8 @@ struct Run {
     runs: Vec<AtomicU32>,
     /// When the master was killed, in µs since `started` (0 until then).
     killed_at: AtomicU64,
+    /// The first failed call after the kill, µs since `started` (0: none yet).
+    first_failure: AtomicU64,
     /// The first `StoreUnavailable` after the kill, µs since `started` (0: none yet).
     first_unavailable: AtomicU64,
     /// The longest call, in µs.
@@ -64,18 +66,17 @@ impl Run {
         let took = u64::try_from(begun.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.longest_call.fetch_max(took, Ordering::Relaxed);
         if let Err(err) = &result {
+            let since = |first: &AtomicU64| {
+                if self.killed_at.load(Ordering::SeqCst) > 0 {
+                    let now = self.micros();
+                    let _ = first.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst);
+                }
+            };
+            since(&self.first_failure);
             match err.kind() {
                 ErrorKind::StoreUnavailable => {
                     self.unavailable.fetch_add(1, Ordering::Relaxed);
-                    if self.killed_at.load(Ordering::SeqCst) > 0 {
-                        let now = self.micros();
-                        let _ = self.first_unavailable.compare_exchange(
-                            0,
-                            now,
-                            Ordering::SeqCst,
-                            Ordering::SeqCst,
-                        );
-                    }
+                    since(&self.first_unavailable);
                 }
                 ErrorKind::IdempotencyConflict => {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -183,6 +184,7 @@ async fn a_master_dying_under_duplicate_requests_never_runs_the_handler_twice_an
         started: Instant::now(),
         runs: (0..keys.len()).map(|_| AtomicU32::new(0)).collect(),
         killed_at: AtomicU64::new(0),
+        first_failure: AtomicU64::new(0),
         first_unavailable: AtomicU64::new(0),
         longest_call: AtomicU64::new(0),
         unavailable: AtomicU64::new(0),
@@ -274,8 +276,10 @@ async fn a_master_dying_under_duplicate_requests_never_runs_the_handler_twice_an
     );
     let ms = |micros: u64| micros as f64 / 1000.0;
     eprintln!(
-        "failover: first StoreUnavailable {:.0} ms after the kill, first new key claimed {:.0} ms \
-         after the kill; longest call {:.0} ms; {} StoreUnavailable, {} IdempotencyConflict",
+        "failover: first failed call {:.0} ms after the kill, first StoreUnavailable {:.0} ms, \
+         first new key claimed {:.0} ms after the kill; longest call {:.0} ms; \
+         {} StoreUnavailable, {} IdempotencyConflict",
+        ms(run.first_failure.load(Ordering::SeqCst) - killed),
         ms(first_unavailable - killed),
         ms(recovered - killed),
         ms(run.longest_call.load(Ordering::Relaxed)),
