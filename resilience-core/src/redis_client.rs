@@ -75,12 +75,15 @@ impl Endpoint {
 }
 
 enum Client {
-    Node {
-        client: redis::Client,
-        config: ConnectionManagerConfig,
-        manager: tokio::sync::OnceCell<ConnectionManager>,
-    },
+    Node(Box<NodeState>),
     Cluster(Arc<ClusterState>),
+}
+
+/// One node: a connection manager, made by the first call.
+struct NodeState {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    manager: tokio::sync::OnceCell<ConnectionManager>,
 }
 
 /// The cluster connection in use, and its replacement after a failure.
@@ -269,7 +272,7 @@ impl RedisClient {
     /// included.
     pub(crate) fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Self, redis::RedisError> {
         let client = match endpoint {
-            Endpoint::Node(url) => Client::Node {
+            Endpoint::Node(url) => Client::Node(Box::new(NodeState {
                 client: redis::Client::open(url.as_str())?,
                 // Fail fast instead of retrying inside a call: every call is bounded by
                 // `timeout`, and the next call after a failure reconnects.
@@ -278,7 +281,7 @@ impl RedisClient {
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout)),
                 manager: tokio::sync::OnceCell::new(),
-            },
+            })),
             Endpoint::Cluster(nodes) => {
                 if nodes.is_empty() {
                     return Err(redis::RedisError::from((
@@ -310,7 +313,7 @@ impl RedisClient {
     /// Whether a connection has been made (it may have failed since).
     pub(crate) fn is_connected(&self) -> bool {
         match &self.client {
-            Client::Node { manager, .. } => manager.initialized(),
+            Client::Node(node) => node.manager.initialized(),
             Client::Cluster(state) => state.current().is_some(),
         }
     }
@@ -319,13 +322,13 @@ impl RedisClient {
     /// topology from the seed nodes; a call that fails to leaves the next call to try again.
     pub(crate) async fn connection(&self) -> Result<Connection, redis::RedisError> {
         match &self.client {
-            Client::Node {
-                client,
-                config,
-                manager,
-            } => manager
+            Client::Node(node) => node
+                .manager
                 .get_or_try_init(|| async {
-                    ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                    ConnectionManager::new_lazy_with_config(
+                        node.client.clone(),
+                        node.config.clone(),
+                    )
                 })
                 .await
                 .cloned()

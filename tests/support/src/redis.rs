@@ -392,31 +392,6 @@ fn cli(port: u16, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_slots_are_those_redis_computes() {
-        // Values from `CLUSTER KEYSLOT` on Redis 7.
-        assert_eq!(key_slot(b"foo"), 12_182);
-        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
-        // An empty first tag means no tag: the whole key is hashed.
-        assert_eq!(key_slot(b"foo{}{bar}"), 8_363);
-    }
-
-    #[test]
-    fn slot_ranges_of_cluster_nodes_are_read() {
-        assert_eq!(slot_range("0-5460"), Some(0..=5460));
-        assert_eq!(slot_range("42"), Some(42..=42));
-        assert_eq!(slot_range("[42->-abc]"), None);
-        assert_eq!(
-            split_urls(" redis://a:1/, redis://b:2/ ,"),
-            ["redis://a:1/", "redis://b:2/"]
-        );
-    }
-}
-
 /// Instantiates tests written once as `async fn name(target: Target)` against one Redis
 /// (module `node`, [`Target::node_or_skip`]) and against a cluster (module `cluster`,
 /// [`Target::cluster_or_skip`]), each with the test attribute given:
@@ -454,4 +429,29 @@ macro_rules! against_node_and_cluster {
             )*
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_slots_are_those_redis_computes() {
+        // Values from `CLUSTER KEYSLOT` on Redis 7.
+        assert_eq!(key_slot(b"foo"), 12_182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        // An empty first tag means no tag: the whole key is hashed.
+        assert_eq!(key_slot(b"foo{}{bar}"), 8_363);
+    }
+
+    #[test]
+    fn slot_ranges_of_cluster_nodes_are_read() {
+        assert_eq!(slot_range("0-5460"), Some(0..=5460));
+        assert_eq!(slot_range("42"), Some(42..=42));
+        assert_eq!(slot_range("[42->-abc]"), None);
+        assert_eq!(
+            split_urls(" redis://a:1/, redis://b:2/ ,"),
+            ["redis://a:1/", "redis://b:2/"]
+        );
+    }
 }
