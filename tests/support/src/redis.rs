@@ -396,7 +396,7 @@ fn cli(port: u16, args: &[&str]) -> String {
 /// (module `node`, [`Target::node_or_skip`]) and against a cluster (module `cluster`,
 /// [`Target::cluster_or_skip`]), each with the test attribute given:
 ///
-/// ```ignore
+/// ```text
 /// against_node_and_cluster! {
 ///     #[tokio::test] keys_live_under_the_prefix,
 ///     #[tokio::test(flavor = "multi_thread")] two_instances_share_one_limit,
