@@ -137,7 +137,7 @@ return {1, math.max(math.ceil(wait), 0), math.ceil(next_tat - now)}
 /// topology afresh, in the background). Keys on the other masters are checked as before.
 /// In the failover test (loopback, `cluster-node-timeout` 1 s, timeout 200 ms), the first
 /// checks were decided by the policy within the timeout of the kill, and checks were
-/// answered by Redis again about 2.6 s after it. A key's state that the dead master had
+/// answered by Redis again 2.1–2.9 s after it. A key's state that the dead master had
 /// not yet passed to its replica is lost (the key starts full again: at most one burst
 /// more); a check that the cluster client resent after a dropped connection may be
 /// counted twice (it then refuses sooner, never admits more).
