@@ -1,8 +1,9 @@
 //! Ours against the peers, side by side, in one process:
-//! `cargo run --release -p resilience-benches --bin compare -- [--quick] [--json] [--check] [--instructions | --no-instructions] [FILTER]`.
+//! `cargo run --release -p resilience-benches --bin compare -- [--quick] [--json] [--check] [--markdown] [--instructions | --no-instructions] [FILTER]`.
 //!
 //! Prints a table (ns per call, instructions per call, allocations per call, two
-//! threads, ratios peer/ours) or, with `--json`, the same rows as JSON. Instructions are
+//! threads, ratios peer/ours) or, with `--json`, the same rows as JSON (`--markdown`: as
+//! a Markdown table). Instructions are
 //! counted with callgrind when `valgrind` is installed (a full run counts them unless
 //! `--no-instructions`; `--quick` only with `--instructions`); see
 //! `resilience_benches::compare::instructions`. `FILTER` keeps the comparisons whose name contains
@@ -19,8 +20,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-const USAGE: &str =
-    "usage: compare [--quick] [--json] [--check] [--instructions | --no-instructions] [FILTER]";
+const USAGE: &str = "usage: compare [--quick] [--json | --markdown] [--check] [--instructions | --no-instructions] [FILTER]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     let mut quick = false;
     let mut count_instructions = None;
     let mut json = false;
+    let mut markdown = false;
     let mut check = false;
     let mut filter = None;
     for arg in args {
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
             "--instructions" => count_instructions = Some(true),
             "--no-instructions" => count_instructions = Some(false),
             "--json" => json = true,
+            "--markdown" => markdown = true,
             "--check" => check = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -97,7 +99,11 @@ fn main() -> ExitCode {
             }
         }
     } else {
-        print!("{}", compare::to_table(&rows));
+        if markdown {
+            print!("{}", compare::to_markdown(&rows));
+        } else {
+            print!("{}", compare::to_table(&rows));
+        }
         println!(
             "\nmedians; ns/call and instr (instructions per call, callgrind) include the \
              trivial inner service (see baseline/*); peer/ours > 1 means ours is faster"

@@ -28,4 +28,4 @@ mod report;
 pub mod suites;
 
 pub use harness::{Comparison, Entry, Measured, Measurement, Runner, Settings};
-pub use report::{Row, ZERO_ALLOC_TOLERANCE, check, rows, to_json, to_table};
+pub use report::{Row, ZERO_ALLOC_TOLERANCE, check, rows, to_json, to_markdown, to_table};

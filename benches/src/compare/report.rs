@@ -139,6 +139,36 @@ pub fn to_json(rows: &[Row]) -> serde_json::Result<String> {
     serde_json::to_string_pretty(rows)
 }
 
+/// The rows as a Markdown table (the README's performance table).
+#[must_use]
+pub fn to_markdown(rows: &[Row]) -> String {
+    let instr = |x: Option<f64>| x.map_or_else(String::new, |x| format!("{x:.0}"));
+    let ratio = |x: Option<f64>| x.map_or_else(String::new, |x| format!("{x:.2}x"));
+    let mut out = String::from(
+        "| comparison | ours | ns/call | instr | allocs | 2 threads | peer | ns/call | instr | allocs | 2 threads | peer/ours | instr peer/ours |\n\
+         |---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {:.1} | {} | {:.2} | {:.1} | {} | {:.1} | {} | {:.2} | {:.1} | {:.2}x | {} |\n",
+            r.name,
+            r.ours,
+            r.ours_ns,
+            instr(r.ours_instructions),
+            r.ours_allocs,
+            r.ours_contended_ns,
+            r.peer,
+            r.peer_ns,
+            instr(r.peer_instructions),
+            r.peer_allocs,
+            r.peer_contended_ns,
+            r.ratio,
+            ratio(r.instructions_ratio),
+        ));
+    }
+    out
+}
+
 /// The rows as an aligned text table.
 #[must_use]
 pub fn to_table(rows: &[Row]) -> String {
@@ -239,6 +269,9 @@ mod tests {
         for key in ["name", "ours_ns", "peer", "peer_ns", "ratio", "ours_allocs"] {
             assert!(json[0].get(key).is_some(), "missing key {key}");
         }
+        let markdown = to_markdown(&rows);
+        assert_eq!(markdown.lines().count(), 2 + rows.len());
+        assert!(markdown.contains("| 5.00x | 5.00x |"), "{markdown}");
         let table = to_table(&rows);
         assert!(
             table.contains("5.00x") && table.contains("0.50x"),
