@@ -79,6 +79,7 @@ pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
 /// assert_eq!(Deadline::current(), None);
 /// # }
 /// ```
+#[inline(always)]
 pub fn sync_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
     let deadline = current().map_or(deadline, |outer| outer.min(deadline));
     enter(deadline, f)

@@ -206,8 +206,15 @@ where
         }
         // The deadline is ambient in the inner `call` too: a bulkhead below takes its
         // place in the queue there and must see the deadline to bound its wait.
+        // The whole response future is built inside the scope, so that the inner future
+        // is written where it stays rather than moved out of the scope and in again.
         let inner = &mut self.inner;
-        let call = resilience_core::deadline::sync_scope(deadline, || inner.call(request));
-        ResponseFuture::bounded(config.enforcer.run_started(deadline, now, call))
+        resilience_core::deadline::sync_scope(deadline, || {
+            ResponseFuture::bounded(
+                config
+                    .enforcer
+                    .run_started(deadline, now, inner.call(request)),
+            )
+        })
     }
 }
