@@ -84,7 +84,8 @@ mod replay;
 pub mod retry;
 pub mod throttle;
 
-/// The README's examples, compiled and run as doctests (they use the `axum` feature).
-#[cfg(all(doctest, feature = "axum"))]
+/// The README's examples, compiled and run as doctests (they use the `axum` and `redis`
+/// features).
+#[cfg(all(doctest, feature = "axum", feature = "redis"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
