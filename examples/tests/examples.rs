@@ -46,6 +46,25 @@ fn health_turns_503_when_the_breaker_opens_and_shuts_down_gracefully() {
 }
 
 #[test]
+fn health_serves_metrics_a_prometheus_parser_reads_with_every_duration_a_histogram() {
+    use resilience_test_support::prometheus;
+
+    let out = run(env!("CARGO_BIN_EXE_health"));
+    let metrics = out
+        .split_once("GET /metrics:\n")
+        .and_then(|(_, rest)| rest.split_once("--- end of /metrics"))
+        .map(|(text, _)| text)
+        .unwrap_or_else(|| panic!("no /metrics in:\n{out}"));
+    let families = prometheus::parse(metrics).unwrap_or_else(|e| panic!("{e}\n{metrics}"));
+    let durations = prometheus::durations_are_histograms(&families).unwrap();
+    assert!(
+        durations.contains(&"resilience_health_check_duration_seconds".to_owned()),
+        "{durations:?}"
+    );
+    assert_eq!(families["resilience_circuit_state"].kind, "gauge");
+}
+
+#[test]
 fn idempotent_payments_charges_once_per_key_or_skips_without_redis() {
     let out = run(env!("CARGO_BIN_EXE_idempotent_payments"));
     if out.starts_with("skipping") {

@@ -49,7 +49,10 @@
 //! | `resilience_throttle_rejected_total` | counter | `name` | calls refused locally by an adaptive throttle |
 //! | `resilience_faults_injected_total` | counter | `name`, `fault` | faults injected on purpose, by kind |
 //!
-//! [`METRICS`] lists the same facts as data; [`describe`] reads it.
+//! [`METRICS`] lists the same facts as data; [`describe`] reads it. Durations are
+//! histograms: with `metrics-exporter-prometheus`, build the exporter with
+//! `resilience_core::prometheus::builder()` (feature `prometheus`) so that they render as
+//! Prometheus histograms with documented buckets, not as summaries.
 //!
 //! # Labels
 //!

@@ -4,9 +4,11 @@
 //! - [`redis`]: the URL of a Redis to test against, or a skip that says why;
 //! - [`events`]: tracing events captured by a subscriber each test installs for itself;
 //! - [`http`] (feature `http`): a real server and client on 127.0.0.1, and the checks
-//!   every problem+json answer must pass.
+//!   every problem+json answer must pass;
+//! - [`prometheus`]: a strict reader of the Prometheus text format, for `/metrics` checks.
 
 pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod prometheus;
 pub mod redis;
