@@ -81,6 +81,8 @@ pub mod idempotency;
 pub mod key;
 pub mod rate_limit;
 mod replay;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 pub mod retry;
 pub mod throttle;
 
