@@ -93,6 +93,16 @@ fn metrics_section(out: &str) -> &str {
 }
 
 #[test]
+fn otel_exports_call_spans_with_the_breaker_state_each_call_met() {
+    let out = run(env!("CARGO_BIN_EXE_otel"));
+    assert!(out.contains("call -> 42"), "{out}");
+    assert!(out.contains("circuit breaker is open"), "{out}");
+    assert_eq!(out.matches("span resilience.call {").count(), 3, "{out}");
+    assert!(out.contains("circuit.state=open"), "{out}");
+    assert!(out.contains("instance=otel.inventory"), "{out}");
+}
+
+#[test]
 fn idempotent_payments_charges_once_per_key_or_skips_without_redis() {
     let out = run(env!("CARGO_BIN_EXE_idempotent_payments"));
     if out.starts_with("skipping") {

@@ -87,6 +87,9 @@ mod tests {
             );
             assert!(text.contains(&format!("{}_bucket{{le=\"0.25\"}} 1", spec.name)));
         }
-        assert!(text.contains("# TYPE app_latency_seconds summary"), "{text}");
+        assert!(
+            text.contains("# TYPE app_latency_seconds summary"),
+            "{text}"
+        );
     }
 }

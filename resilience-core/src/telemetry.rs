@@ -494,8 +494,16 @@ pub mod field {
     pub const OPERATION: &str = "operation";
     /// The attempt number (1-based) of the current call.
     pub const ATTEMPT: &str = "attempt";
-    /// The time left before the ambient deadline, in seconds.
+    /// The time left before the ambient deadline, in seconds, when an attempt starts.
     pub const DEADLINE_REMAINING_SECONDS: &str = "deadline.remaining_seconds";
+    /// The primitive guarding the call whose state the span shows
+    /// ([`Primitive::as_str`](crate::Primitive::as_str)): its circuit breaker.
+    pub const PRIMITIVE: &str = "primitive";
+    /// That primitive's instance name.
+    pub const INSTANCE: &str = "instance";
+    /// The circuit breaker's state when it was asked for the attempt
+    /// (a [`circuit_state`](super::circuit_state) value).
+    pub const CIRCUIT_STATE: &str = "circuit.state";
     /// [`ErrorKind::as_str`](crate::ErrorKind::as_str).
     pub const ERROR_KIND: &str = "error.kind";
     /// [`Error::is_rejection`](crate::Error::is_rejection).
@@ -526,6 +534,9 @@ pub mod field {
         OPERATION,
         ATTEMPT,
         DEADLINE_REMAINING_SECONDS,
+        PRIMITIVE,
+        INSTANCE,
+        CIRCUIT_STATE,
         ERROR_KIND,
         ERROR_REJECTION,
         ERROR_MESSAGE,
@@ -553,6 +564,9 @@ pub fn call_span(operation: &str) -> Span {
         operation = operation,
         attempt = tracing::field::Empty,
         deadline.remaining_seconds = tracing::field::Empty,
+        primitive = tracing::field::Empty,
+        instance = tracing::field::Empty,
+        circuit.state = tracing::field::Empty,
         error.kind = tracing::field::Empty,
         error.rejection = tracing::field::Empty,
         error.message = tracing::field::Empty,
