@@ -239,7 +239,10 @@ fn check_histogram(name: &str, family: &Family) -> Result<(), String> {
         }
     }
     for (key, series) in &buckets {
-        if !series.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1) {
+        if !series
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1)
+        {
             return Err(format!(
                 "{name}{key:?}: buckets not increasing or not cumulative"
             ));
@@ -249,7 +252,9 @@ fn check_histogram(name: &str, family: &Family) -> Result<(), String> {
             return Err(format!("{name}{key:?}: no +Inf bucket"));
         }
         if counts.get(key) != Some(&last.1) {
-            return Err(format!("{name}{key:?}: _count differs from the +Inf bucket"));
+            return Err(format!(
+                "{name}{key:?}: _count differs from the +Inf bucket"
+            ));
         }
         if !sums.contains_key(key) {
             return Err(format!("{name}{key:?}: no _sum"));
@@ -275,7 +280,10 @@ mod tests {
         let families = parse(GOOD).unwrap();
         assert_eq!(families["x_seconds"].kind, "histogram");
         assert_eq!(families["x_seconds"].samples.len(), 4);
-        assert_eq!(families["y_total"].samples[0].label("name"), Some("a \"q\""));
+        assert_eq!(
+            families["y_total"].samples[0].label("name"),
+            Some("a \"q\"")
+        );
         assert_eq!(durations_are_histograms(&families).unwrap(), ["x_seconds"]);
     }
 
