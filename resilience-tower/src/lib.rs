@@ -86,7 +86,8 @@ pub mod reqwest;
 pub mod retry;
 pub mod throttle;
 
-/// The README's examples, compiled and run as doctests (they use the `axum` feature).
-#[cfg(all(doctest, feature = "axum"))]
+/// The README's examples, compiled and run as doctests (they use the `axum` and
+/// `reqwest` features: run with `--all-features`).
+#[cfg(all(doctest, feature = "axum", feature = "reqwest"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
