@@ -11,7 +11,8 @@
 //! trailers (`GrpcStatus` over `ReadTrailersLayer`) with a circuit breaker, and hands
 //! its deadline on (`PropagateDeadlineLayer`). Then it prints `/metrics`.
 //!
-//! No `protoc`: the service is written by hand and messages are raw bytes; with generated
+//! No `protoc`: the service is written by hand and messages are raw bytes (`RawCodec`,
+//! from the workspace's test support, standing in for generated code); with generated
 //! code the layers are the same (`Server::builder().layer(..)`, and the generated client
 //! takes the layered channel).
 
@@ -23,12 +24,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use http::uri::PathAndQuery;
 use resilience_core::bulkhead::Bulkhead;
 use resilience_core::circuit_breaker::CircuitBreaker;
 use resilience_core::retry::{Backoff, RetryPolicy};
 use resilience_core::{BoxError, Deadline};
+use resilience_test_support::grpc::{RawCodec, message_then_status};
 use resilience_tower::body::PrefixedBody;
 use resilience_tower::bulkhead::BulkheadLayer;
 use resilience_tower::circuit_breaker::CircuitBreakerLayer;
@@ -37,7 +39,6 @@ use resilience_tower::http::HttpErrorLayer;
 use resilience_tower::http::grpc::{self, GrpcStatus, ReadTrailersLayer};
 use resilience_tower::retry::HttpRetryLayer;
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tower::{Service, ServiceBuilder};
 
 #[tokio::main]
@@ -193,7 +194,7 @@ impl Service<http::Request<tonic::body::Body>> for Inventory {
             .unwrap_or("")
             .to_owned();
         if method == "Broken" {
-            return Box::pin(async { Ok(message_then_unavailable()) });
+            return Box::pin(async { Ok(message_then_status(b"half", 14, "backend%20lost")) });
         }
         let reserve_calls = Arc::clone(&self.reserve_calls);
         let handler = tower::service_fn(move |_: tonic::Request<Bytes>| {
@@ -222,91 +223,5 @@ impl Service<http::Request<tonic::body::Body>> for Inventory {
                 .unary(handler, request)
                 .await)
         })
-    }
-}
-
-/// One message, then `grpc-status: 14` in the trailers.
-fn message_then_unavailable() -> http::Response<tonic::body::Body> {
-    let mut frame = vec![0_u8];
-    frame.extend_from_slice(&4_u32.to_be_bytes());
-    frame.extend_from_slice(b"half");
-    let mut trailers = http::HeaderMap::new();
-    trailers.insert("grpc-status", http::HeaderValue::from_static("14"));
-    trailers.insert(
-        "grpc-message",
-        http::HeaderValue::from_static("backend%20lost"),
-    );
-    let body = ThenTrailers {
-        data: Some(Bytes::from(frame)),
-        trailers: Some(trailers),
-    };
-    let mut response = http::Response::new(tonic::body::Body::new(body));
-    response.headers_mut().insert(
-        "content-type",
-        http::HeaderValue::from_static("application/grpc"),
-    );
-    response
-}
-
-/// A body of one data frame, then trailers.
-struct ThenTrailers {
-    data: Option<Bytes>,
-    trailers: Option<http::HeaderMap>,
-}
-
-impl http_body::Body for ThenTrailers {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-        if let Some(data) = self.data.take() {
-            return Poll::Ready(Some(Ok(http_body::Frame::data(data))));
-        }
-        Poll::Ready(
-            self.trailers
-                .take()
-                .map(|t| Ok(http_body::Frame::trailers(t))),
-        )
-    }
-}
-
-/// Messages as raw bytes.
-#[derive(Clone, Copy, Debug, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }

@@ -8,7 +8,7 @@ use resilience_tower::http::HttpErrorLayer;
 use tonic::Code;
 use tower::ServiceBuilder;
 
-use crate::{Echo, channel, remaining_ms, say, serve};
+use crate::{Echo, SAY, call, channel, remaining_ms, serve};
 
 #[tokio::test]
 async fn deadline_layer_reads_the_grpc_timeout_a_tonic_client_sets() {
@@ -17,8 +17,9 @@ async fn deadline_layer_reads_the_grpc_timeout_a_tonic_client_sets() {
         .layer(DeadlineLayer::new());
     let addr = serve!(layers, Echo::default());
 
-    let answer = say(
+    let answer = call(
         channel(addr).await,
+        SAY,
         "deadline",
         Some(Duration::from_millis(1500)),
     )
@@ -28,7 +29,9 @@ async fn deadline_layer_reads_the_grpc_timeout_a_tonic_client_sets() {
     assert!(left > 0 && left <= 1500, "{answer}");
 
     // Without a grpc-timeout (and no default), the handler runs without a deadline.
-    let answer = say(channel(addr).await, "deadline", None).await.unwrap();
+    let answer = call(channel(addr).await, SAY, "deadline", None)
+        .await
+        .unwrap();
     assert_eq!(answer, "none");
 }
 
@@ -43,9 +46,14 @@ async fn a_deadline_passing_in_the_handler_answers_deadline_exceeded() {
             .unwrap(),
     );
     let addr = serve!(layers, Echo::default());
-    let status = say(channel(addr).await, "sleep", Some(Duration::from_secs(30)))
-        .await
-        .unwrap_err();
+    let status = call(
+        channel(addr).await,
+        SAY,
+        "sleep",
+        Some(Duration::from_secs(30)),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
 }
 
@@ -63,7 +71,7 @@ async fn a_malformed_grpc_timeout_is_invalid_argument() {
             request
         })
         .service(channel(addr).await);
-    let status = say(client, "deadline", None).await.unwrap_err();
+    let status = call(client, SAY, "deadline", None).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 }
 
@@ -85,8 +93,9 @@ async fn propagate_deadline_layer_writes_grpc_timeout_on_the_next_hop() {
 
     // The downstream server received a grpc-timeout no larger than what the caller gave
     // the upstream one: the budget travelled, shrinking.
-    let answer = say(
+    let answer = call(
         channel(upstream).await,
+        SAY,
         "hop",
         Some(Duration::from_millis(2000)),
     )
@@ -96,6 +105,8 @@ async fn propagate_deadline_layer_writes_grpc_timeout_on_the_next_hop() {
     assert!(left > 0 && left <= 2000, "{answer}");
 
     // No deadline upstream: nothing is written, downstream runs without one.
-    let answer = say(channel(upstream).await, "hop", None).await.unwrap();
+    let answer = call(channel(upstream).await, SAY, "hop", None)
+        .await
+        .unwrap();
     assert_eq!(answer, "none");
 }

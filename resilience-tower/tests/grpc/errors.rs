@@ -14,7 +14,7 @@ use resilience_tower::http::HttpErrorLayer;
 use tonic::Code;
 use tower::{Layer, Service, ServiceBuilder};
 
-use crate::{BoxFuture, Echo, channel, say, serve};
+use crate::{BoxFuture, Echo, SAY, call, channel, serve};
 
 /// Fails every call with the `ErrorKind` whose index is in `x-fail-kind`, with a 1.5 s
 /// retry hint; passes other calls through.
@@ -104,7 +104,7 @@ async fn every_error_kind_reaches_a_tonic_client_as_its_grpc_status_with_pushbac
                 request
             })
             .service(channel.clone());
-        let status = say(client, "hello", None).await.unwrap_err();
+        let status = call(client, SAY, "hello", None).await.unwrap_err();
         assert_eq!(status.code(), expected(kind), "{kind:?}: {status:?}");
         assert!(!status.message().is_empty(), "{kind:?}: a message");
         assert_eq!(
@@ -114,7 +114,7 @@ async fn every_error_kind_reaches_a_tonic_client_as_its_grpc_status_with_pushbac
         );
     }
     // And a call that does not fail is answered.
-    assert_eq!(say(channel, "hello", None).await.unwrap(), "hello");
+    assert_eq!(call(channel, SAY, "hello", None).await.unwrap(), "hello");
 }
 
 #[tokio::test]
@@ -125,7 +125,9 @@ async fn an_open_breaker_answers_tonic_clients_unavailable() {
         .layer(HttpErrorLayer::new())
         .layer(CircuitBreakerLayer::new(breaker));
     let addr = serve!(layers, Echo::default());
-    let status = say(channel(addr).await, "hello", None).await.unwrap_err();
+    let status = call(channel(addr).await, SAY, "hello", None)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
 
@@ -146,12 +148,12 @@ async fn a_full_bulkhead_answers_tonic_clients_resource_exhausted_with_pushback(
     let channel = channel(addr).await;
 
     // One call holds the only permit...
-    let holder = tokio::spawn(say(channel.clone(), "sleep", None));
+    let holder = tokio::spawn(call(channel.clone(), SAY, "sleep", None));
     while calls.load(std::sync::atomic::Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // ...so the next is refused at once.
-    let status = say(channel, "hello", None).await.unwrap_err();
+    let status = call(channel, SAY, "hello", None).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert_eq!(
         status.metadata().get("grpc-retry-pushback-ms").unwrap(),

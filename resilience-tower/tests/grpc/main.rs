@@ -1,8 +1,9 @@
 //! gRPC with tonic: a real tonic server and client on 127.0.0.1, the layers between them.
 //!
 //! No protobuf compiler: the service is written by hand (a `NamedService` whose methods
-//! run through `tonic::server::Grpc`) and the messages are raw bytes (`RawCodec`), which
-//! is all the layers see of a gRPC call anyway: headers, frames and trailers.
+//! run through `tonic::server::Grpc`) and the messages are raw bytes (the test support's
+//! `RawCodec`), which is all the layers see of a gRPC call anyway: headers, frames and
+//! trailers.
 
 mod deadline;
 mod errors;
@@ -17,54 +18,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
-use http::HeaderMap;
+use bytes::Bytes;
 use http::uri::PathAndQuery;
-use http_body::{Body, Frame};
+use http_body::Body;
 use resilience_core::{BoxError, Deadline};
+use resilience_test_support::grpc::{RawCodec, message_then_status};
 use resilience_tower::deadline::PropagateDeadlineLayer;
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::NamedService;
 use tower::{Service, ServiceBuilder};
-
-/// Messages as raw bytes.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
 
 /// The test service, `test.Echo`. `Say` answers by its message:
 ///
@@ -106,7 +68,7 @@ impl Service<http::Request<tonic::body::Body>> for Echo {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let echo = self.clone();
         if request.uri().path() == TRAILERS {
-            return Box::pin(async { Ok(message_then_unavailable()) });
+            return Box::pin(async { Ok(message_then_status(b"hi", 14, "lost%20the%20backend")) });
         }
         Box::pin(async move {
             let handler = tower::service_fn(move |request: tonic::Request<Bytes>| {
@@ -121,7 +83,7 @@ impl Service<http::Request<tonic::body::Body>> for Echo {
 }
 
 impl Echo {
-    async fn say(&self, call: u32, message: Bytes) -> Result<tonic::Response<Bytes>, Status> {
+    async fn say(&self, nth: u32, message: Bytes) -> Result<tonic::Response<Bytes>, Status> {
         let answer = match &message[..] {
             b"deadline" => match Deadline::current() {
                 Some(deadline) => format!("remaining={}", deadline.remaining().as_millis()),
@@ -136,9 +98,9 @@ impl Echo {
                 let client = ServiceBuilder::new()
                     .layer(PropagateDeadlineLayer::new())
                     .service(channel(next).await);
-                say(client, "deadline", None).await?
+                call(client, SAY, "deadline", None).await?
             }
-            b"flaky" if call <= self.unavailable_first => {
+            b"flaky" if nth <= self.unavailable_first => {
                 let mut status = Status::unavailable("warming up");
                 status
                     .metadata_mut()
@@ -150,45 +112,6 @@ impl Echo {
             _ => return Ok(tonic::Response::new(message)),
         };
         Ok(tonic::Response::new(Bytes::from(answer)))
-    }
-}
-
-/// A gRPC answer with one message, then `grpc-status: 14` in the trailers (not a
-/// Trailers-Only answer): what a server that fails after starting to answer sends.
-fn message_then_unavailable() -> http::Response<tonic::body::Body> {
-    let mut frame = vec![0_u8];
-    frame.extend_from_slice(&2_u32.to_be_bytes());
-    frame.extend_from_slice(b"hi");
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", "14".parse().unwrap());
-    trailers.insert("grpc-message", "lost%20the%20backend".parse().unwrap());
-    let body = ThenTrailers {
-        data: Some(Bytes::from(frame)),
-        trailers: Some(trailers),
-    };
-    http::Response::builder()
-        .header("content-type", "application/grpc")
-        .body(tonic::body::Body::new(body))
-        .unwrap()
-}
-
-struct ThenTrailers {
-    data: Option<Bytes>,
-    trailers: Option<HeaderMap>,
-}
-
-impl Body for ThenTrailers {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if let Some(data) = self.data.take() {
-            return Poll::Ready(Some(Ok(Frame::data(data))));
-        }
-        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
     }
 }
 
@@ -215,22 +138,6 @@ pub(crate) async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         .connect()
         .await
         .unwrap()
-}
-
-/// Calls `test.Echo/Say` through `client` with tonic's generic client, with a
-/// `grpc-timeout` when `timeout` is set.
-pub(crate) async fn say<S, B>(
-    client: S,
-    message: &'static str,
-    timeout: Option<Duration>,
-) -> Result<String, Status>
-where
-    S: Service<http::Request<tonic::body::Body>, Response = http::Response<B>>,
-    S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    call(client, SAY, message, timeout).await
 }
 
 /// Calls `path` through `client` with tonic's generic client.

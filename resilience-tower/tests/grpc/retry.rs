@@ -13,7 +13,7 @@ use resilience_tower::retry::HttpRetryLayer;
 use tonic::Code;
 use tower::ServiceBuilder;
 
-use crate::{Echo, TRAILERS, call, channel, say, serve};
+use crate::{Echo, SAY, TRAILERS, call, channel, serve};
 
 fn policy() -> RetryPolicy {
     RetryPolicy::builder()
@@ -24,65 +24,68 @@ fn policy() -> RetryPolicy {
         .unwrap()
 }
 
-fn flaky(unavailable_first: u32) -> Echo {
-    Echo {
-        unavailable_first,
-        ..Echo::default()
-    }
+/// The layer retrying gRPC calls: `GrpcStatus`, opted in.
+fn opted_in() -> HttpRetryLayer<GrpcStatus> {
+    HttpRetryLayer::new(policy())
+        .classifier(GrpcStatus::new())
+        .also_retry_if(|request| grpc::is_grpc(&request.headers))
 }
 
-/// The retry layer over a tonic channel: the replayable body goes back into tonic's.
-macro_rules! retrying {
-    ($layer:expr, $channel:expr) => {
-        ServiceBuilder::new()
-            .layer($layer)
-            .map_request(|request: http::Request<PrefixedBody<tonic::body::Body>>| {
-                request.map(tonic::body::Body::new)
-            })
-            .service($channel)
+/// Serves an `Echo` answering `UNAVAILABLE` to its first `unavailable_first` calls,
+/// sends `message` through `layer` over a tonic channel (the replayable body goes back
+/// into tonic's), and returns the answer and how many calls the server saw.
+async fn retried(
+    layer: HttpRetryLayer<GrpcStatus>,
+    unavailable_first: u32,
+    message: &'static str,
+) -> (Result<String, tonic::Status>, u32) {
+    let echo = Echo {
+        unavailable_first,
+        ..Echo::default()
     };
+    let calls = echo.calls.clone();
+    let addr = serve!(tower::layer::util::Identity::new(), echo);
+    let client = ServiceBuilder::new()
+        .layer(layer)
+        .map_request(|request: http::Request<PrefixedBody<tonic::body::Body>>| {
+            request.map(tonic::body::Body::new)
+        })
+        .service(channel(addr).await);
+    let answer = call(client, SAY, message, None).await;
+    (answer, calls.load(Ordering::SeqCst))
 }
 
 #[tokio::test]
 async fn opted_in_grpc_calls_are_retried_on_unavailable_until_they_succeed() {
-    let echo = flaky(2);
-    let calls = echo.calls.clone();
-    let addr = serve!(tower::layer::util::Identity::new(), echo);
-    let layer = HttpRetryLayer::new(policy())
-        .classifier(GrpcStatus::new())
-        .also_retry_if(|request| grpc::is_grpc(&request.headers));
-    let client = retrying!(layer, channel(addr).await);
-
-    assert_eq!(say(client, "flaky", None).await.unwrap(), "ok");
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "two UNAVAILABLE, then OK");
+    let (answer, calls) = retried(opted_in(), 2, "flaky").await;
+    assert_eq!(answer.unwrap(), "ok");
+    assert_eq!(calls, 3, "two UNAVAILABLE, then OK");
 }
 
 #[tokio::test]
 async fn without_the_opt_in_a_grpc_call_a_post_is_sent_once() {
-    let echo = flaky(2);
-    let calls = echo.calls.clone();
-    let addr = serve!(tower::layer::util::Identity::new(), echo);
     let layer = HttpRetryLayer::new(policy()).classifier(GrpcStatus::new());
-    let client = retrying!(layer, channel(addr).await);
-
-    let status = say(client, "flaky", None).await.unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable);
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let (answer, calls) = retried(layer, 2, "flaky").await;
+    assert_eq!(answer.unwrap_err().code(), Code::Unavailable);
+    assert_eq!(calls, 1);
 }
 
 #[tokio::test]
 async fn codes_outside_the_retryable_set_are_not_retried() {
-    let echo = Echo::default();
-    let calls = echo.calls.clone();
-    let addr = serve!(tower::layer::util::Identity::new(), echo);
-    let layer = HttpRetryLayer::new(policy())
-        .classifier(GrpcStatus::new())
-        .also_retry_if(|request| grpc::is_grpc(&request.headers));
-    let client = retrying!(layer, channel(addr).await);
+    let (answer, calls) = retried(opted_in(), 0, "invalid").await;
+    assert_eq!(answer.unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(calls, 1);
+}
 
-    let status = say(client, "invalid", None).await.unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+#[tokio::test]
+async fn the_retry_waits_for_the_servers_pushback() {
+    // The server pushes back 20 ms per UNAVAILABLE; the policy's own backoff is 1 ms.
+    let started = tokio::time::Instant::now();
+    let (answer, calls) = retried(opted_in(), 1, "flaky").await;
+    assert_eq!(answer.unwrap(), "ok");
+    assert_eq!(calls, 2);
+    // A lower bound only: the retry did not come before the pushback.
+    assert!(started.elapsed() >= Duration::from_millis(20));
 }
 
 #[tokio::test]
@@ -122,21 +125,4 @@ async fn a_breaker_reading_trailers_opens_on_unavailable_sent_after_a_message() 
         call(client.clone(), TRAILERS, "x", None).await.unwrap_err();
     }
     assert_eq!(blind.state(), State::Closed);
-}
-
-#[tokio::test]
-async fn the_retry_waits_for_the_servers_pushback() {
-    // The server pushes back 20 ms per UNAVAILABLE; the policy's own backoff is 1 ms.
-    let echo = flaky(1);
-    let calls = echo.calls.clone();
-    let addr = serve!(tower::layer::util::Identity::new(), echo);
-    let layer = HttpRetryLayer::new(policy())
-        .classifier(GrpcStatus::new())
-        .also_retry_if(|request| grpc::is_grpc(&request.headers));
-    let client = retrying!(layer, channel(addr).await);
-    let started = tokio::time::Instant::now();
-    assert_eq!(say(client, "flaky", None).await.unwrap(), "ok");
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-    // A lower bound only: the retry did not come before the pushback.
-    assert!(started.elapsed() >= Duration::from_millis(20));
 }
