@@ -4,7 +4,7 @@
 //! buckets for it: quantiles computed in one process, which cannot be added up across
 //! instances and which `histogram_quantile` cannot read. [`builder`] returns a
 //! [`PrometheusBuilder`] with [`DURATION_BUCKETS`] set for every duration metric in
-//! [`METRICS`](crate::telemetry::METRICS), so they come out as `# TYPE … histogram` with
+//! [`METRICS`], so they come out as `# TYPE … histogram` with
 //! `_bucket{le=…}`, `_sum` and `_count` series. Needs feature `prometheus`.
 //!
 //! ```

@@ -65,7 +65,10 @@
 //!
 //! [`call_span`] opens the span every protected call runs in, named `resilience.call`,
 //! with the fields in [`field`] declared so that
-//! [`Error::record_in`](crate::Error::record_in) can fill them.
+//! [`Error::record_in`](crate::Error::record_in) can fill them. In a `#[resilient]` call
+//! the primitives record `attempt`, `deadline.remaining_seconds`, and `primitive`,
+//! `instance` and `circuit.state` for its circuit breaker; exported through
+//! `tracing-opentelemetry`, they are the span's attributes (the `otel` example).
 
 use tracing::Span;
 

@@ -65,7 +65,6 @@
 //! [`resilience_core::Error`]; find it with `anyhow::Error::downcast_ref`.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 
 use http::Extensions;
@@ -167,39 +166,37 @@ impl ResilienceMiddleware {
 
     /// One attempt: breaker, rate limiter, bulkhead, deadline header, send under the
     /// deadline.
-    fn attempt<'a>(
-        &'a self,
+    async fn attempt(
+        &self,
         mut request: Request,
         mut extensions: Extensions,
-        next: Next<'a>,
-    ) -> impl Future<Output = Result<Response, Error>> + Send + 'a {
-        async move {
-            let send = async move {
-                if let Some(layer) = &self.propagate {
-                    layer.stamp(request.headers_mut())?;
-                }
-                match deadline::enforce(next.run(request, &mut extensions)).await {
-                    Ok(Ok(response)) => Ok(response),
-                    Ok(Err(err)) => Err(Error::wrap(err)),
-                    Err(expired) => Err(expired),
-                }
-            };
-            let bounded = async {
-                match &self.bulkhead {
-                    Some(bulkhead) => bulkhead.call(send).await?,
-                    None => send.await,
-                }
-            };
-            let limited = async {
-                match &self.rate_limiter {
-                    Some(limiter) => limiter.call(bounded).await?,
-                    None => bounded.await,
-                }
-            };
-            match &self.breaker {
-                Some(breaker) => breaker.call_with(&self.classifier, limited).await,
-                None => limited.await,
+        next: Next<'_>,
+    ) -> Result<Response, Error> {
+        let send = async move {
+            if let Some(layer) = &self.propagate {
+                layer.stamp(request.headers_mut())?;
             }
+            match deadline::enforce(next.run(request, &mut extensions)).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(err)) => Err(Error::wrap(err)),
+                Err(expired) => Err(expired),
+            }
+        };
+        let bounded = async {
+            match &self.bulkhead {
+                Some(bulkhead) => bulkhead.call(send).await?,
+                None => send.await,
+            }
+        };
+        let limited = async {
+            match &self.rate_limiter {
+                Some(limiter) => limiter.call(bounded).await?,
+                None => bounded.await,
+            }
+        };
+        match &self.breaker {
+            Some(breaker) => breaker.call_with(&self.classifier, limited).await,
+            None => limited.await,
         }
     }
 }

@@ -153,9 +153,7 @@ fn parse_value(s: &str) -> Result<f64, String> {
 }
 
 fn parse_sample(line: &str) -> Result<Sample, String> {
-    let name_end = line
-        .find(|c: char| c == '{' || c == ' ')
-        .ok_or("a sample needs a value")?;
+    let name_end = line.find(['{', ' ']).ok_or("a sample needs a value")?;
     let name = &line[..name_end];
     check_name(name)?;
     let mut rest = &line[name_end..];
