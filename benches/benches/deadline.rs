@@ -60,8 +60,8 @@ fn deadline(c: &mut Criterion) {
     let (mut baseline, mut baseline2) = (inner(), inner());
     let mut ours = DeadlineLayer::new().layer(inner());
     let mut ours2 = ours.clone();
-    let mut ours_no_ext = DeadlineLayer::builder()
-        .request_extension(false)
+    let mut ours_ext = DeadlineLayer::builder()
+        .request_extension(true)
         .build()
         .unwrap()
         .layer(inner());
@@ -92,9 +92,9 @@ fn deadline(c: &mut Criterion) {
             Box::new(|r| call_once(&mut ours2, r)),
         ),
         (
-            "resilience_with_header_no_extension",
+            "resilience_with_header_and_extension",
             with_header,
-            Box::new(|r| call_once(&mut ours_no_ext, r)),
+            Box::new(|r| call_once(&mut ours_ext, r)),
         ),
         (
             "tower_timeout",

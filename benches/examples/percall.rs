@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Divide the instructions collected by the iterations: only `measure` (the calls, not
-//! the setup) is counted. `percall list` names the cases; without valgrind it prints
+//! the setup nor the warm-up) is counted. `percall list` names the cases; without valgrind it prints
 //! ns per call and allocations per call, which the shared CPU makes noisy.
 
 use std::convert::Infallible;
@@ -136,9 +136,9 @@ fn plain() -> Request<()> {
     Request::new(())
 }
 
-/// The measured region: `n` calls of `f`, each with its prepared input.
-#[inline(never)]
-fn measure<I>(inputs: &mut Vec<I>, f: &mut dyn FnMut(I) -> bool) -> usize {
+/// `n` calls of `f`, each with its prepared input.
+#[inline(always)]
+fn calls<I>(inputs: &mut Vec<I>, f: &mut dyn FnMut(I) -> bool) -> usize {
     let mut ok = 0;
     while let Some(input) = inputs.pop() {
         ok += usize::from(f(black_box(input)));
@@ -146,11 +146,23 @@ fn measure<I>(inputs: &mut Vec<I>, f: &mut dyn FnMut(I) -> bool) -> usize {
     ok
 }
 
+/// The measured region (the one callgrind's toggle names): the calls that are divided by.
+#[inline(never)]
+fn measure<I>(inputs: &mut Vec<I>, f: &mut dyn FnMut(I) -> bool) -> usize {
+    calls(inputs, f)
+}
+
+/// The warm-up, outside the measured region.
+#[inline(never)]
+fn warm_up<I>(inputs: &mut Vec<I>, f: &mut dyn FnMut(I) -> bool) -> usize {
+    calls(inputs, f)
+}
+
 fn run<I>(n: usize, make: impl Fn() -> I, mut f: impl FnMut(I) -> bool) {
     // Warm up (and check the call succeeds), then measure.
     let mut warm: Vec<I> = (0..n.min(1000)).map(|_| make()).collect();
     let len = warm.len();
-    assert_eq!(measure(&mut warm, &mut f), len, "every call succeeds");
+    assert_eq!(warm_up(&mut warm, &mut f), len, "every call succeeds");
     let mut inputs: Vec<I> = (0..n).map(|_| make()).collect();
     let t = Instant::now();
     let ok = measure(&mut inputs, &mut f);
@@ -281,13 +293,25 @@ fn main() {
             let mut s = DeadlineLayer::new().layer(inner());
             run(n, with_header, |r| call_http(&mut s, r));
         }
-        "deadline_ours_header_no_ext" => {
+        "deadline_ours_header_ext" => {
             let mut s = DeadlineLayer::builder()
-                .request_extension(false)
+                .request_extension(true)
                 .build()
                 .unwrap()
                 .layer(inner());
             run(n, with_header, |r| call_http(&mut s, r));
+        }
+        "deadline_ours_default_timeout" => {
+            let mut s = DeadlineLayer::builder()
+                .default_timeout(Duration::from_secs(1))
+                .build()
+                .unwrap()
+                .layer(inner());
+            run(n, plain, |r| call_http(&mut s, r));
+        }
+        "deadline_tower_timeout" => {
+            let mut s = tower::timeout::TimeoutLayer::new(Duration::from_secs(1)).layer(inner());
+            run(n, plain, |r| call_http(&mut s, r));
         }
         "deadline_tower_timeout_header" => {
             let mut s = tower::timeout::TimeoutLayer::new(Duration::from_secs(1)).layer(inner());
@@ -336,7 +360,6 @@ fn main() {
             use resilience_benches::compare::suites::HttpEcho;
             let deadline = DeadlineLayer::builder()
                 .default_timeout(Duration::from_secs(1))
-                .request_extension(false)
                 .build()
                 .unwrap();
             let mut s = deadline.layer(

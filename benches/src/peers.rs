@@ -47,10 +47,10 @@ impl TowerBudgetPolicy {
     }
 }
 
-impl<E> tower::retry::Policy<u64, u64, E> for TowerBudgetPolicy {
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for TowerBudgetPolicy {
     type Future = Ready<()>;
 
-    fn retry(&mut self, _: &mut u64, result: &mut Result<u64, E>) -> Option<Self::Future> {
+    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
         match result {
             Ok(_) => {
                 self.budget.deposit();
@@ -64,7 +64,7 @@ impl<E> tower::retry::Policy<u64, u64, E> for TowerBudgetPolicy {
         }
     }
 
-    fn clone_request(&mut self, req: &u64) -> Option<u64> {
-        Some(*req)
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        Some(req.clone())
     }
 }

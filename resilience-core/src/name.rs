@@ -44,6 +44,27 @@ impl Name {
         }
     }
 
+    /// The same name, borrowed for the whole program: a static name as it is, any other
+    /// leaked once per distinct name for the life of the process (so keep this to names
+    /// from code and configuration, which are few). Its clones are plain copies, with no
+    /// reference count for threads to contend on.
+    pub(crate) fn interned(self) -> Self {
+        use std::collections::BTreeSet;
+        use std::sync::{Mutex, PoisonError};
+
+        static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+        let Repr::Shared(shared) = &self.0 else {
+            return self;
+        };
+        let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(&known) = names.get(&**shared) {
+            return Self::from_static(known);
+        }
+        let leaked: &'static str = Box::leak(Box::<str>::from(&**shared));
+        names.insert(leaked);
+        Self::from_static(leaked)
+    }
+
     /// The name as a `metrics` label value, without copying the characters.
     pub fn to_shared_string(&self) -> metrics::SharedString {
         match &self.0 {

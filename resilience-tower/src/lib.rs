@@ -86,8 +86,8 @@ pub mod reqwest;
 pub mod retry;
 pub mod throttle;
 
-/// The README's examples, compiled and run as doctests (they use the `axum` and
+/// The README's examples, compiled and run as doctests (they use the `axum`, `redis` and
 /// `reqwest` features: run with `--all-features`).
-#[cfg(all(doctest, feature = "axum", feature = "reqwest"))]
+#[cfg(all(doctest, feature = "axum", feature = "redis", feature = "reqwest"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -123,11 +123,11 @@ impl Entry {
                 while left > 0 {
                     let n = left.min(CHUNK);
                     left -= n;
-                    let start = Instant::now();
+                    let start = uncounted(Instant::now);
                     for _ in 0..n {
                         std::hint::black_box(call());
                     }
-                    clock.chunks.push(start.elapsed());
+                    uncounted(|| clock.chunks.push(start.elapsed()));
                 }
                 clock.total()
             })
@@ -152,11 +152,11 @@ impl Entry {
                     while left > 0 {
                         let n = left.min(CHUNK);
                         left -= n;
-                        let start = Instant::now();
+                        let start = uncounted(Instant::now);
                         for _ in 0..n {
                             std::hint::black_box(call().await);
                         }
-                        clock.chunks.push(start.elapsed());
+                        uncounted(|| clock.chunks.push(start.elapsed()));
                     }
                 });
                 clock.total()
@@ -188,12 +188,14 @@ impl Entry {
                     while left > 0 {
                         let n = left.min(CHUNK);
                         left -= n;
-                        inputs.extend((0..n).map(|_| input()));
-                        let start = Instant::now();
+                        let start = uncounted(|| {
+                            inputs.extend((0..n).map(|_| input()));
+                            Instant::now()
+                        });
                         for item in inputs.drain(..) {
                             std::hint::black_box(call(item).await);
                         }
-                        clock.chunks.push(start.elapsed());
+                        uncounted(|| clock.chunks.push(start.elapsed()));
                     }
                 });
                 clock.total()
@@ -232,6 +234,30 @@ impl Entry {
     pub fn name(&self) -> &'static str {
         self.name
     }
+
+    /// Runs `calls` calls of this contender (after a tenth as many to warm up) inside
+    /// the region an instruction count looks at: the child process side of
+    /// [`instructions`](super::instructions), run under callgrind.
+    pub fn run_counted(&self, calls: u64) {
+        let mut runner = (self.make)();
+        runner((calls / 10).max(1));
+        counted(&mut runner, calls);
+    }
+}
+
+/// Runs `f` outside the region an instruction count looks at: callgrind toggles
+/// collection off on entering it (inside [`counted`]) and on again on leaving it. The
+/// runners make their inputs and read the clock in here.
+#[inline(never)]
+fn uncounted<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// The region an instruction count looks at: callgrind toggles collection on when it is
+/// entered and off when it returns.
+#[inline(never)]
+fn counted(runner: &mut Runner, calls: u64) {
+    std::hint::black_box(runner(calls));
 }
 
 /// What was measured for one contender.
@@ -243,6 +269,9 @@ pub struct Measured {
     pub allocs_per_call: f64,
     /// Median time per call with two threads calling the same instance at once.
     pub contended_ns_per_call: f64,
+    /// Instructions per call, counted by callgrind (see
+    /// [`instructions`](super::instructions)); `None` when not counted.
+    pub instructions_per_call: Option<f64>,
 }
 
 /// The result of one comparison.
@@ -309,6 +338,15 @@ impl Comparison {
         self.name
     }
 
+    /// Contender `index`: 0 is ours, then the peers in the order they were added.
+    #[must_use]
+    pub fn entry(&self, index: usize) -> Option<&Entry> {
+        match index {
+            0 => self.ours.as_ref(),
+            i => self.peers.get(i - 1),
+        }
+    }
+
     /// Measures every contender. `alloc` is the process's counting allocator, when one is
     /// installed (allocations read as zero otherwise).
     ///
@@ -372,6 +410,7 @@ impl Comparison {
                 ns_per_call: median(s),
                 allocs_per_call,
                 contended_ns_per_call,
+                instructions_per_call: None,
             },
         );
         let ours = measured.next().expect("ours was measured first");

@@ -23,8 +23,9 @@
 //! ```
 
 mod harness;
+pub mod instructions;
 mod report;
 pub mod suites;
 
 pub use harness::{Comparison, Entry, Measured, Measurement, Runner, Settings};
-pub use report::{Row, ZERO_ALLOC_TOLERANCE, check, rows, to_json, to_table};
+pub use report::{Row, ZERO_ALLOC_TOLERANCE, check, rows, to_json, to_markdown, to_table};

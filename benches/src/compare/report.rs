@@ -27,6 +27,12 @@ pub struct Row {
     pub ours_contended_ns: f64,
     /// The peer's time per call with two threads on one instance.
     pub peer_contended_ns: f64,
+    /// Our instructions per call (callgrind), when counted.
+    pub ours_instructions: Option<f64>,
+    /// The peer's instructions per call (callgrind), when counted.
+    pub peer_instructions: Option<f64>,
+    /// `peer_instructions / ours_instructions`, when both were counted.
+    pub instructions_ratio: Option<f64>,
 }
 
 /// One row per (comparison, peer); a comparison without peers gives one row with the peer
@@ -52,6 +58,13 @@ pub fn rows(measurements: &[Measurement]) -> Vec<Row> {
                 peer_allocs: round2(p.allocs_per_call),
                 ours_contended_ns: round2(m.ours.contended_ns_per_call),
                 peer_contended_ns: round2(p.contended_ns_per_call),
+                ours_instructions: m.ours.instructions_per_call.map(round1),
+                peer_instructions: p.instructions_per_call.map(round1),
+                instructions_ratio: m
+                    .ours
+                    .instructions_per_call
+                    .zip(p.instructions_per_call)
+                    .map(|(ours, peer)| round2(peer / ours.max(1e-3))),
             })
         })
         .collect()
@@ -59,6 +72,10 @@ pub fn rows(measurements: &[Measurement]) -> Vec<Row> {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
 }
 
 /// Allocations per call below which a success path counts as allocation-free: a stray
@@ -90,6 +107,14 @@ pub fn check(measurements: &[Measurement], expected: &[&str]) -> Vec<String> {
                     problems.push(format!("{}: {who}: {what} is {value}", m.name));
                 }
             }
+            if let Some(instructions) = measured.instructions_per_call
+                && !(instructions.is_finite() && instructions > 0.0)
+            {
+                problems.push(format!(
+                    "{}: {who}: instructions/call is {instructions}",
+                    m.name
+                ));
+            }
             let allocs = measured.allocs_per_call;
             if !(allocs.is_finite() && allocs >= 0.0) {
                 problems.push(format!("{}: {who}: allocs/call is {allocs}", m.name));
@@ -114,6 +139,36 @@ pub fn to_json(rows: &[Row]) -> serde_json::Result<String> {
     serde_json::to_string_pretty(rows)
 }
 
+/// The rows as a Markdown table (the README's performance table).
+#[must_use]
+pub fn to_markdown(rows: &[Row]) -> String {
+    let instr = |x: Option<f64>| x.map_or_else(String::new, |x| format!("{x:.0}"));
+    let ratio = |x: Option<f64>| x.map_or_else(String::new, |x| format!("{x:.2}x"));
+    let mut out = String::from(
+        "| comparison | ours | ns/call | instr | allocs | 2 threads | peer | ns/call | instr | allocs | 2 threads | peer/ours | instr peer/ours |\n\
+         |---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {:.1} | {} | {:.2} | {:.1} | {} | {:.1} | {} | {:.2} | {:.1} | {:.2}x | {} |\n",
+            r.name,
+            r.ours,
+            r.ours_ns,
+            instr(r.ours_instructions),
+            r.ours_allocs,
+            r.ours_contended_ns,
+            r.peer,
+            r.peer_ns,
+            instr(r.peer_instructions),
+            r.peer_allocs,
+            r.peer_contended_ns,
+            r.ratio,
+            ratio(r.instructions_ratio),
+        ));
+    }
+    out
+}
+
 /// The rows as an aligned text table.
 #[must_use]
 pub fn to_table(rows: &[Row]) -> String {
@@ -121,28 +176,36 @@ pub fn to_table(rows: &[Row]) -> String {
         "comparison",
         "ours",
         "ns/call",
+        "instr",
         "allocs",
         "2 threads",
         "peer",
         "ns/call",
+        "instr",
         "allocs",
         "2 threads",
         "peer/ours",
+        "instr peer/ours",
     ];
-    let cells: Vec<[String; 10]> = rows
+    let instr = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.0}"));
+    let cells: Vec<[String; 13]> = rows
         .iter()
         .map(|r| {
             [
                 r.name.to_owned(),
                 r.ours.to_owned(),
                 format!("{:.1}", r.ours_ns),
+                instr(r.ours_instructions),
                 format!("{:.2}", r.ours_allocs),
                 format!("{:.1}", r.ours_contended_ns),
                 r.peer.to_owned(),
                 format!("{:.1}", r.peer_ns),
+                instr(r.peer_instructions),
                 format!("{:.2}", r.peer_allocs),
                 format!("{:.1}", r.peer_contended_ns),
                 format!("{:.2}x", r.ratio),
+                r.instructions_ratio
+                    .map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x")),
             ]
         })
         .collect();
@@ -156,7 +219,7 @@ pub fn to_table(rows: &[Row]) -> String {
         let mut out = String::new();
         for (i, (cell, w)) in cols.iter().zip(widths).enumerate() {
             // Text left-aligned, numbers right-aligned.
-            if matches!(i, 0 | 1 | 5) {
+            if matches!(i, 0 | 1 | 6) {
                 out.push_str(&format!("{cell:<w$}  "));
             } else {
                 out.push_str(&format!("{cell:>w$}  "));
@@ -182,6 +245,7 @@ mod tests {
             ns_per_call: ns,
             allocs_per_call: 0.0,
             contended_ns_per_call: ns * 2.0,
+            instructions_per_call: Some(ns * 3.0),
         }
     }
 
@@ -199,10 +263,15 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].ratio, 5.0);
         assert_eq!(rows[1].ratio, 0.5);
+        assert_eq!(rows[0].instructions_ratio, Some(5.0));
+        assert_eq!(rows[0].ours_instructions, Some(30.0));
         let json: serde_json::Value = serde_json::from_str(&to_json(&rows).unwrap()).unwrap();
         for key in ["name", "ours_ns", "peer", "peer_ns", "ratio", "ours_allocs"] {
             assert!(json[0].get(key).is_some(), "missing key {key}");
         }
+        let markdown = to_markdown(&rows);
+        assert_eq!(markdown.lines().count(), 2 + rows.len());
+        assert!(markdown.contains("| 5.00x | 5.00x |"), "{markdown}");
         let table = to_table(&rows);
         assert!(
             table.contains("5.00x") && table.contains("0.50x"),
@@ -222,6 +291,7 @@ mod check_tests {
             ns_per_call: 10.0,
             allocs_per_call: 0.0,
             contended_ns_per_call: 12.0,
+            instructions_per_call: None,
         };
         let m = Measurement {
             name: "breaker/layer",

@@ -4,15 +4,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use metrics::Counter;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use super::{Deadline, scope::CURRENT};
+use super::{Deadline, scope};
 use crate::telemetry::{deadline_where, field, label, metric};
 use crate::timer::LazyTimer;
 use crate::{Error, ErrorKind, Name, Primitive};
@@ -110,9 +108,8 @@ impl Deadline {
 /// Deadline enforcement under one instance name: [`run`](Enforcer::run) and
 /// [`enforce`](Enforcer::enforce) as the free functions, but every expiry counts as
 /// `resilience_deadline_exceeded_total{name, where}` under this name and carries it as
-/// the error's instance. The counter handles are resolved once, here (with the recorder
-/// installed when this is built), so an expiry costs an atomic increment, never a label
-/// lookup. `DeadlineLayer` holds one; so does a `#[resilient(deadline = ...)]` function.
+/// the error's instance. `DeadlineLayer` holds one; so does a
+/// `#[resilient(deadline = ...)]` function.
 ///
 /// ```
 /// use std::time::Duration;
@@ -128,45 +125,30 @@ impl Deadline {
 /// # }
 /// ```
 ///
-/// # Clone
+/// # Cost
 ///
-/// Clones share the handles (one `Arc`).
+/// Every bounded call carries the enforcer in its future, so it is one name wide and
+/// clones as a plain copy: a name that is not `&'static` is interned when the enforcer is
+/// built (once per distinct name for the life of the process; instance names come from
+/// code and configuration, so they are few). Calls on several threads share nothing they
+/// write to. The counter is looked up by name when a deadline passes, under the metrics
+/// recorder installed then, which costs that (failing) call a registry lookup.
 #[derive(Clone)]
 pub struct Enforcer {
-    inner: Arc<EnforcerInner>,
-}
-
-struct EnforcerInner {
     name: Name,
-    before_call: Counter,
-    during_call: Counter,
 }
 
 impl Enforcer {
-    /// Resolves the counters of the instance `name`.
+    /// An enforcer counting under the instance `name`.
     pub fn new(name: impl Into<Name>) -> Self {
-        let name = name.into();
-        let counter = |where_: &'static str| {
-            metrics::counter!(
-                metric::DEADLINE_EXCEEDED_TOTAL,
-                label::NAME => name.to_shared_string(),
-                label::WHERE => where_,
-            )
-        };
-        let before_call = counter(deadline_where::BEFORE_CALL);
-        let during_call = counter(deadline_where::DURING_CALL);
         Self {
-            inner: Arc::new(EnforcerInner {
-                name,
-                before_call,
-                during_call,
-            }),
+            name: name.into().interned(),
         }
     }
 
     /// The instance name.
     pub fn name(&self) -> &Name {
-        &self.inner.name
+        &self.name
     }
 
     /// [`Deadline::run`], counted under this name.
@@ -175,6 +157,27 @@ impl Enforcer {
         let mut enforce = Enforce::new(Some(deadline), future);
         enforce.enforcer = Some(self.clone());
         enforce
+    }
+
+    /// [`run`](Self::run) for a caller that has just read the clock (`now`), checked that
+    /// `deadline` is still ahead and already is the earliest in force (it took
+    /// [`Deadline::current`] into account): the first poll then reads neither the clock
+    /// nor the ambient deadline. Layers use it to read each once per request.
+    #[inline(always)]
+    pub fn run_started<F: Future>(
+        &self,
+        deadline: Deadline,
+        now: Instant,
+        future: F,
+    ) -> Enforce<F> {
+        Enforce {
+            requested: Some(deadline),
+            started: Some(now),
+            state: State::Unresolved,
+            enforcer: Some(self.clone()),
+            future: Slot::Live { future },
+            timer: LazyTimer::new(),
+        }
     }
 
     /// [`enforce`], counted under this name.
@@ -194,22 +197,32 @@ impl Enforcer {
 
     /// Counts one expiry and builds its error; see [`enforce`] for the context it carries.
     /// `started` is `None` when the deadline had passed before the call.
+    #[cold]
     fn exceeded(&self, deadline: Deadline, started: Option<Instant>) -> Error {
-        let inner = &*self.inner;
-        let counter = match started {
-            None => &inner.before_call,
-            Some(_) => &inner.during_call,
-        };
-        counter.increment(1);
-        exceeded_error(deadline, started).with_instance(inner.name.clone())
+        count_exceeded(self.name.to_shared_string(), started);
+        exceeded_error(deadline, started).with_instance(self.name.clone())
     }
+}
+
+/// One expiry in `resilience_deadline_exceeded_total{name, where}`.
+fn count_exceeded(name: metrics::SharedString, started: Option<Instant>) {
+    let where_ = match started {
+        None => deadline_where::BEFORE_CALL,
+        Some(_) => deadline_where::DURING_CALL,
+    };
+    metrics::counter!(
+        metric::DEADLINE_EXCEEDED_TOTAL,
+        label::NAME => name,
+        label::WHERE => where_,
+    )
+    .increment(1);
 }
 
 impl fmt::Debug for Enforcer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Enforcer")
-            .field("name", &self.inner.name)
-            .finish_non_exhaustive()
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -233,20 +246,12 @@ fn exceeded_error(deadline: Deadline, started: Option<Instant>) -> Error {
     }
 }
 
+#[cold]
 fn report(enforcer: Option<&Enforcer>, deadline: Deadline, started: Option<Instant>) -> Error {
     match enforcer {
         Some(enforcer) => enforcer.exceeded(deadline, started),
         None => {
-            let where_ = match started {
-                None => deadline_where::BEFORE_CALL,
-                Some(_) => deadline_where::DURING_CALL,
-            };
-            metrics::counter!(
-                metric::DEADLINE_EXCEEDED_TOTAL,
-                label::NAME => "default",
-                label::WHERE => where_,
-            )
-            .increment(1);
+            count_exceeded(metrics::SharedString::const_str("default"), started);
             exceeded_error(deadline, started)
         }
     }
@@ -320,8 +325,10 @@ impl<F> Enforce<F> {
     }
 
     /// Tells the future that the call starts at `now`, a clock reading the caller already
-    /// made, and that the caller has checked the deadline was still ahead then: the first
-    /// poll then reads no clock (layers use it to read the clock once per request).
+    /// made, and that the caller has checked the deadline was still ahead then and is the
+    /// earliest in force (it took [`Deadline::current`] into account): the first poll then
+    /// reads neither the clock nor the ambient deadline (layers use it to read each once
+    /// per request).
     /// `now` is also where the error's `elapsed` and `budget` are measured from.
     #[inline(always)]
     pub fn started_at(mut self, now: Instant) -> Self {
@@ -346,9 +353,13 @@ impl<F: Future> Future for Enforce<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let State::Unresolved = this.state {
-            let deadline = match (*this.requested, Deadline::current()) {
-                (Some(requested), Some(outer)) => Some(requested.min(outer)),
-                (requested, outer) => requested.or(outer),
+            let deadline = match (*this.requested, *this.started) {
+                // The caller resolved it against the ambient deadline already.
+                (Some(requested), Some(_)) => Some(requested),
+                (requested, _) => match (requested, Deadline::current()) {
+                    (Some(requested), Some(outer)) => Some(requested.min(outer)),
+                    (requested, outer) => requested.or(outer),
+                },
             };
             *this.state = match deadline {
                 None => State::Unbounded,
@@ -380,7 +391,7 @@ impl<F: Future> Future for Enforce<F> {
         };
         let polled = match this.requested {
             // `run`: the deadline is this future's own; make it ambient inside.
-            Some(_) => CURRENT.sync_scope(deadline, || future.poll(cx)),
+            Some(_) => scope::enter(deadline, || future.poll(cx)),
             // `enforce`: the ambient deadline is already in force.
             None => future.poll(cx),
         };
@@ -396,7 +407,7 @@ impl<F: Future> Future for Enforce<F> {
         // Dropped with the deadline ambient, so that what the future holds can tell it was
         // cut off by the deadline (a circuit breaker's permit then counts a timeout).
         match this.requested {
-            Some(_) => CURRENT.sync_scope(deadline, || this.future.set(Slot::Gone)),
+            Some(_) => scope::enter(deadline, || this.future.set(Slot::Gone)),
             None => this.future.set(Slot::Gone),
         }
         Poll::Ready(Err(report(this.enforcer.as_ref(), deadline, Some(started))))

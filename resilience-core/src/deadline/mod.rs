@@ -41,12 +41,13 @@
 //!
 //! # Across `tokio::spawn`
 //!
-//! The ambient deadline is a tokio task-local, so it follows the future it was set on
-//! through every `.await` on any runtime (current-thread or multi-thread, across worker
-//! threads), but it does **not** follow work into a new task: `tokio::spawn(work)` starts
-//! `work` with no deadline. Opt in with [`propagate`] (capture the deadline now, re-scope
-//! it in the task) or [`spawn`] (propagate and enforce). `spawn_blocking` and threads are
-//! out of reach of task-locals; pass [`Deadline::remaining`] to them explicitly.
+//! The ambient deadline is set around every poll of the future it was set on (as a tokio
+//! task-local is), so it follows that future through every `.await` on any runtime
+//! (current-thread or multi-thread, across worker threads), but it does **not** follow
+//! work into a new task: `tokio::spawn(work)` starts `work` with no deadline. Opt in with
+//! [`propagate`] (capture the deadline now, re-scope it in the task) or [`spawn`]
+//! (propagate and enforce). `spawn_blocking` and threads are out of its reach; pass
+//! [`Deadline::remaining`] to them explicitly.
 //!
 //! # On the wire
 //!
@@ -121,7 +122,7 @@ impl Deadline {
     #[must_use]
     #[inline]
     pub fn current() -> Option<Self> {
-        scope::CURRENT.try_with(|deadline| *deadline).ok()
+        scope::current()
     }
 }
 

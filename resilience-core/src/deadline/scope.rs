@@ -1,6 +1,7 @@
 //! The ambient deadline: [`scope`] sets it for a future, [`propagate`] carries it into
 //! spawned work.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +11,34 @@ use pin_project_lite::pin_project;
 
 use super::Deadline;
 
-tokio::task_local! {
-    pub(super) static CURRENT: Deadline;
+thread_local! {
+    /// The ambient deadline of whatever this thread is running now. Set only around a
+    /// poll (or a synchronous call) by [`enter`], and restored after it, which is what a
+    /// tokio task-local does too; a plain `Cell` in a `const` thread-local is one
+    /// register-relative load or store, where a task-local costs a lazily initialised
+    /// `RefCell` and a swap on every entry and exit.
+    static CURRENT: Cell<Option<Deadline>> = const { Cell::new(None) };
+}
+
+/// The ambient deadline, if any.
+#[inline(always)]
+pub(super) fn current() -> Option<Deadline> {
+    CURRENT.get()
+}
+
+/// Runs `f` with exactly `deadline` ambient (the caller has already taken any outer
+/// deadline into account), and restores what was ambient before, also if `f` panics.
+#[inline(always)]
+pub(super) fn enter<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Deadline>);
+    impl Drop for Restore {
+        #[inline(always)]
+        fn drop(&mut self) {
+            CURRENT.set(self.0);
+        }
+    }
+    let _restore = Restore(CURRENT.replace(Some(deadline)));
+    f()
 }
 
 /// Runs `future` with `deadline` as the ambient deadline.
@@ -53,8 +80,8 @@ pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
 /// # }
 /// ```
 pub fn sync_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
-    let deadline = Deadline::current().map_or(deadline, |outer| outer.min(deadline));
-    CURRENT.sync_scope(deadline, f)
+    let deadline = current().map_or(deadline, |outer| outer.min(deadline));
+    enter(deadline, f)
 }
 
 pin_project! {
@@ -84,17 +111,17 @@ impl<F: Future> Future for Scope<F> {
         let this = self.project();
         // Resolved on the first poll, where the enclosing scope (if any) is in force.
         let deadline = *this.effective.get_or_insert_with(|| {
-            Deadline::current().map_or(*this.requested, |outer| outer.min(*this.requested))
+            current().map_or(*this.requested, |outer| outer.min(*this.requested))
         });
         let future = this.future;
-        CURRENT.sync_scope(deadline, || future.poll(cx))
+        enter(deadline, || future.poll(cx))
     }
 }
 
 /// Captures the ambient deadline *now* and makes it the ambient deadline of `future`
 /// wherever `future` runs: the opt-in for work handed to `tokio::spawn`.
 ///
-/// Task-locals belong to a task. `tokio::spawn(work)` starts a new task with none of them,
+/// The ambient deadline belongs to a task. `tokio::spawn(work)` starts a new task without it,
 /// so inside `work` [`Deadline::current`] is `None` and the spawned work runs unbounded
 /// even though the request that started it has long given up. Wrap the work before
 /// spawning it:
@@ -106,7 +133,7 @@ impl<F: Future> Future for Scope<F> {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let d = Deadline::after(Duration::from_secs(1));
 /// deadline::scope(d, async move {
-///     // Plain spawn: the task-local does not cross the task boundary.
+///     // Plain spawn: the deadline does not cross the task boundary.
 ///     let lost = tokio::spawn(async { Deadline::current() }).await.unwrap();
 ///     assert_eq!(lost, None);
 ///
@@ -126,7 +153,7 @@ impl<F: Future> Future for Scope<F> {
 /// does both in one call.
 pub fn propagate<F: Future>(future: F) -> Propagate<F> {
     Propagate {
-        deadline: Deadline::current(),
+        deadline: current(),
         future,
     }
 }
@@ -166,9 +193,9 @@ impl<F: Future> Future for Propagate<F> {
             None => this.future.poll(cx),
             Some(captured) => {
                 // Polled in a scope of its own (a caller may still nest one): keep the earlier.
-                let deadline = Deadline::current().map_or(captured, |outer| outer.min(captured));
+                let deadline = current().map_or(captured, |outer| outer.min(captured));
                 let future = this.future;
-                CURRENT.sync_scope(deadline, || future.poll(cx))
+                enter(deadline, || future.poll(cx))
             }
         }
     }

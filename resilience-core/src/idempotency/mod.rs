@@ -45,8 +45,11 @@
 //! - [`MemoryStore`]: the default, for one instance; sharded, bounded in entries and bytes
 //!   (optionally per client); when full it evicts expired entries and old records, never a
 //!   live lease, and otherwise refuses new claims at once.
-//! - `RedisStore` (feature `redis`): shared by every instance of a service; one Lua script
-//!   (one round trip) per call, TTLs kept by Redis, every call bounded by a timeout.
+//! - `RedisStore` (feature `redis`): shared by every instance of a service, on one Redis or
+//!   a Redis Cluster; one Lua script (one round trip) per call, TTLs kept by Redis, every
+//!   call bounded by a timeout. When a cluster's master fails, calls on its slots fail
+//!   with `StoreUnavailable` until a replica is promoted, then succeed again by themselves
+//!   (see its docs for what a failover can and cannot lose).
 //!
 //! Both fail with [`ErrorKind::StoreUnavailable`](crate::ErrorKind::StoreUnavailable)
 //! (primitive [`Idempotency`](crate::Primitive::Idempotency)) when they cannot answer; an

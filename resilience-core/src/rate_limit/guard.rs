@@ -60,7 +60,10 @@ pin_project! {
         },
         Waiting {
             acquire: Acquire,
-            work: Option<D>,
+            // Boxed: the work kept for later (a request and a service) is often large,
+            // and only a caller that waits keeps it; an admitted call's future stays as
+            // small as its work's, so moving it copies no kept request.
+            work: Option<Box<D>>,
         },
         Refused {
             error: Option<Error>,
@@ -90,11 +93,13 @@ impl<D: IntoFuture> Guarded<D> {
     }
 
     /// Waiting for its turn: `work` is kept, not started, until `acquire` grants it.
+    /// The work is kept in a box until then (the one allocation of a wait besides the
+    /// turn's own).
     pub fn waiting(acquire: Acquire, work: D) -> Self {
         Self {
             state: State::Waiting {
                 acquire,
-                work: Some(work),
+                work: Some(Box::new(work)),
             },
             grant: None,
         }
@@ -137,7 +142,7 @@ where
                     let work = work.take().expect("`Guarded` polled after completion");
                     *this.grant = Some(grant);
                     state.set(State::Admitted {
-                        work: work.into_future(),
+                        work: (*work).into_future(),
                     });
                 }
                 StateProj::Refused { error } => {

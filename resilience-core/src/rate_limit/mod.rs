@@ -1,6 +1,6 @@
 //! Rate limiting: a rate and a burst, enforced lock-free in this process
 //! ([`RateLimiter`], [`KeyedRateLimiter`]) or across every instance of a service
-//! (`RedisRateLimiter`, feature `redis`).
+//! (`RedisRateLimiter`, feature `redis`, on one Redis or a Redis Cluster).
 //!
 //! ```
 //! use std::time::Duration;

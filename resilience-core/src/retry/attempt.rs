@@ -190,6 +190,11 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     #[cold]
     #[inline(never)]
     fn next_cut_off<T, E: 'static>(&mut self, limit: AttemptLimit) -> Next<T, E> {
+        if let AttemptLimit::Expired = limit {
+            // Never made (the deadline had passed when its turn came, e.g. a backoff
+            // timer that fired on the deadline's millisecond): not counted as an attempt.
+            return Next::Done(self.expired());
+        }
         let err = self.policy.borrow().limit_error(limit);
         self.next(Attempted(Ok(Judged::error(err))))
     }

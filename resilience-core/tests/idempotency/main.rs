@@ -4,6 +4,8 @@
 
 #[macro_use]
 mod suite;
+#[cfg(feature = "redis")]
+mod failover;
 mod memory;
 mod model;
 #[cfg(feature = "redis")]

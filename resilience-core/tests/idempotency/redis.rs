@@ -1,14 +1,18 @@
-//! The Redis store: the shared suite against a real Redis (`RESILIENCE_REDIS_URL`), then
-//! what only Redis has: prefixes, foreign values, and outages (closed port, hung server,
-//! a server stopped mid-test).
+//! The Redis store: the shared suite against a real Redis (`RESILIENCE_REDIS_URL`) and a
+//! Redis Cluster (`RESILIENCE_REDIS_CLUSTER_URLS`), then what only Redis has, on both:
+//! prefixes, foreign values, two instances; and outages (closed port, hung server, a
+//! server stopped mid-test). A master failing over is in `failover.rs`.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use resilience_core::idempotency::{Claim, Commit, IdempotencyStore, Record, RedisStore};
-use resilience_test_support::redis::{REQUIRE_REDIS_VAR, redis_url_or_skip};
+use resilience_core::idempotency::{
+    Claim, Commit, IdempotencyStore, Record, RedisStore, RedisStoreBuilder,
+};
+use resilience_test_support::against_node_and_cluster;
+use resilience_test_support::redis::{REQUIRE_REDIS_VAR, Target, redis_url_or_skip};
 
 use crate::suite::{DAY, LOCK_TTL, assert_unavailable, claimed, fp, record};
 
@@ -17,8 +21,25 @@ fn unique_prefix() -> String {
     format!("resilience-test:{:016x}:", rand::random::<u64>())
 }
 
-fn store_at(url: &str) -> RedisStore {
-    RedisStore::builder(url)
+/// A loopback port that was free a moment ago: nothing listens there.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A builder for a store on `target`, one node or a cluster.
+pub(crate) fn builder(target: &Target) -> RedisStoreBuilder {
+    match target {
+        Target::Node(url) => RedisStore::builder(url.as_str()),
+        Target::Cluster(nodes) => RedisStore::cluster_builder(nodes.iter().map(String::as_str)),
+    }
+}
+
+fn store_on(target: &Target) -> RedisStore {
+    builder(target)
         .prefix(unique_prefix())
         // Generous: the machine running the tests may be busy; outage tests set their own.
         .timeout(Duration::from_secs(5))
@@ -27,62 +48,51 @@ fn store_at(url: &str) -> RedisStore {
 }
 
 async fn make() -> Option<RedisStore> {
-    redis_url_or_skip("redis store suite").map(|url| store_at(&url))
+    Target::node_or_skip("redis store suite").map(|target| store_on(&target))
+}
+
+async fn make_on_cluster() -> Option<RedisStore> {
+    Target::cluster_or_skip("redis store suite on a cluster").map(|target| store_on(&target))
 }
 
 mod shared_suite {
     store_suite!(super::make, #[tokio::test]);
 }
 
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
+mod shared_suite_on_cluster {
+    store_suite!(super::make_on_cluster, #[tokio::test]);
 }
 
-#[tokio::test]
-async fn keys_live_under_the_prefix_with_redis_enforcing_the_lock_ttl() {
-    let Some(url) = redis_url_or_skip("keys_live_under_the_prefix") else {
-        return;
-    };
-    let store = store_at(&url);
-    let mut conn = raw(&url).await;
+against_node_and_cluster! {
+    #[tokio::test] keys_live_under_the_prefix_with_redis_enforcing_the_lock_ttl,
+    #[tokio::test] a_value_of_an_unknown_format_is_refused_clearly,
+    #[tokio::test] two_stores_on_one_redis_see_each_others_keys,
+    #[tokio::test] keys_spread_over_the_slots_of_a_cluster,
+}
+
+async fn keys_live_under_the_prefix_with_redis_enforcing_the_lock_ttl(target: Target) {
+    let store = store_on(&target);
+    assert_eq!(store.is_cluster(), target.is_cluster());
     claimed(&store, "ключ", 1).await;
 
     let mut key = store.prefix().to_vec();
     key.extend_from_slice("ключ".as_bytes());
-    let pttl: i64 = redis::cmd("PTTL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let pttl: i64 = target.query(redis::cmd("PTTL").arg(&key)).await;
     assert!(pttl > 0 && pttl <= LOCK_TTL.as_millis() as i64, "{pttl}");
 
     // Another prefix is another namespace.
-    let other = store_at(&url);
+    let other = store_on(&target);
     claimed(&other, "ключ", 2).await;
 }
 
-#[tokio::test]
-async fn a_value_of_an_unknown_format_is_refused_clearly() {
-    let Some(url) = redis_url_or_skip("a_value_of_an_unknown_format") else {
-        return;
-    };
-    let store = store_at(&url);
-    let mut conn = raw(&url).await;
+async fn a_value_of_an_unknown_format_is_refused_clearly(target: Target) {
+    let store = store_on(&target);
     // Same fingerprint where the scripts look for it, but a version this release does not know.
     let mut value = vec![9, b'R'];
     value.extend_from_slice(fp(1).as_bytes());
     let mut key = store.prefix().to_vec();
     key.extend_from_slice(b"k");
-    let () = redis::cmd("SET")
-        .arg(&key)
-        .arg(value)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let () = target.query(redis::cmd("SET").arg(&key).arg(value)).await;
 
     let err = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
     assert_unavailable(&err);
@@ -90,18 +100,51 @@ async fn a_value_of_an_unknown_format_is_refused_clearly() {
     assert!(source.to_string().contains("version"), "{source}");
 }
 
+/// Keys are not hash-tagged together: each store call touches one key (so one slot, as
+/// a cluster requires), and a store's keys spread over every master instead of loading
+/// one. Every call still reaches the node that serves its key.
+async fn keys_spread_over_the_slots_of_a_cluster(target: Target) {
+    let store = store_on(&target);
+    let keys: Vec<String> = (0..32).map(|i| format!("order-{i}")).collect();
+    for key in &keys {
+        let lease = claimed(&store, key, 1).await;
+        let stored = Record::new(200, vec![], Bytes::from(key.clone()));
+        assert_eq!(
+            store.complete(lease, stored, DAY).await.unwrap(),
+            Commit::Done
+        );
+    }
+    let mut slots = std::collections::HashSet::new();
+    for key in &keys {
+        match store.claim(key, &fp(1), LOCK_TTL).await.unwrap() {
+            Claim::Completed(record) => assert_eq!(record.body(), key.as_bytes()),
+            other => panic!("{key}: {other:?}"),
+        }
+        if target.is_cluster() {
+            let mut redis_key = store.prefix().to_vec();
+            redis_key.extend_from_slice(key.as_bytes());
+            let slot: u16 = target
+                .query(redis::cmd("CLUSTER").arg("KEYSLOT").arg(redis_key))
+                .await;
+            slots.insert(slot);
+        }
+    }
+    if target.is_cluster() {
+        assert!(slots.len() > 16, "{} slots for 32 keys", slots.len());
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_is_store_unavailable_not_a_panic() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
-        .name("orders")
-        .build()
-        .unwrap();
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    for target in [Target::Node(url.clone()), Target::Cluster(vec![url])] {
+        unreachable_calls_fail_cleanly(&target).await;
+    }
+}
+
+async fn unreachable_calls_fail_cleanly(target: &Target) {
+    let store = builder(target).name("orders").build().unwrap();
     for _ in 0..2 {
         let err = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
         assert_unavailable(&err);
@@ -130,22 +173,43 @@ async fn a_hung_redis_costs_each_call_at_most_the_timeout() {
             sockets.push(socket);
         }
     });
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
-        .timeout(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    // The outer bound only keeps a broken implementation from hanging the test run.
-    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
-        let claim = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
-        let lease = resilience_core::idempotency::Lease::new("k", 7, fp(1));
-        let complete = store.complete(lease, record(b"x"), DAY).await.unwrap_err();
-        (claim, complete)
-    })
-    .await
-    .expect("every call is bounded by the store's timeout");
-    assert_unavailable(&outcome.0);
-    assert_unavailable(&outcome.1);
+    let url = format!("redis://127.0.0.1:{port}/");
+    // As one node, and as the only seed of a cluster (discovery hangs).
+    for target in [Target::Node(url.clone()), Target::Cluster(vec![url])] {
+        let store = builder(&target)
+            .timeout(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        // The outer bound only keeps a broken implementation from hanging the test run.
+        let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+            let claim = store.claim("k", &fp(1), LOCK_TTL).await.unwrap_err();
+            let lease = resilience_core::idempotency::Lease::new("k", 7, fp(1));
+            let complete = store.complete(lease, record(b"x"), DAY).await.unwrap_err();
+            (claim, complete)
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{target:?}: every call is bounded by the store's timeout"));
+        assert_unavailable(&outcome.0);
+        assert_unavailable(&outcome.1);
+    }
     held.abort();
+}
+
+/// A seed that is down does not keep the store from finding the cluster through the
+/// others.
+#[tokio::test]
+async fn a_cluster_is_found_through_any_live_seed() {
+    let Some(Target::Cluster(live)) =
+        Target::cluster_or_skip("a_cluster_is_found_through_any_live_seed")
+    else {
+        return;
+    };
+    let port = free_port();
+    let mut seeds = vec![format!("redis://127.0.0.1:{port}/")];
+    seeds.extend(live);
+    let store = store_on(&Target::Cluster(seeds));
+    store.ping().await.unwrap();
+    claimed(&store, "k", 1).await;
 }
 
 /// A redis-server of the test's own, killed when dropped.
@@ -214,11 +278,7 @@ async fn redis_stopped_mid_test_fails_calls_cleanly_and_the_store_recovers() {
     if redis_url_or_skip("redis_stopped_mid_test").is_none() {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let Some(server) = OwnRedis::start(port) else {
         return;
     };
@@ -257,20 +317,10 @@ async fn redis_stopped_mid_test_fails_calls_cleanly_and_the_store_recovers() {
     drop(server);
 }
 
-#[tokio::test]
-async fn two_stores_on_one_redis_see_each_others_keys() {
-    let Some(url) = redis_url_or_skip("two_stores_on_one_redis") else {
-        return;
-    };
+async fn two_stores_on_one_redis_see_each_others_keys(target: Target) {
     let prefix = unique_prefix();
-    let first = RedisStore::builder(url.as_str())
-        .prefix(prefix.clone())
-        .build()
-        .unwrap();
-    let second = RedisStore::builder(url.as_str())
-        .prefix(prefix)
-        .build()
-        .unwrap();
+    let first = builder(&target).prefix(prefix.clone()).build().unwrap();
+    let second = builder(&target).prefix(prefix).build().unwrap();
     let lease = claimed(&first, "k", 1).await;
     assert!(matches!(
         second.claim("k", &fp(1), LOCK_TTL).await.unwrap(),

@@ -4,6 +4,8 @@
 
 mod concurrency;
 mod config;
+#[cfg(feature = "redis")]
+mod failover;
 mod keyed;
 mod local;
 mod model;

@@ -1,6 +1,7 @@
-//! The Redis limiter against a real Redis (`RESILIENCE_REDIS_URL`): one global limit for
+//! The Redis limiter against a real Redis (`RESILIENCE_REDIS_URL`) and a Redis Cluster
+//! (`RESILIENCE_REDIS_CLUSTER_URLS`), each test written once for both: one global limit for
 //! two instances, waiting, keys, the local pre-check; and Redis down, hung or answering
-//! garbage, under each failure policy.
+//! garbage, under each failure policy. A master failing over is in `failover.rs`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use resilience_core::rate_limit::{
 };
 use resilience_core::telemetry::metric;
 use resilience_core::{ErrorKind, FieldValue, Primitive};
-use resilience_test_support::redis::redis_url_or_skip;
+use resilience_test_support::against_node_and_cluster;
+use resilience_test_support::redis::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A prefix no other test (or test run) uses, so tests share one Redis safely.
@@ -21,27 +23,35 @@ fn unique_prefix() -> String {
     format!("resilience-test:{:016x}:", rand::random::<u64>())
 }
 
-fn limiter(url: &str, prefix: &str) -> RedisRateLimiterBuilder {
-    RedisRateLimiter::builder(url)
+/// A builder for a limiter on `target`, one node or a cluster.
+pub(crate) fn builder(target: &Target) -> RedisRateLimiterBuilder {
+    match target {
+        Target::Node(url) => RedisRateLimiter::builder(url.as_str()),
+        Target::Cluster(nodes) => {
+            RedisRateLimiter::cluster_builder(nodes.iter().map(String::as_str))
+        }
+    }
+}
+
+fn limiter(target: &Target, prefix: &str) -> RedisRateLimiterBuilder {
+    builder(target)
         .name("api")
         .prefix(prefix)
         // Generous: the machine running the tests may be busy; outage tests set their own.
         .timeout(Duration::from_secs(5))
 }
 
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
+against_node_and_cluster! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    two_instances_sharing_redis_enforce_one_global_limit,
+    #[tokio::test] a_refusal_says_when_to_come_back_and_what_the_limit_is,
+    #[tokio::test] a_caller_allowed_to_wait_books_its_turn_in_redis,
+    #[tokio::test] keys_are_hash_tagged_and_expire_when_their_bucket_is_full,
+    #[tokio::test] the_local_precheck_refuses_a_known_exhausted_key_without_asking_redis,
+    #[tokio::test] a_foreign_value_under_the_key_is_a_store_failure_not_a_misread,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_sharing_redis_enforce_one_global_limit() {
-    let Some(url) = redis_url_or_skip("two_instances_sharing_redis") else {
-        return;
-    };
+async fn two_instances_sharing_redis_enforce_one_global_limit(target: Target) {
     const RATE: f64 = 100.0;
     const BURST: u32 = 20;
     const RUN: Duration = Duration::from_secs(2);
@@ -49,7 +59,7 @@ async fn two_instances_sharing_redis_enforce_one_global_limit() {
     // Two app instances: separate limiters, separate connections, one Redis.
     let instances: Vec<RedisRateLimiter> = (0..2)
         .map(|_| {
-            limiter(&url, &prefix)
+            limiter(&target, &prefix)
                 .rate(RATE)
                 .burst(BURST)
                 .build()
@@ -105,12 +115,8 @@ async fn two_instances_sharing_redis_enforce_one_global_limit() {
     );
 }
 
-#[tokio::test]
-async fn a_refusal_says_when_to_come_back_and_what_the_limit_is() {
-    let Some(url) = redis_url_or_skip("a_refusal_says_when") else {
-        return;
-    };
-    let limiter = limiter(&url, &unique_prefix())
+async fn a_refusal_says_when_to_come_back_and_what_the_limit_is(target: Target) {
+    let limiter = limiter(&target, &unique_prefix())
         .limit(2, Duration::from_secs(60))
         .build()
         .unwrap();
@@ -134,13 +140,9 @@ async fn a_refusal_says_when_to_come_back_and_what_the_limit_is() {
     assert_eq!(err.retry_after(), None);
 }
 
-#[tokio::test]
-async fn a_caller_allowed_to_wait_books_its_turn_in_redis() {
-    let Some(url) = redis_url_or_skip("a_caller_allowed_to_wait") else {
-        return;
-    };
+async fn a_caller_allowed_to_wait_books_its_turn_in_redis(target: Target) {
     let prefix = unique_prefix();
-    let limiter = limiter(&url, &prefix)
+    let limiter = limiter(&target, &prefix)
         .rate(20.0)
         .burst(1)
         .max_wait(Duration::from_secs(2))
@@ -151,7 +153,7 @@ async fn a_caller_allowed_to_wait_books_its_turn_in_redis() {
     assert!(grant.waited() > Duration::ZERO, "{grant:?}");
     assert!(grant.is_checked());
     // The turn was booked: an impatient caller now finds no room.
-    let impatient = RedisRateLimiter::builder(url.as_str())
+    let impatient = builder(&target)
         .name("api")
         .prefix(prefix)
         .rate(20.0)
@@ -162,13 +164,9 @@ async fn a_caller_allowed_to_wait_books_its_turn_in_redis() {
     assert!(impatient.try_acquire(&()).await.is_err());
 }
 
-#[tokio::test]
-async fn keys_are_hash_tagged_and_expire_when_their_bucket_is_full() {
-    let Some(url) = redis_url_or_skip("keys_are_hash_tagged") else {
-        return;
-    };
+async fn keys_are_hash_tagged_and_expire_when_their_bucket_is_full(target: Target) {
     let prefix = unique_prefix();
-    let limiter = limiter(&url, &prefix)
+    let limiter = limiter(&target, &prefix)
         .limit(10, Duration::from_secs(10))
         .build()
         .unwrap();
@@ -177,26 +175,17 @@ async fn keys_are_hash_tagged_and_expire_when_their_bucket_is_full() {
     let text = String::from_utf8(key.clone()).unwrap();
     assert!(text.starts_with(&format!("{prefix}{{api:~")), "{text}");
     assert_eq!(text.matches('{').count(), 1, "{text}: one hash tag");
-    let mut conn = raw(&url).await;
-    let pttl: i64 = redis::cmd("PTTL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let pttl: i64 = target.query(redis::cmd("PTTL").arg(&key)).await;
     assert!(
         pttl > 0 && pttl <= 1_000,
         "one unit refills in a second: {pttl}"
     );
 }
 
-#[tokio::test]
-async fn the_local_precheck_refuses_a_known_exhausted_key_without_asking_redis() {
-    let Some(url) = redis_url_or_skip("the_local_precheck") else {
-        return;
-    };
+async fn the_local_precheck_refuses_a_known_exhausted_key_without_asking_redis(target: Target) {
     let prefix = unique_prefix();
     let build = |precheck| {
-        limiter(&url, &prefix)
+        limiter(&target, &prefix)
             .limit(1, Duration::from_secs(60))
             .local_precheck(precheck)
             .build()
@@ -206,12 +195,9 @@ async fn the_local_precheck_refuses_a_known_exhausted_key_without_asking_redis()
     checked.try_acquire("hot").await.unwrap();
     let first = checked.try_acquire("hot").await.unwrap_err();
     // Redis forgets the key; only the local pre-check still knows it is exhausted.
-    let mut conn = raw(&url).await;
-    let () = redis::cmd("DEL")
-        .arg(checked.redis_key("hot"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let () = target
+        .query(redis::cmd("DEL").arg(checked.redis_key("hot")))
+        .await;
     let local = checked.try_acquire("hot").await.unwrap_err();
     assert_eq!(local.kind(), ErrorKind::RateLimited);
     assert!(local.retry_after() <= first.retry_after());
@@ -219,28 +205,24 @@ async fn the_local_precheck_refuses_a_known_exhausted_key_without_asking_redis()
     assert!(build(0).try_acquire("hot").await.is_ok());
 }
 
-#[tokio::test]
-async fn a_foreign_value_under_the_key_is_a_store_failure_not_a_misread() {
-    let Some(url) = redis_url_or_skip("a_foreign_value_under_the_key") else {
-        return;
-    };
+async fn a_foreign_value_under_the_key_is_a_store_failure_not_a_misread(target: Target) {
     let prefix = unique_prefix();
-    let closed = limiter(&url, &prefix)
+    let closed = limiter(&target, &prefix)
         .rate(1.0)
         .on_store_failure(StoreFailure::FailClosed)
         .build()
         .unwrap();
-    let mut conn = raw(&url).await;
-    let () = redis::cmd("SET")
-        .arg(closed.redis_key("k"))
-        .arg("not a number")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let () = target
+        .query(
+            redis::cmd("SET")
+                .arg(closed.redis_key("k"))
+                .arg("not a number"),
+        )
+        .await;
     let err = closed.try_acquire("k").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StoreUnavailable, "{err:#}");
     assert!(format!("{err:#}").contains("not a number"), "{err:#}");
-    let open = limiter(&url, &prefix).rate(1.0).build().unwrap();
+    let open = limiter(&target, &prefix).rate(1.0).build().unwrap();
     assert!(!open.try_acquire("k").await.unwrap().is_checked());
 }
 
@@ -273,14 +255,23 @@ async fn fake_redis(reply: Option<&'static [u8]>) -> (String, tokio::task::JoinH
     (url, server)
 }
 
-/// Both policies against a broken Redis at `url`: each check ends within the timeout
-/// (the outer bound only keeps a broken implementation from hanging the run) in the
-/// configured way.
+/// Both policies against a broken Redis at `url`, taken as one node and as the only seed
+/// of a cluster: each check ends within the timeout (the outer bound only keeps a broken
+/// implementation from hanging the run) in the configured way.
 async fn assert_policies_hold(url: &str) {
+    for target in [
+        Target::Node(url.to_owned()),
+        Target::Cluster(vec![url.to_owned()]),
+    ] {
+        assert_policies_hold_on(&target).await;
+    }
+}
+
+async fn assert_policies_hold_on(target: &Target) {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let build = |policy| {
-        RedisRateLimiter::builder(url)
+        builder(target)
             .name("broken")
             .rate(10.0)
             .timeout(Duration::from_millis(200))
@@ -313,7 +304,7 @@ async fn assert_policies_hold(url: &str) {
         );
     })
     .await
-    .expect("every check is bounded by the limiter's timeout");
+    .unwrap_or_else(|_| panic!("{target:?}: every check is bounded by the limiter's timeout"));
     let errors: u64 = snapshotter
         .snapshot()
         .into_vec()
@@ -324,7 +315,7 @@ async fn assert_policies_hold(url: &str) {
             other => panic!("{other:?}"),
         })
         .sum();
-    assert_eq!(errors, 5, "four checks and a ping failed");
+    assert_eq!(errors, 5, "{target:?}: four checks and a ping failed");
 }
 
 #[tokio::test]

@@ -93,7 +93,7 @@ impl<S> Layer<S> for DeadlineLayer {
 /// | [`default_timeout`](Self::default_timeout) | none | as gRPC: no deadline unless the caller sets one |
 /// | [`header`](Self::header) | `connect-timeout-ms` ([`TIMEOUT_MS`]) | see [`TIMEOUT_MS`] |
 /// | [`ignore_malformed`](Self::ignore_malformed) | `false` | a malformed header is a 400 |
-/// | [`request_extension`](Self::request_extension) | `true` | handlers can read the `Deadline` from the request |
+/// | [`request_extension`](Self::request_extension) | `false` | handlers read [`Deadline::current`](resilience_core::Deadline::current) (or the `AmbientDeadline` extractor, feature `axum`) without an allocation |
 #[derive(Clone, Debug)]
 pub struct DeadlineLayerBuilder {
     name: Name,
@@ -112,7 +112,7 @@ impl DeadlineLayerBuilder {
             default_timeout: None,
             header: HeaderName::from_static(TIMEOUT_MS),
             ignore_malformed: false,
-            extension: true,
+            extension: false,
         }
     }
 
@@ -154,9 +154,11 @@ impl DeadlineLayerBuilder {
     }
 
     /// Whether to insert the [`Deadline`](resilience_core::Deadline) into the request
-    /// extensions. On by default; the ambient [`Deadline::current`](resilience_core::Deadline::current)
-    /// carries the same deadline, so turning it off saves the one allocation
-    /// `http::Extensions` makes per inserted value.
+    /// extensions too, for code that reads it from the request rather than from
+    /// [`Deadline::current`](resilience_core::Deadline::current). Off by default: the
+    /// ambient deadline carries the same value to the handler for free, while an
+    /// extension costs every request the allocations of `http::Extensions` (its map and
+    /// the boxed value) and makes every clone of the request (a retry's) copy them.
     #[must_use]
     pub fn request_extension(mut self, insert: bool) -> Self {
         self.extension = insert;

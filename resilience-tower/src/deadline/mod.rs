@@ -73,6 +73,8 @@
 //! primitive (a full bulkhead is `RESOURCE_EXHAUSTED`), and the deadline layer keeps the
 //! inner service's response type untouched.
 
+#[cfg(feature = "axum")]
+mod extract;
 mod future;
 mod layer;
 mod propagate;
@@ -86,6 +88,8 @@ use resilience_core::{BoxError, Error, ErrorKind, Primitive};
 use tokio::time::Instant;
 use tower_service::Service;
 
+#[cfg(feature = "axum")]
+pub use extract::AmbientDeadline;
 pub use future::ResponseFuture;
 pub use layer::{DEFAULT_MAX, DeadlineLayer, DeadlineLayerBuilder};
 pub use propagate::{
@@ -109,11 +113,10 @@ use wire::Wire;
 ///    configured, is treated as absent.
 /// 3. A zero timeout (`0m`) is an already-expired deadline: `DeadlineExceeded`, a
 ///    rejection, without calling the inner service.
-/// 4. Otherwise the [`Deadline`] goes into the request extensions (unless
-///    [turned off](DeadlineLayerBuilder::request_extension)) and becomes the ambient
-///    deadline ([`Deadline::current`]) of the inner service's response future, which is
-///    dropped when it passes: `DeadlineExceeded`, marked
-///    [`during_call`](Error::during_call).
+/// 4. Otherwise the [`Deadline`] becomes the ambient deadline ([`Deadline::current`]) of
+///    the inner service's response future, which is dropped when it passes:
+///    `DeadlineExceeded`, marked [`during_call`](Error::during_call). It goes into the
+///    request extensions too only if [asked for](DeadlineLayerBuilder::request_extension).
 ///
 /// Expiries count in `resilience_deadline_exceeded_total{name, where}`; the remaining
 /// budget is recorded in the current span's `deadline.remaining_seconds` field.
@@ -205,7 +208,6 @@ where
         // place in the queue there and must see the deadline to bound its wait.
         let inner = &mut self.inner;
         let call = resilience_core::deadline::sync_scope(deadline, || inner.call(request));
-        let future = config.enforcer.run(deadline, call).started_at(now);
-        ResponseFuture::bounded(future)
+        ResponseFuture::bounded(config.enforcer.run_started(deadline, now, call))
     }
 }

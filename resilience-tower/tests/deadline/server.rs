@@ -87,9 +87,24 @@ async fn no_header_and_no_default_leaves_the_request_untouched() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn millisecond_header_becomes_the_ambient_deadline_and_an_extension() {
+async fn millisecond_header_becomes_the_ambient_deadline_without_an_extension_by_default() {
     let header = Some(("connect-timeout-ms", "1500"));
     let (response, seen) = answer(DeadlineLayer::builder(), get(header), Duration::ZERO).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        seen,
+        Some(Seen {
+            ambient: Some(Duration::from_millis(1500)),
+            extension: None
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_request_extension_is_inserted_when_opted_in() {
+    let header = Some(("connect-timeout-ms", "1500"));
+    let builder = DeadlineLayer::builder().request_extension(true);
+    let (response, seen) = answer(builder, get(header), Duration::ZERO).await;
     assert_eq!(response.status(), StatusCode::OK);
     let want = Some(Duration::from_millis(1500));
     assert_eq!(

@@ -6,12 +6,13 @@
 //!   enforce and passes the call through untouched (no timer); the peers start their timer
 //!   on every call regardless, since that is all they do.
 //! - `deadline/header`: the request carries `connect-timeout-ms: 1000`. Ours parses it,
-//!   inserts the `Deadline` into the request extensions (the default), makes it the
-//!   ambient deadline and arms a timer; the peers do what they always do.
-//! - `deadline/header_no_extension`: the same with `request_extension(false)` (the
-//!   ambient deadline still carries it), which saves the extension's allocations.
+//!   makes it the ambient deadline and bounds the call by it (the timer is armed only if
+//!   the call has to wait); the peers do what they always do.
+//! - `deadline/header_extension`: the same with `request_extension(true)` (an opt-in: the
+//!   `Deadline` goes into the request extensions too), which costs the extension's
+//!   allocations.
 //! - `deadline/default_timeout`: ours with `default_timeout(1 s)` on a request without a
-//!   header: the same job as a fixed timeout, plus the extension and the ambient deadline.
+//!   header: the same job as a fixed timeout, plus the ambient deadline.
 
 use std::time::Duration;
 
@@ -49,33 +50,37 @@ pub(super) fn comparisons() -> Vec<Comparison> {
             DeadlineLayer::new().layer(HttpEcho),
             plain_request,
         ));
-    let header = Comparison::new("deadline/header").ours(Entry::service(
-        "resilience layer",
-        DeadlineLayer::new().layer(HttpEcho),
-        request_with_deadline,
-    ));
-    let header_no_extension = Comparison::new("deadline/header_no_extension").ours(Entry::service(
+    let header = Comparison::new("deadline/header")
+        .zero_alloc()
+        .ours(Entry::service(
+            "resilience layer",
+            DeadlineLayer::new().layer(HttpEcho),
+            request_with_deadline,
+        ));
+    let header_extension = Comparison::new("deadline/header_extension").ours(Entry::service(
         "resilience layer",
         DeadlineLayer::builder()
-            .request_extension(false)
+            .request_extension(true)
             .build()
             .expect("a valid deadline layer")
             .layer(HttpEcho),
         request_with_deadline,
     ));
-    let default_timeout = Comparison::new("deadline/default_timeout").ours(Entry::service(
-        "resilience layer",
-        DeadlineLayer::builder()
-            .default_timeout(LIMIT)
-            .build()
-            .expect("a valid deadline layer")
-            .layer(HttpEcho),
-        plain_request,
-    ));
+    let default_timeout = Comparison::new("deadline/default_timeout")
+        .zero_alloc()
+        .ours(Entry::service(
+            "resilience layer",
+            DeadlineLayer::builder()
+                .default_timeout(LIMIT)
+                .build()
+                .expect("a valid deadline layer")
+                .layer(HttpEcho),
+            plain_request,
+        ));
     vec![
         peers(no_header, plain_request),
         peers(header, request_with_deadline),
-        peers(header_no_extension, request_with_deadline),
+        peers(header_extension, request_with_deadline),
         peers(default_timeout, plain_request),
     ]
 }

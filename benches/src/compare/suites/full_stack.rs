@@ -1,16 +1,18 @@
 //! The full stack, outermost first: deadline, retry, circuit breaker, bulkhead, around a
 //! trivial HTTP service, on `http::Request<()>`s without a deadline header.
 //!
-//! Ours: `DeadlineLayer` with `default_timeout(1 s)` (so, like the peer, every call gets a
-//! 1 s limit and a timer), `RetryLayer` (3 attempts, default budget), `CircuitBreakerLayer`
-//! (count window 100), `BulkheadLayer` (64). The closest tower-resilience stack:
-//! `TimeLimiterLayer` (1 s, cancel on timeout), `RetryLayer` (3 attempts, token-bucket
-//! budget), `CircuitBreakerLayer` (sliding window 100), `BulkheadLayer` (64, reject when
-//! full). Same configurations as the per-primitive comparisons.
+//! Ours: `DeadlineLayer` with `default_timeout(1 s)` (so, like the peers, every call gets a
+//! 1 s limit), `RetryLayer` (3 attempts, default budget), `CircuitBreakerLayer` (count
+//! window 100), `BulkheadLayer` (64), each with its defaults otherwise (no request
+//! extension). The closest tower-resilience stack: `TimeLimiterLayer` (1 s, cancel on
+//! timeout), `RetryLayer` (3 attempts, token-bucket budget), `CircuitBreakerLayer`
+//! (sliding window 100), `BulkheadLayer` (64, reject when full). Tower's own layers have
+//! no circuit breaker: `Timeout` (1 s), `Retry` (2 retries under a `TpsBudget` shaped like
+//! ours) and `ConcurrencyLimit` (64), so that stack does one job less than ours.
 //!
-//! `full_stack/layers` uses our defaults; `full_stack/layers_no_extension` turns the
-//! deadline layer's request extension off (the ambient deadline still carries it): the
-//! extension costs its own allocations and makes every retry's request clone allocate.
+//! `full_stack/layers_extension` is ours with the deadline's request extension turned on
+//! (an opt-in): the extension costs its own allocations and makes every retry's request
+//! clone allocate.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -95,23 +97,41 @@ fn tower_resilience()
     time_limiter.layer(retry.layer(breaker.layer(bulkhead.layer(HttpEcho))))
 }
 
+fn tower_builtins()
+-> impl tower_service::Service<http::Request<()>, Response = http::Response<()>> + Clone + Send + 'static
+{
+    tower::ServiceBuilder::new()
+        .timeout(LIMIT)
+        .layer(tower::retry::RetryLayer::new(
+            crate::peers::TowerBudgetPolicy::new(2),
+        ))
+        .concurrency_limit(CAPACITY)
+        .service(HttpEcho)
+}
+
 pub(super) fn comparisons() -> Vec<Comparison> {
     vec![
         Comparison::new("full_stack/layers")
+            .zero_alloc()
             .ours(Entry::service(
                 "resilience stack",
-                ours(true),
+                ours(false),
                 plain_request,
             ))
             .peer(Entry::service(
                 "tower-resilience stack",
                 tower_resilience(),
                 plain_request,
+            ))
+            .peer(Entry::service(
+                "tower stack (no breaker)",
+                tower_builtins(),
+                plain_request,
             )),
-        Comparison::new("full_stack/layers_no_extension")
+        Comparison::new("full_stack/layers_extension")
             .ours(Entry::service(
                 "resilience stack",
-                ours(false),
+                ours(true),
                 plain_request,
             ))
             .peer(Entry::service(

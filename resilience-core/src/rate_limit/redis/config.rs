@@ -8,7 +8,7 @@ use super::super::config::{Spec, common_setters};
 use super::super::keyed::{KeyMap, MAX_KEYS};
 use super::{RedisRateLimiter, SCRIPT, Shared, key};
 use crate::config::check;
-use crate::redis_client::RedisClient;
+use crate::redis_client::{Endpoint, RedisClient};
 use crate::{ConfigError, Primitive};
 
 /// What a [`RedisRateLimiter`] does with a call when Redis cannot answer (down, slower than
@@ -25,7 +25,8 @@ pub enum StoreFailure {
     FailClosed,
 }
 
-/// Builds a [`RedisRateLimiter`]; start with [`RedisRateLimiter::builder`].
+/// Builds a [`RedisRateLimiter`]; start with [`RedisRateLimiter::builder`] (one Redis) or
+/// [`RedisRateLimiter::cluster_builder`] (a Redis Cluster).
 ///
 /// The rate options (`name`, `rate`, `limit`, `burst`, `max_wait`) are those of
 /// [`RateLimiterBuilder`](crate::rate_limit::RateLimiterBuilder), with the same defaults and
@@ -34,6 +35,7 @@ pub enum StoreFailure {
 /// | option | default | |
 /// |---|---|---|
 /// | `url` (given to [`RedisRateLimiter::builder`]) | — | `redis://[user:password@]host[:port][/db]` |
+/// | `nodes` (given to [`RedisRateLimiter::cluster_builder`]) | — | seed nodes of a cluster, `redis://[user:password@]host:port` each (at least one) |
 /// | [`prefix`](Self::prefix) | `"resilience:rate_limit:"` | put before every key in Redis |
 /// | [`timeout`](Self::timeout) | 100 ms | bound on each check, connecting included |
 /// | [`on_store_failure`](Self::on_store_failure) | [`StoreFailure::FailOpen`] | |
@@ -41,7 +43,7 @@ pub enum StoreFailure {
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RedisRateLimiterBuilder {
-    url: String,
+    endpoint: Endpoint,
     spec: Spec,
     prefix: Vec<u8>,
     timeout: Duration,
@@ -50,9 +52,9 @@ pub struct RedisRateLimiterBuilder {
 }
 
 impl RedisRateLimiterBuilder {
-    pub(super) fn new(url: String) -> Self {
+    pub(super) fn new(endpoint: Endpoint) -> Self {
         Self {
-            url,
+            endpoint,
             spec: Spec::default(),
             prefix: b"resilience:rate_limit:".to_vec(),
             timeout: Duration::from_millis(100),
@@ -65,7 +67,8 @@ impl RedisRateLimiterBuilder {
 
     /// What to put before every key in Redis (default `"resilience:rate_limit:"`), so that
     /// services sharing a database keep their limits apart. Instances of one service must
-    /// use the same prefix (and name) to share a limit.
+    /// use the same prefix (and name) to share a limit. On a cluster it may not hold a hash
+    /// tag (`{...}`): it would replace the limit's own, and put every key in one slot.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into().into_bytes();
         self
@@ -97,7 +100,8 @@ impl RedisRateLimiterBuilder {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for an invalid rate option, a URL that does not parse, a zero
+    /// A [`ConfigError`] for an invalid rate option, a URL that does not parse (or a cluster
+    /// without nodes, or a prefix with a hash tag on a cluster), a zero
     /// timeout, or a pre-check larger than [`MAX_KEYS`].
     pub fn build(self) -> Result<RedisRateLimiter, ConfigError> {
         let p = Primitive::RateLimit;
@@ -114,8 +118,9 @@ impl RedisRateLimiterBuilder {
                 ),
             ));
         }
-        let redis = RedisClient::open(&self.url, timeout)
-            .map_err(|err| ConfigError::new(p, "url", format!("is not a Redis URL: {err}")))?;
+        self.endpoint.check_prefix(p, &self.prefix)?;
+        let redis = RedisClient::open(&self.endpoint, timeout)
+            .map_err(|err| self.endpoint.refused(p, &err))?;
         let mut tag = Vec::new();
         key::escape_into(&mut tag, self.spec.name.as_bytes());
         Ok(RedisRateLimiter {
@@ -129,5 +134,45 @@ impl RedisRateLimiterBuilder {
                 precheck: (self.precheck_keys > 0).then(|| KeyMap::new(self.precheck_keys)),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_needs_nodes_and_a_prefix_without_a_hash_tag() {
+        let option =
+            |builder: RedisRateLimiterBuilder| builder.rate(10.0).build().unwrap_err().option();
+        assert_eq!(option(RedisRateLimiter::builder("not a url")), "url");
+        assert_eq!(
+            option(RedisRateLimiter::cluster_builder(Vec::<String>::new())),
+            "nodes"
+        );
+        assert_eq!(
+            option(RedisRateLimiter::cluster_builder([
+                "redis://127.0.0.1:7000",
+                "nope"
+            ])),
+            "nodes"
+        );
+        assert_eq!(
+            option(RedisRateLimiter::cluster_builder(["redis://127.0.0.1:7000"]).prefix("{rl}:")),
+            "prefix"
+        );
+        let limiter = RedisRateLimiter::cluster_builder(["redis://127.0.0.1:7000"])
+            .rate(10.0)
+            .build()
+            .unwrap();
+        assert!(limiter.is_cluster());
+        assert!(
+            !RedisRateLimiter::builder("redis://127.0.0.1/")
+                .prefix("{rl}:")
+                .rate(10.0)
+                .build()
+                .unwrap()
+                .is_cluster()
+        );
     }
 }
