@@ -1,9 +1,11 @@
 //! Runnable examples for the `resilience` workspace.
 //!
 //! The binaries live in `src/bin/`; the chaos demo's machinery is this library's
-//! [`chaos`] module, so that a test can run the demo in-process on a short script.
+//! [`chaos`] module, so that a test can run the demo in-process on a short script; the
+//! OpenTelemetry example's pipeline and calls are [`otel`], shared with its test.
 
 pub mod chaos;
+pub mod otel;
 
 /// The caller, as an idempotency scope: its `Authorization` header (the layer hashes it;
 /// it is never stored as it is). A real service would use the principal its auth layer

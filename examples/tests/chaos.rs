@@ -130,6 +130,15 @@ async fn hardened_gateway_charges_once_and_answers_within_its_deadline_in_both_s
         metrics.contains("resilience_idempotency_requests_total"),
         "{metrics}"
     );
+    // What a Prometheus server would scrape: well-formed, every duration a histogram.
+    let families = resilience_test_support::prometheus::parse(&metrics)
+        .unwrap_or_else(|e| panic!("{e}\n{metrics}"));
+    let durations = resilience_test_support::prometheus::durations_are_histograms(&families)
+        .unwrap_or_else(|e| panic!("{e}\n{metrics}"));
+    assert!(
+        durations.contains(&"resilience_bulkhead_wait_seconds".to_owned()),
+        "{durations:?}"
+    );
 }
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {

@@ -66,6 +66,63 @@ fn health_turns_503_when_the_breaker_opens_and_shuts_down_gracefully() {
 }
 
 #[test]
+fn health_serves_metrics_a_prometheus_parser_reads_with_every_duration_a_histogram() {
+    use resilience_test_support::prometheus;
+
+    let out = run(env!("CARGO_BIN_EXE_health"));
+    let metrics = metrics_section(&out);
+    let families = prometheus::parse(metrics).unwrap_or_else(|e| panic!("{e}\n{metrics}"));
+    let durations = prometheus::durations_are_histograms(&families).unwrap();
+    assert!(
+        durations.contains(&"resilience_health_check_duration_seconds".to_owned()),
+        "{durations:?}"
+    );
+    assert_eq!(families["resilience_circuit_state"].kind, "gauge");
+}
+
+#[test]
+fn grpc_retries_unavailable_ends_at_the_deadline_opens_on_trailers_and_exports_histograms() {
+    use resilience_test_support::prometheus;
+
+    let out = run(env!("CARGO_BIN_EXE_grpc"));
+    assert!(
+        out.contains(r#"Reserve -> OK "reserved" (the server was called 3 times)"#),
+        "{out}"
+    );
+    assert!(out.contains("Slow -> DeadlineExceeded"), "{out}");
+    assert!(
+        out.contains("Broken -> Unavailable: backend lost (breaker Open)"),
+        "{out}"
+    );
+    assert!(out.contains("circuit breaker is open"), "{out}");
+    let metrics = metrics_section(&out);
+    let families = prometheus::parse(metrics).unwrap_or_else(|e| panic!("{e}\n{metrics}"));
+    let durations = prometheus::durations_are_histograms(&families).unwrap();
+    assert!(
+        durations.contains(&"resilience_bulkhead_wait_seconds".to_owned()),
+        "{durations:?}"
+    );
+}
+
+/// The `/metrics` text an example printed between its markers.
+fn metrics_section(out: &str) -> &str {
+    out.split_once("GET /metrics:\n")
+        .and_then(|(_, rest)| rest.split_once("--- end of /metrics"))
+        .map(|(text, _)| text)
+        .unwrap_or_else(|| panic!("no /metrics in:\n{out}"))
+}
+
+#[test]
+fn otel_exports_call_spans_with_the_breaker_state_each_call_met() {
+    let out = run(env!("CARGO_BIN_EXE_otel"));
+    assert!(out.contains("call -> 42"), "{out}");
+    assert!(out.contains("circuit breaker is open"), "{out}");
+    assert_eq!(out.matches("span resilience.call {").count(), 3, "{out}");
+    assert!(out.contains("circuit.state=open"), "{out}");
+    assert!(out.contains("instance=otel.inventory"), "{out}");
+}
+
+#[test]
 fn idempotent_payments_charges_once_per_key_or_skips_without_redis() {
     let out = run(env!("CARGO_BIN_EXE_idempotent_payments"));
     if out.starts_with("skipping") {

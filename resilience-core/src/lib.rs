@@ -30,7 +30,8 @@
 //!   graceful shutdown that drains in-flight requests;
 //! - [`registry`](mod@registry): named instances shared by name ([`Registry::global`]), with snapshots;
 //! - [`config`]: [`ConfigError`], what every builder returns for an invalid setting;
-//! - [`telemetry`]: every metric name, label and span field;
+//! - [`telemetry`]: every metric name, label and span field; `prometheus::builder`, an
+//!   exporter that renders every duration as a histogram (feature `prometheus`);
 //! - [`resilient`]: the attribute that wraps an async function (feature `macros`, on by
 //!   default).
 //!
@@ -101,6 +102,8 @@ pub mod idempotency;
 mod macro_support;
 mod name;
 pub mod outcome;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod rate_limit;
 #[cfg(feature = "redis")]
 mod redis_client;

@@ -50,7 +50,10 @@
 //! | `resilience_faults_injected_total` | counter | `name`, `fault` | faults injected on purpose, by kind |
 //! | `resilience_config_reloads_total` | counter | `outcome` | configuration documents applied to a registry, or rejected |
 //!
-//! [`METRICS`] lists the same facts as data; [`describe`] reads it.
+//! [`METRICS`] lists the same facts as data; [`describe`] reads it. Durations are
+//! histograms: with `metrics-exporter-prometheus`, build the exporter with
+//! `resilience_core::prometheus::builder()` (feature `prometheus`) so that they render as
+//! Prometheus histograms with documented buckets, not as summaries.
 //!
 //! # Labels
 //!
@@ -63,7 +66,10 @@
 //!
 //! [`call_span`] opens the span every protected call runs in, named `resilience.call`,
 //! with the fields in [`field`] declared so that
-//! [`Error::record_in`](crate::Error::record_in) can fill them.
+//! [`Error::record_in`](crate::Error::record_in) can fill them. In a `#[resilient]` call
+//! the primitives record `attempt`, `deadline.remaining_seconds`, and `primitive`,
+//! `instance` and `circuit.state` for its circuit breaker; exported through
+//! `tracing-opentelemetry`, they are the span's attributes (the `otel` example).
 
 use tracing::Span;
 
@@ -506,8 +512,16 @@ pub mod field {
     pub const OPERATION: &str = "operation";
     /// The attempt number (1-based) of the current call.
     pub const ATTEMPT: &str = "attempt";
-    /// The time left before the ambient deadline, in seconds.
+    /// The time left before the ambient deadline, in seconds, when an attempt starts.
     pub const DEADLINE_REMAINING_SECONDS: &str = "deadline.remaining_seconds";
+    /// The primitive guarding the call whose state the span shows
+    /// ([`Primitive::as_str`](crate::Primitive::as_str)): its circuit breaker.
+    pub const PRIMITIVE: &str = "primitive";
+    /// That primitive's instance name.
+    pub const INSTANCE: &str = "instance";
+    /// The circuit breaker's state when it was asked for the attempt
+    /// (a [`circuit_state`](super::circuit_state) value).
+    pub const CIRCUIT_STATE: &str = "circuit.state";
     /// [`ErrorKind::as_str`](crate::ErrorKind::as_str).
     pub const ERROR_KIND: &str = "error.kind";
     /// [`Error::is_rejection`](crate::Error::is_rejection).
@@ -538,6 +552,9 @@ pub mod field {
         OPERATION,
         ATTEMPT,
         DEADLINE_REMAINING_SECONDS,
+        PRIMITIVE,
+        INSTANCE,
+        CIRCUIT_STATE,
         ERROR_KIND,
         ERROR_REJECTION,
         ERROR_MESSAGE,
@@ -565,6 +582,9 @@ pub fn call_span(operation: &str) -> Span {
         operation = operation,
         attempt = tracing::field::Empty,
         deadline.remaining_seconds = tracing::field::Empty,
+        primitive = tracing::field::Empty,
+        instance = tracing::field::Empty,
+        circuit.state = tracing::field::Empty,
         error.kind = tracing::field::Empty,
         error.rejection = tracing::field::Empty,
         error.message = tracing::field::Empty,

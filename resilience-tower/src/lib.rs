@@ -81,11 +81,13 @@ pub mod idempotency;
 pub mod key;
 pub mod rate_limit;
 mod replay;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 pub mod retry;
 pub mod throttle;
 
-/// The README's examples, compiled and run as doctests (they use the `axum` and `redis`
-/// features).
-#[cfg(all(doctest, feature = "axum", feature = "redis"))]
+/// The README's examples, compiled and run as doctests (they use the `axum`, `redis` and
+/// `reqwest` features: run with `--all-features`).
+#[cfg(all(doctest, feature = "axum", feature = "redis", feature = "reqwest"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

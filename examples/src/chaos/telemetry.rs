@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -18,7 +18,10 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn prometheus() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let handle = PrometheusBuilder::new().install_recorder().ok()?;
+            // Durations as histograms with the library's documented buckets, not summaries.
+            let handle = resilience_core::prometheus::builder()
+                .install_recorder()
+                .ok()?;
             resilience_core::telemetry::describe();
             Some(handle)
         })

@@ -83,7 +83,7 @@ where
 
 impl Deadline {
     /// Runs `future` with this deadline as its ambient deadline (as
-    /// [`scope`](super::scope)) and enforces it (as [`enforce`]): `scope` and `enforce`
+    /// [`scope`]) and enforces it (as [`enforce`]): `scope` and `enforce`
     /// in one future, with one timer.
     ///
     /// An earlier deadline already in force where the future is first polled wins.

@@ -59,8 +59,25 @@ where
     C: Classify<T, E>,
 {
     match breaker {
-        Ok(breaker) => breaker.guard(classifier, attempt),
+        Ok(breaker) => {
+            record_breaker(breaker);
+            breaker.guard(classifier, attempt)
+        }
         Err(error) => circuit_breaker::Guarded::refused(error, classifier),
+    }
+}
+
+/// Records the breaker (primitive, instance, state as asked) in the current
+/// (`resilience.call`) span, at each attempt: an exporter that keeps every recorded value
+/// shows the state each attempt met, one that keeps the last shows the last.
+#[inline]
+fn record_breaker(breaker: &CircuitBreaker) {
+    // Without any subscriber there is no span to record in; skip the span lookup.
+    if tracing::dispatcher::has_been_set() {
+        let span = tracing::Span::current();
+        span.record(field::PRIMITIVE, crate::Primitive::CircuitBreaker.as_str());
+        span.record(field::INSTANCE, breaker.name().as_str());
+        span.record(field::CIRCUIT_STATE, breaker.state().as_str());
     }
 }
 
@@ -171,7 +188,8 @@ where
 pub fn record_attempt(retry: &RetryLoop<&RetryPolicy>) {
     // Without any subscriber there is no span to record in; skip the span lookup.
     if tracing::dispatcher::has_been_set() {
-        tracing::Span::current().record(field::ATTEMPT, retry.attempts() + 1);
+        // As i64: exporters such as OpenTelemetry keep signed integers as numbers.
+        tracing::Span::current().record(field::ATTEMPT, i64::from(retry.attempts()) + 1);
     }
 }
 

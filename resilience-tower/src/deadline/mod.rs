@@ -70,7 +70,7 @@
 //!
 //! The error layer, not the deadline layer, picks the gRPC form: it already turns every
 //! error into a response, so one place answers gRPC callers with `grpc-status` for every
-//! primitive (a full bulkhead is `UNAVAILABLE` too), and the deadline layer keeps the
+//! primitive (a full bulkhead is `RESOURCE_EXHAUSTED`), and the deadline layer keeps the
 //! inner service's response type untouched.
 
 #[cfg(feature = "axum")]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderName, Request};
+use http::{HeaderMap, HeaderName, Request};
 use resilience_core::deadline::Enforcer;
 use resilience_core::deadline::codec::TIMEOUT_MS;
 use resilience_core::{BoxError, Deadline, Error, Name};
@@ -72,7 +72,35 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// Writes the ambient deadline's remaining time, less the margin, into `headers`
+    /// (unless they carry a shorter one already); `DeadlineExceeded` when nothing is left.
+    fn stamp(&self, headers: &mut HeaderMap) -> Result<(), Error> {
+        let Some(deadline) = Deadline::current() else {
+            return Ok(());
+        };
+        let remaining = deadline.remaining().saturating_sub(self.margin);
+        let wire = Wire::of(headers, &self.header);
+        let Some(value) = wire.encode(remaining) else {
+            return Err(self.enforcer.expired(deadline));
+        };
+        let shorter_already = matches!(wire.read(headers), Some(Ok(t)) if t <= remaining);
+        if !shorter_already {
+            wire.insert(headers, value);
+        }
+        Ok(())
+    }
+}
+
 impl PropagateDeadlineLayer {
+    /// What the service does to each request's headers, for clients that are not tower
+    /// services (the reqwest middleware): writes the remaining time; `DeadlineExceeded`
+    /// when nothing is left.
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+    pub(crate) fn stamp(&self, headers: &mut HeaderMap) -> Result<(), Error> {
+        self.config.stamp(headers)
+    }
+
     /// A layer with the defaults of [`PropagateDeadlineLayerBuilder`].
     pub fn new() -> Self {
         PropagateDeadlineLayerBuilder::new().build()
@@ -216,19 +244,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let Some(deadline) = Deadline::current() else {
-            return ResponseFuture::unbounded(self.inner.call(request));
-        };
-        let config = &*self.config;
-        let remaining = deadline.remaining().saturating_sub(config.margin);
-        let wire = Wire::of(request.headers(), &config.header);
-        let Some(value) = wire.encode(remaining) else {
-            return ResponseFuture::failed(config.enforcer.expired(deadline));
-        };
-        let shorter_already = matches!(wire.read(request.headers()), Some(Ok(t)) if t <= remaining);
-        if !shorter_already {
-            wire.insert(request.headers_mut(), value);
+        match self.config.stamp(request.headers_mut()) {
+            Ok(()) => ResponseFuture::unbounded(self.inner.call(request)),
+            Err(expired) => ResponseFuture::failed(expired),
         }
-        ResponseFuture::unbounded(self.inner.call(request))
     }
 }

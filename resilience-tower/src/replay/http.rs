@@ -44,15 +44,7 @@ impl Repeatable {
     /// Whether `parts` may be sent more than once: an idempotent method (RFC 9110
     /// §9.2.2), an `Idempotency-Key` header, or the opt-in predicate.
     pub(crate) fn allows(&self, parts: &Parts) -> bool {
-        matches!(
-            parts.method,
-            Method::GET
-                | Method::HEAD
-                | Method::OPTIONS
-                | Method::TRACE
-                | Method::PUT
-                | Method::DELETE
-        ) || parts.headers.contains_key(IDEMPOTENCY_KEY)
+        repeatable_by_default(&parts.method, &parts.headers)
             || self.also_if.as_ref().is_some_and(|also| also(parts))
     }
 
@@ -63,6 +55,15 @@ impl Repeatable {
     {
         self.also_if = Some(Arc::new(also));
     }
+}
+
+/// The default rule of what may be sent more than once: an idempotent method (RFC 9110
+/// §9.2.2) or an `Idempotency-Key` header.
+pub(crate) fn repeatable_by_default(method: &Method, headers: &http::HeaderMap) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    ) || headers.contains_key(IDEMPOTENCY_KEY)
 }
 
 impl fmt::Debug for Repeatable {

@@ -27,16 +27,50 @@
 //! | kind | gRPC status |
 //! |---|---|
 //! | `DeadlineExceeded`, `Timeout` | 4 `DEADLINE_EXCEEDED` |
-//! | `CircuitOpen`, `BulkheadFull`, `RetryBudgetExhausted`, `StoreUnavailable`, `Throttled` | 14 `UNAVAILABLE` |
+//! | `CircuitOpen`, `RetryBudgetExhausted`, `StoreUnavailable`, `ShuttingDown`, `Throttled`, `FaultInjected` | 14 `UNAVAILABLE` |
+//! | `BulkheadFull`, `RateLimited`, `PayloadTooLarge` | 8 `RESOURCE_EXHAUSTED` |
 //! | `IdempotencyConflict` | 10 `ABORTED` |
 //! | `IdempotencyMismatch` | 9 `FAILED_PRECONDITION` |
 //! | `InvalidRequest` | 3 `INVALID_ARGUMENT` |
-//! | `PayloadTooLarge`, `RateLimited` | 8 `RESOURCE_EXHAUSTED` |
 //! | `Inner`, a kind added later | 2 `UNKNOWN` |
 //!
-//! `UNAVAILABLE` is the code gRPC clients retry by default, matching the 503 these kinds
-//! get over HTTP; `RESOURCE_EXHAUSTED` is what gRPC itself answers for an oversized
-//! message and what gRPC services answer when a quota is used up.
+//! `UNAVAILABLE` says "this server cannot take the call now, another attempt (here or
+//! elsewhere) may work": what gRPC clients retry when a retry policy lists it, matching
+//! the 503 these kinds get over HTTP. `RESOURCE_EXHAUSTED` says "a limit of this server
+//! was reached": a full bulkhead, a rate limit, an oversized message (what gRPC itself
+//! answers for one). Every error with a `retry_after` hint (an open breaker's remaining
+//! open time, a rate limiter's next turn, a bulkhead's configured hint) also carries
+//! `grpc-retry-pushback-ms`, the *server pushback* of gRPC's retry design: a gRPC client
+//! with a retry policy waits that long before its next attempt.
+//!
+//! # The client side
+//!
+//! [`GrpcStatus`] classifies gRPC answers for breakers and retries by their `grpc-status`
+//! (in the headers of a Trailers-Only answer, or in the trailers that
+//! [`ReadTrailersLayer`] makes visible). gRPC calls are all `POST`s, so
+//! [`HttpRetryLayer`](crate::retry::HttpRetryLayer) retries them only when opted in:
+//!
+//! ```
+//! use resilience_tower::http::grpc::{self, GrpcStatus};
+//! use resilience_tower::retry::{HttpRetryLayer, RetryPolicy};
+//!
+//! let policy = RetryPolicy::builder().name("inventory").max_attempts(3).build().unwrap();
+//! // Every method of this API is idempotent: retry its calls on UNAVAILABLE (the default
+//! // retryable codes), honouring the server's pushback.
+//! let layer = HttpRetryLayer::new(policy)
+//!     .classifier(GrpcStatus::new())
+//!     .also_retry_if(|request| grpc::is_grpc(&request.headers));
+//! # let _ = layer;
+//! ```
+
+mod classify;
+pub mod codes;
+mod trailers;
+
+pub use classify::GrpcStatus;
+pub use trailers::{
+    DEFAULT_MAX_MESSAGE, ReadTrailersLayer, ReadTrailersService, ResponseFuture, Trailers,
+};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -60,21 +94,24 @@ pub(crate) fn is_grpc_content_type(value: &[u8]) -> bool {
     value.starts_with(CONTENT_TYPE_PREFIX.as_bytes())
 }
 
-/// The gRPC status code for an error kind; see the [module docs](self).
+/// The gRPC status code for an error kind (one of [`codes`]); see the
+/// [module docs](self).
 pub fn code(kind: ErrorKind) -> u8 {
     match kind {
-        ErrorKind::DeadlineExceeded | ErrorKind::Timeout => 4,
+        ErrorKind::DeadlineExceeded | ErrorKind::Timeout => codes::DEADLINE_EXCEEDED,
         ErrorKind::CircuitOpen
-        | ErrorKind::BulkheadFull
         | ErrorKind::RetryBudgetExhausted
         | ErrorKind::StoreUnavailable
+        | ErrorKind::ShuttingDown
         | ErrorKind::Throttled
-        | ErrorKind::FaultInjected => 14,
-        ErrorKind::IdempotencyConflict => 10,
-        ErrorKind::IdempotencyMismatch => 9,
-        ErrorKind::InvalidRequest => 3,
-        ErrorKind::PayloadTooLarge | ErrorKind::RateLimited => 8,
-        _ => 2,
+        | ErrorKind::FaultInjected => codes::UNAVAILABLE,
+        ErrorKind::BulkheadFull | ErrorKind::PayloadTooLarge | ErrorKind::RateLimited => {
+            codes::RESOURCE_EXHAUSTED
+        }
+        ErrorKind::IdempotencyConflict => codes::ABORTED,
+        ErrorKind::IdempotencyMismatch => codes::FAILED_PRECONDITION,
+        ErrorKind::InvalidRequest => codes::INVALID_ARGUMENT,
+        _ => codes::UNKNOWN,
     }
 }
 
@@ -129,7 +166,7 @@ mod tests {
         let err = Error::new(ErrorKind::BulkheadFull)
             .with_retry_after(std::time::Duration::from_millis(1500));
         let response = response(&err);
-        assert_eq!(response.headers()["grpc-status"], "14");
+        assert_eq!(response.headers()["grpc-status"], "8");
         assert_eq!(response.headers()["grpc-retry-pushback-ms"], "1500");
         assert!(response.headers()["grpc-message"].to_str().is_ok());
     }
