@@ -192,6 +192,7 @@ const CASES: &[&str] = &[
     "deadline_tower_timeout_header",
     "breaker_layer",
     "breaker_call",
+    "rate_limit_try_acquire",
     "bulkhead_layer",
     "bulkhead_call",
     "adaptive_layer",
@@ -330,6 +331,15 @@ fn main() {
                 || 7u64,
                 |r| poll_once(b.call(async move { Ok::<u64, Infallible>(r) })),
             );
+        }
+        "rate_limit_try_acquire" => {
+            // A rate no loop reaches: every call is admitted.
+            let limiter = resilience_core::rate_limit::RateLimiter::builder()
+                .rate(1e9)
+                .burst(u32::MAX)
+                .build()
+                .unwrap();
+            run(n, || (), |()| limiter.try_acquire().is_ok());
         }
         "bulkhead_layer" => {
             let mut s = BulkheadLayer::new(bulkhead()).layer(Echo);

@@ -22,6 +22,26 @@ fn axum_stack_retries_times_out_and_opens_the_breaker() {
 }
 
 #[test]
+fn config_reload_applies_file_changes_in_place_and_refuses_a_broken_file() {
+    let out = run(env!("CARGO_BIN_EXE_config_reload"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("loaded "), "{out}");
+    assert_eq!(
+        lines[1..],
+        [
+            "capacity 2: 2 of 5 searches admitted",
+            "reloaded (file changed)",
+            "capacity 4: 4 of 5 searches admitted",
+            "rejected (file changed): bulkhead.search.max_concurrent: must be at least 1, got 0",
+            "capacity 4: 4 of 5 searches admitted",
+            "reloaded (file changed)",
+            "capacity 5: 5 of 5 searches admitted",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
 fn deadline_chain_hands_the_budget_on_and_gives_up_together() {
     let out = run(env!("CARGO_BIN_EXE_deadline_chain"));
     assert!(out.contains("inventory received, budget left:"), "{out}");

@@ -112,6 +112,9 @@ pub mod retry;
 mod rng;
 #[cfg(feature = "serde")]
 mod ser;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod settings;
 mod sync;
 pub mod telemetry;
 pub mod throttle;

@@ -76,6 +76,9 @@ pub struct Registry {
     rate_limiters: Named<RateLimiter>,
     adaptive_bulkheads: Named<AdaptiveBulkhead>,
     throttles: Named<AdaptiveThrottle>,
+    /// Serialises [`apply`](Registry::apply) (feature `serde`).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) apply_lock: std::sync::Mutex<()>,
 }
 
 static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);

@@ -48,6 +48,7 @@
 //! | `resilience_concurrency_limit` | gauge | `name` | the current limit of an adaptive bulkhead |
 //! | `resilience_throttle_rejected_total` | counter | `name` | calls refused locally by an adaptive throttle |
 //! | `resilience_faults_injected_total` | counter | `name`, `fault` | faults injected on purpose, by kind |
+//! | `resilience_config_reloads_total` | counter | `outcome` | configuration documents applied to a registry, or rejected |
 //!
 //! [`METRICS`] lists the same facts as data; [`describe`] reads it. Durations are
 //! histograms: with `metrics-exporter-prometheus`, build the exporter with
@@ -128,6 +129,10 @@ pub mod metric {
     pub const THROTTLE_REJECTED_TOTAL: &str = "resilience_throttle_rejected_total";
     /// Counter: faults injected by a fault injector, labelled `name`, `fault`.
     pub const FAULTS_INJECTED_TOTAL: &str = "resilience_faults_injected_total";
+    /// Counter: configuration documents a registry applied or rejected, labelled
+    /// `outcome` ([`outcome::APPLIED`](super::outcome::APPLIED) or
+    /// [`outcome::REJECTED`](super::outcome::REJECTED)).
+    pub const CONFIG_RELOADS_TOTAL: &str = "resilience_config_reloads_total";
 }
 
 /// The type of a metric.
@@ -331,6 +336,13 @@ pub const METRICS: &[MetricSpec] = {
             labels: &[NAME, FAULT],
             help: "Faults injected on purpose by a fault injector, by kind.",
         },
+        MetricSpec {
+            name: metric::CONFIG_RELOADS_TOTAL,
+            kind: Counter,
+            unit: Some(Count),
+            labels: &[OUTCOME],
+            help: "Configuration documents a registry applied, or rejected as invalid (nothing changed).",
+        },
     ]
 };
 
@@ -379,8 +391,11 @@ pub mod outcome {
     pub const FAILURE: &str = "failure";
     /// The call failed in a way that is not the dependency's fault (benign class).
     pub const BENIGN: &str = "benign";
-    /// The call was not made: a primitive rejected it.
+    /// The call was not made: a primitive rejected it. Also a configuration document
+    /// that was refused.
     pub const REJECTED: &str = "rejected";
+    /// Configuration: a document was applied.
+    pub const APPLIED: &str = "applied";
     /// The call was abandoned by a timeout or deadline.
     pub const TIMEOUT: &str = "timeout";
     /// The caller dropped the call's future before it finished.

@@ -113,6 +113,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -148,9 +149,10 @@ pub struct Bulkhead {
 struct Shared {
     slots: Slots,
     name: Name,
-    max_waiting: usize,
-    max_wait: Duration,
-    retry_after: Duration,
+    /// `max_wait` and `retry_after` in nanoseconds, atomics so that
+    /// [`reconfigure`](Bulkhead::reconfigure) can move them (`max_waiting` lives in `slots`).
+    max_wait: AtomicU64,
+    retry_after: AtomicU64,
     telemetry: Telemetry,
     /// What moves the limit of an [adaptive bulkhead](crate::adaptive); `None` for a
     /// fixed one.
@@ -206,9 +208,8 @@ impl Bulkhead {
             shared: Arc::new(Shared {
                 slots: Slots::new(b.max_concurrent, b.max_waiting),
                 name: b.name,
-                max_waiting: b.max_waiting,
-                max_wait: b.max_wait,
-                retry_after: b.retry_after,
+                max_wait: AtomicU64::new(nanos(b.max_wait)),
+                retry_after: AtomicU64::new(nanos(b.retry_after)),
                 telemetry,
                 control,
             }),
@@ -245,12 +246,12 @@ impl Bulkhead {
     #[cold]
     fn acquire_slow(&self) -> Acquire {
         let shared = &*self.shared;
-        if shared.max_waiting == 0 {
+        if shared.slots.max_waiting() == 0 {
             return Acquire::decided(Err(self.full_error("at_capacity")));
         }
         let now = Instant::now();
         let mut until = now
-            .checked_add(shared.max_wait)
+            .checked_add(self.max_wait())
             .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
         let mut by_deadline = false;
         let deadline = Deadline::current();
@@ -315,12 +316,63 @@ impl Bulkhead {
 
     /// `max_waiting`: how many callers may queue.
     pub fn max_waiting(&self) -> usize {
-        self.shared.max_waiting
+        self.shared.slots.max_waiting()
     }
 
     /// `max_wait`: the longest a queued caller waits.
     pub fn max_wait(&self) -> Duration {
-        self.shared.max_wait
+        Duration::from_nanos(self.shared.max_wait.load(Ordering::Relaxed))
+    }
+
+    /// The `retry_after` hint of this bulkhead's `BulkheadFull` errors.
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_nanos(self.shared.retry_after.load(Ordering::Relaxed))
+    }
+
+    /// Applies `builder`'s options to this bulkhead in place, for every clone at once,
+    /// without touching the permits held or the callers queued.
+    ///
+    /// - A higher `max_concurrent` hands the new room to queued callers at once.
+    /// - A lower one takes no permit back: calls in flight above it finish, and no new
+    ///   call is admitted until the count is under the new cap.
+    /// - A lower `max_waiting` lets callers already queued keep their place; new callers
+    ///   queue only while fewer than the new bound wait. `max_wait` applies to callers
+    ///   that queue from now on, and `retry_after` to the next rejection.
+    ///
+    /// The bulkhead keeps its name. On the bulkhead of an
+    /// [adaptive bulkhead](crate::adaptive) the limiter keeps moving the cap, so
+    /// `max_concurrent` is ignored there.
+    ///
+    /// ```
+    /// use resilience_core::bulkhead::Bulkhead;
+    ///
+    /// let bulkhead = Bulkhead::builder().max_concurrent(1).build().unwrap();
+    /// let held = bulkhead.try_acquire().unwrap();
+    /// assert!(bulkhead.try_acquire().is_err());
+    /// bulkhead.reconfigure(Bulkhead::builder().max_concurrent(2)).unwrap();
+    /// let second = bulkhead.try_acquire().unwrap();
+    /// assert_eq!(bulkhead.in_flight(), 2);
+    /// # drop((held, second));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](BulkheadBuilder::build) would say; the
+    /// bulkhead is unchanged then.
+    pub fn reconfigure(&self, builder: BulkheadBuilder) -> Result<(), crate::ConfigError> {
+        builder.check()?;
+        let shared = &*self.shared;
+        shared
+            .max_wait
+            .store(nanos(builder.max_wait), Ordering::Relaxed);
+        shared
+            .retry_after
+            .store(nanos(builder.retry_after), Ordering::Relaxed);
+        shared.slots.set_max_waiting(builder.max_waiting);
+        if shared.control.is_none() {
+            shared.slots.set_limit(builder.max_concurrent);
+        }
+        Ok(())
     }
 
     /// Permits held now (a slot being handed to a waiter counts as held).
@@ -345,7 +397,7 @@ impl Bulkhead {
             capacity: self.capacity(),
             in_flight: self.in_flight(),
             waiting: self.waiting(),
-            max_waiting: self.shared.max_waiting,
+            max_waiting: self.max_waiting(),
         }
     }
 
@@ -369,7 +421,7 @@ impl Bulkhead {
         self.rejected(
             Error::new(ErrorKind::BulkheadFull)
                 .or_origin(Primitive::Bulkhead, self.shared.name.clone())
-                .with_retry_after(self.shared.retry_after)
+                .with_retry_after(self.retry_after())
                 .with_field("reason", reason),
         )
     }
@@ -379,7 +431,7 @@ impl Bulkhead {
         self.rejected(
             Error::new(ErrorKind::BulkheadFull)
                 .or_origin(Primitive::Bulkhead, self.shared.name.clone())
-                .with_retry_after(self.shared.retry_after)
+                .with_retry_after(self.retry_after())
                 .with_elapsed(waited)
                 .with_field("reason", "max_wait")
                 .with_field("waited", waited),
@@ -424,9 +476,14 @@ impl fmt::Debug for Bulkhead {
             .field("capacity", &self.capacity())
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())
-            .field("max_waiting", &s.max_waiting)
-            .field("max_wait", &s.max_wait)
-            .field("retry_after", &s.retry_after)
+            .field("max_waiting", &self.max_waiting())
+            .field("max_wait", &self.max_wait())
+            .field("retry_after", &self.retry_after())
             .finish()
     }
+}
+
+/// A duration in nanoseconds (saturating; validated durations fit).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

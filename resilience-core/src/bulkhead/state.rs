@@ -72,7 +72,7 @@ pub(super) enum Entry {
 pub(crate) struct Slots {
     word: AtomicU64,
     limit: AtomicU64,
-    max_waiting: u64,
+    max_waiting: AtomicU64,
     pub(super) handoff: Semaphore,
 }
 
@@ -81,7 +81,7 @@ impl Slots {
         Self {
             word: AtomicU64::new(0),
             limit: AtomicU64::new(max_concurrent as u64),
-            max_waiting: max_waiting as u64,
+            max_waiting: AtomicU64::new(max_waiting as u64),
             handoff: Semaphore::new(0),
         }
     }
@@ -97,6 +97,17 @@ impl Slots {
     /// How many slots may be held now.
     pub(crate) fn limit(&self) -> usize {
         self.limit.load(Ordering::Relaxed) as usize
+    }
+
+    /// How many callers may queue.
+    pub(crate) fn max_waiting(&self) -> usize {
+        self.max_waiting.load(Ordering::Relaxed) as usize
+    }
+
+    /// Moves the queue bound: callers queued beyond a lower bound keep their place.
+    pub(crate) fn set_max_waiting(&self, max_waiting: usize) {
+        self.max_waiting
+            .store(max_waiting as u64, Ordering::Relaxed);
     }
 
     /// Moves the limit (at most [`MAX_PERMITS`](super::MAX_PERMITS)); see the module docs.
@@ -156,7 +167,7 @@ impl Slots {
         loop {
             let (next, entry) = if waiting(word) == 0 && (word & IN_FLIGHT_MASK) < limit {
                 (word + 1, Entry::Taken)
-            } else if (waiting(word) as u64) < self.max_waiting {
+            } else if (waiting(word) as u64) < self.max_waiting.load(Ordering::Relaxed) {
                 (word + ONE_WAITING, Entry::Queued)
             } else {
                 return Entry::QueueFull;

@@ -228,7 +228,7 @@ impl CircuitBreakerBuilder {
         Ok(CircuitBreaker::from_config(config))
     }
 
-    fn validate(self) -> Result<Config, ConfigError> {
+    pub(crate) fn validate(self) -> Result<Config, ConfigError> {
         let window = match self.window {
             SlidingWindow::Count(n) => {
                 check::nonzero(P, "count_window", n)?;

@@ -1,9 +1,11 @@
 //! The shared state of a breaker and every decision it makes: admit, record, transition.
 
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
+
+use arc_swap::ArcSwap;
 
 use crate::sync::Mutex;
-use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -25,8 +27,19 @@ pub(crate) struct Ticket {
 
 pub(crate) struct Shared {
     word: AtomicU64,
-    pub(crate) config: Config,
-    window: Window,
+    /// The configuration and the window it sizes, swapped whole by
+    /// [`reconfigure`](Self::reconfigure); a call reads it with one lock-free load.
+    tuned: ArcSwap<Tuned>,
+    /// Whether slow calls are measured (a copy of `tuned`'s, so that admission reads one
+    /// plain atomic and not the whole configuration).
+    measures_slow: AtomicBool,
+    /// Whether a plain success would change nothing: the current count window holds only
+    /// successes and no run of failures is under way. Set by `mark_clean`, cleared before
+    /// and after anything that dirties the window (a failure, a slow call, a reset, a new
+    /// window). It may read `false` when the window is clean (a success then takes the
+    /// slow path, exactly); it reads `true` on a dirty window only during such a race,
+    /// when one success may go unrecorded (the window slides one call later).
+    clean: AtomicBool,
     consecutive: AtomicU32,
     base: Instant,
     /// While open: when half-open may begin (ns since `base`). Written before the
@@ -42,17 +55,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(mut config: Config) -> Self {
-        let window = match config.window {
-            SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
-            SlidingWindow::Time { duration, buckets } => {
-                Window::Time(TimeWindow::new(buckets, duration_nanos(duration / buckets)))
-            }
-        };
+        let window = Arc::new(new_window(config.window));
         let telemetry = Telemetry::new(config.name.clone(), config.hook.take());
         Self {
             word: AtomicU64::new(Word::new(State::Closed, 0).0),
-            config,
-            window,
+            measures_slow: AtomicBool::new(config.slow.is_some()),
+            clean: AtomicBool::new(false),
+            tuned: ArcSwap::from_pointee(Tuned { config, window }),
             consecutive: AtomicU32::new(0),
             base: Instant::now(),
             open_until: AtomicU64::new(0),
@@ -61,6 +70,30 @@ impl Shared {
             transition: Mutex::new(()),
             telemetry,
         }
+    }
+
+    /// Replaces the configuration in place. The state, its epoch, the probes in flight and
+    /// the open period under way are kept; the window keeps its counts unless its shape
+    /// (kind, size, duration or buckets) changed, when the new one starts empty. The
+    /// name and the state-change hook stay those the breaker was built with.
+    pub(crate) fn reconfigure(&self, config: Config) {
+        let _guard = self
+            .transition
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let old = self.tuned.load();
+        let window = if old.config.window == config.window {
+            Arc::clone(&old.window)
+        } else {
+            Arc::new(new_window(config.window))
+        };
+        if old.config.consecutive_failures != config.consecutive_failures {
+            self.consecutive.store(0, Relaxed);
+        }
+        self.measures_slow.store(config.slow.is_some(), Relaxed);
+        self.clean.store(false, SeqCst);
+        self.tuned.store(Arc::new(Tuned { config, window }));
+        self.clean.store(false, SeqCst);
     }
 
     /// Nanoseconds since the clock base, by tokio's clock.
@@ -79,7 +112,7 @@ impl Shared {
     pub(crate) fn acquire(&self) -> Result<Ticket, Error> {
         let word = self.word();
         if word.state() == State::Closed {
-            let start = if self.config.slow.is_some() {
+            let start = if self.measures_slow.load(Relaxed) {
                 self.now()
             } else {
                 0
@@ -91,14 +124,12 @@ impl Shared {
 
     #[cold]
     fn acquire_slow(&self, mut word: Word) -> Result<Ticket, Error> {
+        let tuned = self.tuned.load();
+        let config = &tuned.config;
         loop {
             match word.state() {
                 State::Closed | State::Disabled => {
-                    let start = if self.config.slow.is_some() {
-                        self.now()
-                    } else {
-                        0
-                    };
+                    let start = if config.slow.is_some() { self.now() } else { 0 };
                     return Ok(Ticket { word, start });
                 }
                 State::ForcedOpen => return Err(self.reject(None)),
@@ -112,18 +143,14 @@ impl Shared {
                 }
                 State::HalfOpen => {
                     let (in_flight, successes) = (word.in_flight(), word.successes());
-                    if in_flight + successes < self.config.half_open_calls {
+                    if in_flight + successes < config.half_open_calls {
                         let next = word.with_probes(in_flight + 1, successes);
                         match self
                             .word
                             .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
                         {
                             Ok(_) => {
-                                let start = if self.config.slow.is_some() {
-                                    self.now()
-                                } else {
-                                    0
-                                };
+                                let start = if config.slow.is_some() { self.now() } else { 0 };
                                 return Ok(Ticket { word, start });
                             }
                             Err(actual) => {
@@ -134,7 +161,7 @@ impl Shared {
                     }
                     let now = self.now();
                     let since = now.saturating_sub(self.entered_at.load(Relaxed));
-                    if since < self.config.max_half_open_nanos {
+                    if since < config.max_half_open_nanos {
                         return Err(self.reject(None));
                     }
                     self.transition(word, State::Open);
@@ -175,7 +202,7 @@ impl Shared {
     #[inline]
     pub(crate) fn probe_timeout(&self, ticket: Ticket) -> Option<Duration> {
         match ticket.word.state() {
-            State::HalfOpen => self.config.probe_timeout,
+            State::HalfOpen => self.tuned.load().config.probe_timeout,
             _ => None,
         }
     }
@@ -214,8 +241,8 @@ impl Shared {
     }
 
     #[inline]
-    fn is_slow(&self, ticket: Ticket, now: &mut Option<u64>) -> bool {
-        match self.config.slow {
+    fn is_slow(&self, config: &Config, ticket: Ticket, now: &mut Option<u64>) -> bool {
+        match config.slow {
             Some((threshold, _)) => {
                 let t = *now.get_or_insert_with(|| self.now());
                 t.saturating_sub(ticket.start) >= threshold
@@ -226,34 +253,73 @@ impl Shared {
 
     /// Records a closed-state outcome. The steady state of a healthy dependency, a success
     /// into a count window that holds only successes, changes nothing (every slot is a
-    /// success, so which one it replaces does not matter) and costs one atomic load.
+    /// success, so which one it replaces does not matter) and costs two atomic loads: the
+    /// `clean` flag says so without reading the (swappable) configuration.
     #[inline]
     fn record_closed(&self, ticket: Ticket, failure: bool) {
-        let mut now = None;
-        let slow = self.is_slow(ticket, &mut now);
-        if !failure
-            && !slow
-            && let Window::Count(w) = &self.window
-            && w.holds_only_successes()
-            && (self.config.consecutive_failures.is_none() || self.consecutive.load(Relaxed) == 0)
-        {
+        if !failure && self.clean.load(Acquire) && !self.measures_slow.load(Relaxed) {
             return;
         }
-        self.record_closed_outcome(ticket, Outcome { failure, slow }, now);
+        self.record_closed_slow(ticket, failure);
     }
 
-    fn record_closed_outcome(&self, ticket: Ticket, outcome: Outcome, mut now: Option<u64>) {
+    #[inline(never)]
+    fn record_closed_slow(&self, ticket: Ticket, failure: bool) {
+        let tuned = self.tuned.load();
+        let mut now = None;
+        let slow = self.is_slow(&tuned.config, ticket, &mut now);
+        if failure || slow {
+            // Cleared before and after recording: a racing `mark_clean` that saw the
+            // window clean before this outcome landed cannot leave the flag set.
+            self.clean.store(false, SeqCst);
+            self.record_closed_outcome(&tuned, ticket, Outcome { failure, slow }, now);
+            self.clean.store(false, SeqCst);
+        } else {
+            if !self.window_is_clean(&tuned) {
+                self.record_closed_outcome(&tuned, ticket, Outcome { failure, slow }, now);
+            }
+            self.mark_clean(&tuned);
+        }
+    }
+
+    /// Whether recording a plain success into `tuned`'s window would change nothing: a
+    /// count window of successes only, and no run of failures under way.
+    fn window_is_clean(&self, tuned: &Tuned) -> bool {
+        matches!(&*tuned.window, Window::Count(w) if w.holds_only_successes())
+            && (tuned.config.consecutive_failures.is_none() || self.consecutive.load(Relaxed) == 0)
+    }
+
+    /// Sets `clean` when the window is clean, then checks again (and that the window is
+    /// still the one in force): whoever dirtied it meanwhile clears the flag after
+    /// recording, and this second look clears it if that came first.
+    fn mark_clean(&self, tuned: &Arc<Tuned>) {
+        if !self.window_is_clean(tuned) {
+            return;
+        }
+        self.clean.store(true, SeqCst);
+        if !self.window_is_clean(tuned) || !Arc::ptr_eq(&self.tuned.load(), tuned) {
+            self.clean.store(false, SeqCst);
+        }
+    }
+
+    fn record_closed_outcome(
+        &self,
+        tuned: &Tuned,
+        ticket: Ticket,
+        outcome: Outcome,
+        mut now: Option<u64>,
+    ) {
         let current = Word(self.word.load(Relaxed));
         if !current.same_epoch(ticket.word) {
             return; // The breaker moved on while the call ran.
         }
         let Outcome { failure, .. } = outcome;
-        let totals = match &self.window {
+        let totals = match &*tuned.window {
             Window::Count(w) => w.record(outcome),
             Window::Time(w) => Some(w.record(outcome, *now.get_or_insert_with(|| self.now()))),
         };
         let mut trip = false;
-        if let Some(limit) = self.config.consecutive_failures {
+        if let Some(limit) = tuned.config.consecutive_failures {
             if failure {
                 trip = self.consecutive.fetch_add(1, Relaxed).saturating_add(1) >= limit;
             } else if self.consecutive.load(Relaxed) != 0 {
@@ -266,7 +332,7 @@ impl Shared {
             slow,
         }) = totals
         {
-            trip |= self.config.rate_tripped(calls, failures, slow);
+            trip |= tuned.config.rate_tripped(calls, failures, slow);
         }
         if trip {
             self.transition(current, State::Open);
@@ -280,9 +346,10 @@ impl Shared {
     /// the current episode moves the state.
     #[cold]
     fn record_probe(&self, ticket: Ticket, judged: Judged) {
+        let tuned = self.tuned.load();
         let failed = match judged {
             Judged::Failure | Judged::TimedOut => true,
-            Judged::Success => self.is_slow(ticket, &mut None),
+            Judged::Success => self.is_slow(&tuned.config, ticket, &mut None),
             _ => false,
         };
         let mut word = self.word();
@@ -301,7 +368,7 @@ impl Shared {
                 .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
             {
                 Ok(_) => {
-                    if succeeded && successes >= self.config.half_open_calls {
+                    if succeeded && successes >= tuned.config.half_open_calls {
                         self.transition(next, State::Closed);
                     }
                     return;
@@ -325,6 +392,7 @@ impl Shared {
             return false;
         }
         let from = current.state();
+        let tuned = self.tuned.load();
         let now = self.now();
         let mut open_for = None;
         match to {
@@ -335,13 +403,15 @@ impl Shared {
                     self.trips.load(Relaxed).saturating_add(1)
                 };
                 self.trips.store(trips, Relaxed);
-                let duration = self.config.open_duration_for(trips);
+                let duration = tuned.config.open_duration_for(trips);
                 self.open_until
                     .store(now.saturating_add(duration_nanos(duration)), Relaxed);
                 open_for = Some(duration);
             }
             State::Closed => {
-                self.window.reset();
+                self.clean.store(false, SeqCst);
+                tuned.window.reset();
+                self.clean.store(false, SeqCst);
                 self.consecutive.store(0, Relaxed);
                 self.trips.store(0, Relaxed);
             }
@@ -370,7 +440,7 @@ impl Shared {
     }
 
     pub(crate) fn totals(&self) -> Totals {
-        self.window.totals(|| self.now())
+        self.tuned.load().window.totals(|| self.now())
     }
 
     pub(crate) fn time_in_state(&self) -> Duration {
@@ -381,6 +451,21 @@ impl Shared {
     pub(crate) fn open_remaining(&self) -> Option<Duration> {
         (self.word().state() == State::Open)
             .then(|| Duration::from_nanos(self.open_until.load(Relaxed).saturating_sub(self.now())))
+    }
+}
+
+/// A configuration and the window it sizes, swapped together.
+pub(crate) struct Tuned {
+    pub(crate) config: Config,
+    window: Arc<Window>,
+}
+
+fn new_window(spec: SlidingWindow) -> Window {
+    match spec {
+        SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
+        SlidingWindow::Time { duration, buckets } => {
+            Window::Time(TimeWindow::new(buckets, duration_nanos(duration / buckets)))
+        }
     }
 }
 

@@ -145,6 +145,35 @@ impl CircuitBreaker {
         self.shared.telemetry.name()
     }
 
+    /// Applies `builder`'s options to this breaker in place, for every clone at once: the
+    /// state, the open period under way and the probes in flight are kept, and so are the
+    /// window's counts unless the window's shape (kind, size, duration, buckets) changed,
+    /// when the new window starts empty. The breaker keeps its name and its
+    /// [`on_state_change`](CircuitBreakerBuilder::on_state_change) hook; those of
+    /// `builder` are ignored.
+    ///
+    /// ```
+    /// use resilience_core::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder().consecutive_failures(5).build().unwrap();
+    /// breaker
+    ///     .reconfigure(CircuitBreaker::builder().consecutive_failures(1))
+    ///     .unwrap();
+    /// let permit = breaker.try_acquire().unwrap();
+    /// permit.record_failure();
+    /// assert!(breaker.try_acquire().is_err(), "one failure trips it now");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](CircuitBreakerBuilder::build) would say; the
+    /// breaker is unchanged then.
+    pub fn reconfigure(&self, builder: CircuitBreakerBuilder) -> Result<(), crate::ConfigError> {
+        let config = builder.validate()?;
+        self.shared.reconfigure(config);
+        Ok(())
+    }
+
     /// Asks to run one call. `Ok` holds a [`Permit`] to report the outcome on;
     /// `Err` is an [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen) rejection
     /// naming this breaker, with `retry_after` set to the time left before half-open

@@ -3,12 +3,16 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
 use super::Quota;
 use super::acquire::{Acquire, Grant, Waiter};
 use super::clock::Clock;
-use super::gcra::Verdict;
+use super::gcra::{Gcra, Verdict};
 use crate::telemetry::{label, metric};
 use crate::{Class, Deadline, Error, ErrorKind, Name, Primitive};
 
@@ -22,9 +26,14 @@ pub const FIELD_RESET: &str = "reset";
 
 pub(crate) struct Common {
     pub(crate) name: Name,
-    pub(crate) quota: Quota,
-    pub(crate) max_wait: Duration,
-    max_wait_ns: u64,
+    /// The quota and `max_wait`, swapped whole by [`reconfigure`](Self::reconfigure); a
+    /// call reads them with one lock-free load.
+    tuned: ArcSwap<Tuned>,
+    /// The quota's two numbers again, for the hot path: one sequence-checked read of
+    /// three atomics instead of a load of `tuned`.
+    gcra: SeqGcra,
+    /// Serialises [`reconfigure`](Self::reconfigure) (the writer side of `gcra`).
+    writer: Mutex<()>,
     /// TATs are nanoseconds of this clock.
     clock: Clock,
     telemetry: Telemetry,
@@ -49,10 +58,9 @@ impl Common {
         };
         Self {
             name,
-            quota,
-            max_wait,
-            // Validated to at most a year.
-            max_wait_ns: u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX),
+            gcra: SeqGcra::new(quota.gcra),
+            writer: Mutex::new(()),
+            tuned: ArcSwap::from_pointee(Tuned::new(quota, max_wait)),
             clock: Clock::new(),
             telemetry,
         }
@@ -70,25 +78,54 @@ impl Common {
         match Deadline::current() {
             Some(deadline) => {
                 let left = u64::try_from(deadline.remaining().as_nanos()).unwrap_or(u64::MAX);
-                if left < self.max_wait_ns {
+                if left < self.max_wait_ns() {
                     (left, true)
                 } else {
-                    (self.max_wait_ns, false)
+                    (self.max_wait_ns(), false)
                 }
             }
-            None => (self.max_wait_ns, false),
+            None => (self.max_wait_ns(), false),
         }
     }
 
+    /// The quota in force.
+    pub(crate) fn quota(&self) -> Quota {
+        self.tuned.load().quota
+    }
+
+    /// The quota's interval and tolerance in force: the hot path's read.
+    #[inline]
+    pub(crate) fn gcra(&self) -> Gcra {
+        self.gcra.read()
+    }
+
+    /// `max_wait` in force.
+    pub(crate) fn max_wait(&self) -> Duration {
+        self.tuned.load().max_wait
+    }
+
+    fn max_wait_ns(&self) -> u64 {
+        self.tuned.load().max_wait_ns
+    }
+
+    /// Replaces the quota and `max_wait` in place. The time already granted (each
+    /// key's TAT) is kept: a caller that used its burst under the old quota does not get
+    /// a new one, and the new quota governs every decision from now on.
+    pub(crate) fn reconfigure(&self, quota: Quota, max_wait: Duration) {
+        let _one_writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.tuned.store(Arc::new(Tuned::new(quota, max_wait)));
+        self.gcra.write(quota.gcra);
+    }
+
     pub(crate) fn may_wait(&self) -> bool {
-        self.max_wait_ns > 0
+        self.max_wait_ns() > 0
     }
 
     /// A grant leaving the TAT `backlog` ahead of the moment of admission.
     #[inline]
-    pub(crate) fn grant(&self, backlog: u64) -> Grant {
+    pub(crate) fn grant(&self, gcra: Gcra, backlog: u64) -> Grant {
         self.telemetry.permitted.increment(1);
-        Grant::new(self.quota.gcra, backlog)
+        Grant::new(gcra, backlog)
     }
 
     /// The outcome of a verdict reached at `now` for a caller that could wait until the
@@ -102,10 +139,12 @@ impl Common {
         waiter: impl FnOnce() -> Waiter,
     ) -> Acquire {
         match verdict {
-            Verdict::Conform { tat, wait: 0 } => Acquire::ready(Ok(self.grant(tat - now))),
+            Verdict::Conform { tat, wait: 0 } => {
+                Acquire::ready(Ok(self.grant(self.gcra(), tat - now)))
+            }
             Verdict::Conform { tat, wait } => {
                 let until = Instant::now() + Duration::from_nanos(wait);
-                let grant = Grant::new(self.quota.gcra, tat - now - wait);
+                let grant = Grant::new(self.gcra(), tat - now - wait);
                 Acquire::waiting(waiter(), until, grant)
             }
             Verdict::Refuse {
@@ -119,7 +158,7 @@ impl Common {
     /// `DeadlineExceeded` when only the deadline stood in the way, else `RateLimited`.
     #[cold]
     pub(crate) fn refusal(&self, retry_after: u64, backlog: u64, by_deadline: bool) -> Error {
-        if by_deadline && retry_after <= self.max_wait_ns {
+        if by_deadline && retry_after <= self.max_wait_ns() {
             self.past_deadline(retry_after)
         } else {
             self.limited(retry_after, backlog)
@@ -150,8 +189,8 @@ impl Common {
             Error::new(ErrorKind::RateLimited)
                 .or_origin(Primitive::RateLimit, self.name.clone())
                 .with_retry_after(Duration::from_nanos(retry_after))
-                .with_field(FIELD_LIMIT, self.quota.burst())
-                .with_field(FIELD_WINDOW, self.quota.refill())
+                .with_field(FIELD_LIMIT, self.quota().burst())
+                .with_field(FIELD_WINDOW, self.quota().refill())
                 .with_field(FIELD_RESET, Duration::from_nanos(backlog)),
         )
     }
@@ -175,8 +214,8 @@ impl Common {
                 .with_class(Class::Permanent)
                 .with_detail("The request costs more than the rate limit's burst allows.")
                 .with_field("units", n)
-                .with_field(FIELD_LIMIT, self.quota.burst())
-                .with_field(FIELD_WINDOW, self.quota.refill()),
+                .with_field(FIELD_LIMIT, self.quota().burst())
+                .with_field(FIELD_WINDOW, self.quota().refill()),
         )
     }
 
@@ -194,5 +233,69 @@ impl Common {
             .or_origin(Primitive::RateLimit, self.name.clone())
             .with_detail("the rate limit store is unavailable")
             .with_source(source)
+    }
+}
+
+/// A quota and how long a caller may wait under it.
+struct Tuned {
+    quota: Quota,
+    max_wait: Duration,
+    max_wait_ns: u64,
+}
+
+impl Tuned {
+    fn new(quota: Quota, max_wait: Duration) -> Self {
+        Self {
+            quota,
+            max_wait,
+            // Validated to at most a year.
+            max_wait_ns: u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// A [`Gcra`] behind a sequence lock made of atomics (no `unsafe`): a writer makes `seq`
+/// odd, stores both numbers, makes it even again; a reader retries while `seq` is odd or
+/// moved during its read, so it never pairs an old interval with a new tolerance.
+/// Writers are serialised by the caller.
+struct SeqGcra {
+    seq: AtomicU64,
+    interval: AtomicU64,
+    tolerance: AtomicU64,
+}
+
+impl SeqGcra {
+    fn new(gcra: Gcra) -> Self {
+        Self {
+            seq: AtomicU64::new(0),
+            interval: AtomicU64::new(gcra.interval),
+            tolerance: AtomicU64::new(gcra.tolerance),
+        }
+    }
+
+    #[inline]
+    fn read(&self) -> Gcra {
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            let interval = self.interval.load(Ordering::Relaxed);
+            let tolerance = self.tolerance.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if before & 1 == 0 && self.seq.load(Ordering::Relaxed) == before {
+                return Gcra {
+                    interval,
+                    tolerance,
+                };
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    fn write(&self, gcra: Gcra) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.interval.store(gcra.interval, Ordering::Relaxed);
+        self.tolerance.store(gcra.tolerance, Ordering::Relaxed);
+        self.seq.store(seq + 2, Ordering::Release);
     }
 }

@@ -124,7 +124,7 @@ pub use redis::{RedisKey, RedisRateLimiter, RedisRateLimiterBuilder, StoreFailur
 
 use self::acquire::{Owner, Waiter};
 use self::common::Common;
-use self::gcra::Verdict;
+use self::gcra::{Gcra, Verdict};
 use crate::outcome::{self, Outcome};
 use crate::{Error, Name};
 
@@ -202,8 +202,8 @@ impl RateLimiter {
     #[inline]
     pub fn try_acquire(&self) -> Result<Grant, Error> {
         // One unit always fits: the burst is at least 1.
-        let common = &self.shared.common;
-        self.try_take(common.quota.gcra.interval)
+        let gcra = self.shared.common.gcra();
+        self.try_take(gcra, gcra.interval)
     }
 
     /// Takes `n` units (a weighted request) if the limit has room for all of them now.
@@ -212,18 +212,19 @@ impl RateLimiter {
     #[inline]
     pub fn try_acquire_n(&self, n: u32) -> Result<Grant, Error> {
         let common = &self.shared.common;
-        match common.quota.gcra.cost(n) {
-            Some(cost) => self.try_take(cost),
+        let gcra = common.gcra();
+        match gcra.cost(n) {
+            Some(cost) => self.try_take(gcra, cost),
             None => Err(common.too_costly(n)),
         }
     }
 
     #[inline]
-    fn try_take(&self, cost: u64) -> Result<Grant, Error> {
+    fn try_take(&self, gcra: Gcra, cost: u64) -> Result<Grant, Error> {
         let common = &self.shared.common;
         let now = common.now();
-        match common.quota.gcra.take(&self.shared.tat, now, cost, 0) {
-            Verdict::Conform { tat, .. } => Ok(common.grant(tat - now)),
+        match gcra.take(&self.shared.tat, now, cost, 0) {
+            Verdict::Conform { tat, .. } => Ok(common.grant(gcra, tat - now)),
             Verdict::Refuse {
                 retry_after,
                 backlog,
@@ -246,12 +247,13 @@ impl RateLimiter {
     #[inline]
     pub fn acquire_n(&self, n: u32) -> Acquire {
         let common = &self.shared.common;
-        let Some(cost) = common.quota.gcra.cost(n) else {
+        let gcra = common.gcra();
+        let Some(cost) = gcra.cost(n) else {
             return Acquire::ready(Err(common.too_costly(n)));
         };
         let now = common.now();
-        match common.quota.gcra.take(&self.shared.tat, now, cost, 0) {
-            Verdict::Conform { tat, .. } => Acquire::ready(Ok(common.grant(tat - now))),
+        match gcra.take(&self.shared.tat, now, cost, 0) {
+            Verdict::Conform { tat, .. } => Acquire::ready(Ok(common.grant(gcra, tat - now))),
             Verdict::Refuse {
                 retry_after,
                 backlog,
@@ -264,7 +266,7 @@ impl RateLimiter {
     fn acquire_slow(&self, now: u64, cost: u64) -> Acquire {
         let common = &self.shared.common;
         let (limit, by_deadline) = common.wait_limit();
-        let verdict = common.quota.gcra.take(&self.shared.tat, now, cost, limit);
+        let verdict = common.gcra().take(&self.shared.tat, now, cost, limit);
         common.resolve(verdict, now, by_deadline, || {
             let owner: Arc<dyn Owner> = self.shared.clone();
             Waiter::new(owner, cost, tokio::time::Instant::now())
@@ -298,14 +300,40 @@ impl RateLimiter {
         &self.shared.common.name
     }
 
+    /// Applies `builder`'s rate, burst and `max_wait` to this limiter in place, for every
+    /// clone at once. The time already granted is kept: a burst spent under the old quota
+    /// is not handed out again, and callers already waiting keep their turn. The limiter
+    /// keeps its name.
+    ///
+    /// ```
+    /// use resilience_core::rate_limit::RateLimiter;
+    ///
+    /// let limiter = RateLimiter::builder().rate(1.0).build().unwrap();
+    /// assert!(limiter.try_acquire().is_ok());
+    /// assert!(limiter.try_acquire().is_err());
+    /// limiter.reconfigure(RateLimiter::builder().rate(1.0).burst(3)).unwrap();
+    /// assert!(limiter.try_acquire().is_ok(), "two more units of burst");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](RateLimiterBuilder::build) would say; the
+    /// limiter is unchanged then.
+    pub fn reconfigure(&self, builder: RateLimiterBuilder) -> Result<(), crate::ConfigError> {
+        let quota = builder.spec.quota()?;
+        let max_wait = builder.spec.checked_max_wait()?;
+        self.shared.common.reconfigure(quota, max_wait);
+        Ok(())
+    }
+
     /// The limit enforced.
-    pub fn quota(&self) -> &Quota {
-        &self.shared.common.quota
+    pub fn quota(&self) -> Quota {
+        self.shared.common.quota()
     }
 
     /// How long [`acquire`](Self::acquire) may wait.
     pub fn max_wait(&self) -> Duration {
-        self.shared.common.max_wait
+        self.shared.common.max_wait()
     }
 
     /// Whole units available right now.
@@ -316,7 +344,7 @@ impl RateLimiter {
             .tat
             .load(Ordering::Relaxed)
             .saturating_sub(common.now());
-        common.quota.gcra.remaining(backlog)
+        common.gcra().remaining(backlog)
     }
 
     /// A point-in-time view for health endpoints and registries.
@@ -357,7 +385,7 @@ pub trait RateLimit: Send + Sync {
     fn name(&self) -> &Name;
 
     /// The limit each key gets.
-    fn quota(&self) -> &Quota;
+    fn quota(&self) -> Quota;
 }
 
 /// A rate limit that decides for a request identified by a key of type `K`: what the
@@ -377,7 +405,7 @@ impl RateLimit for RateLimiter {
         RateLimiter::name(self)
     }
 
-    fn quota(&self) -> &Quota {
+    fn quota(&self) -> Quota {
         RateLimiter::quota(self)
     }
 }

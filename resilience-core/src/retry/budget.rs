@@ -28,7 +28,7 @@
 //! every withdrawal and on every 16th deposit of a thread. A deposit stamped late expires
 //! early, so the error only ever errs towards fewer retries.
 
-use crate::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use crate::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
@@ -102,11 +102,13 @@ pub struct RetryBudget {
 struct State {
     created: Instant,
     slot_nanos: u128,
-    reserve: i64,
-    deposit: i64,
+    /// `reserve`, `deposit`, `min_per_sec` and `ratio` are atomics so that
+    /// [`RetryBudget::reconfigure`] can move them; `ratio` holds the bits of an `f64`.
+    reserve: AtomicI64,
+    deposit: AtomicI64,
     ttl: Duration,
-    min_per_sec: u32,
-    ratio: f64,
+    min_per_sec: AtomicU32,
+    ratio: AtomicU64,
     /// The newest epoch any caller has seen.
     epoch: AtomicU64,
     slots: [AtomicU64; SLOTS as usize],
@@ -154,6 +156,25 @@ impl RetryBudgetBuilder {
 
     /// Checks the options and builds the budget.
     pub fn build(self) -> Result<RetryBudget, ConfigError> {
+        let (reserve, deposit, ratio) = self.check()?;
+        Ok(RetryBudget {
+            state: Arc::new(State {
+                created: Instant::now(),
+                slot_nanos: (self.ttl.as_nanos() / u128::from(SLOTS)).max(1),
+                reserve: AtomicI64::new(reserve),
+                deposit: AtomicI64::new(deposit),
+                ttl: self.ttl,
+                min_per_sec: AtomicU32::new(self.min_per_sec),
+                ratio: AtomicU64::new(ratio.to_bits()),
+                epoch: AtomicU64::new(0),
+                slots: std::array::from_fn(|_| AtomicU64::new(pack(0, 0))),
+            }),
+        })
+    }
+
+    /// The checks of [`build`](Self::build): the reserve, the deposit per call (both in
+    /// units) and the ratio.
+    fn check(&self) -> Result<(i64, i64, f64), ConfigError> {
         let p = Primitive::Retry;
         if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&self.ttl) {
             return Err(ConfigError::new(
@@ -173,19 +194,7 @@ impl RetryBudgetBuilder {
         // Both are bounded above (ratio <= 10, ttl <= 60 s), so they fit an i64.
         let deposit = (ratio * UNIT as f64).round() as i64;
         let reserve = (f64::from(self.min_per_sec) * self.ttl.as_secs_f64() * UNIT as f64) as i64;
-        Ok(RetryBudget {
-            state: Arc::new(State {
-                created: Instant::now(),
-                slot_nanos: (self.ttl.as_nanos() / u128::from(SLOTS)).max(1),
-                reserve,
-                deposit,
-                ttl: self.ttl,
-                min_per_sec: self.min_per_sec,
-                ratio,
-                epoch: AtomicU64::new(0),
-                slots: std::array::from_fn(|_| AtomicU64::new(pack(0, 0))),
-            }),
-        })
+        Ok((reserve, deposit, ratio))
     }
 }
 
@@ -209,12 +218,50 @@ impl RetryBudget {
 
     /// The floor, in retries per second.
     pub fn min_per_sec(&self) -> u32 {
-        self.state.min_per_sec
+        self.state.min_per_sec.load(Relaxed)
+    }
+
+    /// Applies `builder`'s `min_per_sec` and `ratio` to this budget in place, for every
+    /// policy holding it: the deposits and withdrawals already made keep counting. The
+    /// `ttl` lays out the budget's time slots, so a live budget keeps its own: a
+    /// different `ttl` is refused.
+    ///
+    /// ```
+    /// use resilience_core::retry::RetryBudget;
+    ///
+    /// let budget = RetryBudget::builder().min_per_sec(0).ratio(0.0).build().unwrap();
+    /// assert!(!budget.try_withdraw());
+    /// budget.reconfigure(RetryBudget::builder().min_per_sec(1)).unwrap();
+    /// assert!(budget.try_withdraw());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, or `ttl` differs from this budget's; the budget is
+    /// unchanged then.
+    pub fn reconfigure(&self, builder: RetryBudgetBuilder) -> Result<(), ConfigError> {
+        let (reserve, deposit, ratio) = builder.check()?;
+        let s = &*self.state;
+        if builder.ttl != s.ttl {
+            return Err(ConfigError::new(
+                Primitive::Retry,
+                "ttl",
+                format!(
+                    "cannot change on a live budget ({:?} now, {:?} asked): build a new budget",
+                    s.ttl, builder.ttl
+                ),
+            ));
+        }
+        s.reserve.store(reserve, Relaxed);
+        s.deposit.store(deposit, Relaxed);
+        s.min_per_sec.store(builder.min_per_sec, Relaxed);
+        s.ratio.store(ratio.to_bits(), Relaxed);
+        Ok(())
     }
 
     /// The share of calls that may be retried, as a fraction.
     pub fn ratio(&self) -> f64 {
-        self.state.ratio
+        f64::from_bits(self.state.ratio.load(Relaxed))
     }
 
     /// Records a call: adds `ratio` of a retry. Called once per call (not per attempt).
@@ -224,7 +271,8 @@ impl RetryBudget {
     #[inline]
     pub fn deposit(&self) {
         let s = &*self.state;
-        if s.deposit == 0 {
+        let deposit = s.deposit.load(Relaxed);
+        if deposit == 0 {
             return;
         }
         let n = DEPOSITS.with(|c| {
@@ -233,7 +281,7 @@ impl RetryBudget {
             n
         });
         if n % CLOCK_EVERY == 0 {
-            return s.deposit_slow(s.now_epoch());
+            return s.deposit_slow(s.now_epoch(), deposit);
         }
         let epoch = s.epoch.load(Relaxed);
         // Fast path: the slot is current, so one `fetch_add` on the packed word adds to
@@ -246,9 +294,9 @@ impl RetryBudget {
         // `FAST_LIMIT` (anything else wraps to a larger number).
         let word = slot.load(Relaxed);
         if word.wrapping_sub((epoch & TAG_MASK) << VALUE_BITS) < (FAST_LIMIT + OFFSET) as u64 {
-            slot.fetch_add(s.deposit as u64, Relaxed);
+            slot.fetch_add(deposit as u64, Relaxed);
         } else {
-            s.deposit_slow(epoch);
+            s.deposit_slow(epoch, deposit);
         }
     }
 
@@ -260,7 +308,7 @@ impl RetryBudget {
         // the other's debit, or both could pass: a store-buffering race that relaxed
         // ordering allows. Failure path only.
         std::sync::atomic::fence(SeqCst);
-        if s.reserve + s.sum(epoch) >= 0 {
+        if s.reserve.load(Relaxed) + s.sum(epoch) >= 0 {
             true
         } else {
             // Give it back; if the slot moved on meanwhile, the debit expired with it.
@@ -272,7 +320,7 @@ impl RetryBudget {
     /// The retries available now (a fraction when deposits are partial).
     pub fn balance(&self) -> f64 {
         let s = &*self.state;
-        let b = s.reserve + s.sum(s.now_epoch());
+        let b = s.reserve.load(Relaxed) + s.sum(s.now_epoch());
         b.max(0) as f64 / UNIT as f64
     }
 }
@@ -282,8 +330,8 @@ impl State {
     /// of [`RetryBudget::deposit`] stays small enough to inline.
     #[cold]
     #[inline(never)]
-    fn deposit_slow(&self, epoch: u64) {
-        self.add_latest(epoch, self.deposit);
+    fn deposit_slow(&self, epoch: u64, deposit: i64) {
+        self.add_latest(epoch, deposit);
     }
 
     fn now_epoch(&self) -> u64 {
@@ -368,8 +416,8 @@ impl fmt::Debug for RetryBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryBudget")
             .field("ttl", &self.state.ttl)
-            .field("min_per_sec", &self.state.min_per_sec)
-            .field("ratio", &self.state.ratio)
+            .field("min_per_sec", &self.min_per_sec())
+            .field("ratio", &self.ratio())
             .field("balance", &self.balance())
             .finish()
     }

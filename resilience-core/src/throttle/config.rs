@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
-use super::{AdaptiveThrottle, Shared, bucket_nanos};
-use crate::circuit_breaker::window::TimeWindow;
+use super::{AdaptiveThrottle, Shared, Tuned};
 use crate::config::{ConfigError, check};
 use crate::telemetry::{label, metric};
 use crate::{Name, Primitive};
@@ -69,6 +69,21 @@ impl AdaptiveThrottleBuilder {
     /// Validates the options and builds the throttle, resolving its metric handles
     /// against the `metrics` recorder installed now.
     pub fn build(self) -> Result<AdaptiveThrottle, ConfigError> {
+        let (multiplier, window) = self.check()?;
+        let labels = [(label::NAME, self.name.to_shared_string())];
+        Ok(AdaptiveThrottle {
+            shared: Arc::new(Shared {
+                rejected: metrics::counter!(metric::THROTTLE_REJECTED_TOTAL, &labels),
+                name: self.name,
+                tuned: ArcSwap::from_pointee(Tuned::new(multiplier, window)),
+                base: Instant::now(),
+                rng: AtomicU64::new(0x7407_7713),
+            }),
+        })
+    }
+
+    /// The checks of [`build`](Self::build): the multiplier and the window.
+    pub(crate) fn check(&self) -> Result<(f64, Duration), ConfigError> {
         let p = Primitive::Throttle;
         check::at_least_f64(p, "multiplier", self.multiplier, 1.0)?;
         let day = Duration::from_secs(86_400);
@@ -79,16 +94,6 @@ impl AdaptiveThrottleBuilder {
                 format!("must be between 1ms and 1 day, got {:?}", self.window),
             ));
         }
-        let labels = [(label::NAME, self.name.to_shared_string())];
-        Ok(AdaptiveThrottle {
-            shared: Arc::new(Shared {
-                rejected: metrics::counter!(metric::THROTTLE_REJECTED_TOTAL, &labels),
-                name: self.name,
-                multiplier: self.multiplier,
-                window: TimeWindow::new(BUCKETS, bucket_nanos(self.window)),
-                base: Instant::now(),
-                rng: AtomicU64::new(0x7407_7713),
-            }),
-        })
+        Ok((self.multiplier, self.window))
     }
 }

@@ -87,6 +87,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
 pub use config::AdaptiveThrottleBuilder;
@@ -110,8 +111,9 @@ pub struct AdaptiveThrottle {
 
 struct Shared {
     name: Name,
-    multiplier: f64,
-    window: TimeWindow,
+    /// The multiplier and the window of counts, swapped whole by
+    /// [`reconfigure`](AdaptiveThrottle::reconfigure).
+    tuned: ArcSwap<Tuned>,
     base: Instant,
     rng: AtomicU64,
     rejected: metrics::Counter,
@@ -146,9 +148,10 @@ impl AdaptiveThrottle {
     /// as a request that was not accepted. [`guard`](Self::guard) does both.
     pub fn try_admit(&self) -> Result<(), Error> {
         let now = self.now();
-        let p = probability(self.shared.multiplier, self.shared.window.totals(now));
+        let tuned = self.shared.tuned.load();
+        let p = probability(tuned.multiplier, tuned.window.totals(now));
         if p > 0.0 && self.uniform() < p {
-            self.shared.window.record(NOT_ACCEPTED, now);
+            tuned.window.record(NOT_ACCEPTED, now);
             return Err(self.throttled(p));
         }
         Ok(())
@@ -157,7 +160,7 @@ impl AdaptiveThrottle {
     /// Counts a request that was sent: accepted by the backend, or not.
     pub fn record(&self, accepted: bool) {
         let counted = if accepted { ACCEPTED } else { NOT_ACCEPTED };
-        self.shared.window.record(counted, self.now());
+        self.shared.tuned.load().window.record(counted, self.now());
     }
 
     /// The throttle's work around `operation` (a future producing an
@@ -190,10 +193,47 @@ impl AdaptiveThrottle {
 
     /// The probability that the next request is refused locally.
     pub fn rejection_probability(&self) -> f64 {
-        probability(
-            self.shared.multiplier,
-            self.shared.window.totals(self.now()),
-        )
+        let tuned = self.shared.tuned.load();
+        probability(tuned.multiplier, tuned.window.totals(self.now()))
+    }
+
+    /// Applies `builder`'s multiplier and window to this throttle in place, for every
+    /// clone at once. The counts are kept when the window's length is unchanged; a new
+    /// length starts an empty window (nothing is refused until it fills again). The
+    /// throttle keeps its name.
+    ///
+    /// ```
+    /// use resilience_core::throttle::AdaptiveThrottle;
+    ///
+    /// let throttle = AdaptiveThrottle::builder().multiplier(1.0).build().unwrap();
+    /// for _ in 0..10 {
+    ///     throttle.record(false);
+    /// }
+    /// let before = throttle.rejection_probability();
+    /// throttle
+    ///     .reconfigure(AdaptiveThrottle::builder().multiplier(1.0))
+    ///     .unwrap();
+    /// assert_eq!(throttle.rejection_probability(), before, "same window: counts kept");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](AdaptiveThrottleBuilder::build) would say;
+    /// the throttle is unchanged then.
+    pub fn reconfigure(&self, builder: AdaptiveThrottleBuilder) -> Result<(), crate::ConfigError> {
+        let (multiplier, window) = builder.check()?;
+        let old = self.shared.tuned.load();
+        let next = if old.window_len == window {
+            Tuned {
+                multiplier,
+                window: Arc::clone(&old.window),
+                window_len: window,
+            }
+        } else {
+            Tuned::new(multiplier, window)
+        };
+        self.shared.tuned.store(Arc::new(next));
+        Ok(())
     }
 
     /// The instance name.
@@ -203,12 +243,13 @@ impl AdaptiveThrottle {
 
     /// A point-in-time view for health endpoints and registries.
     pub fn snapshot(&self) -> AdaptiveThrottleSnapshot {
-        let totals = self.shared.window.totals(self.now());
+        let tuned = self.shared.tuned.load();
+        let totals = tuned.window.totals(self.now());
         AdaptiveThrottleSnapshot {
             name: self.shared.name.clone(),
             requests: totals.calls,
             accepts: totals.calls.saturating_sub(totals.failures),
-            rejection_probability: probability(self.shared.multiplier, totals),
+            rejection_probability: probability(tuned.multiplier, totals),
         }
     }
 
@@ -257,6 +298,23 @@ fn probability(multiplier: f64, totals: Totals) -> f64 {
     ((requests - multiplier * accepts) / (requests + 1.0)).max(0.0)
 }
 
+/// A multiplier and the window of counts it judges.
+pub(crate) struct Tuned {
+    multiplier: f64,
+    window: Arc<TimeWindow>,
+    window_len: Duration,
+}
+
+impl Tuned {
+    pub(crate) fn new(multiplier: f64, window: Duration) -> Self {
+        Self {
+            multiplier,
+            window: Arc::new(TimeWindow::new(config::BUCKETS, bucket_nanos(window))),
+            window_len: window,
+        }
+    }
+}
+
 /// How long each of the window's buckets lasts for a window of `window`.
 pub(crate) fn bucket_nanos(window: Duration) -> u64 {
     u64::try_from(window.as_nanos() / u128::from(config::BUCKETS))
@@ -268,7 +326,7 @@ impl fmt::Debug for AdaptiveThrottle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdaptiveThrottle")
             .field("name", &self.shared.name.as_str())
-            .field("multiplier", &self.shared.multiplier)
+            .field("multiplier", &self.shared.tuned.load().multiplier)
             .field("rejection_probability", &self.rejection_probability())
             .finish_non_exhaustive()
     }

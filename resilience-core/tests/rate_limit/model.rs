@@ -201,7 +201,7 @@ proptest! {
                     admitted.push((ns(origin.elapsed()), u64::from(n)));
                 }
             }
-            let quota = *limiter.quota();
+            let quota = limiter.quota();
             for (i, &(start, _)) in admitted.iter().enumerate() {
                 let mut units = 0;
                 for &(at, n) in &admitted[i..] {

@@ -39,7 +39,7 @@ impl RateLimitHeaders {
     /// The headers of `limiter`'s policy.
     pub fn new(limiter: &impl RateLimit) -> Self {
         let name = limiter.name().clone();
-        let value = headers::policy_value(&name, limiter.quota());
+        let value = headers::policy_value(&name, &limiter.quota());
         Self {
             policy: Arc::new(Policy { name, value }),
         }

@@ -12,7 +12,7 @@ pub(crate) use self::map::KeyMap;
 use super::acquire::{Acquire, Grant, Owner, Waiter};
 use super::common::Common;
 use super::config::{Spec, common_setters};
-use super::gcra::Verdict;
+use super::gcra::{Gcra, Verdict};
 use super::{Quota, RateLimit, RateLimitBy};
 use crate::config::ConfigError;
 use crate::{Error, Name, Primitive};
@@ -142,12 +142,13 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let common = &self.shared.common;
-        let Some(cost) = common.quota.gcra.cost(n) else {
+        let gcra = common.gcra();
+        let Some(cost) = gcra.cost(n) else {
             return Err(common.too_costly(n));
         };
         let now = common.now();
-        match self.take(key, now, cost, 0) {
-            Verdict::Conform { tat, .. } => Ok(common.grant(tat - now)),
+        match self.take(gcra, key, now, cost, 0) {
+            Verdict::Conform { tat, .. } => Ok(common.grant(gcra, tat - now)),
             Verdict::Refuse {
                 retry_after,
                 backlog,
@@ -177,12 +178,13 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
         if !common.may_wait() {
             return Acquire::ready(self.try_acquire_n(key, n));
         }
-        let Some(cost) = common.quota.gcra.cost(n) else {
+        let gcra = common.gcra();
+        let Some(cost) = gcra.cost(n) else {
             return Acquire::ready(Err(common.too_costly(n)));
         };
         let now = common.now();
         let (limit, by_deadline) = common.wait_limit();
-        let verdict = self.take(key, now, cost, limit);
+        let verdict = self.take(gcra, key, now, cost, limit);
         common.resolve(verdict, now, by_deadline, || {
             let owner: Arc<dyn Owner> = self.shared.clone();
             Waiter::new(owner, 0, tokio::time::Instant::now())
@@ -190,12 +192,11 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
     }
 
     #[inline]
-    fn take<Q>(&self, key: &Q, now: u64, cost: u64, max_wait: u64) -> Verdict
+    fn take<Q>(&self, gcra: Gcra, key: &Q, now: u64, cost: u64, max_wait: u64) -> Verdict
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        let gcra = self.shared.common.quota.gcra;
         self.shared
             .map
             .with(key, now, |tat| gcra.take(tat, now, cost, max_wait))
@@ -228,13 +229,13 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
     }
 
     /// The limit each key gets.
-    pub fn quota(&self) -> &Quota {
-        &self.shared.common.quota
+    pub fn quota(&self) -> Quota {
+        self.shared.common.quota()
     }
 
     /// How long [`acquire`](Self::acquire) may wait.
     pub fn max_wait(&self) -> Duration {
-        self.shared.common.max_wait
+        self.shared.common.max_wait()
     }
 
     /// A point-in-time view for health endpoints.
@@ -254,10 +255,10 @@ impl<K> fmt::Debug for KeyedRateLimiter<K> {
         let common = &self.shared.common;
         f.debug_struct("KeyedRateLimiter")
             .field("name", &common.name.as_str())
-            .field("rate", &common.quota.rate())
-            .field("burst", &common.quota.burst())
+            .field("rate", &common.quota().rate())
+            .field("burst", &common.quota().burst())
             .field("max_keys", &self.shared.map.capacity())
-            .field("max_wait", &common.max_wait)
+            .field("max_wait", &common.max_wait())
             .finish_non_exhaustive()
     }
 }
@@ -267,7 +268,7 @@ impl<K: Hash + Eq + Send + Sync + 'static> RateLimit for KeyedRateLimiter<K> {
         KeyedRateLimiter::name(self)
     }
 
-    fn quota(&self) -> &Quota {
+    fn quota(&self) -> Quota {
         KeyedRateLimiter::quota(self)
     }
 }

@@ -253,13 +253,13 @@ impl RedisRateLimiter {
     }
 
     /// The limit each key gets.
-    pub fn quota(&self) -> &Quota {
-        &self.shared.common.quota
+    pub fn quota(&self) -> Quota {
+        self.shared.common.quota()
     }
 
     /// How long [`acquire`](Self::acquire) may wait for a turn.
     pub fn max_wait(&self) -> Duration {
-        self.shared.common.max_wait
+        self.shared.common.max_wait()
     }
 
     // The remote step yields the next state of the `Acquire` (ready, or a booked wait),
@@ -267,7 +267,7 @@ impl RedisRateLimiter {
     #[allow(clippy::async_yields_async)]
     fn check<K: RedisKey + ?Sized>(&self, key: &K, n: u32, may_wait: bool) -> Acquire {
         let common = &self.shared.common;
-        let gcra = common.quota.gcra;
+        let gcra = common.gcra();
         let Some(cost) = gcra.cost(n) else {
             return Acquire::ready(Err(common.too_costly(n)));
         };
@@ -306,7 +306,7 @@ impl RedisRateLimiter {
             shared
                 .script
                 .key(redis_key)
-                .arg(micros(common.quota.gcra.tolerance))
+                .arg(micros(common.gcra().tolerance))
                 .arg(micros(cost))
                 .arg(micros(limit))
                 .invoke_async::<redis::Value>(&mut conn)
@@ -345,7 +345,7 @@ impl RedisRateLimiter {
             }
         } else {
             if let Some(precheck) = &shared.precheck {
-                let until = now.saturating_add(common.quota.gcra.retry_after_one(wait, n));
+                let until = now.saturating_add(common.gcra().retry_after_one(wait, n));
                 precheck.with(redis_key, now, |blocked| {
                     blocked.fetch_max(until, Ordering::Relaxed)
                 });
@@ -373,7 +373,7 @@ impl RedisRateLimiter {
                     error = %format_args!("{err:#}"),
                     "rate limit store failed; letting the call through"
                 );
-                common.grant(0);
+                common.grant(common.gcra(), 0);
                 Acquire::ready(Ok(Grant::unchecked()))
             }
         }
@@ -409,8 +409,8 @@ impl fmt::Debug for RedisRateLimiter {
         let shared = &*self.shared;
         f.debug_struct("RedisRateLimiter")
             .field("name", &shared.common.name.as_str())
-            .field("rate", &shared.common.quota.rate())
-            .field("burst", &shared.common.quota.burst())
+            .field("rate", &shared.common.quota().rate())
+            .field("burst", &shared.common.quota().burst())
             .field("prefix", &String::from_utf8_lossy(&shared.prefix))
             .field("cluster", &shared.redis.is_cluster())
             .field("timeout", &shared.redis.timeout())
@@ -428,7 +428,7 @@ impl RateLimit for RedisRateLimiter {
         RedisRateLimiter::name(self)
     }
 
-    fn quota(&self) -> &Quota {
+    fn quota(&self) -> Quota {
         RedisRateLimiter::quota(self)
     }
 }

@@ -1,0 +1,67 @@
+//! How one setting's value is read and written: durations as human strings (`"250ms"`,
+//! `"2s"`, `"1m 30s"`), numbers as numbers; the same parsing for environment overrides.
+
+use std::time::Duration;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A type a setting can hold.
+pub(crate) trait Value: Sized + Copy {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
+    /// Parses an environment variable's text.
+    fn parse(text: &str) -> Result<Self, String>;
+}
+
+macro_rules! number {
+    ($($t:ty => $what:literal),*) => {$(
+        impl Value for $t {
+            fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.serialize(s)
+            }
+            fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <$t>::deserialize(d)
+            }
+            fn parse(text: &str) -> Result<Self, String> {
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("expected {}, got {text:?}", $what))
+            }
+        }
+    )*};
+}
+
+number!(u32 => "a whole number", usize => "a whole number", f64 => "a number");
+
+impl Value for Duration {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*self))
+    }
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(D::Error::custom)
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            format!("expected a duration such as \"250ms\" or \"2s\", got {text:?} ({e})")
+        })
+    }
+}
+
+/// `#[serde(with = "value")]` for an optional setting.
+pub(crate) fn serialize<T: Value, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => v.write(s),
+        None => s.serialize_none(),
+    }
+}
+
+/// `#[serde(with = "value")]` for an optional setting: present means `Some`.
+pub(crate) fn deserialize<'de, T: Value, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::read(d).map(Some)
+}
