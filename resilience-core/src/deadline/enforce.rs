@@ -323,18 +323,6 @@ impl<F> Enforce<F> {
             timer: LazyTimer::new(),
         }
     }
-
-    /// Tells the future that the call starts at `now`, a clock reading the caller already
-    /// made, and that the caller has checked the deadline was still ahead then and is the
-    /// earliest in force (it took [`Deadline::current`] into account): the first poll then
-    /// reads neither the clock nor the ambient deadline (layers use it to read each once
-    /// per request).
-    /// `now` is also where the error's `elapsed` and `budget` are measured from.
-    #[inline(always)]
-    pub fn started_at(mut self, now: Instant) -> Self {
-        self.started = Some(now);
-        self
-    }
 }
 
 impl<F> fmt::Debug for Enforce<F> {
