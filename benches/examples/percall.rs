@@ -53,6 +53,18 @@ fn call_http<S: Service<Request<()>, Response = ()>>(svc: &mut S, req: Request<(
     matches!(fut.poll(&mut cx), Poll::Ready(Ok(())))
 }
 
+fn call_http_ready<S: Service<Request<()>, Response = http::Response<()>>>(
+    svc: &mut S,
+    req: Request<()>,
+) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    if !matches!(svc.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+        return false;
+    }
+    let fut = pin!(svc.call(req));
+    matches!(fut.poll(&mut cx), Poll::Ready(Ok(_)))
+}
+
 fn poll_once<F: Future>(fut: F) -> bool {
     let mut cx = Context::from_waker(Waker::noop());
     let fut = pin!(fut);
@@ -68,6 +80,24 @@ fn policy(budget: bool) -> RetryPolicy {
         builder = builder.no_budget();
     }
     builder.build().unwrap()
+}
+
+/// Our rate limit layer without headers, at a rate no loop reaches: every call admitted.
+fn rate_limit_layer() -> resilience_tower::rate_limit::RateLimitLayer<
+    resilience_core::rate_limit::RateLimiter,
+    resilience_tower::rate_limit::Global,
+    resilience_tower::rate_limit::NoHeaders,
+> {
+    let limiter = resilience_core::rate_limit::RateLimiter::builder()
+        .rate(1e9)
+        .build()
+        .unwrap();
+    resilience_tower::rate_limit::RateLimitLayer::new(limiter).without_headers()
+}
+
+/// tower's `RateLimit` at the same rate.
+fn tower_rate_limit() -> tower::limit::RateLimitLayer {
+    tower::limit::RateLimitLayer::new(1_000_000_000, Duration::from_secs(1))
 }
 
 fn breaker() -> CircuitBreaker {
@@ -193,6 +223,11 @@ const CASES: &[&str] = &[
     "breaker_layer",
     "breaker_call",
     "rate_limit_try_acquire",
+    "rate_limit_layer",
+    "rate_limit_tower",
+    "rate_limit_layer_http",
+    "sizes",
+    "rate_limit_tower_http",
     "bulkhead_layer",
     "bulkhead_call",
     "adaptive_layer",
@@ -340,6 +375,49 @@ fn main() {
                 .build()
                 .unwrap();
             run(n, || (), |()| limiter.try_acquire().is_ok());
+        }
+        "rate_limit_layer" => {
+            let mut s = rate_limit_layer().layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "rate_limit_tower" => {
+            let mut s = tower_rate_limit().layer(Echo);
+            run(n, || 7, |r| call_u64(&mut s, r));
+        }
+        "rate_limit_layer_http" => {
+            let mut s = rate_limit_layer().layer(resilience_benches::compare::suites::HttpEcho);
+            run(n, plain, |r| call_http_ready(&mut s, r));
+        }
+        "rate_limit_tower_http" => {
+            let mut s = tower_rate_limit().layer(resilience_benches::compare::suites::HttpEcho);
+            run(n, plain, |r| call_http_ready(&mut s, r));
+        }
+        "sizes" => {
+            fn size_of_future<S: Service<R>, R>(s: &mut S, r: R) -> usize {
+                std::mem::size_of_val(&s.call(r))
+            }
+            let mut retry = RetryLayer::new(policy(true)).layer(Echo);
+            let mut tower_retry =
+                tower::retry::RetryLayer::new(TowerBudgetPolicy::new(2)).layer(Echo);
+            println!("retry layer {}", size_of_future(&mut retry, 7));
+            println!("tower retry {}", size_of_future(&mut tower_retry, 7));
+            println!(
+                "retry core Retrying {}",
+                std::mem::size_of_val(&policy(true).run(|| async { Ok::<u64, Error>(7) }))
+            );
+            let mut deadline = DeadlineLayer::builder()
+                .default_timeout(Duration::from_secs(1))
+                .build()
+                .unwrap()
+                .layer(inner());
+            let mut tower_timeout =
+                tower::timeout::TimeoutLayer::new(Duration::from_secs(1)).layer(inner());
+            println!("deadline layer {}", size_of_future(&mut deadline, plain()));
+            println!(
+                "tower timeout {}",
+                size_of_future(&mut tower_timeout, plain())
+            );
+            std::process::exit(0);
         }
         "bulkhead_layer" => {
             let mut s = BulkheadLayer::new(bulkhead()).layer(Echo);

@@ -16,7 +16,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 /// Where the data lives: what a builder was given.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Endpoint {
     /// One Redis (`redis://host:port/db`).
     Node(String),

@@ -51,6 +51,14 @@
 //! so are hedging policies ([`Registry::hedge`]), so that the calls to one dependency
 //! share one latency window.
 //!
+//! Fault injectors too ([`Registry::fault`]), so that one switch turns a game day on for
+//! every code path that injects into the same dependency.
+//!
+//! Retry policies ([`Registry::retry_policy`]) and deadline policies
+//! ([`Registry::deadline`]) are named too, so that a configuration document can tune them
+//! at run time: `#[resilient(retry = "payments", deadline = "api")]` and the tower layers
+//! built from them follow every reload.
+//!
 //! Lookups take a read lock on a map; hold on to the returned handle (a cheap clone)
 //! instead of looking a name up on every call.
 
@@ -60,9 +68,12 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use crate::adaptive::{AdaptiveBulkhead, AdaptiveBulkheadBuilder, AdaptiveBulkheadSnapshot};
 use crate::bulkhead::{Bulkhead, BulkheadBuilder, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerBuilder, CircuitBreakerSnapshot};
+use crate::deadline::{DeadlinePolicy, DeadlinePolicyBuilder, DeadlineSnapshot};
+use crate::fault::{Fault, FaultBuilder, FaultSnapshot};
 use crate::hedge::{Hedge, HedgeBuilder, HedgeSnapshot};
 use crate::rate_limit::{RateLimiter, RateLimiterBuilder, RateLimiterSnapshot};
 use crate::retry::{RetryBudget, RetryBudgetBuilder};
+use crate::retry::{RetryPolicy, RetryPolicyBuilder, RetryPolicySnapshot};
 use crate::throttle::{AdaptiveThrottle, AdaptiveThrottleBuilder, AdaptiveThrottleSnapshot};
 use crate::{ConfigError, Name};
 
@@ -76,6 +87,9 @@ pub struct Registry {
     rate_limiters: Named<RateLimiter>,
     adaptive_bulkheads: Named<AdaptiveBulkhead>,
     throttles: Named<AdaptiveThrottle>,
+    faults: Named<Fault>,
+    retry_policies: Named<RetryPolicy>,
+    deadlines: Named<DeadlinePolicy>,
     /// Serialises [`apply`](Registry::apply) (feature `serde`).
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) apply_lock: std::sync::Mutex<()>,
@@ -348,8 +362,119 @@ impl Registry {
         self.throttles.remove(name)
     }
 
-    /// A snapshot of every registered breaker, bulkhead, hedging policy, rate limiter, adaptive bulkhead
-    /// and throttle, sorted by name within each kind (retry budgets have no snapshot yet).
+    /// The fault injector named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    /// Code paths sharing a fault share its switch: one [`Fault::enable`] (or one reload
+    /// of a document with `enabled = true`) starts a game day for all of them.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn fault(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(FaultBuilder) -> FaultBuilder,
+    ) -> Result<Fault, ConfigError> {
+        self.faults.get_or_create(name.into(), |name| {
+            configure(Fault::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The fault injector named `name`, if one is registered.
+    pub fn get_fault(&self, name: &str) -> Option<Fault> {
+        self.faults.get(name)
+    }
+
+    /// Registers `fault` under its own name, replacing (and returning) any fault
+    /// registered under that name before.
+    pub fn insert_fault(&self, fault: Fault) -> Option<Fault> {
+        self.faults.insert(fault.name().clone(), fault)
+    }
+
+    /// Removes the fault injector named `name` from the registry (handles already given
+    /// out keep working).
+    pub fn remove_fault(&self, name: &str) -> Option<Fault> {
+        self.faults.remove(name)
+    }
+
+    /// The retry policy named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    /// Layers and `#[resilient(retry = "name")]` functions holding it see its
+    /// [`reconfigure`](RetryPolicy::reconfigure)s.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn retry_policy(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(RetryPolicyBuilder) -> RetryPolicyBuilder,
+    ) -> Result<RetryPolicy, ConfigError> {
+        self.retry_policies.get_or_create(name.into(), |name| {
+            configure(RetryPolicy::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The retry policy named `name`, if one is registered.
+    pub fn get_retry_policy(&self, name: &str) -> Option<RetryPolicy> {
+        self.retry_policies.get(name)
+    }
+
+    /// Registers `policy` under its own name, replacing (and returning) any policy
+    /// registered under that name before.
+    pub fn insert_retry_policy(&self, policy: RetryPolicy) -> Option<RetryPolicy> {
+        self.retry_policies.insert(policy.name().clone(), policy)
+    }
+
+    /// Removes the retry policy named `name` from the registry (handles already given out
+    /// keep working).
+    pub fn remove_retry_policy(&self, name: &str) -> Option<RetryPolicy> {
+        self.retry_policies.remove(name)
+    }
+
+    /// The deadline policy named `name`, created with `configure(builder)` if it does not
+    /// exist yet; the same rules as [`circuit_breaker`](Self::circuit_breaker) apply.
+    /// `DeadlineLayer`s and `#[resilient(deadline = "name")]` functions holding it read its
+    /// limits on every call.
+    ///
+    /// # Errors
+    ///
+    /// The configuration is invalid (nothing is registered then).
+    pub fn deadline(
+        &self,
+        name: impl Into<Name>,
+        configure: impl FnOnce(DeadlinePolicyBuilder) -> DeadlinePolicyBuilder,
+    ) -> Result<DeadlinePolicy, ConfigError> {
+        self.deadlines.get_or_create(name.into(), |name| {
+            configure(DeadlinePolicy::builder().name(name.clone()))
+                .name(name)
+                .build()
+        })
+    }
+
+    /// The deadline policy named `name`, if one is registered.
+    pub fn get_deadline(&self, name: &str) -> Option<DeadlinePolicy> {
+        self.deadlines.get(name)
+    }
+
+    /// Registers `policy` under its own name, replacing (and returning) any deadline
+    /// policy registered under that name before.
+    pub fn insert_deadline(&self, policy: DeadlinePolicy) -> Option<DeadlinePolicy> {
+        self.deadlines.insert(policy.name().clone(), policy)
+    }
+
+    /// Removes the deadline policy named `name` from the registry (handles already given
+    /// out keep working).
+    pub fn remove_deadline(&self, name: &str) -> Option<DeadlinePolicy> {
+        self.deadlines.remove(name)
+    }
+
+    /// A snapshot of every registered breaker, bulkhead, hedging policy, rate limiter, adaptive bulkhead,
+    /// throttle and fault, sorted by name within each kind (retry budgets have no snapshot yet).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let mut circuit_breakers = self.circuit_breakers.map_values(CircuitBreaker::snapshot);
         circuit_breakers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -365,6 +490,12 @@ impl Registry {
         adaptive_bulkheads.sort_by(|a, b| a.name.cmp(&b.name));
         let mut throttles = self.throttles.map_values(AdaptiveThrottle::snapshot);
         throttles.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut faults = self.faults.map_values(Fault::snapshot);
+        faults.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut retry_policies = self.retry_policies.map_values(RetryPolicy::snapshot);
+        retry_policies.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut deadlines = self.deadlines.map_values(DeadlinePolicy::snapshot);
+        deadlines.sort_by(|a, b| a.name.cmp(&b.name));
         RegistrySnapshot {
             circuit_breakers,
             bulkheads,
@@ -372,6 +503,9 @@ impl Registry {
             rate_limiters,
             adaptive_bulkheads,
             throttles,
+            faults,
+            retry_policies,
+            deadlines,
         }
     }
 }
@@ -398,6 +532,12 @@ pub struct RegistrySnapshot {
     pub adaptive_bulkheads: Vec<AdaptiveBulkheadSnapshot>,
     /// One snapshot per adaptive throttle (rejection probability), by name.
     pub throttles: Vec<AdaptiveThrottleSnapshot>,
+    /// One snapshot per fault injector (its switch and rates), by name.
+    pub faults: Vec<FaultSnapshot>,
+    /// One snapshot per retry policy (its settings and budget balance), by name.
+    pub retry_policies: Vec<RetryPolicySnapshot>,
+    /// One snapshot per deadline policy (its limits), by name.
+    pub deadlines: Vec<DeadlineSnapshot>,
 }
 
 /// One kind's instances by name. A poisoned lock is still used: every write leaves the map

@@ -23,6 +23,18 @@ pub(crate) fn option_duration_secs<S: Serializer>(
     }
 }
 
+/// A range of durations as `[low, high]` in seconds.
+pub(crate) fn duration_range_secs<S: Serializer>(
+    (low, high): &(Duration, Duration),
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeTuple;
+    let mut t = s.serialize_tuple(2)?;
+    t.serialize_element(&low.as_secs_f64())?;
+    t.serialize_element(&high.as_secs_f64())?;
+    t.end()
+}
+
 /// A wall-clock time as an RFC 3339 string in UTC with milliseconds
 /// (`2026-01-17T03:36:48.120Z`); a clock set before 1970 is written as the epoch.
 pub(crate) fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {

@@ -12,12 +12,13 @@ pub(crate) struct Options {
     pub(crate) krate: Option<Path>,
     pub(crate) deadline: Option<LitStr>,
     pub(crate) timeout: Option<LitStr>,
-    pub(crate) retry: Option<RetryOptions>,
+    pub(crate) retry: Option<Retry>,
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
     pub(crate) rate_limit: Option<Instance>,
     pub(crate) adaptive: Option<Instance>,
     pub(crate) throttle: Option<Instance>,
+    pub(crate) fault: Option<Instance>,
     pub(crate) classify: Option<Path>,
     pub(crate) hedge: Option<Hedge>,
     pub(crate) fallback: Option<Path>,
@@ -37,6 +38,13 @@ pub(crate) struct HedgeOptions {
     pub(crate) percentile: Option<LitFloat>,
     pub(crate) max: Option<LitInt>,
     pub(crate) budget: Option<Instance>,
+}
+
+/// `retry = "name"` / `retry = PATH` (a shared policy), or `retry(...)` (the function's
+/// own), as written.
+pub(crate) enum Retry {
+    Instance(Instance),
+    Options(RetryOptions),
 }
 
 /// The options inside `retry(...)`, as written.
@@ -66,7 +74,7 @@ impl Instance {
     }
 }
 
-const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)`, `hedge(...)`, `circuit_breaker`, `rate_limit`, `bulkhead`, `adaptive`, `throttle`, `classify`, `fallback`";
+const KNOWN: &str = "`name`, `crate`, `deadline`, `timeout`, `retry(...)` or `retry = ...`, `hedge(...)`, `circuit_breaker`, `rate_limit`, `bulkhead`, `adaptive`, `throttle`, `fault`, `classify`, `fallback`";
 const KNOWN_RETRY: &str = "`attempts`, `backoff`, `base`, `max`, `jitter`, `budget`";
 const KNOWN_HEDGE: &str = "`delay`, `percentile`, `max`, `budget`";
 
@@ -93,7 +101,11 @@ impl Parse for Options {
                         set(&mut options.name, lit, span, "name", &mut errors);
                     }
                     "deadline" => {
-                        let lit = string_value(input, &key, "deadline = \"2s\"")?;
+                        let lit = string_value(
+                            input,
+                            &key,
+                            "deadline = \"2s\" (or a registry name: deadline = \"api\")",
+                        )?;
                         set(&mut options.deadline, lit, span, "deadline", &mut errors);
                     }
                     "timeout" => {
@@ -101,7 +113,11 @@ impl Parse for Options {
                         set(&mut options.timeout, lit, span, "timeout", &mut errors);
                     }
                     "retry" => {
-                        let retry = RetryOptions::parse_after(input)?;
+                        let retry = if input.peek(Token![=]) {
+                            Retry::Instance(instance_value(input, &key, "RetryPolicy")?)
+                        } else {
+                            Retry::Options(RetryOptions::parse_after(input)?)
+                        };
                         set(&mut options.retry, retry, span, "retry", &mut errors);
                     }
                     "hedge" => {
@@ -174,6 +190,10 @@ impl Parse for Options {
                             &mut errors,
                         );
                     }
+                    "fault" => {
+                        let instance = instance_value(input, &key, "Fault")?;
+                        set(&mut options.fault, instance, span, "fault", &mut errors);
+                    }
                     "classify" => {
                         input
                             .parse::<Token![=]>()
@@ -214,12 +234,6 @@ impl RetryOptions {
             jitter: None,
             budget: None,
         };
-        if input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                input.span(),
-                "`retry` takes a list of options: retry(attempts = 3, backoff = \"exponential\")",
-            ));
-        }
         if input.is_empty() || input.peek(Token![,]) {
             return Ok(retry);
         }

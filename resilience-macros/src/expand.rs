@@ -19,7 +19,8 @@
 //!                     async { rate_limit(limiter?,              // rate_limit = ...
 //!                         async { bulkhead(bulkhead?,           // bulkhead = ... (or
 //!                             timeout(limit,                    //   adaptive(.., classifier, ..))
-//!                                 lift(async { body }))).await }).await }).await
+//!                                 fault(fault?,                 // fault = ...
+//!                                     lift(async { body })))).await }).await }).await
 //!                 }).await }}).await
 //!             }).await;
 //!             match retry.next(attempted) { Done(o) => break o, Retry(d) => sleep(d).await }
@@ -45,7 +46,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::attr::{Instance, Options};
-use crate::valid::{self, Backoff, HedgePlan, Jitter, Plan, RetryPlan};
+use crate::valid::{self, Backoff, DeadlinePlan, HedgePlan, Jitter, Plan, RetryChoice, RetryPlan};
 
 pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
@@ -152,13 +153,25 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         Some(path) => quote_spanned!(path.span()=> &#path),
         None => quote!(&#private::TransientErrors),
     };
-    // Innermost first: the lifted body, attempt timeout, bulkhead or adaptive bulkhead,
+    // Innermost first: the lifted body, fault injection, attempt timeout, bulkhead or adaptive bulkhead,
     // rate limit, circuit breaker, throttle, hedge. A bulkhead and a rate limit ask for
     // their permit or turn when their guard is made; nested inside another layer, each is
     // wrapped in an `async` block so that it asks only once the layers around it have
     // admitted the attempt (a breaker that refuses takes no turn from the rate limit; a
     // caller waiting for its turn holds no bulkhead slot).
     let mut attempt = quote!(#private::lift(#body));
+    // The fault stands in for the dependency: innermost, so that a delay or a hang is
+    // cut by the attempt's timeout and holds the bulkhead's permit as a slow call would.
+    if let Some(fault) = &plan.fault {
+        let source = resolve(
+            fault,
+            &private,
+            quote!(#krate::fault::Fault),
+            "FaultSource",
+            "registry_fault",
+        );
+        attempt = quote!(#private::fault(#source, #attempt));
+    }
     if let Some(limit) = plan.timeout {
         let limit = duration(limit);
         attempt = quote!(#private::timeout(#limit, #attempt));
@@ -272,7 +285,16 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
 
     let call = match (&plan.retry, judged) {
         (Some(retry), Some(judged)) => {
-            let policy = retry_policy(retry, &krate, &private, &name);
+            let policy = match retry {
+                RetryChoice::Own(retry) => retry_policy(retry, &krate, &private, &name),
+                RetryChoice::Instance(instance) => resolve(
+                    instance,
+                    &private,
+                    quote!(#krate::retry::RetryPolicy),
+                    "RetryPolicySource",
+                    "registry_retry_policy",
+                ),
+            };
             quote! {
                 match #policy {
                     ::core::result::Result::Err(__resilience_err) => {
@@ -299,9 +321,23 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
         (None, Some(judged)) => quote!(#judged.await.into_outcome()),
         (_, None) => quote!(#attempt.await),
     };
-    let call = match plan.deadline {
-        Some(budget) => {
-            let budget = duration(budget);
+    let call = match &plan.deadline {
+        Some(DeadlinePlan::Named(lit)) => {
+            let source = resolve(
+                &Instance::Name(lit.clone()),
+                &private,
+                quote!(#krate::deadline::DeadlinePolicy),
+                "DeadlinePolicySource",
+                "registry_deadline",
+            );
+            quote! {{
+                #private::flatten(
+                    #private::deadline_named(#source, async move { #call }).await,
+                )
+            }}
+        }
+        Some(DeadlinePlan::Fixed(budget)) => {
+            let budget = duration(*budget);
             quote! {{
                 static __RESILIENCE_DEADLINE: #private::Cached<#krate::deadline::Enforcer> =
                     #private::Cached::new();

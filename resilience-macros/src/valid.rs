@@ -5,23 +5,40 @@ use std::time::Duration;
 
 use syn::{FnArg, ItemFn, LitStr, Path, ReturnType, Type};
 
-use crate::attr::{Errors, Hedge, HedgeOptions, Instance, Options, RetryOptions};
+use crate::attr::{Errors, Hedge, HedgeOptions, Instance, Options, Retry, RetryOptions};
 
 /// Validated options: everything the expansion needs, in its final form.
 pub(crate) struct Plan {
     pub(crate) name: Option<LitStr>,
     pub(crate) krate: Option<Path>,
-    pub(crate) deadline: Option<Duration>,
+    pub(crate) deadline: Option<DeadlinePlan>,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) retry: Option<RetryPlan>,
+    pub(crate) retry: Option<RetryChoice>,
     pub(crate) circuit_breaker: Option<Instance>,
     pub(crate) bulkhead: Option<Instance>,
     pub(crate) rate_limit: Option<Instance>,
     pub(crate) adaptive: Option<Instance>,
     pub(crate) throttle: Option<Instance>,
+    pub(crate) fault: Option<Instance>,
     pub(crate) classify: Option<Path>,
     pub(crate) hedge: Option<HedgePlan>,
     pub(crate) fallback: Option<Path>,
+}
+
+/// Validated `deadline` option: a duration, or the name of a deadline policy in the
+/// registry. A value starting with an ASCII digit is a duration (checked at compile
+/// time); anything else is a name.
+pub(crate) enum DeadlinePlan {
+    Fixed(Duration),
+    Named(LitStr),
+}
+
+/// Validated `retry` option.
+pub(crate) enum RetryChoice {
+    /// A shared policy, by name or path.
+    Instance(Instance),
+    /// The function's own policy.
+    Own(RetryPlan),
 }
 
 /// Validated `hedge` option.
@@ -48,6 +65,7 @@ impl Plan {
             || self.rate_limit.is_some()
             || self.adaptive.is_some()
             || self.throttle.is_some()
+            || self.fault.is_some()
             || self.hedge.is_some()
             || self.fallback.is_some()
     }
@@ -92,10 +110,23 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
             errors.push(syn::Error::new_spanned(name, "`name` must not be empty"));
         }
     }
-    let deadline = options
-        .deadline
-        .as_ref()
-        .and_then(|lit| duration(lit, "deadline", &mut errors));
+    let deadline = options.deadline.as_ref().and_then(|lit| {
+        let value = lit.value();
+        match value.trim_start().chars().next() {
+            Some(c) if c.is_ascii_digit() => {
+                duration(lit, "deadline", &mut errors).map(DeadlinePlan::Fixed)
+            }
+            Some(_) => Some(DeadlinePlan::Named(lit.clone())),
+            None => {
+                errors.push(syn::Error::new_spanned(
+                    lit,
+                    "`deadline` takes a duration (deadline = \"2s\") or a registry name \
+                     (deadline = \"api\"), not an empty string",
+                ));
+                None
+            }
+        }
+    });
     let timeout = options
         .timeout
         .as_ref()
@@ -109,7 +140,10 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
     }
     let retry = options.retry.map(|retry| {
         check_receiver_for_retry(func, &mut errors);
-        check_retry(retry, &mut errors)
+        match retry {
+            Retry::Instance(instance) => RetryChoice::Instance(instance),
+            Retry::Options(options) => RetryChoice::Own(check_retry(options, &mut errors)),
+        }
     });
     let hedge = options.hedge.map(|hedge| {
         check_exclusive_for_hedge(func, &mut errors);
@@ -129,6 +163,7 @@ pub(crate) fn check(options: Options, func: &ItemFn) -> syn::Result<Plan> {
         rate_limit: options.rate_limit,
         adaptive: options.adaptive,
         throttle: options.throttle,
+        fault: options.fault,
         classify: options.classify,
         hedge,
         fallback: options.fallback,

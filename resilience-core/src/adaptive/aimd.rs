@@ -78,6 +78,10 @@ impl LimitAlgorithm for Aimd {
         self.limit = limit.clamp(self.min_limit, self.max_limit);
         self.limit
     }
+
+    fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.clamp(self.min_limit, self.max_limit);
+    }
 }
 
 /// Builds an [`Aimd`]; see [`Aimd::builder`].

@@ -61,6 +61,14 @@ pub trait LimitAlgorithm: fmt::Debug + Send + 'static {
 
     /// Takes one window's sample and returns the new limit.
     fn update(&mut self, sample: &Sample) -> usize;
+
+    /// Moves the limit to `limit` (already within `[min_limit, max_limit]`). Called when
+    /// [`AdaptiveBulkhead::reconfigure`](super::AdaptiveBulkhead::reconfigure) swaps this
+    /// algorithm in, so that it carries on from the limit the one before had reached.
+    /// The default does nothing: the algorithm starts from its own initial limit.
+    fn set_limit(&mut self, limit: usize) {
+        let _ = limit;
+    }
 }
 
 /// `max(1, ⌊log10(limit)⌋)`: the step of Vegas' thresholds and moves.

@@ -107,6 +107,25 @@ impl AdaptiveBulkheadBuilder {
     /// Validates the options and builds the adaptive bulkhead, resolving its metric
     /// handles against the `metrics` recorder installed now.
     pub fn build(self) -> Result<AdaptiveBulkhead, ConfigError> {
+        let (bulkhead, algorithm, windows) = self.check()?;
+        let labels = [(label::NAME, bulkhead.name.to_shared_string())];
+        let control = Control::new(
+            bulkhead.name.clone(),
+            algorithm,
+            windows,
+            metrics::gauge!(metric::CONCURRENCY_LIMIT, &labels),
+        );
+        Ok(AdaptiveBulkhead::from_bulkhead(Bulkhead::with_control(
+            bulkhead,
+            Some(control),
+        )))
+    }
+
+    /// The checked options: the bulkhead's (its cap at the algorithm's initial limit),
+    /// the algorithm and the window.
+    pub(crate) fn check(
+        self,
+    ) -> Result<(BulkheadBuilder, Box<dyn LimitAlgorithm>, WindowConfig), ConfigError> {
         let p = Primitive::Bulkhead;
         let algorithm = match self.algorithm {
             Some(algorithm) => algorithm,
@@ -128,20 +147,11 @@ impl AdaptiveBulkheadBuilder {
         check::nonzero(p, "window_samples", self.window_samples)?;
         let bulkhead = self.bulkhead.max_concurrent(algorithm.limit());
         bulkhead.check()?;
-        let labels = [(label::NAME, bulkhead.name.to_shared_string())];
-        let control = Control::new(
-            bulkhead.name.clone(),
-            algorithm,
-            WindowConfig {
-                min_window: self.min_window,
-                max_window: self.max_window,
-                min_samples: self.window_samples,
-            },
-            metrics::gauge!(metric::CONCURRENCY_LIMIT, &labels),
-        );
-        Ok(AdaptiveBulkhead::from_bulkhead(Bulkhead::with_control(
-            bulkhead,
-            Some(control),
-        )))
+        let windows = WindowConfig {
+            min_window: self.min_window,
+            max_window: self.max_window,
+            min_samples: self.window_samples,
+        };
+        Ok((bulkhead, algorithm, windows))
     }
 }

@@ -2,8 +2,8 @@
 //! windows without a lock, one algorithm update per window.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, TryLockError};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -31,14 +31,25 @@ pub(crate) struct WindowConfig {
     pub(crate) min_samples: u32,
 }
 
+/// The algorithm and what it was configured as.
+struct Algorithm {
+    algorithm: Box<dyn LimitAlgorithm>,
+    /// Its `Debug` form when it was built, before any sample: equal for two algorithms
+    /// built with the same options, so that a reconfiguration with the same algorithm
+    /// keeps the one running (and what it has learnt).
+    configured: String,
+}
+
 /// The adaptive part of a bulkhead: samples in, limit out.
 pub(crate) struct Control {
     name: Name,
-    algorithm: Mutex<Box<dyn LimitAlgorithm>>,
-    pub(crate) algorithm_name: &'static str,
-    pub(crate) min_limit: usize,
-    pub(crate) max_limit: usize,
-    config: WindowConfig,
+    algorithm: Mutex<Algorithm>,
+    min_limit: AtomicUsize,
+    max_limit: AtomicUsize,
+    /// The window settings, each changed in place by [`reconfigure`](Self::reconfigure).
+    min_window: AtomicU64,
+    max_window: AtomicU64,
+    min_samples: AtomicU32,
     base: Instant,
     window: Window,
     /// The last full window's average latency, in nanoseconds; 0 before the first.
@@ -69,11 +80,15 @@ impl Control {
         limit_gauge.set(algorithm.limit() as f64);
         Self {
             name,
-            algorithm_name: algorithm.name(),
-            min_limit: algorithm.min_limit(),
-            max_limit: algorithm.max_limit(),
-            algorithm: Mutex::new(algorithm),
-            config,
+            min_limit: AtomicUsize::new(algorithm.min_limit()),
+            max_limit: AtomicUsize::new(algorithm.max_limit()),
+            algorithm: Mutex::new(Algorithm {
+                configured: format!("{algorithm:?}"),
+                algorithm,
+            }),
+            min_window: AtomicU64::new(nanos(config.min_window)),
+            max_window: AtomicU64::new(nanos(config.max_window)),
+            min_samples: AtomicU32::new(config.min_samples),
             base: Instant::now(),
             window: Window {
                 calls: AtomicU32::new(0),
@@ -85,6 +100,74 @@ impl Control {
             },
             service_nanos: AtomicU64::new(0),
             limit_gauge,
+        }
+    }
+
+    fn algorithm(&self) -> MutexGuard<'_, Algorithm> {
+        // An algorithm that panicked is still the best estimate there is.
+        self.algorithm
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The algorithm's name (`"aimd"`, `"vegas"`).
+    pub(crate) fn algorithm_name(&self) -> &'static str {
+        self.algorithm().algorithm.name()
+    }
+
+    /// The lowest the limit goes.
+    pub(crate) fn min_limit(&self) -> usize {
+        self.min_limit.load(Relaxed)
+    }
+
+    /// The highest the limit goes.
+    pub(crate) fn max_limit(&self) -> usize {
+        self.max_limit.load(Relaxed)
+    }
+
+    /// Applies new window settings and `algorithm`, for the bulkhead whose `slots` this
+    /// control moves. An algorithm configured as the one running is dropped and the
+    /// running one kept (with what it has learnt); another replaces it, moved to the
+    /// current limit clamped into its bounds ([`LimitAlgorithm::set_limit`]). The
+    /// current window goes on; its end moves under a shorter `max_window`.
+    pub(crate) fn reconfigure(
+        &self,
+        slots: &Slots,
+        algorithm: Box<dyn LimitAlgorithm>,
+        config: WindowConfig,
+    ) {
+        let mut running = self.algorithm();
+        self.min_samples.store(config.min_samples, Relaxed);
+        self.min_window.store(nanos(config.min_window), Relaxed);
+        self.max_window.store(nanos(config.max_window), Relaxed);
+        let now = nanos(Instant::now().saturating_duration_since(self.base));
+        self.window
+            .ends
+            .fetch_min(now.saturating_add(nanos(config.max_window)), Relaxed);
+        let configured = format!("{algorithm:?}");
+        if configured == running.configured {
+            return;
+        }
+        let mut algorithm = algorithm;
+        let (min, max) = (algorithm.min_limit(), algorithm.max_limit());
+        algorithm.set_limit(slots.limit().clamp(min, max));
+        let limit = algorithm.limit().clamp(min, max);
+        tracing::debug!(
+            bulkhead = self.name.as_str(),
+            from = running.algorithm.name(),
+            to = algorithm.name(),
+            limit,
+            "adaptive bulkhead swapped its algorithm"
+        );
+        *running = Algorithm {
+            algorithm,
+            configured,
+        };
+        self.min_limit.store(min, Relaxed);
+        self.max_limit.store(max, Relaxed);
+        if limit != slots.limit() {
+            slots.set_limit(limit);
+            self.limit_gauge.set(limit as f64);
         }
     }
 
@@ -142,13 +225,13 @@ impl Control {
 
     #[cold]
     fn end_window(&self, slots: &Slots, at: u64) {
-        if self.window.calls.load(Relaxed) < self.config.min_samples {
+        if self.window.calls.load(Relaxed) < self.min_samples.load(Relaxed) {
             // Too few calls to judge by: the window goes on until it has them (a
             // dependency that slows down sends fewer samples; its windows get longer).
             return;
         }
-        let mut algorithm = match self.algorithm.try_lock() {
-            Ok(algorithm) => algorithm,
+        let mut running = match self.algorithm.try_lock() {
+            Ok(running) => running,
             // An algorithm that panicked is still the best estimate there is.
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             // Another caller is ending this window.
@@ -164,9 +247,12 @@ impl Control {
         let in_flight = w.max_in_flight.swap(0, Relaxed);
         let dropped = w.dropped.swap(false, Relaxed);
         // The next window lasts twice the shortest latency, within the bounds (Netflix).
+        // `max`/`min`, not `clamp`: a reconfiguration between the two loads may leave
+        // them inverted for a moment, and that must not panic.
         let length = min
             .saturating_mul(2)
-            .clamp(nanos(self.config.min_window), nanos(self.config.max_window));
+            .max(self.min_window.load(Relaxed))
+            .min(self.max_window.load(Relaxed));
         w.ends.store(at.saturating_add(length), Relaxed);
         if calls == 0 {
             return;
@@ -179,10 +265,11 @@ impl Control {
             dropped,
             calls,
         };
+        let algorithm = &mut running.algorithm;
         let limit = algorithm
             .update(&sample)
-            .clamp(self.min_limit, self.max_limit);
-        drop(algorithm);
+            .clamp(algorithm.min_limit(), algorithm.max_limit());
+        drop(running);
         self.service_nanos.store(average.max(1), Relaxed);
         if limit != slots.limit() {
             slots.set_limit(limit);

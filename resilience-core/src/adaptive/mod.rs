@@ -243,6 +243,43 @@ impl AdaptiveBulkhead {
         outcome::Map::new(guarded, outcome::into_result)
     }
 
+    /// Applies `builder`'s options to this adaptive bulkhead in place, for every clone
+    /// at once; it keeps its name. Permits held and callers queued are kept; the queue's
+    /// `max_waiting`, `max_wait` and `retry_after` apply as on
+    /// [`Bulkhead::reconfigure`], the window options from the next window's end (a
+    /// shorter `max_window` also shortens the window under way).
+    ///
+    /// The algorithm: one configured as the running one (same kind, same options) is
+    /// kept with what it has learnt; another replaces it, carrying on from the current
+    /// limit clamped into its bounds (so `initial_limit` only sets where a new instance
+    /// starts). A limit lowered below the permits held holds once the calls above it
+    /// finish.
+    ///
+    /// ```
+    /// use resilience_core::adaptive::{AdaptiveBulkhead, Aimd};
+    ///
+    /// let bulkhead = AdaptiveBulkhead::builder().build().unwrap(); // Vegas, limit 20
+    /// assert_eq!(bulkhead.limit(), 20);
+    /// let aimd = Aimd::builder().min_limit(2).max_limit(10).initial_limit(5);
+    /// bulkhead
+    ///     .reconfigure(AdaptiveBulkhead::builder().algorithm(aimd.build().unwrap()))
+    ///     .unwrap();
+    /// assert_eq!(bulkhead.snapshot().algorithm, "aimd");
+    /// assert_eq!(bulkhead.limit(), 10, "20 carried over, clamped to the new max");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](AdaptiveBulkheadBuilder::build) would say;
+    /// the bulkhead is unchanged then.
+    pub fn reconfigure(&self, builder: AdaptiveBulkheadBuilder) -> Result<(), ConfigError> {
+        let (bulkhead, algorithm, windows) = builder.check()?;
+        self.bulkhead.reconfigure(bulkhead)?;
+        self.control()
+            .reconfigure(self.bulkhead.slots(), algorithm, windows);
+        Ok(())
+    }
+
     /// The underlying bulkhead: its permits, queue and figures.
     pub fn bulkhead(&self) -> &Bulkhead {
         &self.bulkhead
@@ -273,10 +310,10 @@ impl AdaptiveBulkhead {
         let control = self.control();
         AdaptiveBulkheadSnapshot {
             name: self.name().clone(),
-            algorithm: control.algorithm_name,
+            algorithm: control.algorithm_name(),
             limit: self.limit(),
-            min_limit: control.min_limit,
-            max_limit: control.max_limit,
+            min_limit: control.min_limit(),
+            max_limit: control.max_limit(),
             in_flight: self.in_flight(),
             waiting: self.waiting(),
             latency: control.service_time(),
@@ -294,7 +331,7 @@ impl fmt::Debug for AdaptiveBulkhead {
         let control = self.control();
         f.debug_struct("AdaptiveBulkhead")
             .field("name", &self.name().as_str())
-            .field("algorithm", &control.algorithm_name)
+            .field("algorithm", &control.algorithm_name())
             .field("limit", &self.limit())
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())

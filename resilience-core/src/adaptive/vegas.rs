@@ -82,6 +82,10 @@ impl LimitAlgorithm for Vegas {
         self.max_limit
     }
 
+    fn set_limit(&mut self, limit: usize) {
+        self.estimate = limit.clamp(self.min_limit, self.max_limit) as f64;
+    }
+
     fn update(&mut self, sample: &Sample) -> usize {
         let rtt = (sample.rtt.as_nanos() as f64).max(1.0);
         self.probe_count += 1;

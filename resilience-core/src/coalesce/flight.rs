@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -125,7 +126,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Place<K, V> {
             Some(key) => {
                 let mut guard = shared.lock();
                 let flights = &mut *guard;
-                let full = flights.map.len() >= shared.max_keys;
+                let full = flights.map.len() >= shared.max_keys.load(Ordering::Relaxed);
                 // One lookup whichever way it goes.
                 match flights.map.entry(key.clone()) {
                     Entry::Occupied(found) => {

@@ -85,6 +85,7 @@ mod shared;
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use metrics::Counter;
@@ -111,7 +112,8 @@ pub struct Coalescer<K, V> {
 
 struct Shared<K, V> {
     name: Name,
-    max_keys: usize,
+    /// Changed in place by [`Coalescer::reconfigure`]; read when a new key joins.
+    max_keys: AtomicUsize,
     flights: Mutex<Flights<K, V>>,
     meters: Meters,
 }
@@ -166,7 +168,7 @@ impl<K, V> CoalescerBuilder<K, V> {
     ///
     /// Errors: a zero `max_keys`.
     pub fn build(self) -> Result<Coalescer<K, V>, ConfigError> {
-        let max_keys = check::nonzero(Primitive::Coalesce, "max_keys", self.max_keys)?;
+        let max_keys = self.check()?;
         let counter = |role: &'static str| {
             metrics::counter!(
                 metric::COALESCE_REQUESTS_TOTAL,
@@ -183,11 +185,16 @@ impl<K, V> CoalescerBuilder<K, V> {
         Ok(Coalescer {
             shared: Arc::new(Shared {
                 name: self.name,
-                max_keys,
+                max_keys: AtomicUsize::new(max_keys),
                 flights: Mutex::new(Flights::default()),
                 meters,
             }),
         })
+    }
+
+    /// Checks the options: the `max_keys` to use.
+    pub(crate) fn check(&self) -> Result<usize, ConfigError> {
+        check::nonzero(Primitive::Coalesce, "max_keys", self.max_keys)
     }
 }
 
@@ -208,7 +215,30 @@ impl<K, V> Coalescer<K, V> {
 
     /// The most keys in flight at once.
     pub fn max_keys(&self) -> usize {
-        self.shared.max_keys
+        self.shared.max_keys.load(Ordering::Relaxed)
+    }
+
+    /// Applies `builder`'s `max_keys` to this coalescer in place, for every clone at
+    /// once; it keeps its name (the builder's is not used). Calls in flight are kept,
+    /// with their followers: a lower cap applies to new keys, which run uncoalesced
+    /// until the keys in flight drop below it.
+    ///
+    /// ```
+    /// use resilience_core::coalesce::Coalescer;
+    ///
+    /// let coalescer = Coalescer::<String, u64>::builder().max_keys(100).build().unwrap();
+    /// coalescer.reconfigure(Coalescer::builder().max_keys(500)).unwrap();
+    /// assert_eq!(coalescer.max_keys(), 500);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](CoalescerBuilder::build) would say; the
+    /// coalescer is unchanged then.
+    pub fn reconfigure(&self, builder: CoalescerBuilder<K, V>) -> Result<(), ConfigError> {
+        let max_keys = builder.check()?;
+        self.shared.max_keys.store(max_keys, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Keys with a call in flight now.
@@ -252,7 +282,7 @@ impl<K, V> fmt::Debug for Coalescer<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Coalescer")
             .field("name", &self.shared.name)
-            .field("max_keys", &self.shared.max_keys)
+            .field("max_keys", &self.max_keys())
             .finish_non_exhaustive()
     }
 }

@@ -259,13 +259,17 @@ fn report(enforcer: Option<&Enforcer>, deadline: Deadline, started: Option<Insta
 
 /// Records the time a bounded call has (until `deadline`, from `now`) in the current
 /// span's `deadline.remaining_seconds`.
-#[inline]
+#[inline(always)]
 pub(crate) fn record_remaining(deadline: Deadline, now: Instant) {
     // Without any subscriber there is no span to record in; skip the span lookup (and
     // the subtraction).
-    if !tracing::dispatcher::has_been_set() {
-        return;
+    if tracing::dispatcher::has_been_set() {
+        record_remaining_in_span(deadline, now);
     }
+}
+
+#[inline(never)]
+fn record_remaining_in_span(deadline: Deadline, now: Instant) {
     let span = tracing::Span::current();
     if !span.is_disabled() {
         let remaining = deadline.instant().saturating_duration_since(now);

@@ -60,6 +60,7 @@
 
 pub mod codec;
 mod enforce;
+mod policy;
 mod scope;
 
 use std::fmt;
@@ -68,6 +69,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use enforce::{Enforce, Enforcer, enforce, spawn};
+pub use policy::{DeadlinePolicy, DeadlinePolicyBuilder, DeadlineSnapshot};
+pub(crate) use policy::{pack, unpack};
 pub use scope::{Propagate, Scope, propagate, scope, sync_scope};
 
 /// An absolute instant by which work must be done.

@@ -177,6 +177,26 @@ impl<T, E: 'static, K: Hash + Eq> FallbackBuilder<T, E, K> {
     /// Errors: no answer at all (neither `value`, `with` nor `stale`); an empty list of
     /// kinds or classes; a zero `max_age` or `max_keys`.
     pub fn build(self) -> Result<Fallback<T, E, K>, ConfigError> {
+        self.check()?;
+        let stale = self
+            .stale
+            .map(|(max_age, clone)| Stale::new(max_age, self.max_keys, clone));
+        let meters = Meters::new(&self.name);
+        Ok(Fallback {
+            shared: Arc::new(Shared {
+                name: self.name,
+                trigger: self.trigger,
+                answer: self.answer,
+                stale,
+                meters,
+            }),
+        })
+    }
+}
+
+impl<T, E, K> FallbackBuilder<T, E, K> {
+    /// Checks the options, as [`build`](Self::build) does.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
         let p = Primitive::Fallback;
         if self.answer.is_none() && self.stale.is_none() {
             return Err(ConfigError::new(
@@ -202,24 +222,24 @@ impl<T, E: 'static, K: Hash + Eq> FallbackBuilder<T, E, K> {
             }
             _ => {}
         }
-        let stale = match self.stale {
-            Some((max_age, clone)) => {
-                check::nonzero_duration(p, "stale", max_age)?;
-                check::nonzero(p, "max_keys", self.max_keys)?;
-                Some(Stale::new(max_age, self.max_keys, clone))
-            }
-            None => None,
-        };
-        let meters = Meters::new(&self.name);
-        Ok(Fallback {
-            shared: Arc::new(Shared {
-                name: self.name,
-                trigger: self.trigger,
-                answer: self.answer,
-                stale,
-                meters,
-            }),
-        })
+        if let Some((max_age, _)) = self.stale {
+            check::nonzero_duration(p, "stale", max_age)?;
+            check::nonzero(p, "max_keys", self.max_keys)?;
+        }
+        Ok(())
+    }
+
+    /// The stale answers' maximum age, if any, and the stale store's `max_keys`.
+    pub(crate) fn stale_options(&self) -> (Option<Duration>, usize) {
+        (self.stale.map(|(max_age, _)| max_age), self.max_keys)
+    }
+
+    /// Replaces the maximum age of a builder with [`stale`](Self::stale); `None` without.
+    #[cfg(feature = "serde")]
+    pub(crate) fn stale_max_age(mut self, max_age: Duration) -> Option<Self> {
+        let (_, clone) = self.stale?;
+        self.stale = Some((max_age, clone));
+        Some(self)
     }
 }
 

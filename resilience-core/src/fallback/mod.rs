@@ -103,7 +103,7 @@ use crate::classify::TransientErrors;
 use crate::error::find;
 use crate::outcome::{self, Map, Outcome};
 use crate::telemetry::{label, metric, outcome as label_value};
-use crate::{Class, Classify, Error, ErrorKind, Name};
+use crate::{Class, Classify, ConfigError, Error, ErrorKind, Name, Primitive};
 
 /// A fallback: which failures it answers, and with what; see the [module docs](self).
 ///
@@ -276,6 +276,66 @@ impl<T, E: 'static, K: Hash + Eq> Fallback<T, E, K> {
     /// The stale answers' maximum age, if this fallback keeps them.
     pub fn max_age(&self) -> Option<Duration> {
         self.shared.stale.as_ref().map(Stale::max_age)
+    }
+
+    /// The most keys the stale store holds, if this fallback keeps stale answers.
+    pub fn max_keys(&self) -> Option<usize> {
+        self.shared.stale.as_ref().map(Stale::max_keys)
+    }
+
+    /// Applies `builder`'s stale `max_age` and `max_keys` to this fallback in place, for
+    /// every clone at once. Only these numbers change: the fallback keeps its name, its
+    /// trigger and its answer (closures and types, which code gives at build time; the
+    /// builder's are not used), and the stale answers it holds. A shorter `max_age`
+    /// applies at the next lookup; a lower `max_keys` holds at once: past it, the
+    /// expired entries and then the oldest are dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use resilience_core::fallback::Fallback;
+    ///
+    /// let fallback = Fallback::<u64>::builder()
+    ///     .stale(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// fallback
+    ///     .reconfigure(Fallback::builder().stale(Duration::from_secs(5)).max_keys(64))
+    ///     .unwrap();
+    /// assert_eq!(fallback.max_age(), Some(Duration::from_secs(5)));
+    /// assert_eq!(fallback.max_keys(), Some(64));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](FallbackBuilder::build) would say; the
+    /// builder has [`stale`](FallbackBuilder::stale) and this fallback has not, or the
+    /// other way round; or `max_keys` is below the shards the store was built with (one
+    /// per 64 keys it was built for, up to 16). The fallback is unchanged then.
+    pub fn reconfigure(&self, builder: FallbackBuilder<T, E, K>) -> Result<(), ConfigError> {
+        builder.check()?;
+        let p = Primitive::Fallback;
+        match (&self.shared.stale, builder.stale_options()) {
+            (None, (None, _)) => Ok(()),
+            (Some(stale), (Some(max_age), max_keys)) => {
+                if max_keys < stale.min_keys() {
+                    return Err(ConfigError::new(
+                        p,
+                        "max_keys",
+                        format!(
+                            "must be at least {} on this fallback (its shards), got {max_keys}",
+                            stale.min_keys()
+                        ),
+                    ));
+                }
+                stale.reconfigure(max_age, max_keys, tokio::time::Instant::now());
+                Ok(())
+            }
+            _ => Err(ConfigError::new(
+                p,
+                "stale",
+                "cannot be added to or removed from a live fallback: build another one",
+            )),
+        }
     }
 
     /// Keys holding a stale answer now (fresh or expired), 0 without `stale`.

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -30,16 +31,57 @@ struct Entry<T> {
 /// store keeps the most recent successes, and never grows. A store of fewer than 128 keys
 /// is one shard, so its oldest entry is exactly the store's oldest.
 pub(crate) struct Stale<K, T> {
-    max_age: Duration,
-    per_shard: usize,
+    /// In nanoseconds; changed in place by [`reconfigure`](Self::reconfigure).
+    max_age: AtomicU64,
+    /// Changed in place by [`reconfigure`](Self::reconfigure), with `per_shard`.
+    max_keys: AtomicUsize,
+    per_shard: AtomicUsize,
     hasher: RandomState,
     shards: Box<[Shard<K, T>]>,
     clone: fn(&T) -> T,
 }
 
+/// `d` in nanoseconds, saturating (past 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl<K, T> Stale<K, T> {
     pub(crate) fn max_age(&self) -> Duration {
-        self.max_age
+        Duration::from_nanos(self.max_age.load(Ordering::Relaxed))
+    }
+
+    /// The most keys the store holds.
+    pub(crate) fn max_keys(&self) -> usize {
+        self.max_keys.load(Ordering::Relaxed)
+    }
+
+    /// The fewest keys the store can be limited to: one per shard.
+    pub(crate) fn min_keys(&self) -> usize {
+        self.shards.len()
+    }
+}
+
+/// Removes from `map` the entries older than `max_age` if it holds more than `keep`,
+/// then its oldest entries until it holds `keep`.
+fn trim<K: Hash + Eq, T>(
+    map: &mut HashMap<K, Entry<T>>,
+    keep: usize,
+    max_age: Duration,
+    now: Instant,
+) {
+    if map.len() <= keep {
+        return;
+    }
+    map.retain(|_, e| now.saturating_duration_since(e.at) <= max_age);
+    while map.len() > keep {
+        let oldest = map
+            .iter()
+            .min_by_key(|(_, e)| e.at)
+            .map(|(k, _)| k as *const K);
+        // Found by address, removed by key: the map is not touched in between.
+        let Some(oldest) = oldest else { return };
+        map.retain(|k, _| !std::ptr::eq(k, oldest));
     }
 }
 
@@ -47,8 +89,9 @@ impl<K: Hash + Eq, T> Stale<K, T> {
     pub(crate) fn new(max_age: Duration, max_keys: usize, clone: fn(&T) -> T) -> Self {
         let shards = (max_keys / MIN_PER_SHARD).clamp(1, SHARDS);
         Self {
-            max_age,
-            per_shard: (max_keys / shards).max(1),
+            max_age: AtomicU64::new(nanos(max_age)),
+            max_keys: AtomicUsize::new(max_keys),
+            per_shard: AtomicUsize::new((max_keys / shards).max(1)),
             hasher: RandomState::new(),
             shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
             clone,
@@ -67,21 +110,25 @@ impl<K: Hash + Eq, T> Stale<K, T> {
             .shard(&key)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= self.per_shard && !map.contains_key(&key) {
-            let max_age = self.max_age;
-            map.retain(|_, e| now.saturating_duration_since(e.at) <= max_age);
-            if map.len() >= self.per_shard {
-                let oldest = map
-                    .iter()
-                    .min_by_key(|(_, e)| e.at)
-                    .map(|(k, _)| k as *const K);
-                // Found by address, removed by key: the map is not touched in between.
-                if let Some(oldest) = oldest {
-                    map.retain(|k, _| !std::ptr::eq(k, oldest));
-                }
-            }
+        if !map.contains_key(&key) {
+            let per_shard = self.per_shard.load(Ordering::Relaxed);
+            trim(&mut map, per_shard - 1, self.max_age(), now);
         }
         map.insert(key, Entry { at: now, value });
+    }
+
+    /// Takes a new `max_age` and `max_keys` (at least [`min_keys`](Self::min_keys)) in
+    /// place. Entries are kept, up to the new `max_keys`: past it, the expired ones and
+    /// then the oldest go at once.
+    pub(crate) fn reconfigure(&self, max_age: Duration, max_keys: usize, now: Instant) {
+        let per_shard = (max_keys / self.shards.len()).max(1);
+        self.max_age.store(nanos(max_age), Ordering::Relaxed);
+        self.max_keys.store(max_keys, Ordering::Relaxed);
+        self.per_shard.store(per_shard, Ordering::Relaxed);
+        for shard in &self.shards {
+            let mut map = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            trim(&mut map, per_shard, max_age, now);
+        }
     }
 
     /// A copy of the last success of `key` and its age, if it is at most `max_age` old.
@@ -92,7 +139,7 @@ impl<K: Hash + Eq, T> Stale<K, T> {
             .unwrap_or_else(PoisonError::into_inner);
         let entry = map.get(key)?;
         let age = now.saturating_duration_since(entry.at);
-        (age <= self.max_age).then(|| ((self.clone)(&entry.value), age))
+        (age <= self.max_age()).then(|| ((self.clone)(&entry.value), age))
     }
 
     /// Keys held now (fresh or not).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Fault, Shared};
+use super::{Fault, Shared, Tuned};
 use crate::config::{ConfigError, check};
 use crate::{Name, Primitive};
 
@@ -104,6 +104,12 @@ impl FaultBuilder {
     /// Validates the options and builds the fault, resolving its metric handles against
     /// the `metrics` recorder installed now.
     pub fn build(self) -> Result<Fault, ConfigError> {
+        let (enabled, tuned) = self.check()?;
+        Ok(Fault::from_shared(Shared::new(self.name, enabled, tuned)))
+    }
+
+    /// The checked switch and rates.
+    pub(crate) fn check(&self) -> Result<(bool, Tuned), ConfigError> {
         let p = Primitive::Fault;
         let latency_rate = check::share(p, "latency", self.latency_rate)?;
         let abort = check::share(p, "abort_rate", self.abort_rate)?;
@@ -124,12 +130,9 @@ impl FaultBuilder {
         if latency_rate > 0.0 {
             check::nonzero_duration(p, "latency", max)?;
         }
-        Ok(Fault::from_shared(Shared::new(
-            self.name,
+        Ok((
             self.enabled,
-            self.seed,
-            [abort, error, hang],
-            (latency_rate, min, max),
-        )))
+            Tuned::new(self.seed, [abort, error, hang], (latency_rate, min, max)),
+        ))
     }
 }

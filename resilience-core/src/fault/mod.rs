@@ -71,10 +71,11 @@ mod config;
 mod guard;
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use metrics::Counter;
 
 pub use config::FaultBuilder;
@@ -143,7 +144,11 @@ impl Action {
 }
 
 /// A fault's configuration and switch, for a health or admin endpoint.
+///
+/// With feature `serde` it serializes with the field names below, `latency` as
+/// `[min, max]` in seconds.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct FaultSnapshot {
     /// Its name.
@@ -153,6 +158,10 @@ pub struct FaultSnapshot {
     /// Share of calls delayed.
     pub latency_rate: f64,
     /// Range of the delay.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::ser::duration_range_secs")
+    )]
     pub latency: (Duration, Duration),
     /// Share of calls given the error answer.
     pub error_rate: f64,
@@ -176,15 +185,44 @@ fn unit(draw: u64) -> f64 {
 pub(super) struct Shared {
     name: Name,
     enabled: AtomicBool,
-    seed: u64,
     calls: AtomicU64,
+    /// The rates and seed, swapped whole by [`Fault::reconfigure`].
+    tuned: ArcSwap<Tuned>,
+    /// Serialises [`Fault::reconfigure`].
+    writer: Mutex<()>,
+    meters: Meters,
+}
+
+/// The rates and seed in force.
+pub(crate) struct Tuned {
+    seed: u64,
     /// Cumulative thresholds: below the first, abort; the second, answer; the third, hang.
     actions: [u64; 3],
     rates: [f64; 3],
     latency_threshold: u64,
     latency_rate: f64,
     latency: (Duration, Duration),
-    meters: Meters,
+}
+
+impl Tuned {
+    pub(super) fn new(
+        seed: u64,
+        [abort, error, hang]: [f64; 3],
+        (latency_rate, min, max): (f64, Duration, Duration),
+    ) -> Self {
+        Self {
+            seed,
+            actions: [
+                threshold(abort),
+                threshold(abort + error),
+                threshold(abort + error + hang),
+            ],
+            rates: [abort, error, hang],
+            latency_threshold: threshold(latency_rate),
+            latency_rate,
+            latency: (min, max),
+        }
+    }
 }
 
 struct Meters {
@@ -195,13 +233,7 @@ struct Meters {
 }
 
 impl Shared {
-    pub(super) fn new(
-        name: Name,
-        enabled: bool,
-        seed: u64,
-        [abort, error, hang]: [f64; 3],
-        (latency_rate, min, max): (f64, Duration, Duration),
-    ) -> Self {
+    pub(super) fn new(name: Name, enabled: bool, tuned: Tuned) -> Self {
         let counter = |fault: &'static str| {
             metrics::counter!(
                 metric::FAULTS_INJECTED_TOTAL,
@@ -217,40 +249,33 @@ impl Shared {
         };
         Self {
             enabled: AtomicBool::new(enabled),
-            seed,
             calls: AtomicU64::new(0),
-            actions: [
-                threshold(abort),
-                threshold(abort + error),
-                threshold(abort + error + hang),
-            ],
-            rates: [abort, error, hang],
-            latency_threshold: threshold(latency_rate),
-            latency_rate,
-            latency: (min, max),
+            tuned: ArcSwap::from_pointee(tuned),
+            writer: Mutex::new(()),
             meters,
             name,
         }
     }
 
     fn draw(&self) -> Injection {
+        let tuned = self.tuned.load();
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
-        let draw = mix(self.seed ^ n.wrapping_mul(GAMMA));
+        let draw = mix(tuned.seed ^ n.wrapping_mul(GAMMA));
         let pick = draw >> 11;
-        let action = if pick < self.actions[0] {
+        let action = if pick < tuned.actions[0] {
             Action::Abort
-        } else if pick < self.actions[1] {
+        } else if pick < tuned.actions[1] {
             Action::Answer
-        } else if pick < self.actions[2] {
+        } else if pick < tuned.actions[2] {
             Action::Hang
         } else {
             Action::Proceed
         };
-        let delay = (action != Action::Hang && self.latency_threshold > 0)
+        let delay = (action != Action::Hang && tuned.latency_threshold > 0)
             .then(|| mix(draw))
-            .filter(|second| second >> 11 < self.latency_threshold)
+            .filter(|second| second >> 11 < tuned.latency_threshold)
             .map(|second| {
-                let (min, max) = self.latency;
+                let (min, max) = tuned.latency;
                 min + (max - min).mul_f64(unit(mix(second)))
             });
         if delay.is_some() {
@@ -316,6 +341,40 @@ impl Fault {
         self.shared.enabled.load(Ordering::Relaxed)
     }
 
+    /// Applies `builder`'s switch, seed, latency and rates to this fault in place, for
+    /// every clone at once; it keeps its name. The next call is drawn under the new
+    /// settings: `enabled(true)` switches a game day on, `enabled(false)` off (calls
+    /// already delayed or hung stay so). A new seed restarts the sequence of draws, so
+    /// the calls after it get the faults the first calls of a fault built with that seed
+    /// get; an unchanged seed continues the sequence.
+    ///
+    /// ```
+    /// use resilience_core::fault::{Action, Fault};
+    ///
+    /// let fault = Fault::builder().error_rate(1.0).build().unwrap();
+    /// assert!(fault.decide().is_none(), "off by default");
+    /// fault
+    ///     .reconfigure(Fault::builder().enabled(true).abort_rate(1.0))
+    ///     .unwrap();
+    /// assert_eq!(fault.decide().action, Action::Abort);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](FaultBuilder::build) would say; the fault is
+    /// unchanged then.
+    pub fn reconfigure(&self, builder: FaultBuilder) -> Result<(), crate::ConfigError> {
+        let (enabled, next) = builder.check()?;
+        let s = &*self.shared;
+        let _one_writer = s.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.tuned.load().seed != next.seed {
+            s.calls.store(0, Ordering::Relaxed);
+        }
+        s.tuned.store(Arc::new(next));
+        s.enabled.store(enabled, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Draws what the next call gets ([`Injection::NONE`] while disabled), and counts it
     /// in the `resilience_faults_injected_total` metric.
     #[inline]
@@ -338,9 +397,9 @@ impl Fault {
 
     /// The configuration and switch, for a health or admin endpoint.
     pub fn snapshot(&self) -> FaultSnapshot {
-        let s = &self.shared;
+        let s = self.shared.tuned.load();
         FaultSnapshot {
-            name: s.name.clone(),
+            name: self.shared.name.clone(),
             enabled: self.is_enabled(),
             latency_rate: s.latency_rate,
             latency: s.latency,

@@ -1,10 +1,12 @@
 //! [`HedgeBuilder`]: the validated configuration of a [`Hedge`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
 use super::latency::Latencies;
-use super::{Delay, Hedge, Meters, Shared};
+use super::{Delay, Hedge, Meters, Shared, Tuned};
 use crate::config::check;
 use crate::retry::RetryBudget;
 use crate::{ConfigError, Name, Primitive};
@@ -131,6 +133,22 @@ impl HedgeBuilder {
     /// Errors: a zero fixed delay; a quantile that is NaN or not in `(0, 1)`; a window
     /// outside 1 s ..= 1 h; zero `min_samples`; `max_hedges` of 0 or above 10.
     pub fn build(self) -> Result<Hedge, ConfigError> {
+        let tuned = self.tuned(None)?;
+        let meters = Meters::new(&self.name);
+        Ok(Hedge {
+            shared: Arc::new(Shared {
+                name: self.name,
+                tuned: ArcSwap::from_pointee(tuned),
+                writer: Mutex::new(()),
+                meters,
+            }),
+        })
+    }
+
+    /// The checked options, reusing what `live` (the policy being reconfigured) may
+    /// keep: its latency window when the window's length is unchanged, its own budget
+    /// when it keeps one.
+    pub(crate) fn tuned(&self, live: Option<&Tuned>) -> Result<Tuned, ConfigError> {
         let p = Primitive::Hedge;
         let delay = match self.delay {
             HedgeDelay::Fixed(delay) => Delay::Fixed(check::nonzero_duration(p, "delay", delay)?),
@@ -149,11 +167,18 @@ impl HedgeBuilder {
                         format!("must be between 1s and 1h, got {:?}", self.window),
                     ));
                 }
+                let kept = live.and_then(|live| match &live.delay {
+                    Delay::Percentile {
+                        window, latencies, ..
+                    } if *window == self.window => Some(Arc::clone(latencies)),
+                    _ => None,
+                });
                 Delay::Percentile {
                     quantile,
                     min_samples: check::nonzero(p, "min_samples", self.min_samples)?,
                     min_delay: self.min_delay,
-                    latencies: Box::new(Latencies::new(self.window)),
+                    window: self.window,
+                    latencies: kept.unwrap_or_else(|| Arc::new(Latencies::new(self.window))),
                 }
             }
         };
@@ -167,21 +192,24 @@ impl HedgeBuilder {
                 10,
             ));
         }
-        let budget = match self.budget {
-            BudgetChoice::Own => Some(RetryBudget::builder().build()?),
-            BudgetChoice::Shared(budget) => Some(budget),
+        let budget = match &self.budget {
+            BudgetChoice::Own => match live {
+                Some(Tuned {
+                    budget: Some(budget),
+                    own_budget: true,
+                    ..
+                }) => Some(budget.clone()),
+                _ => Some(RetryBudget::builder().build()?),
+            },
+            BudgetChoice::Shared(budget) => Some(budget.clone()),
             BudgetChoice::None => None,
         };
-        let meters = Meters::new(&self.name);
-        Ok(Hedge {
-            shared: Arc::new(Shared {
-                name: self.name,
-                delay,
-                max_hedges: self.max_hedges,
-                budget,
-                deposit: self.deposit,
-                meters,
-            }),
+        Ok(Tuned {
+            delay,
+            max_hedges: self.max_hedges,
+            own_budget: matches!(self.budget, BudgetChoice::Own),
+            budget,
+            deposit: self.deposit,
         })
     }
 }

@@ -164,6 +164,11 @@ impl Latencies {
         Some(Duration::from_micros(micros))
     }
 
+    /// Forgets the cached percentile: the quantile or the minimum asked for changed.
+    pub(crate) fn forget_cached(&self) {
+        self.cached.store(0, Relaxed);
+    }
+
     fn compute(&self, quantile: f64, min_samples: u32, epoch: u64) -> Option<Duration> {
         let mut counts = [0_u64; BUCKETS];
         for slot in self.slots.iter() {

@@ -94,10 +94,11 @@ mod future;
 mod latency;
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use metrics::Counter;
 use tokio::time::Instant;
 
@@ -135,11 +136,22 @@ pub struct Hedge {
 
 struct Shared {
     name: Name,
+    /// The options, swapped whole by [`Hedge::reconfigure`]; a call reads them with one
+    /// lock-free load per decision.
+    tuned: ArcSwap<Tuned>,
+    /// Serialises [`Hedge::reconfigure`].
+    writer: Mutex<()>,
+    meters: Meters,
+}
+
+/// The options in force.
+pub(crate) struct Tuned {
     delay: Delay,
     max_hedges: u32,
     budget: Option<RetryBudget>,
+    /// Whether `budget` is the policy's own (kept across a reconfiguration that keeps it).
+    own_budget: bool,
     deposit: bool,
-    meters: Meters,
 }
 
 /// The delay, resolved.
@@ -149,7 +161,8 @@ enum Delay {
         quantile: f64,
         min_samples: u32,
         min_delay: Duration,
-        latencies: Box<Latencies>,
+        window: Duration,
+        latencies: Arc<Latencies>,
     },
 }
 
@@ -218,20 +231,65 @@ impl Hedge {
 
     /// Hedges per call, at most.
     pub fn max_hedges(&self) -> u32 {
-        self.shared.max_hedges
+        self.shared.tuned.load().max_hedges
     }
 
-    /// The budget hedges withdraw from, if any.
-    pub fn budget(&self) -> Option<&RetryBudget> {
-        self.shared.budget.as_ref()
+    /// The budget hedges withdraw from, if any: a clone sharing its balance (a
+    /// [`reconfigure`](Self::reconfigure) may swap the budget, so it is not lent out).
+    pub fn budget(&self) -> Option<RetryBudget> {
+        self.shared.tuned.load().budget.clone()
+    }
+
+    /// Whether each call deposits in the budget.
+    pub fn deposits(&self) -> bool {
+        self.shared.tuned.load().deposit
     }
 
     /// How the delay is chosen.
     pub fn delay_kind(&self) -> HedgeDelay {
-        match &self.shared.delay {
+        match &self.shared.tuned.load().delay {
             Delay::Fixed(delay) => HedgeDelay::Fixed(*delay),
             Delay::Percentile { quantile, .. } => HedgeDelay::Percentile(*quantile),
         }
+    }
+
+    /// Applies `builder`'s options to this policy in place, for every clone at once;
+    /// it keeps its name and counts. Calls under way keep the hedges they sent (a lower
+    /// `max_hedges` stops *further* hedges); each decision from now on follows the new
+    /// options. The latency window keeps its samples while it stays a percentile over a
+    /// window of the same length; the policy's own budget keeps its balance while the
+    /// builder asks for its own budget; [`budget`](HedgeBuilder::budget) swaps in the
+    /// given one and [`no_budget`](HedgeBuilder::no_budget) drops it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use resilience_core::hedge::{Hedge, HedgeDelay};
+    ///
+    /// let hedge = Hedge::builder().delay(Duration::from_millis(50)).build().unwrap();
+    /// hedge
+    ///     .reconfigure(Hedge::builder().delay(Duration::from_millis(20)).max_hedges(2))
+    ///     .unwrap();
+    /// assert_eq!(hedge.delay_kind(), HedgeDelay::Fixed(Duration::from_millis(20)));
+    /// assert_eq!(hedge.max_hedges(), 2);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](HedgeBuilder::build) would say; the policy
+    /// is unchanged then.
+    pub fn reconfigure(&self, builder: HedgeBuilder) -> Result<(), crate::ConfigError> {
+        let _one_writer = self
+            .shared
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let next = Arc::new(builder.tuned(Some(&self.shared.tuned.load()))?);
+        self.shared.tuned.store(Arc::clone(&next));
+        if let Delay::Percentile { latencies, .. } = &next.delay {
+            // Cached under the old quantile or minimum.
+            latencies.forget_cached();
+        }
+        Ok(())
     }
 
     /// The delay a call starting now would hedge after; `None` while a percentile has
@@ -243,11 +301,12 @@ impl Hedge {
     /// The policy's figures.
     pub fn snapshot(&self) -> HedgeSnapshot {
         let m = &self.shared.meters;
+        let tuned = self.shared.tuned.load();
         HedgeSnapshot {
             name: self.shared.name.as_str().to_owned(),
             delay: self.delay(),
-            max_hedges: self.shared.max_hedges,
-            samples: match &self.shared.delay {
+            max_hedges: tuned.max_hedges,
+            samples: match &tuned.delay {
                 Delay::Fixed(_) => 0,
                 Delay::Percentile { latencies, .. } => latencies.samples(Instant::now()),
             },
@@ -307,13 +366,14 @@ impl Hedge {
 
     /// The delay of a hedge due from `now`.
     fn delay_at(&self, now: Instant) -> Option<Duration> {
-        match &self.shared.delay {
+        match &self.shared.tuned.load().delay {
             Delay::Fixed(delay) => Some(*delay),
             Delay::Percentile {
                 quantile,
                 min_samples,
                 min_delay,
                 latencies,
+                ..
             } => latencies
                 .percentile(*quantile, *min_samples, now)
                 .map(|p| p.max(*min_delay)),
@@ -323,7 +383,8 @@ impl Hedge {
     /// Starts a call: deposits in the budget (if this policy deposits).
     #[inline]
     fn start(&self) {
-        if let (Some(budget), true) = (&self.shared.budget, self.shared.deposit) {
+        let tuned = self.shared.tuned.load();
+        if let (Some(budget), true) = (&tuned.budget, tuned.deposit) {
             budget.deposit();
         }
     }
@@ -331,7 +392,7 @@ impl Hedge {
     /// Records an attempt that took `latency` (percentile delays only).
     #[inline]
     fn observe(&self, started: Option<Instant>) {
-        if let Delay::Percentile { latencies, .. } = &self.shared.delay {
+        if let Delay::Percentile { latencies, .. } = &self.shared.tuned.load().delay {
             match started {
                 None => latencies.record_instant(),
                 Some(started) => {
@@ -344,12 +405,13 @@ impl Hedge {
 
     /// Whether the latencies are recorded (a percentile delay).
     fn observes(&self) -> bool {
-        matches!(self.shared.delay, Delay::Percentile { .. })
+        matches!(self.shared.tuned.load().delay, Delay::Percentile { .. })
     }
 
     /// Takes a hedge from the budget; `false` (counted, said) when it is empty.
     fn withdraw(&self, sent: u32) -> bool {
-        let Some(budget) = &self.shared.budget else {
+        let tuned = self.shared.tuned.load();
+        let Some(budget) = &tuned.budget else {
             return true;
         };
         if budget.try_withdraw() {
@@ -391,13 +453,13 @@ impl Hedge {
 
 impl fmt::Debug for Hedge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &*self.shared;
+        let tuned = self.shared.tuned.load();
         f.debug_struct("Hedge")
-            .field("name", &s.name)
+            .field("name", &self.shared.name)
             .field("delay", &self.delay_kind())
-            .field("max_hedges", &s.max_hedges)
-            .field("budget", &s.budget)
-            .field("deposit", &s.deposit)
+            .field("max_hedges", &tuned.max_hedges)
+            .field("budget", &tuned.budget)
+            .field("deposit", &tuned.deposit)
             .finish()
     }
 }

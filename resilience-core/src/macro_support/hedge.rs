@@ -41,7 +41,7 @@ pub fn hedge_policy(
     builder = match (budget, retry) {
         (Some(budget), _) => builder.budget(budget?.clone()),
         (None, Some(retry)) => match retry.budget() {
-            Some(budget) => builder.budget(budget.clone()).deposit(false),
+            Some(budget) => builder.budget(budget).deposit(false),
             None => builder.no_budget(),
         },
         (None, None) => builder,

@@ -10,10 +10,12 @@ use std::borrow::Borrow;
 use crate::adaptive::AdaptiveBulkhead;
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
+use crate::deadline::DeadlinePolicy;
 use crate::fallback::Fallback;
+use crate::fault::Fault;
 use crate::hedge::Hedge;
 use crate::rate_limit::RateLimiter;
-use crate::retry::RetryBudget;
+use crate::retry::{RetryBudget, RetryPolicy};
 use crate::throttle::AdaptiveThrottle;
 use crate::{Class, ConfigError, Error, Primitive, Registry};
 
@@ -48,6 +50,7 @@ source!(BulkheadSource, Bulkhead, "bulkhead");
 source!(BudgetSource, RetryBudget, "retry(budget)");
 source!(RateLimiterSource, RateLimiter, "rate_limit");
 source!(HedgeSource, Hedge, "hedge");
+source!(RetryPolicySource, RetryPolicy, "retry");
 
 /// Something `fallback = PATH` can name: a [`Fallback`] for the function's `Result<T, E>`,
 /// or a function returning one.
@@ -73,6 +76,7 @@ where
 }
 source!(AdaptiveSource, AdaptiveBulkhead, "adaptive");
 source!(ThrottleSource, AdaptiveThrottle, "throttle");
+source!(FaultSource, Fault, "fault");
 
 /// The breaker `circuit_breaker = "name"` names, from [`Registry::global`]. A name nobody
 /// registered is an error on every call (never a breaker made up with the defaults,
@@ -95,6 +99,13 @@ pub fn registry_adaptive(name: &'static str) -> Result<AdaptiveBulkhead, Error> 
     found.ok_or_else(|| missing(Primitive::Bulkhead, "adaptive", name))
 }
 
+/// The fault injector `fault = "name"` names, as [`registry_breaker`]: a name nobody
+/// registered fails every call, loudly, rather than silently injecting nothing.
+pub fn registry_fault(name: &'static str) -> Result<Fault, Error> {
+    let found = Registry::global().get_fault(name);
+    found.ok_or_else(|| missing(Primitive::Fault, "fault", name))
+}
+
 /// The throttle `throttle = "name"` names, as [`registry_breaker`].
 pub fn registry_throttle(name: &'static str) -> Result<AdaptiveThrottle, Error> {
     let found = Registry::global().get_throttle(name);
@@ -105,6 +116,18 @@ pub fn registry_throttle(name: &'static str) -> Result<AdaptiveThrottle, Error> 
 pub fn registry_budget(name: &'static str) -> Result<RetryBudget, Error> {
     let found = Registry::global().get_retry_budget(name);
     found.ok_or_else(|| missing(Primitive::Retry, "retry(budget)", name))
+}
+
+/// The retry policy `retry = "name"` names, as [`registry_breaker`].
+pub fn registry_retry_policy(name: &'static str) -> Result<RetryPolicy, Error> {
+    let found = Registry::global().get_retry_policy(name);
+    found.ok_or_else(|| missing(Primitive::Retry, "retry", name))
+}
+
+/// The deadline policy `deadline = "name"` names, as [`registry_breaker`].
+pub fn registry_deadline(name: &'static str) -> Result<DeadlinePolicy, Error> {
+    let found = Registry::global().get_deadline(name);
+    found.ok_or_else(|| missing(Primitive::Deadline, "deadline", name))
 }
 
 /// The hedging policy `hedge = "name"` names, as [`registry_breaker`].

@@ -4,7 +4,7 @@
 //! The attribute nests the primitives' own guarded futures (fallback → deadline → retry →
 //! hedge → adaptive throttle → circuit breaker → rate limit → bulkhead or adaptive
 //! bulkhead → attempt
-//! timeout → the [lifted](crate::outcome::lift) body); their logic lives in their modules.
+//! timeout → fault injection → the [lifted](crate::outcome::lift) body); their logic lives in their modules.
 //! Here is only what the attribute alone needs: finding the instances an option names
 //! (`instances.rs`, kept in `static`s by `cached.rs`), the policy its `retry(...)` options
 //! describe (`retry.rs`), cloning owned arguments per attempt (`args.rs`), and the glue
@@ -24,17 +24,20 @@ pub use args::CloneArg;
 pub use cached::Cached;
 pub use hedge::{HedgeSpec, hedge_policy};
 pub use instances::{
-    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, FallbackSource, HedgeSource,
-    RateLimiterSource, ThrottleSource, registry_adaptive, registry_breaker, registry_budget,
-    registry_bulkhead, registry_hedge, registry_rate_limiter, registry_throttle,
+    AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, FallbackSource, FaultSource,
+    HedgeSource, RateLimiterSource, ThrottleSource, registry_adaptive, registry_breaker,
+    registry_budget, registry_bulkhead, registry_fault, registry_hedge, registry_rate_limiter,
+    registry_throttle,
 };
+pub use instances::{RetryPolicySource, registry_deadline, registry_retry_policy};
 pub use retry::{BackoffKind, RetrySpec, retry_policy};
 
 use crate::adaptive::{self, AdaptiveBulkhead, Sampler};
 use crate::bulkhead::{self, Bulkhead};
 use crate::circuit_breaker::{self, CircuitBreaker, Permit};
-use crate::deadline::{Deadline, Enforce, Enforcer};
+use crate::deadline::{Deadline, DeadlinePolicy, Enforce, Enforcer};
 use crate::fallback::{Answered, Fallback};
+use crate::fault::{self as faults, Action, FailWith, Fault, Injected, Injection};
 use crate::hedge::{Hedge, Hedging};
 use crate::outcome::Map;
 pub use crate::outcome::{Judged, Outcome, lift};
@@ -136,6 +139,41 @@ pub fn throttle<F>(
     }
 }
 
+/// `fault = ...`: the fault's draw around the body; a fault that could not be found fails
+/// the attempt with that error (without running the body).
+#[inline]
+pub fn fault<F>(fault: Result<&Fault, Error>, attempt: F) -> Injected<F, FaultAnswer> {
+    match fault {
+        Ok(fault) => Injected::new(fault.decide(), attempt, FaultAnswer::Injected(FailWith)),
+        Err(err) => {
+            let answer = Injection {
+                delay: None,
+                action: Action::Answer,
+            };
+            Injected::new(answer, attempt, FaultAnswer::Missing(err))
+        }
+    }
+}
+
+/// What a call under `fault = ...` gets in place of its outcome: the injected error, or
+/// the error of a fault that could not be found.
+#[derive(Debug)]
+pub enum FaultAnswer {
+    /// The fault's own error answer.
+    Injected(FailWith),
+    /// The fault could not be found.
+    Missing(Error),
+}
+
+impl<T, E> faults::Answer<T, E> for FaultAnswer {
+    fn answer(self) -> Outcome<T, E> {
+        match self {
+            Self::Injected(answer) => answer.answer(),
+            Self::Missing(err) => Err(err),
+        }
+    }
+}
+
 /// `deadline = "..."`: the whole call under a deadline `budget` from now (or the ambient
 /// one, if earlier), counted under the operation's name.
 #[inline]
@@ -148,6 +186,60 @@ pub fn deadline<F: Future>(
     enforcer
         .get_or_init(|| Enforcer::new(operation))
         .run(Deadline::after(budget), call)
+}
+
+/// `deadline = "name"`: the whole call under the named policy's `default_timeout` from
+/// now (or the ambient deadline, if earlier; the ambient one alone when the policy has no
+/// default), read at the call's start; a policy that could not be found refuses the call
+/// with that error.
+#[inline]
+pub fn deadline_named<F: Future>(
+    policy: Result<&DeadlinePolicy, Error>,
+    call: F,
+) -> NamedDeadline<F> {
+    match policy {
+        Ok(policy) => NamedDeadline {
+            enforce: Some(match policy.default_timeout() {
+                Some(budget) => policy.enforcer().run(Deadline::after(budget), call),
+                None => policy.enforcer().enforce(call),
+            }),
+            error: None,
+        },
+        Err(error) => NamedDeadline {
+            enforce: None,
+            error: Some(error),
+        },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`deadline_named`]: the call under the policy's deadline, or the
+    /// error of a policy that could not be found.
+    #[derive(Debug)]
+    pub struct NamedDeadline<F> {
+        #[pin]
+        enforce: Option<Enforce<F>>,
+        error: Option<Error>,
+    }
+}
+
+impl<F: Future> Future for NamedDeadline<F> {
+    type Output = Result<F::Output, Error>;
+
+    #[inline]
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        match this.enforce.as_pin_mut() {
+            Some(enforce) => enforce.poll(cx),
+            None => std::task::Poll::Ready(Err(this
+                .error
+                .take()
+                .expect("`NamedDeadline` polled after completion"))),
+        }
+    }
 }
 
 /// The outcome of a call run under [`deadline`]: a passed deadline is the call's error.

@@ -172,7 +172,7 @@ pin_project! {
 }
 
 impl Acquire {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn ready(outcome: Result<Grant, Error>) -> Self {
         Self {
             state: State::Ready(Some(outcome)),
@@ -199,7 +199,7 @@ impl Acquire {
 
     /// The outcome, if it was decided without waiting; otherwise the future itself, to be
     /// awaited. A tower layer uses it to call its inner service at once on the fast path.
-    #[inline]
+    #[inline(always)]
     pub fn into_decided(self) -> Result<Result<Grant, Error>, Self> {
         match self.state {
             State::Ready(Some(outcome)) => Ok(outcome),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
@@ -31,7 +31,7 @@ pub(crate) struct Common {
     tuned: ArcSwap<Tuned>,
     /// The quota's two numbers again, for the hot path: one sequence-checked read of
     /// three atomics instead of a load of `tuned`.
-    gcra: SeqGcra,
+    gcra: SharedGcra,
     /// Serialises [`reconfigure`](Self::reconfigure) (the writer side of `gcra`).
     writer: Mutex<()>,
     /// TATs are nanoseconds of this clock.
@@ -58,7 +58,7 @@ impl Common {
         };
         Self {
             name,
-            gcra: SeqGcra::new(quota.gcra),
+            gcra: SharedGcra::new(quota),
             writer: Mutex::new(()),
             tuned: ArcSwap::from_pointee(Tuned::new(quota, max_wait)),
             clock: Clock::new(),
@@ -114,7 +114,7 @@ impl Common {
     pub(crate) fn reconfigure(&self, quota: Quota, max_wait: Duration) {
         let _one_writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.tuned.store(Arc::new(Tuned::new(quota, max_wait)));
-        self.gcra.write(quota.gcra);
+        self.gcra.write(quota);
     }
 
     pub(crate) fn may_wait(&self) -> bool {
@@ -254,48 +254,75 @@ impl Tuned {
     }
 }
 
-/// A [`Gcra`] behind a sequence lock made of atomics (no `unsafe`): a writer makes `seq`
-/// odd, stores both numbers, makes it even again; a reader retries while `seq` is odd or
-/// moved during its read, so it never pairs an old interval with a new tolerance.
-/// Writers are serialised by the caller.
-struct SeqGcra {
-    seq: AtomicU64,
+/// A [`Gcra`] that a reconfiguration changes in place, kept as its interval and its burst
+/// (a count), each in its own atomic, read without a lock or a retry.
+///
+/// A read that races a write may pair one quota's interval with the other's burst. That
+/// pair is harmless, which is why no sequence lock guards it: it is a quota of one of the
+/// two rates with one of the two bursts, so what it admits stays within the larger rate
+/// and the larger burst of the two. (Pairing an interval with the other quota's
+/// *tolerance*, a duration, would not be: a slow quota's long tolerance over a fast
+/// quota's short interval is a burst neither quota allows.) The tolerance is the product,
+/// saturating: a mixed pair past a year only ever admits what its burst allows at its rate.
+struct SharedGcra {
     interval: AtomicU64,
-    tolerance: AtomicU64,
+    burst: AtomicU64,
 }
 
-impl SeqGcra {
-    fn new(gcra: Gcra) -> Self {
+impl SharedGcra {
+    fn new(quota: Quota) -> Self {
         Self {
-            seq: AtomicU64::new(0),
-            interval: AtomicU64::new(gcra.interval),
-            tolerance: AtomicU64::new(gcra.tolerance),
+            interval: AtomicU64::new(quota.gcra.interval),
+            burst: AtomicU64::new(u64::from(quota.burst())),
         }
     }
 
     #[inline]
     fn read(&self) -> Gcra {
-        loop {
-            let before = self.seq.load(Ordering::Acquire);
-            let interval = self.interval.load(Ordering::Relaxed);
-            let tolerance = self.tolerance.load(Ordering::Relaxed);
-            fence(Ordering::Acquire);
-            if before & 1 == 0 && self.seq.load(Ordering::Relaxed) == before {
-                return Gcra {
-                    interval,
-                    tolerance,
-                };
-            }
-            std::hint::spin_loop();
+        let interval = self.interval.load(Ordering::Relaxed);
+        let burst = self.burst.load(Ordering::Relaxed);
+        Gcra {
+            interval,
+            tolerance: burst.saturating_mul(interval),
         }
     }
 
-    fn write(&self, gcra: Gcra) {
-        let seq = self.seq.load(Ordering::Relaxed);
-        self.seq.store(seq + 1, Ordering::Relaxed);
-        fence(Ordering::Release);
-        self.interval.store(gcra.interval, Ordering::Relaxed);
-        self.tolerance.store(gcra.tolerance, Ordering::Relaxed);
-        self.seq.store(seq + 2, Ordering::Release);
+    fn write(&self, quota: Quota) {
+        self.interval.store(quota.gcra.interval, Ordering::Relaxed);
+        self.burst
+            .store(u64::from(quota.burst()), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate_limit::config::Spec;
+
+    fn quota(per_second: f64, burst: u32) -> Quota {
+        let mut spec = Spec::default();
+        spec.rate(per_second);
+        spec.burst(burst);
+        spec.quota().unwrap()
+    }
+
+    #[test]
+    fn a_read_racing_a_write_pairs_a_rate_with_a_burst_of_the_two_quotas() {
+        // Fast with a small burst, slow with a large one: the pair a torn read could see
+        // if it mixed an interval with the other quota's tolerance would allow a burst of
+        // 50 × 100 ms / 1 ms = 5000 units, which neither quota allows.
+        let fast = quota(1000.0, 1);
+        let slow = quota(10.0, 50);
+        let gcra = SharedGcra::new(slow);
+        // What a reader sees between the writer's two stores.
+        gcra.interval.store(fast.gcra.interval, Ordering::Relaxed);
+        let torn = gcra.read();
+        assert_eq!(torn.interval, fast.gcra.interval);
+        assert_eq!(torn.tolerance / torn.interval, 50, "the slow quota's burst");
+        assert!(torn.tolerance <= slow.gcra.tolerance);
+        gcra.write(fast);
+        assert_eq!(gcra.read(), fast.gcra);
+        gcra.write(slow);
+        assert_eq!(gcra.read(), slow.gcra);
     }
 }

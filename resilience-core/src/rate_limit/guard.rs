@@ -1,6 +1,8 @@
 //! [`Guarded`]: one call that takes its turn from a rate limit first — at once, after a
 //! booked wait, or refused. The one place where a rate limit's work around an operation is
-//! written; the tower layer and `#[resilient]` wrap this future.
+//! written; `#[resilient]` wraps this future, and so does the tower layer for a request
+//! that waits or is refused (one admitted at once has nothing around it: the layer runs
+//! the inner service's future as it is, after [`Acquire::into_decided`]).
 
 use std::fmt;
 use std::future::{Future, IntoFuture};

@@ -244,7 +244,7 @@ impl RateLimiter {
     }
 
     /// [`acquire`](Self::acquire) for `n` units.
-    #[inline]
+    #[inline(always)]
     pub fn acquire_n(&self, n: u32) -> Acquire {
         let common = &self.shared.common;
         let gcra = common.gcra();
@@ -411,7 +411,7 @@ impl RateLimit for RateLimiter {
 }
 
 impl RateLimitBy<()> for RateLimiter {
-    #[inline]
+    #[inline(always)]
     fn acquire_key(&self, _: &(), n: u32) -> Acquire {
         self.acquire_n(n)
     }

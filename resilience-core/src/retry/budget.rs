@@ -259,6 +259,11 @@ impl RetryBudget {
         Ok(())
     }
 
+    /// Whether `self` and `other` are one budget (clones of one handle).
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+
     /// The share of calls that may be retried, as a fraction.
     pub fn ratio(&self) -> f64 {
         f64::from_bits(self.state.ratio.load(Relaxed))

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::RetryPolicy;
 use super::backoff::{FastRng, mix};
+use crate::deadline::unpack;
 use crate::error::find;
 use crate::telemetry::{label, metric, outcome};
 use crate::{Class, Deadline, Error, ErrorKind, Name, Primitive};
@@ -69,6 +70,8 @@ pub(crate) struct RetryCall {
     prev: Option<Duration>,
     rng: Option<FastRng>,
     replayable: bool,
+    /// The `max_attempts` the call keeps from its first failure on; 0 until then.
+    max_attempts: u32,
 }
 
 impl RetryCall {
@@ -82,6 +85,7 @@ impl RetryCall {
             prev: None,
             rng: None,
             replayable: true,
+            max_attempts: 0,
         }
     }
 
@@ -213,11 +217,15 @@ impl RetryPolicy {
     #[inline]
     pub(crate) fn start(&self) -> RetryCall {
         let s = &*self.shared;
-        if let Some(budget) = &s.budget {
-            budget.deposit();
+        if s.budget_is_built.load(Relaxed) {
+            if let Some(budget) = &s.built_budget {
+                budget.deposit();
+            }
+        } else {
+            self.deposit_reconfigured();
         }
         let deadline = Deadline::current();
-        match s.max_elapsed {
+        match unpack(s.max_elapsed.load(Relaxed)) {
             None => RetryCall {
                 attempts: 0,
                 start: None,
@@ -225,8 +233,18 @@ impl RetryPolicy {
                 prev: None,
                 rng: None,
                 replayable: true,
+                max_attempts: 0,
             },
             Some(budget) => Self::start_bounded(deadline, budget),
+        }
+    }
+
+    /// [`start`](Self::start)'s deposit once a reconfiguration changed the budget.
+    #[cold]
+    #[inline(never)]
+    fn deposit_reconfigured(&self) {
+        if let Some(budget) = &self.shared.tuned.load().budget {
+            budget.deposit();
         }
     }
 
@@ -244,6 +262,7 @@ impl RetryPolicy {
             prev: None,
             rng: None,
             replayable: true,
+            max_attempts: 0,
         }
     }
 
@@ -251,7 +270,7 @@ impl RetryPolicy {
     /// is left of the deadline.
     #[inline]
     pub(crate) fn attempt_limit(&self, call: &RetryCall) -> AttemptLimit {
-        let timeout = self.shared.attempt_timeout;
+        let timeout = unpack(self.shared.attempt_timeout.load(Relaxed));
         match (call.deadline, timeout) {
             (None, None) => AttemptLimit::Unbounded,
             (None, Some(timeout)) => AttemptLimit::Within {
@@ -341,20 +360,25 @@ impl RetryPolicy {
         if outcome.rejection && hint.is_none() {
             return Decision::Stop(Stop::NotRetryable);
         }
-        if call.attempts >= s.max_attempts {
+        let t = s.tuned.load();
+        // `max_attempts` as at the call's first failure, kept for the rest of it.
+        if call.max_attempts == 0 {
+            call.max_attempts = t.max_attempts;
+        }
+        if call.attempts >= call.max_attempts {
             return Decision::Stop(Stop::MaxAttempts);
         }
-        if hint.is_some_and(|h| h > s.max_retry_after) {
+        if hint.is_some_and(|h| h > t.max_retry_after) {
             return Decision::Stop(Stop::RetryAfterTooLong);
         }
         let rng = call.rng.get_or_insert_with(|| {
             let n = s.calls.fetch_add(1, Relaxed);
             FastRng::new(mix(s.seed ^ mix(n)))
         });
-        let prev = call.prev.unwrap_or_else(|| s.backoff.base());
-        let jittered = s
+        let prev = call.prev.unwrap_or_else(|| t.backoff.base());
+        let jittered = t
             .jitter
-            .apply(&s.backoff, call.attempts, s.max_delay, prev, rng);
+            .apply(&t.backoff, call.attempts, t.max_delay, prev, rng);
         call.prev = Some(jittered);
         let delay = hint.map_or(jittered, |h| jittered.max(h));
         if let Some(deadline) = call.deadline
@@ -371,7 +395,7 @@ impl RetryPolicy {
             );
             return Decision::Stop(Stop::Deadline);
         }
-        if let Some(budget) = &s.budget
+        if let Some(budget) = &t.budget
             && !budget.try_withdraw()
         {
             m.exhausted.increment(1);

@@ -1,14 +1,18 @@
 //! [`RetryPolicyBuilder`]: the validated configuration of a [`RetryPolicy`].
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use super::backoff::{Backoff, Jitter};
 use super::call::Meters;
-use super::{RetryBudget, RetryPolicy, Shared};
+use super::{RetryBudget, RetryPolicy, Shared, Tuned};
 use crate::config::check;
+use crate::deadline::pack;
 use crate::{ConfigError, Name, Primitive};
 
 /// Builds a [`RetryPolicy`]; see [`RetryPolicy::builder`] for the defaults.
@@ -128,11 +132,8 @@ impl RetryPolicyBuilder {
         self
     }
 
-    /// Checks the options and builds the policy.
-    ///
-    /// Errors: `max_attempts` of 0; a backoff factor that is NaN, infinite or below 1; a
-    /// backoff base above `max_delay`; a zero `attempt_timeout` or `max_elapsed`.
-    pub fn build(self) -> Result<RetryPolicy, ConfigError> {
+    /// The checks of [`build`](Self::build) and [`RetryPolicy::reconfigure`].
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
         let p = Primitive::Retry;
         check::nonzero(p, "max_attempts", self.max_attempts)?;
         if let Backoff::Exponential { factor, .. } = self.backoff {
@@ -151,9 +152,34 @@ impl RetryPolicyBuilder {
         if let Some(t) = self.max_elapsed {
             check::nonzero_duration(p, "max_elapsed", t)?;
         }
-        let budget = match self.budget {
+        Ok(())
+    }
+
+    /// The settings a retry reads, with `budget` as the budget in force.
+    fn tuned(&self, budget: Option<RetryBudget>) -> Tuned {
+        Tuned {
+            max_attempts: self.max_attempts,
+            backoff: self.backoff,
+            max_delay: self.max_delay,
+            jitter: self.jitter,
+            max_retry_after: self.max_retry_after.unwrap_or(self.max_delay),
+            budget,
+        }
+    }
+
+    /// Checks the options and builds the policy.
+    ///
+    /// Errors: `max_attempts` of 0; a backoff factor that is NaN, infinite or below 1; a
+    /// backoff base above `max_delay`; a zero `attempt_timeout` or `max_elapsed`.
+    pub fn build(self) -> Result<RetryPolicy, ConfigError> {
+        self.check()?;
+        let own = match self.budget {
             BudgetChoice::Own => Some(RetryBudget::builder().build()?),
-            BudgetChoice::Shared(b) => Some(b),
+            _ => None,
+        };
+        let budget = match &self.budget {
+            BudgetChoice::Own => own.clone(),
+            BudgetChoice::Shared(b) => Some(b.clone()),
             BudgetChoice::None => None,
         };
         let seed = self
@@ -162,19 +188,73 @@ impl RetryPolicyBuilder {
         let meters = Meters::new(&self.name);
         Ok(RetryPolicy {
             shared: Arc::new(Shared {
-                max_retry_after: self.max_retry_after.unwrap_or(self.max_delay),
+                attempt_timeout: AtomicU64::new(pack(self.attempt_timeout)),
+                max_elapsed: AtomicU64::new(pack(self.max_elapsed)),
+                built_budget: budget.clone(),
+                budget_is_built: AtomicBool::new(true),
+                tuned: ArcSwap::from_pointee(self.tuned(budget)),
+                own_budget: Mutex::new(own),
                 name: self.name,
-                max_attempts: self.max_attempts,
-                backoff: self.backoff,
-                max_delay: self.max_delay,
-                jitter: self.jitter,
-                attempt_timeout: self.attempt_timeout,
-                max_elapsed: self.max_elapsed,
-                budget,
                 seed,
                 calls: AtomicU64::new(0),
                 meters,
             }),
         })
+    }
+}
+
+impl RetryPolicy {
+    /// Applies `builder`'s options to this policy in place, for every clone and every
+    /// layer holding it; see [`RetryPolicy`]'s "Reconfiguring" for what calls under way
+    /// see. The name, the jitter's seed and the metric handles stay those the policy was
+    /// built with.
+    ///
+    /// The budget: a shared one ([`budget`](RetryPolicyBuilder::budget)) is used as it is;
+    /// the default ("own") keeps the policy's own budget, balance included, creating it
+    /// only if the policy never had one; [`no_budget`](RetryPolicyBuilder::no_budget)
+    /// drops it.
+    ///
+    /// ```
+    /// use resilience_core::retry::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::builder().max_attempts(3).build().unwrap();
+    /// let layer_copy = policy.clone();
+    /// policy.reconfigure(RetryPolicy::builder().max_attempts(5)).unwrap();
+    /// assert_eq!(layer_copy.max_attempts(), 5);
+    /// // Invalid options change nothing.
+    /// assert!(policy.reconfigure(RetryPolicy::builder().max_attempts(0)).is_err());
+    /// assert_eq!(layer_copy.max_attempts(), 5);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid (as for [`build`](RetryPolicyBuilder::build)); the policy
+    /// is unchanged then.
+    pub fn reconfigure(&self, builder: RetryPolicyBuilder) -> Result<(), ConfigError> {
+        builder.check()?;
+        let s = &*self.shared;
+        let mut own = s.own_budget.lock().unwrap_or_else(PoisonError::into_inner);
+        let budget = match &builder.budget {
+            BudgetChoice::Own => {
+                if own.is_none() {
+                    *own = Some(RetryBudget::builder().build()?);
+                }
+                own.clone()
+            }
+            BudgetChoice::Shared(b) => Some(b.clone()),
+            BudgetChoice::None => None,
+        };
+        let is_built = match (&budget, &s.built_budget) {
+            (Some(a), Some(b)) => a.same_as(b),
+            (None, None) => true,
+            _ => false,
+        };
+        // The retry settings first, then what the first attempt reads.
+        s.tuned.store(Arc::new(builder.tuned(budget)));
+        s.budget_is_built.store(is_built, Relaxed);
+        s.attempt_timeout
+            .store(pack(builder.attempt_timeout), Relaxed);
+        s.max_elapsed.store(pack(builder.max_elapsed), Relaxed);
+        Ok(())
     }
 }

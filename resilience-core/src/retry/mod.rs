@@ -140,9 +140,11 @@ mod loom;
 mod run;
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 pub use attempt::{Attempt, Attempted, Next, RetryLoop};
 pub use backoff::{Backoff, Jitter};
@@ -152,6 +154,7 @@ pub use config::RetryPolicyBuilder;
 pub use future::{Attempts, Retrying};
 
 use crate::Name;
+use crate::deadline::unpack;
 
 /// A retry policy: how often, how long apart, and within what budget to retry.
 ///
@@ -172,6 +175,18 @@ use crate::Name;
 /// | `max_retry_after` | `max_delay` | the longest wait you configured |
 /// | budget | own, 20% + 10/s over 10 s | Finagle |
 ///
+/// # Reconfiguring
+///
+/// [`reconfigure`](Self::reconfigure) (and a reloaded configuration document, see
+/// [`settings`](crate::settings)) changes a live policy in place, for every clone. A call
+/// reads the settings lazily, each when it needs it, so that a call that succeeds at once
+/// reads no more than it did before reconfiguration existed: its start reads `max_elapsed`
+/// and the budget it deposits in; each attempt the `attempt_timeout` in force when it
+/// starts; each decision after a failure the backoff, `max_delay`, the jitter,
+/// `max_retry_after` and the budget it withdraws from, as they are then. `max_attempts`
+/// is read at the call's first failure and kept for the rest of the call, so a call makes
+/// the attempts of either the old or the new settings, never a number in between.
+///
 /// # Clone
 ///
 /// Clones share everything (an `Arc`): the configuration, the budget, the jitter seed's
@@ -183,17 +198,33 @@ pub struct RetryPolicy {
 
 struct Shared {
     name: Name,
+    seed: u64,
+    calls: AtomicU64,
+    meters: call::Meters,
+    /// What the first attempt reads, as plain atomics so that a call that succeeds at once
+    /// touches no reference count ([`pack`](crate::deadline::pack)ed, 0 for none).
+    attempt_timeout: AtomicU64,
+    max_elapsed: AtomicU64,
+    /// The budget the policy was built with, and whether it is still the one in force
+    /// (else the first attempt deposits in `tuned`'s, one pointer load further).
+    built_budget: Option<RetryBudget>,
+    budget_is_built: AtomicBool,
+    /// What a retry reads, swapped whole by [`RetryPolicy::reconfigure`].
+    tuned: ArcSwap<Tuned>,
+    /// The policy's own budget, once it has had one (kept across reconfigurations so that
+    /// its balance is); the lock serialises `reconfigure`.
+    own_budget: Mutex<Option<RetryBudget>>,
+}
+
+/// The settings a call reads after a failure; see [`RetryPolicy`]'s "Reconfiguring".
+#[derive(Debug)]
+pub(crate) struct Tuned {
     max_attempts: u32,
     backoff: Backoff,
     max_delay: Duration,
     jitter: Jitter,
-    attempt_timeout: Option<Duration>,
-    max_elapsed: Option<Duration>,
     max_retry_after: Duration,
     budget: Option<RetryBudget>,
-    seed: u64,
-    calls: AtomicU64,
-    meters: call::Meters,
 }
 
 impl RetryPolicy {
@@ -209,58 +240,100 @@ impl RetryPolicy {
 
     /// Attempts per call, the first included.
     pub fn max_attempts(&self) -> u32 {
-        self.shared.max_attempts
+        self.shared.tuned.load().max_attempts
     }
 
     /// The delay curve.
     pub fn backoff(&self) -> Backoff {
-        self.shared.backoff
+        self.shared.tuned.load().backoff
     }
 
     /// The cap of computed delays.
     pub fn max_delay(&self) -> Duration {
-        self.shared.max_delay
+        self.shared.tuned.load().max_delay
     }
 
     /// The jitter.
     pub fn jitter(&self) -> Jitter {
-        self.shared.jitter
+        self.shared.tuned.load().jitter
     }
 
     /// The per-attempt timeout, if any.
     pub fn attempt_timeout(&self) -> Option<Duration> {
-        self.shared.attempt_timeout
+        unpack(self.shared.attempt_timeout.load(Relaxed))
     }
 
     /// The per-call time budget, if any.
     pub fn max_elapsed(&self) -> Option<Duration> {
-        self.shared.max_elapsed
+        unpack(self.shared.max_elapsed.load(Relaxed))
     }
 
     /// The longest server hint this policy waits for.
     pub fn max_retry_after(&self) -> Duration {
-        self.shared.max_retry_after
+        self.shared.tuned.load().max_retry_after
     }
 
-    /// The retry budget, if any.
-    pub fn budget(&self) -> Option<&RetryBudget> {
-        self.shared.budget.as_ref()
+    /// The retry budget in force, if any (a handle sharing its balance).
+    pub fn budget(&self) -> Option<RetryBudget> {
+        self.shared.tuned.load().budget.clone()
     }
+
+    /// The settings now, for a health endpoint.
+    pub fn snapshot(&self) -> RetryPolicySnapshot {
+        let tuned = self.shared.tuned.load();
+        RetryPolicySnapshot {
+            name: self.shared.name.clone(),
+            max_attempts: tuned.max_attempts,
+            max_delay: tuned.max_delay,
+            attempt_timeout: self.attempt_timeout(),
+            max_elapsed: self.max_elapsed(),
+            budget_balance: tuned.budget.as_ref().map(RetryBudget::balance),
+        }
+    }
+}
+
+/// A [`RetryPolicy`]'s settings and budget at one moment, from [`RetryPolicy::snapshot`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct RetryPolicySnapshot {
+    /// The instance name.
+    pub name: Name,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// The cap of computed delays (seconds, in JSON).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::duration_secs"))]
+    pub max_delay: Duration,
+    /// The per-attempt timeout, if any (seconds, in JSON).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::ser::option_duration_secs")
+    )]
+    pub attempt_timeout: Option<Duration>,
+    /// The per-call time budget, if any (seconds, in JSON).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::ser::option_duration_secs")
+    )]
+    pub max_elapsed: Option<Duration>,
+    /// The retries the budget in force allows now, if the policy has one.
+    pub budget_balance: Option<f64>,
 }
 
 impl fmt::Debug for RetryPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &*self.shared;
+        let t = s.tuned.load();
         f.debug_struct("RetryPolicy")
             .field("name", &s.name)
-            .field("max_attempts", &s.max_attempts)
-            .field("backoff", &s.backoff)
-            .field("max_delay", &s.max_delay)
-            .field("jitter", &s.jitter)
-            .field("attempt_timeout", &s.attempt_timeout)
-            .field("max_elapsed", &s.max_elapsed)
-            .field("max_retry_after", &s.max_retry_after)
-            .field("budget", &s.budget)
+            .field("max_attempts", &t.max_attempts)
+            .field("backoff", &t.backoff)
+            .field("max_delay", &t.max_delay)
+            .field("jitter", &t.jitter)
+            .field("attempt_timeout", &self.attempt_timeout())
+            .field("max_elapsed", &self.max_elapsed())
+            .field("max_retry_after", &t.max_retry_after)
+            .field("budget", &t.budget)
             .finish()
     }
 }

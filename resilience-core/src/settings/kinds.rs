@@ -43,7 +43,7 @@ macro_rules! settings {
             const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
 
             fn or(&self, defaults: &Self) -> Self {
-                Self { $( $field: self.$field.or(defaults.$field), )* }
+                Self { $( $field: self.$field.clone().or_else(|| defaults.$field.clone()), )* }
             }
 
             fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
@@ -153,6 +153,8 @@ settings! {
     }
 }
 
+pub(super) use settings;
+
 /// Passes each of `keys` that `settings` sets to the builder method of the same name.
 macro_rules! pass_keys {
     ($settings:expr, $builder:ident, $($key:ident),+) => {
@@ -163,6 +165,8 @@ macro_rules! pass_keys {
         )+
     };
 }
+
+pub(super) use pass_keys;
 
 /// A key and what is wrong with it.
 pub(crate) type KeyError = (&'static str, String);

@@ -48,11 +48,59 @@
 //! # The document
 //!
 //! One table per kind of primitive — `circuit_breaker`, `bulkhead`, `rate_limiter`,
-//! `retry_budget`, `throttle` — each holding named instances and, under the reserved name `defaults`,
+//! `retry_budget`, `throttle`, `hedge`, `adaptive_bulkhead`, `fault`,
+//! `keyed_rate_limiter`, `redis_rate_limiter`, `coalescer`, `fallback`,
+//! `idempotency_store`, `retry`, `deadline` — each holding named instances and, under the reserved name `defaults`,
 //! settings every instance of that kind falls back to (then the builder's own defaults).
 //! Durations are human strings (`"250ms"`, `"2s"`, `"1m 30s"`); the keys are listed on
 //! [`CircuitBreakerSettings`], [`BulkheadSettings`], [`RateLimiterSettings`],
-//! [`RetryBudgetSettings`] and [`ThrottleSettings`].
+//! [`RetryBudgetSettings`], [`ThrottleSettings`], [`HedgeSettings`],
+//! [`AdaptiveBulkheadSettings`], [`FaultSettings`], [`KeyedRateLimiterSettings`],
+//! [`RedisRateLimiterSettings`], [`CoalescerSettings`], [`FallbackSettings`],
+//! [`MemoryStoreSettings`], [`RetrySettings`] and [`DeadlineSettings`].
+//!
+//! A retry policy's `budget` is `"own"` (its own budget, the default), `"none"`, or the
+//! name of a retry budget: one of the document's `[retry_budget.<name>]` tables, or a
+//! budget already in the registry (created in code). [`Settings::validate`] has no
+//! registry, so it leaves a name the document does not hold to
+//! [`Registry::apply`](crate::Registry::apply).
+//!
+//! # What a document creates, and what it does not
+//!
+//! [`Registry::apply`](crate::Registry::apply) creates and reconfigures the circuit
+//! breakers, bulkheads, rate limiters, retry budgets, throttles, hedging policies,
+//! adaptive bulkheads, fault injectors, retry policies and deadline policies a document
+//! names: each is one concrete type
+//! the registry holds by name. Five kinds are read by code instead, because what builds
+//! them is not something a document can name: a
+//! [`KeyedRateLimiter`](crate::rate_limit::KeyedRateLimiter) and a
+//! [`Coalescer`](crate::coalesce::Coalescer) are generic over their key (and answer)
+//! types; a `RedisRateLimiter` needs a Redis URL (and prefix), which belong to the
+//! deployment rather than to tuning; a [`Fallback`](crate::fallback::Fallback) answers
+//! with a value or closure, on the kinds, classes or predicate code chose; and a
+//! [`MemoryStore`](crate::idempotency::MemoryStore) is handed by code to the layer that
+//! uses it. Their numbers are still an operator's to tune: the limiters' rates, a
+//! coalescer's `max_keys`, a fallback's `stale_max_age` and `max_keys`, a store's
+//! capacities. Their tables are validated with the rest of the document; code builds
+//! each from [`Settings::keyed_rate_limiter`], `Settings::redis_rate_limiter` (feature
+//! `redis`), [`Settings::coalescer`], [`Settings::fallback`] or
+//! [`Settings::idempotency_store`] (the Redis limiter and the fallback given a builder
+//! holding the URL, or the trigger and answer, which stay in code) and, after a reload,
+//! passes the builder the new document gives to the instance's `reconfigure`:
+//!
+//! - a coalescer keeps the calls in flight; a lower `max_keys` applies to new keys
+//!   ([`Coalescer::reconfigure`](crate::coalesce::Coalescer::reconfigure));
+//! - a fallback keeps its trigger, its answer and its stale entries; a shorter
+//!   `stale_max_age` applies at the next lookup, a lower `max_keys` evicts down at once
+//!   (expired entries, then the oldest)
+//!   ([`Fallback::reconfigure`](crate::fallback::Fallback::reconfigure));
+//! - an idempotency store keeps every entry; lower `max_entries` and `max_bytes` are
+//!   reached as a full store reaches them (the next claims evict records past
+//!   `min_record_age`, oldest first, and are refused while that makes no room); a scope
+//!   over a lower `max_entries_per_scope` claims nothing new until it is under. Its
+//!   shard count is left to code (it cannot change on a live store), and a quota cannot
+//!   be added to a store built without one
+//!   ([`MemoryStore::reconfigure`](crate::idempotency::MemoryStore::reconfigure)).
 //!
 //! Errors name the full key path and the problem:
 //! `circuit_breaker.payments.failure_rate_threshold: must be in (0, 1], got 1.5`. Parse
@@ -90,7 +138,28 @@
 //! - retry budgets keep their balance; `min_per_sec` and `ratio` change in place
 //!   ([`RetryBudget::reconfigure`](crate::retry::RetryBudget::reconfigure));
 //! - adaptive throttles keep their counts unless the window's length changed
-//!   ([`AdaptiveThrottle::reconfigure`](crate::throttle::AdaptiveThrottle::reconfigure)).
+//!   ([`AdaptiveThrottle::reconfigure`](crate::throttle::AdaptiveThrottle::reconfigure));
+//! - hedging policies keep their counts and the hedges already sent, their latency
+//!   window's samples unless its length changed, and their own budget's balance; a
+//!   `budget` naming a retry budget swaps that one in, after the document's retry
+//!   budgets are applied ([`Hedge::reconfigure`](crate::hedge::Hedge::reconfigure));
+//! - adaptive bulkheads keep every permit held and caller queued and, when the
+//!   algorithm's settings are unchanged, the algorithm and what it learnt; a changed
+//!   algorithm carries on from the current limit, clamped into its new bounds (so
+//!   `initial_limit` only sets where a new instance starts), and a lower `max_limit`
+//!   holds once the calls above it finish
+//!   ([`AdaptiveBulkhead::reconfigure`](crate::adaptive::AdaptiveBulkhead::reconfigure));
+//! - fault injectors take the new switch and rates on the next call: `enabled = true`
+//!   in a reloaded document starts a game day, `false` ends it; a new `seed` restarts
+//!   the sequence of draws ([`Fault::reconfigure`](crate::fault::Fault::reconfigure));
+//! - retry policies keep their own budget and its balance (or switch to the budget the
+//!   document names); a call under way reads each setting when it needs it, but keeps the
+//!   `max_attempts` of its first failure, so it makes the attempts of the old or of the
+//!   new settings, never a number in between
+//!   ([`RetryPolicy::reconfigure`](crate::retry::RetryPolicy::reconfigure));
+//! - deadline policies change the limits of the next call; calls under way keep the
+//!   deadline they started with
+//!   ([`DeadlinePolicy::reconfigure`](crate::deadline::DeadlinePolicy::reconfigure)).
 //!
 //! One change a live instance cannot take is refused (the document is rejected, nothing
 //! changes): a retry budget's `ttl`, which lays out the budget's time slots (remove the
@@ -103,8 +172,14 @@
 //! like the others. The registry's `defaults` apply only to the instances a document
 //! names.
 
+mod adaptive;
 mod apply;
+mod code_built;
+mod fault;
+mod hedge;
 mod kinds;
+mod limiters;
+mod retry;
 mod value;
 
 use std::collections::BTreeMap;
@@ -112,11 +187,17 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use adaptive::{AdaptiveAlgorithm, AdaptiveBulkheadSettings};
+pub use code_built::{CoalescerSettings, FallbackSettings, MemoryStoreSettings};
+pub use fault::FaultSettings;
+pub use hedge::{HedgeBudget, HedgeSettings};
 use kinds::Keys;
 pub use kinds::{
     BulkheadSettings, CircuitBreakerSettings, RateLimiterSettings, RetryBudgetSettings,
     ThrottleSettings,
 };
+pub use limiters::{KeyedRateLimiterSettings, OnStoreFailure, RedisRateLimiterSettings};
+pub use retry::{BackoffCurve, DeadlineSettings, RetrySettings};
 
 /// The prefix of environment overrides; see the [module docs](self).
 pub const ENV_PREFIX: &str = "RESILIENCE__";
@@ -137,6 +218,27 @@ pub struct Settings {
     pub retry_budget: Kind<RetryBudgetSettings>,
     /// `[throttle.<name>]`.
     pub throttle: Kind<ThrottleSettings>,
+    /// `[hedge.<name>]`.
+    pub hedge: Kind<HedgeSettings>,
+    /// `[adaptive_bulkhead.<name>]`.
+    pub adaptive_bulkhead: Kind<AdaptiveBulkheadSettings>,
+    /// `[fault.<name>]`.
+    pub fault: Kind<FaultSettings>,
+    /// `[keyed_rate_limiter.<name>]`: read by code with [`Settings::keyed_rate_limiter`].
+    pub keyed_rate_limiter: Kind<KeyedRateLimiterSettings>,
+    /// `[redis_rate_limiter.<name>]`: read by code with `Settings::redis_rate_limiter`
+    /// (feature `redis`).
+    pub redis_rate_limiter: Kind<RedisRateLimiterSettings>,
+    /// `[coalescer.<name>]`: read by code with [`Settings::coalescer`].
+    pub coalescer: Kind<CoalescerSettings>,
+    /// `[fallback.<name>]`: read by code with [`Settings::fallback`].
+    pub fallback: Kind<FallbackSettings>,
+    /// `[idempotency_store.<name>]`: read by code with [`Settings::idempotency_store`].
+    pub idempotency_store: Kind<MemoryStoreSettings>,
+    /// `[retry.<name>]`.
+    pub retry: Kind<RetrySettings>,
+    /// `[deadline.<name>]`.
+    pub deadline: Kind<DeadlineSettings>,
 }
 
 /// One kind's table: the `defaults` every instance falls back to, and the instances by
@@ -219,8 +321,10 @@ impl Settings {
         })
     }
 
-    /// Checks every instance's settings as [`Registry::apply`](crate::Registry::apply)(crate::Registry::apply)
-    /// would, without applying them.
+    /// Checks every instance's settings as [`Registry::apply`](crate::Registry::apply)
+    /// would, without applying them. A hedge's `budget` naming a retry budget is
+    /// checked against a registry by `apply` only (the budget may be one created in
+    /// code).
     ///
     /// # Errors
     ///
@@ -292,9 +396,21 @@ impl Settings {
                 "rate_limiter" => entry(&mut self.rate_limiter, name).set(key, value),
                 "retry_budget" => entry(&mut self.retry_budget, name).set(key, value),
                 "throttle" => entry(&mut self.throttle, name).set(key, value),
+                "hedge" => entry(&mut self.hedge, name).set(key, value),
+                "adaptive_bulkhead" => entry(&mut self.adaptive_bulkhead, name).set(key, value),
+                "fault" => entry(&mut self.fault, name).set(key, value),
+                "keyed_rate_limiter" => entry(&mut self.keyed_rate_limiter, name).set(key, value),
+                "redis_rate_limiter" => entry(&mut self.redis_rate_limiter, name).set(key, value),
+                "coalescer" => entry(&mut self.coalescer, name).set(key, value),
+                "fallback" => entry(&mut self.fallback, name).set(key, value),
+                "idempotency_store" => entry(&mut self.idempotency_store, name).set(key, value),
+                "retry" => entry(&mut self.retry, name).set(key, value),
+                "deadline" => entry(&mut self.deadline, name).set(key, value),
                 _ => Err(format!(
                     "unknown kind `{kind}`, expected one of: circuit_breaker, bulkhead, \
-                     rate_limiter, retry_budget, throttle"
+                     rate_limiter, retry_budget, throttle, hedge, adaptive_bulkhead, fault, \
+                     keyed_rate_limiter, redis_rate_limiter, coalescer, fallback, \
+                     idempotency_store, retry, deadline"
                 )),
             }
             .map_err(at)?;

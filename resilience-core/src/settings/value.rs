@@ -7,7 +7,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A type a setting can hold.
-pub(crate) trait Value: Sized + Copy {
+pub(crate) trait Value: Sized + Clone {
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
     fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
     /// Parses an environment variable's text.
@@ -32,7 +32,25 @@ macro_rules! number {
     )*};
 }
 
-number!(u32 => "a whole number", usize => "a whole number", f64 => "a number");
+number!(u32 => "a whole number", u64 => "a whole number", usize => "a whole number", f64 => "a number");
+
+impl Value for bool {
+    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(*self)
+    }
+
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        bool::deserialize(d)
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("expected true or false, got {text:?}")),
+        }
+    }
+}
 
 impl Value for Duration {
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -40,8 +58,7 @@ impl Value for Duration {
     }
 
     fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(D::Error::custom)
+        read_text(d)
     }
 
     fn parse(text: &str) -> Result<Self, String> {
@@ -49,6 +66,12 @@ impl Value for Duration {
             format!("expected a duration such as \"250ms\" or \"2s\", got {text:?} ({e})")
         })
     }
+}
+
+/// A value written as a string in a document, parsed as in an environment variable.
+pub(crate) fn read_text<'de, T: Value, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    let text = String::deserialize(d)?;
+    T::parse(&text).map_err(D::Error::custom)
 }
 
 /// `#[serde(with = "value")]` for an optional setting.

@@ -15,8 +15,7 @@ use resilience_core::rate_limit::{
 use resilience_core::telemetry::metric;
 use resilience_core::{ErrorKind, FieldValue, Primitive};
 use resilience_test_support::against_node_and_cluster;
-use resilience_test_support::redis::Target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use resilience_test_support::redis::{Target, fake_redis};
 
 /// A prefix no other test (or test run) uses, so tests share one Redis safely.
 fn unique_prefix() -> String {
@@ -224,35 +223,6 @@ async fn a_foreign_value_under_the_key_is_a_store_failure_not_a_misread(target: 
     assert!(format!("{err:#}").contains("not a number"), "{err:#}");
     let open = limiter(&target, &prefix).rate(1.0).build().unwrap();
     assert!(!open.try_acquire("k").await.unwrap().is_checked());
-}
-
-/// A server that accepts connections and answers every read with `reply` (or never
-/// answers, with `None`).
-async fn fake_redis(reply: Option<&'static [u8]>) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "redis://127.0.0.1:{}/",
-        listener.local_addr().unwrap().port()
-    );
-    let server = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((mut socket, _)) = listener.accept().await {
-            match reply {
-                None => held.push(socket),
-                Some(reply) => {
-                    tokio::spawn(async move {
-                        let mut buf = [0; 4096];
-                        while let Ok(n) = socket.read(&mut buf).await {
-                            if n == 0 || socket.write_all(reply).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
-                }
-            }
-        }
-    });
-    (url, server)
 }
 
 /// Both policies against a broken Redis at `url`, taken as one node and as the only seed

@@ -3,8 +3,10 @@
 
 mod adaptive;
 mod equivalence;
+mod fault;
 mod forms;
 mod hedge;
+mod named_policies;
 mod rate_limit;
 mod retry;
 mod shared;

@@ -275,6 +275,18 @@ async fn no_such_throttle() -> Result<(), AppError> {
     Ok(())
 }
 
+#[resilient(retry = "tests.no_such_retry")]
+async fn no_such_retry() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
+#[resilient(deadline = "tests.no_such_deadline")]
+async fn no_such_deadline() -> Result<(), AppError> {
+    UNREGISTERED.hit();
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered() {
     for (result, primitive, name) in [
@@ -307,6 +319,16 @@ async fn an_unregistered_name_fails_every_call_naming_it_until_it_is_registered(
             no_such_throttle().await,
             Primitive::Throttle,
             "tests.no_such_throttle",
+        ),
+        (
+            no_such_retry().await,
+            Primitive::Retry,
+            "tests.no_such_retry",
+        ),
+        (
+            no_such_deadline().await,
+            Primitive::Deadline,
+            "tests.no_such_deadline",
         ),
     ] {
         let err = result.unwrap_err();

@@ -47,7 +47,7 @@ fn bad_overrides_name_the_key_and_the_variable() {
             "RESILIENCE__BREAKER__SEARCH__COUNT_WINDOW",
             "4",
             "breaker.search.count_window (from RESILIENCE__BREAKER__SEARCH__COUNT_WINDOW)",
-            "unknown kind `breaker`, expected one of: circuit_breaker, bulkhead, rate_limiter, retry_budget, throttle",
+            "unknown kind `breaker`, expected one of: circuit_breaker, bulkhead, rate_limiter, retry_budget, throttle, hedge, adaptive_bulkhead, fault, keyed_rate_limiter, redis_rate_limiter",
         ),
         (
             "RESILIENCE__BULKHEAD__MAX_CONCURRENT",

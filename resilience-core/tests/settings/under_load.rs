@@ -1,11 +1,62 @@
 //! Reloads under load: 1,000 tasks on a multi-thread runtime use a bulkhead while its
-//! capacity changes; threads use a breaker and a rate limiter while they are reloaded.
+//! capacity changes, and 500 an adaptive bulkhead while its algorithm and ceiling change;
+//! threads use a breaker and a rate limiter while they are reloaded.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::{load, reload};
+
+/// Calls inside a primitive now, and the cap they must keep to while one is enforced.
+#[derive(Clone)]
+struct CapWatch {
+    active: Arc<AtomicUsize>,
+    enforced: Arc<AtomicUsize>,
+    over: Arc<AtomicBool>,
+    done: Arc<AtomicUsize>,
+}
+
+impl CapWatch {
+    fn new() -> Self {
+        Self {
+            active: Arc::new(AtomicUsize::new(0)),
+            enforced: Arc::new(AtomicUsize::new(usize::MAX)),
+            over: Arc::new(AtomicBool::new(false)),
+            done: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// The work of call `i` inside the primitive: counted, a short sleep or a yield.
+    async fn inside(&self, i: usize) {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        if now > self.enforced.load(Ordering::SeqCst) {
+            self.over.store(true, Ordering::SeqCst);
+        }
+        if i % 7 == 0 {
+            tokio::time::sleep(Duration::from_micros(50)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// After a reload to `cap`: waits for the calls above it to finish (`in_flight`),
+    /// then holds every call to it for a while.
+    async fn hold(&self, cap: usize, tasks: usize, in_flight: impl Fn() -> usize) {
+        while in_flight() > cap && self.done.load(Ordering::SeqCst) < tasks {
+            tokio::task::yield_now().await;
+        }
+        self.enforced.store(cap, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.enforced.store(usize::MAX, Ordering::SeqCst);
+    }
+
+    /// Whether every call kept to the cap in force.
+    fn kept(&self) -> bool {
+        !self.over.load(Ordering::SeqCst)
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn capacity_changes_under_load_leak_no_permit_and_a_lower_cap_holds_once_calls_above_it_finish()
@@ -18,33 +69,18 @@ async fn capacity_changes_under_load_leak_no_permit_and_a_lower_cap_holds_once_c
     };
     let registry = load(&doc(64));
     let pool = registry.get_bulkhead("pool").unwrap();
-    // Calls inside the bulkhead now, and the cap they must keep to (none at first).
-    let active = Arc::new(AtomicUsize::new(0));
-    let enforced = Arc::new(AtomicUsize::new(usize::MAX));
-    let over = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicUsize::new(0));
+    let watch = CapWatch::new();
 
     let mut tasks = Vec::with_capacity(TASKS);
     for i in 0..TASKS {
-        let pool = pool.clone();
-        let (active, enforced, over, done) =
-            (active.clone(), enforced.clone(), over.clone(), done.clone());
+        let (pool, watch) = (pool.clone(), watch.clone());
         tasks.push(tokio::spawn(async move {
             for _ in 0..4 {
                 let permit = pool.acquire().await.expect("the queue holds every task");
-                let now = active.fetch_add(1, Ordering::SeqCst) + 1;
-                if now > enforced.load(Ordering::SeqCst) {
-                    over.store(true, Ordering::SeqCst);
-                }
-                if i % 7 == 0 {
-                    tokio::time::sleep(Duration::from_micros(50)).await;
-                } else {
-                    tokio::task::yield_now().await;
-                }
-                active.fetch_sub(1, Ordering::SeqCst);
+                watch.inside(i).await;
                 drop(permit);
             }
-            done.fetch_add(1, Ordering::SeqCst);
+            watch.done.fetch_add(1, Ordering::SeqCst);
         }));
     }
 
@@ -53,28 +89,68 @@ async fn capacity_changes_under_load_leak_no_permit_and_a_lower_cap_holds_once_c
     for cap in [8, 100, 3, 50, 5] {
         reload(&registry, &doc(cap));
         assert_eq!(pool.capacity(), cap);
-        loop {
-            if pool.in_flight() <= cap || done.load(Ordering::SeqCst) == TASKS {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        enforced.store(cap, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        enforced.store(usize::MAX, Ordering::SeqCst);
+        watch.hold(cap, TASKS, || pool.in_flight()).await;
     }
-    enforced.store(5, Ordering::SeqCst);
+    watch.enforced.store(5, Ordering::SeqCst);
 
     for task in tasks {
         task.await.unwrap();
     }
-    assert!(
-        !over.load(Ordering::SeqCst),
-        "a call ran above the cap in force"
-    );
+    assert!(watch.kept(), "a call ran above the cap in force");
     assert_eq!(pool.in_flight(), 0, "every permit came back");
     assert_eq!(pool.waiting(), 0);
     assert_eq!(pool.available(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adaptive_algorithm_and_ceiling_changes_under_load_leak_no_permit_and_a_lower_ceiling_holds()
+ {
+    const TASKS: usize = 500;
+    let doc = |algorithm: &str, cap: usize| {
+        format!(
+            "[adaptive_bulkhead.search]\nalgorithm = \"{algorithm}\"\nmin_limit = 1\n\
+             initial_limit = {cap}\nmax_limit = {cap}\nmin_window = \"1ms\"\n\
+             max_window = \"1ms\"\nwindow_samples = 1\nmax_waiting = {TASKS}\nmax_wait = \"60s\"\n"
+        )
+    };
+    let registry = load(&doc("aimd", 64));
+    let b = registry.get_adaptive_bulkhead("search").unwrap();
+    let watch = CapWatch::new();
+    let mut tasks = Vec::with_capacity(TASKS);
+    for i in 0..TASKS {
+        let (b, watch) = (b.clone(), watch.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..4 {
+                b.call(async {
+                    watch.inside(i).await;
+                    Ok::<_, std::io::Error>(())
+                })
+                .await
+                .expect("the queue holds every task");
+            }
+            watch.done.fetch_add(1, Ordering::SeqCst);
+        }));
+    }
+    // Each reload swaps the algorithm and moves the ceiling.
+    for (algorithm, cap) in [
+        ("vegas", 8),
+        ("aimd", 100),
+        ("vegas", 3),
+        ("aimd", 50),
+        ("aimd", 5),
+    ] {
+        reload(&registry, &doc(algorithm, cap));
+        assert_eq!(b.snapshot().algorithm, algorithm);
+        assert!(b.limit() <= cap);
+        watch.hold(cap, TASKS, || b.in_flight()).await;
+    }
+    watch.enforced.store(5, Ordering::SeqCst);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(watch.kept(), "a call ran above the ceiling in force");
+    assert_eq!(b.in_flight(), 0, "every permit came back");
+    assert_eq!(b.waiting(), 0);
 }
 
 /// Reloads of a breaker while threads record successes and failures: once they stop,

@@ -3,16 +3,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderName;
-use resilience_core::deadline::Enforcer;
 use resilience_core::deadline::codec::TIMEOUT_MS;
-use resilience_core::{ConfigError, Name, Primitive};
+use resilience_core::deadline::{DeadlinePolicy, DeadlinePolicyBuilder};
+use resilience_core::{ConfigError, Name};
 use tower_layer::Layer;
 
 use super::DeadlineService;
 
 /// The default cap on a caller's timeout: 60 s, as nginx's `proxy_read_timeout` (and the
 /// AWS load balancers' idle timeout) — few requests outlive that behind a proxy anyway.
-pub const DEFAULT_MAX: Duration = Duration::from_secs(60);
+pub const DEFAULT_MAX: Duration = DeadlinePolicy::DEFAULT_MAX;
 
 /// Applies [`DeadlineService`]: reads the caller's deadline from the request, enforces it.
 ///
@@ -28,27 +28,43 @@ pub const DEFAULT_MAX: Duration = Duration::from_secs(60);
 ///     .expect("valid config");
 /// # let _ = layer;
 /// ```
+///
+/// Limits that change at run time come from a [`DeadlinePolicy`], such as one a
+/// configuration document names (`[deadline.api]`): the layer reads them on every
+/// request, so a reload changes the next request's limit (requests under way keep
+/// theirs).
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_core::Registry;
+/// use resilience_tower::deadline::DeadlineLayer;
+///
+/// let registry = Registry::new();
+/// let api = registry.deadline("api", |b| b.default_timeout(Duration::from_secs(2))).unwrap();
+/// let layer = DeadlineLayer::builder().policy(api.clone()).build().unwrap();
+/// // Later, from code or `registry.apply(&settings)`:
+/// api.reconfigure(resilience_core::deadline::DeadlinePolicy::builder()
+///     .default_timeout(Duration::from_millis(500)))
+///     .unwrap();
+/// # let _ = layer;
+/// ```
 #[derive(Clone, Debug)]
 pub struct DeadlineLayer {
     config: Arc<ServerConfig>,
 }
 
 pub(crate) struct ServerConfig {
-    pub(crate) name: Name,
-    pub(crate) max: Duration,
-    pub(crate) default_timeout: Option<Duration>,
+    /// The name, the enforcer and the limits (`max`, `default_timeout`), read per request.
+    pub(crate) policy: DeadlinePolicy,
     pub(crate) header: HeaderName,
     pub(crate) ignore_malformed: bool,
     pub(crate) extension: bool,
-    pub(crate) enforcer: Enforcer,
 }
 
 impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerConfig")
-            .field("name", &self.name)
-            .field("max", &self.max)
-            .field("default_timeout", &self.default_timeout)
+            .field("policy", &self.policy)
             .field("header", &self.header)
             .field("ignore_malformed", &self.ignore_malformed)
             .field("extension", &self.extension)
@@ -59,9 +75,9 @@ impl fmt::Debug for ServerConfig {
 impl DeadlineLayer {
     /// A layer with the defaults of [`DeadlineLayerBuilder`].
     pub fn new() -> Self {
-        Self {
-            config: Arc::new(DeadlineLayerBuilder::new().config()),
-        }
+        DeadlineLayerBuilder::new()
+            .build()
+            .expect("the defaults are valid")
     }
 
     /// Starts a configuration.
@@ -94,46 +110,70 @@ impl<S> Layer<S> for DeadlineLayer {
 /// | [`header`](Self::header) | `connect-timeout-ms` ([`TIMEOUT_MS`]) | see [`TIMEOUT_MS`] |
 /// | [`ignore_malformed`](Self::ignore_malformed) | `false` | a malformed header is a 400 |
 /// | [`request_extension`](Self::request_extension) | `false` | handlers read [`Deadline::current`](resilience_core::Deadline::current) (or the `AmbientDeadline` extractor, feature `axum`) without an allocation |
+/// | [`policy`](Self::policy) | the layer's own | name, `max` and `default_timeout` from a shared, reloadable [`DeadlinePolicy`] |
 #[derive(Clone, Debug)]
 pub struct DeadlineLayerBuilder {
-    name: Name,
-    max: Duration,
-    default_timeout: Option<Duration>,
+    limits: Limits,
     header: HeaderName,
     ignore_malformed: bool,
     extension: bool,
 }
 
+/// Where a layer's name and limits come from.
+#[derive(Clone, Debug)]
+enum Limits {
+    Own(DeadlinePolicyBuilder),
+    Shared(DeadlinePolicy),
+}
+
 impl DeadlineLayerBuilder {
     fn new() -> Self {
         Self {
-            name: Name::from_static("default"),
-            max: DEFAULT_MAX,
-            default_timeout: None,
+            limits: Limits::Own(DeadlinePolicy::builder().max(DEFAULT_MAX)),
             header: HeaderName::from_static(TIMEOUT_MS),
             ignore_malformed: false,
             extension: false,
         }
     }
 
+    /// Applies `f` to the layer's own limits (after [`policy`](Self::policy), to a fresh
+    /// set with the defaults).
+    fn with_own(mut self, f: impl FnOnce(DeadlinePolicyBuilder) -> DeadlinePolicyBuilder) -> Self {
+        let own = match self.limits {
+            Limits::Own(b) => b,
+            Limits::Shared(_) => DeadlinePolicy::builder(),
+        };
+        self.limits = Limits::Own(f(own));
+        self
+    }
+
     /// The instance name, for the `name` metric label and error context.
     #[must_use]
-    pub fn name(mut self, name: impl Into<Name>) -> Self {
-        self.name = name.into();
-        self
+    pub fn name(self, name: impl Into<Name>) -> Self {
+        self.with_own(|b| b.name(name))
     }
 
     /// The longest deadline a caller may ask for; longer ones are cut to this.
     #[must_use]
-    pub fn max(mut self, max: Duration) -> Self {
-        self.max = max;
-        self
+    pub fn max(self, max: Duration) -> Self {
+        self.with_own(|b| b.max(max))
     }
 
     /// The deadline of a request that carries none.
     #[must_use]
-    pub fn default_timeout(mut self, timeout: Duration) -> Self {
-        self.default_timeout = Some(timeout);
+    pub fn default_timeout(self, timeout: Duration) -> Self {
+        self.with_own(|b| b.default_timeout(timeout))
+    }
+
+    /// Takes the name, `max` and `default_timeout` from `policy`, read on every request:
+    /// its [`reconfigure`](DeadlinePolicy::reconfigure) (or a reloaded configuration
+    /// document naming it) changes the next request's limits. Replaces what
+    /// [`name`](Self::name), [`max`](Self::max) and
+    /// [`default_timeout`](Self::default_timeout) set (and a later call of one of those
+    /// replaces the policy).
+    #[must_use]
+    pub fn policy(mut self, policy: DeadlinePolicy) -> Self {
+        self.limits = Limits::Shared(policy);
         self
     }
 
@@ -172,38 +212,17 @@ impl DeadlineLayerBuilder {
     ///
     /// A [`ConfigError`] naming the option at fault.
     pub fn build(self) -> Result<DeadlineLayer, ConfigError> {
-        let p = Primitive::Deadline;
-        if self.max.is_zero() {
-            return Err(ConfigError::zero_duration(p, "max"));
-        }
-        if let Some(default) = self.default_timeout {
-            if default.is_zero() {
-                return Err(ConfigError::zero_duration(p, "default_timeout"));
-            }
-            if default > self.max {
-                return Err(ConfigError::exceeds(
-                    p,
-                    "default_timeout",
-                    default,
-                    "max",
-                    self.max,
-                ));
-            }
-        }
+        let policy = match self.limits {
+            Limits::Own(b) => b.build()?,
+            Limits::Shared(policy) => policy,
+        };
         Ok(DeadlineLayer {
-            config: Arc::new(self.config()),
+            config: Arc::new(ServerConfig {
+                policy,
+                header: self.header,
+                ignore_malformed: self.ignore_malformed,
+                extension: self.extension,
+            }),
         })
-    }
-
-    fn config(self) -> ServerConfig {
-        ServerConfig {
-            enforcer: Enforcer::new(self.name.clone()),
-            name: self.name,
-            max: self.max,
-            default_timeout: self.default_timeout,
-            header: self.header,
-            ignore_malformed: self.ignore_malformed,
-            extension: self.extension,
-        }
     }
 }

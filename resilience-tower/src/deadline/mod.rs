@@ -171,17 +171,18 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let config = &*self.config;
+        let policy = &config.policy;
         let (wire, carried) = Wire::lookup(request.headers(), &config.header);
         let timeout = match carried {
-            None => config.default_timeout,
-            Some(Ok(timeout)) => Some(timeout.min(config.max)),
-            Some(Err(_)) if config.ignore_malformed => config.default_timeout,
+            None => policy.default_timeout(),
+            Some(Ok(timeout)) => Some(timeout.min(policy.max())),
+            Some(Err(_)) if config.ignore_malformed => policy.default_timeout(),
             Some(Err(problem)) => {
                 let header = wire.header_name();
                 return ResponseFuture::failed(
                     Error::new(ErrorKind::InvalidRequest)
                         .with_primitive(Primitive::Deadline)
-                        .with_instance(config.name.clone())
+                        .with_instance(policy.name().clone())
                         .with_field("header", header.to_owned())
                         .with_detail(format!("malformed `{header}` header: {problem}")),
                 );
@@ -199,7 +200,7 @@ where
             deadline = deadline.min(outer);
         }
         if deadline.instant() <= now {
-            return ResponseFuture::failed(config.enforcer.expired(deadline));
+            return ResponseFuture::failed(policy.enforcer().expired(deadline));
         }
         if config.extension {
             request.extensions_mut().insert(deadline);
@@ -210,11 +211,11 @@ where
         // is written where it stays rather than moved out of the scope and in again.
         let inner = &mut self.inner;
         resilience_core::deadline::sync_scope(deadline, || {
-            ResponseFuture::bounded(
-                config
-                    .enforcer
-                    .run_started(deadline, now, inner.call(request)),
-            )
+            ResponseFuture::bounded(policy.enforcer().run_started(
+                deadline,
+                now,
+                inner.call(request),
+            ))
         })
     }
 }

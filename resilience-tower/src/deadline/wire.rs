@@ -25,6 +25,7 @@ impl<'a> Wire<'a> {
     /// The request's wire format and its timeout (`None` without the header): what
     /// [`of`](Self::of) then [`read`](Self::read) give, in one pass over a small header
     /// map instead of two hashed lookups.
+    #[inline]
     pub(crate) fn lookup(
         headers: &HeaderMap,
         millis_header: &'a HeaderName,
@@ -32,6 +33,14 @@ impl<'a> Wire<'a> {
         if headers.is_empty() {
             return (Wire::Millis(millis_header), None);
         }
+        Self::scan(headers, millis_header)
+    }
+
+    /// [`lookup`](Self::lookup) in a map with at least one header.
+    fn scan(
+        headers: &HeaderMap,
+        millis_header: &'a HeaderName,
+    ) -> (Self, Option<Result<Duration, DecodeError>>) {
         if headers.len() > SCAN_MAX {
             let wire = Self::of(headers, millis_header);
             return (wire, wire.read(headers));

@@ -12,19 +12,46 @@ use super::stamp::Stamp;
 use crate::bulkhead::Deferred;
 
 pin_project! {
-    /// Response future of [`RateLimitService`](super::RateLimitService): the core rate
-    /// limit's [`Guarded`] call around the inner service (called at once on the fast
-    /// path, once the turn comes when the limiter makes it wait), its outcome as
-    /// `Result<_, Error>`, the response stamped as the layer was told to.
+    /// Response future of [`RateLimitService`](super::RateLimitService).
+    ///
+    /// A request the limiter admitted at once (or exempted) is the inner service's future
+    /// and what the response's stamp needs of the grant (nothing without headers); a
+    /// refused one is its error; one that waits for its turn is the core rate limit's
+    /// [`Guarded`] call around the kept service and request, boxed (a wait allocates
+    /// anyway), so that the common case stays as small as the inner future. Either way
+    /// the outcome is `Result<_, Error>` and the response is stamped as the layer was told
+    /// to.
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<S, Req, H>
     where
         S: Service<Req>,
         S::Error: Into<BoxError>,
+        H: Stamp<S::Response>,
     {
         #[pin]
-        guarded: Guarded<Deferred<S, Req>>,
+        kind: Kind<S, Req, H::Kept>,
         stamp: H,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<S, Req, K>
+    where
+        S: Service<Req>,
+        S::Error: Into<BoxError>,
+    {
+        Admitted {
+            #[pin]
+            future: S::Future,
+            kept: K,
+        },
+        Refused {
+            error: Option<Error>,
+        },
+        Waiting {
+            guarded: Pin<Box<Guarded<Deferred<S, Req>>>>,
+        },
     }
 }
 
@@ -32,10 +59,34 @@ impl<S, Req, H> ResponseFuture<S, Req, H>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
+    H: Stamp<S::Response>,
 {
+    /// Admitted: `future` is the inner service's, already called; `kept` is what the
+    /// stamp needs of the grant.
     #[inline(always)]
-    pub(crate) fn new(guarded: Guarded<Deferred<S, Req>>, stamp: H) -> Self {
-        Self { guarded, stamp }
+    pub(crate) fn admitted(future: S::Future, kept: H::Kept, stamp: H) -> Self {
+        Self {
+            kind: Kind::Admitted { future, kept },
+            stamp,
+        }
+    }
+
+    /// Refused with `error`; the inner service was not called.
+    pub(crate) fn refused(error: Error, stamp: H) -> Self {
+        Self {
+            kind: Kind::Refused { error: Some(error) },
+            stamp,
+        }
+    }
+
+    /// Waiting for its turn: the core's guarded call.
+    pub(crate) fn waiting(guarded: Guarded<Deferred<S, Req>>, stamp: H) -> Self {
+        Self {
+            kind: Kind::Waiting {
+                guarded: Box::pin(guarded),
+            },
+            stamp,
+        }
     }
 }
 
@@ -49,13 +100,28 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let outcome = ready!(this.guarded.as_mut().poll(cx));
-        let mut response = outcome.and_then(|result| result)?;
-        if let Some(grant) = this.guarded.grant() {
-            this.stamp.stamp(&grant, &mut response);
+        let this = self.project();
+        match this.kind.project() {
+            KindProj::Admitted { future, kept } => {
+                let mut response = ready!(future.poll(cx)).map_err(Error::wrap)?;
+                this.stamp.stamp(kept, &mut response);
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Refused { error } => {
+                let error = error
+                    .take()
+                    .expect("`ResponseFuture` polled after completion");
+                Poll::Ready(Err(error))
+            }
+            KindProj::Waiting { guarded } => {
+                let outcome = ready!(guarded.as_mut().poll(cx));
+                let mut response = outcome.and_then(|result| result)?;
+                if let Some(grant) = guarded.grant() {
+                    this.stamp.stamp(&H::keep(grant), &mut response);
+                }
+                Poll::Ready(Ok(response))
+            }
         }
-        Poll::Ready(Ok(response))
     }
 }
 
@@ -63,10 +129,15 @@ impl<S, Req, H> fmt::Debug for ResponseFuture<S, Req, H>
 where
     S: Service<Req>,
     S::Error: Into<BoxError>,
+    H: Stamp<S::Response>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture")
-            .field("guarded", &self.guarded)
-            .finish()
+        let mut debug = f.debug_struct("ResponseFuture");
+        match &self.kind {
+            Kind::Admitted { kept, .. } => debug.field("admitted", kept),
+            Kind::Refused { error } => debug.field("refused", error),
+            Kind::Waiting { guarded } => debug.field("waiting", guarded),
+        };
+        debug.finish_non_exhaustive()
     }
 }

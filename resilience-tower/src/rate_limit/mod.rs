@@ -108,7 +108,7 @@ mod stamp;
 use std::task::{Context, Poll};
 
 use resilience_core::rate_limit::{Acquire, Grant, Guarded, RateLimitBy};
-use resilience_core::{BoxError, Error, outcome};
+use resilience_core::{BoxError, Error};
 use tower_service::Service;
 
 use crate::bulkhead::Deferred;
@@ -203,20 +203,24 @@ where
         let acquire = self
             .extractor
             .with_key(&request, |key| key.map(|key| limiter.acquire_key(key, 1)));
-        let guarded = match acquire.map(Acquire::into_decided) {
+        let stamp = self.stamp.clone();
+        match acquire.map(Acquire::into_decided) {
             // Exempt (no key): called at once, and nothing to write on the response.
-            None => Guarded::admitted(Grant::unchecked(), outcome::wrap(self.inner.call(request))),
-            Some(Ok(Ok(grant))) => {
-                Guarded::admitted(grant, outcome::wrap(self.inner.call(request)))
+            None => {
+                let kept = H::keep(Grant::unchecked());
+                ResponseFuture::admitted(self.inner.call(request), kept, stamp)
             }
-            Some(Ok(Err(error))) => Guarded::refused(error),
+            Some(Ok(Ok(grant))) => {
+                ResponseFuture::admitted(self.inner.call(request), H::keep(grant), stamp)
+            }
+            Some(Ok(Err(error))) => ResponseFuture::refused(error, stamp),
             Some(Err(acquire)) => {
                 // The ready service waits with the request; a clone takes its place.
                 let fresh = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, fresh);
-                Guarded::waiting(acquire, Deferred { service, request })
+                let guarded = Guarded::waiting(acquire, Deferred { service, request });
+                ResponseFuture::waiting(guarded, stamp)
             }
-        };
-        ResponseFuture::new(guarded, self.stamp.clone())
+        }
     }
 }

@@ -18,8 +18,16 @@ mod sealed {
 /// How a [`RateLimitService`](super::RateLimitService) marks the responses of requests it
 /// let through: [`RateLimitHeaders`] or [`NoHeaders`].
 pub trait Stamp<Res>: sealed::Sealed + Clone + Send + Sync + 'static {
-    /// Writes what the layer adds to `response`, let through under `grant`.
-    fn stamp(&self, grant: &Grant, response: &mut Res);
+    /// What a response future keeps of its grant until the response comes: the grant
+    /// itself for [`RateLimitHeaders`], nothing for [`NoHeaders`].
+    type Kept: Copy + fmt::Debug + Send + Sync + 'static;
+
+    /// Keeps what [`stamp`](Self::stamp) will need of `grant`.
+    fn keep(grant: Grant) -> Self::Kept;
+
+    /// Writes what the layer adds to `response`, let through under the grant `kept`
+    /// was kept from.
+    fn stamp(&self, kept: &Self::Kept, response: &mut Res);
 }
 
 /// Writes `RateLimit-Policy` (fixed, built once) and `RateLimit` (what is left, one small
@@ -57,6 +65,13 @@ impl fmt::Debug for RateLimitHeaders {
 impl sealed::Sealed for RateLimitHeaders {}
 
 impl<B> Stamp<Response<B>> for RateLimitHeaders {
+    type Kept = Grant;
+
+    #[inline(always)]
+    fn keep(grant: Grant) -> Grant {
+        grant
+    }
+
     /// Appends to the lists, so that stacked layers each add their own policy.
     #[inline]
     fn stamp(&self, grant: &Grant, response: &mut Response<B>) {
@@ -77,6 +92,11 @@ pub struct NoHeaders;
 impl sealed::Sealed for NoHeaders {}
 
 impl<Res> Stamp<Res> for NoHeaders {
+    type Kept = ();
+
     #[inline(always)]
-    fn stamp(&self, _: &Grant, _: &mut Res) {}
+    fn keep(_: Grant) {}
+
+    #[inline(always)]
+    fn stamp(&self, (): &(), _: &mut Res) {}
 }

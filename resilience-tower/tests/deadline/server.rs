@@ -338,3 +338,81 @@ fn expiries_are_counted_by_name_and_where() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_layer_built_from_a_policy_reads_its_limits_on_every_request() {
+    use resilience_core::deadline::DeadlinePolicy;
+
+    let api = DeadlinePolicy::builder()
+        .name("api")
+        .max(Duration::from_secs(2))
+        .default_timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let builder = || DeadlineLayer::builder().policy(api.clone());
+    let (_, seen) = answer(builder(), get(None), Duration::ZERO).await;
+    assert_eq!(seen.unwrap().ambient, Some(Duration::from_millis(700)));
+    api.reconfigure(
+        DeadlinePolicy::builder()
+            .max(Duration::from_secs(5))
+            .default_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let (_, seen) = answer(builder(), get(None), Duration::ZERO).await;
+    assert_eq!(seen.unwrap().ambient, Some(Duration::from_millis(300)));
+    let (_, seen) = answer(
+        builder(),
+        get(Some(("connect-timeout-ms", "90000"))),
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(
+        seen.unwrap().ambient,
+        Some(Duration::from_secs(5)),
+        "the new cap"
+    );
+    // A request under way keeps the deadline it started with (300ms), though the limit
+    // grows while it runs.
+    let svc = ServiceBuilder::new()
+        .layer(HttpErrorLayer::new())
+        .layer(builder().build().unwrap())
+        .service(service_fn(|_req: Request<()>| async {
+            sleep(Duration::from_millis(500)).await;
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        }));
+    let started = Instant::now();
+    let under_way = tokio::spawn(svc.oneshot(get(None)));
+    sleep(Duration::from_millis(100)).await;
+    api.reconfigure(
+        DeadlinePolicy::builder()
+            .max(Duration::from_secs(5))
+            .default_timeout(Duration::from_secs(1)),
+    )
+    .unwrap();
+    let response = under_way.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reloaded_document_changes_the_cap_and_default_of_a_layer_built_from_it() {
+    let doc = |max: &str, default: &str| {
+        let text = format!("[deadline.api]\nmax = \"{max}\"\ndefault_timeout = \"{default}\"\n");
+        resilience_core::settings::Settings::from_deserializer(
+            toml::Deserializer::parse(&text).unwrap(),
+        )
+        .unwrap()
+    };
+    let registry = resilience_core::Registry::from_settings(&doc("1s", "400ms")).unwrap();
+    let builder = || DeadlineLayer::builder().policy(registry.get_deadline("api").unwrap());
+    let capped = || get(Some(("connect-timeout-ms", "90000")));
+    let (_, seen) = answer(builder(), capped(), Duration::ZERO).await;
+    assert_eq!(seen.unwrap().ambient, Some(Duration::from_secs(1)));
+    let (_, seen) = answer(builder(), get(None), Duration::ZERO).await;
+    assert_eq!(seen.unwrap().ambient, Some(Duration::from_millis(400)));
+    registry.apply(&doc("3s", "2s")).unwrap();
+    let (_, seen) = answer(builder(), capped(), Duration::ZERO).await;
+    assert_eq!(seen.unwrap().ambient, Some(Duration::from_secs(3)));
+    let (_, seen) = answer(builder(), get(None), Duration::ZERO).await;
+    assert_eq!(seen.unwrap().ambient, Some(Duration::from_secs(2)));
+}

@@ -287,6 +287,25 @@ async fn the_client_layer_waits_for_its_turn_and_leaves_the_providers_answer_alo
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_server_request_that_waited_its_turn_carries_the_headers_of_its_grant() {
+    let (calls, inner) = counted();
+    let svc = RateLimitLayer::new(provider_quota()).layer(inner);
+    let first = svc.clone().oneshot(Request::new(())).await.unwrap();
+    assert_eq!(first.headers()[RATELIMIT], r#""provider";r=0;t=1"#);
+    let start = tokio::time::Instant::now();
+    let second = svc.clone().ready_call().await;
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(100),
+        "waited its turn"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(second.headers()[RATELIMIT_POLICY], r#""provider";q=1;w=1"#);
+    assert_eq!(second.headers()[RATELIMIT], r#""provider";r=0;t=1"#);
+    assert_eq!(second.headers()["x-handler"], "yes");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_client_layer_fails_at_once_when_the_turn_is_past_the_deadline() {
     let (calls, inner) = provider();
     let svc = RateLimitLayer::client(provider_quota()).layer(inner);

@@ -285,3 +285,35 @@ async fn a_post_is_sent_once_unless_opted_in_and_grpc_calls_can_be_opted_in() {
         .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_layer_built_from_a_registry_policy_follows_its_reconfiguration() {
+    let registry = resilience_core::Registry::new();
+    let shared = registry
+        .retry_policy("flaky", |b| {
+            b.max_attempts(2)
+                .backoff(Backoff::constant(10 * MS))
+                .no_budget()
+        })
+        .unwrap();
+    let flaky = Flaky {
+        failures: 10,
+        ready: Arc::default(),
+        calls: Arc::default(),
+    };
+    let svc = RetryLayer::new(registry.get_retry_policy("flaky").unwrap()).layer(flaky.clone());
+    assert_eq!(
+        svc.clone().oneshot(1).await.unwrap_err().attempts(),
+        Some(2)
+    );
+    shared
+        .reconfigure(
+            RetryPolicy::builder()
+                .max_attempts(4)
+                .backoff(Backoff::constant(10 * MS))
+                .no_budget(),
+        )
+        .unwrap();
+    assert_eq!(svc.oneshot(1).await.unwrap_err().attempts(), Some(4));
+    assert_eq!(flaky.calls.load(Ordering::SeqCst), 6);
+}

@@ -431,6 +431,39 @@ macro_rules! against_node_and_cluster {
     };
 }
 
+/// A server on 127.0.0.1 that accepts connections and answers every read with `reply`,
+/// or never answers (`None`): a Redis that answers garbage, or hangs. Returns its URL and
+/// the task serving it (abort it when done).
+#[cfg(feature = "redis")]
+pub async fn fake_redis(reply: Option<&'static [u8]>) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "redis://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            match reply {
+                None => held.push(socket),
+                Some(reply) => {
+                    tokio::spawn(async move {
+                        let mut buf = [0; 4096];
+                        while let Ok(n) = socket.read(&mut buf).await {
+                            if n == 0 || socket.write_all(reply).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    });
+    (url, server)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

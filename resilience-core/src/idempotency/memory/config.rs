@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use super::limits::{Budget, Limits, Quota};
+use super::limits::{Limits, Quota};
 use super::shard::Shard;
 use super::{MemoryStore, Shared};
 use crate::config::check;
@@ -102,6 +102,43 @@ impl MemoryStoreBuilder {
     /// `shards` is zero, `shards` is not a power of two, or `shards` or
     /// `max_entries_per_scope` exceeds `max_entries`.
     pub fn build(self) -> Result<MemoryStore, ConfigError> {
+        let checked = self.check()?;
+        let max_entries = checked.max_entries;
+        let shards = checked
+            .shards
+            .unwrap_or_else(|| default_shards(max_entries));
+        let quota = checked.per_scope.map(|max| Quota::new(max, shards));
+        let hasher = RandomState::new();
+        let shard_entries = max_entries.div_ceil(shards);
+        let shards = (0..shards)
+            .map(|_| std::sync::Mutex::new(Shard::new(shard_entries, hasher.clone())))
+            .collect();
+        Ok(MemoryStore {
+            shared: Arc::new(Shared {
+                name: self.name,
+                hasher,
+                shards,
+                limits: Limits::new(checked.max_bytes, quota, self.min_record_age),
+                max_entries: AtomicUsize::new(max_entries),
+                relief: AtomicUsize::new(0),
+            }),
+        })
+    }
+}
+
+/// A builder's options, checked.
+pub(crate) struct Checked {
+    pub(crate) max_entries: usize,
+    pub(crate) max_bytes: usize,
+    /// The shards asked for, if any.
+    pub(crate) shards: Option<usize>,
+    pub(crate) per_scope: Option<usize>,
+    pub(crate) min_record_age: Duration,
+}
+
+impl MemoryStoreBuilder {
+    /// Checks the options, as [`build`](Self::build) does.
+    pub(crate) fn check(&self) -> Result<Checked, ConfigError> {
         let p = Primitive::Idempotency;
         let max_entries = check::nonzero(p, "max_entries", self.max_entries)?;
         let max_bytes = check::nonzero(p, "max_bytes", self.max_bytes)?;
@@ -116,36 +153,24 @@ impl MemoryStoreBuilder {
                     ));
                 }
                 check::ordered(p, "shards", shards, "max_entries", max_entries)?;
-                shards
-            }
-            None => default_shards(max_entries),
-        };
-        let quota = match self.max_entries_per_scope {
-            Some(max) => {
-                let max = check::nonzero(p, "max_entries_per_scope", max)?;
-                check::ordered(p, "max_entries_per_scope", max, "max_entries", max_entries)?;
-                Some(Quota::new(max, shards))
+                Some(shards)
             }
             None => None,
         };
-        let hasher = RandomState::new();
-        let shard_entries = max_entries.div_ceil(shards);
-        let shards = (0..shards)
-            .map(|_| std::sync::Mutex::new(Shard::new(shard_entries, hasher.clone())))
-            .collect();
-        Ok(MemoryStore {
-            shared: Arc::new(Shared {
-                name: self.name,
-                hasher,
-                shards,
-                limits: Limits {
-                    budget: Budget::new(max_bytes),
-                    quota,
-                    min_record_age: self.min_record_age,
-                },
-                max_entries,
-                relief: AtomicUsize::new(0),
-            }),
+        let per_scope = match self.max_entries_per_scope {
+            Some(max) => {
+                let max = check::nonzero(p, "max_entries_per_scope", max)?;
+                check::ordered(p, "max_entries_per_scope", max, "max_entries", max_entries)?;
+                Some(max)
+            }
+            None => None,
+        };
+        Ok(Checked {
+            max_entries,
+            max_bytes,
+            shards,
+            per_scope,
+            min_record_age: self.min_record_age,
         })
     }
 }

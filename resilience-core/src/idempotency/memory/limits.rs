@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::mem::size_of;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,30 +16,63 @@ use super::lock;
 pub(super) struct Limits {
     pub(super) budget: Budget,
     pub(super) quota: Option<Quota>,
-    /// A completed record younger than this is never evicted to make room.
-    pub(super) min_record_age: Duration,
+    /// A completed record younger than this is never evicted to make room; in
+    /// nanoseconds, changed in place by a reconfigure.
+    pub(super) min_record_age: AtomicU64,
+}
+
+impl Limits {
+    pub(super) fn new(max_bytes: usize, quota: Option<Quota>, min_record_age: Duration) -> Self {
+        Self {
+            budget: Budget::new(max_bytes),
+            quota,
+            min_record_age: AtomicU64::new(nanos(min_record_age)),
+        }
+    }
+
+    pub(super) fn min_record_age(&self) -> Duration {
+        Duration::from_nanos(self.min_record_age.load(Relaxed))
+    }
+
+    pub(super) fn set_min_record_age(&self, age: Duration) {
+        self.min_record_age.store(nanos(age), Relaxed);
+    }
+}
+
+/// `d` in nanoseconds, saturating (past 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The store-wide byte limit: one counter, so that one record may use any share of it.
 #[derive(Debug)]
 pub(super) struct Budget {
     used: AtomicUsize,
-    pub(super) max: usize,
+    max: AtomicUsize,
 }
 
 impl Budget {
     pub(super) fn new(max: usize) -> Self {
         Self {
             used: AtomicUsize::new(0),
-            max,
+            max: AtomicUsize::new(max),
         }
+    }
+
+    pub(super) fn max(&self) -> usize {
+        self.max.load(Relaxed)
+    }
+
+    /// A new limit: bytes over it are not taken back, new ones wait until they fit.
+    pub(super) fn set_max(&self, max: usize) {
+        self.max.store(max, Relaxed);
     }
 
     /// Takes `n` bytes if they fit.
     pub(super) fn try_reserve(&self, n: usize) -> bool {
         self.used
             .fetch_update(Relaxed, Relaxed, |used| {
-                used.checked_add(n).filter(|&total| total <= self.max)
+                used.checked_add(n).filter(|&total| total <= self.max())
             })
             .is_ok()
     }
@@ -56,7 +89,7 @@ impl Budget {
 /// At most `max` entries per scope, counted store-wide in a map of its own (keyed by
 /// scope, bounded by the store's entries: a scope is in it only while it holds one).
 pub(super) struct Quota {
-    pub(super) max: usize,
+    max: AtomicUsize,
     hasher: RandomState,
     counts: Box<[Mutex<Counts>]>,
 }
@@ -67,10 +100,20 @@ type Counts = HashMap<Arc<str>, usize>;
 impl Quota {
     pub(super) fn new(max: usize, shards: usize) -> Self {
         Self {
-            max,
+            max: AtomicUsize::new(max),
             hasher: RandomState::new(),
             counts: (0..shards).map(|_| Mutex::default()).collect(),
         }
+    }
+
+    pub(super) fn max(&self) -> usize {
+        self.max.load(Relaxed)
+    }
+
+    /// A new quota: a scope over it keeps its entries, and claims no new one until it is
+    /// under.
+    pub(super) fn set_max(&self, max: usize) {
+        self.max.store(max, Relaxed);
     }
 
     fn counts(&self, scope: &str) -> std::sync::MutexGuard<'_, Counts> {
@@ -83,7 +126,7 @@ impl Quota {
         let scope = scope_of(key);
         let mut counts = self.counts(scope);
         match counts.get_mut(scope) {
-            Some(n) if *n >= self.max => false,
+            Some(n) if *n >= self.max() => false,
             Some(n) => {
                 *n += 1;
                 true
@@ -111,7 +154,7 @@ impl Quota {
 impl std::fmt::Debug for Quota {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Quota")
-            .field("max", &self.max)
+            .field("max", &self.max())
             .finish_non_exhaustive()
     }
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use config::MemoryStoreBuilder;
-use limits::{Limits, cost};
+use limits::{Limits, Quota, cost};
 use shard::{Full, Limit, Shard};
 
 use super::store::{BoxFuture, Claim, Commit, Fingerprint, IdempotencyStore, Lease, Record};
@@ -121,7 +121,8 @@ struct Shared {
     hasher: RandomState,
     shards: Box<[Mutex<Shard<RandomState>>]>,
     limits: Limits,
-    max_entries: usize,
+    /// Changed in place by [`MemoryStore::reconfigure`].
+    max_entries: AtomicUsize,
     /// The next shard asked to give bytes back for another (round robin).
     relief: AtomicUsize,
 }
@@ -168,6 +169,91 @@ impl MemoryStore {
         self.shared.limits.budget.used()
     }
 
+    /// Applies `builder`'s `max_entries`, `max_bytes`, `max_entries_per_scope` and
+    /// `min_record_age` to this store in place, for every clone at once; it keeps its
+    /// name and every entry. Lower limits are reached as a full store reaches them: the
+    /// next claims evict expired entries and records past `min_record_age`, oldest
+    /// first, and are refused while that does not make room; nothing in flight and no
+    /// record younger than `min_record_age` is dropped. A scope over a lower quota keeps
+    /// its entries and claims no new one until it is under.
+    ///
+    /// The shard count cannot change on a live store (entries are placed by it): a
+    /// builder without [`shards`](MemoryStoreBuilder::shards) keeps the store's, and a
+    /// quota can be changed or lifted (no scope is then refused) but not added to a store
+    /// built without one (it has not counted its scopes).
+    ///
+    /// ```
+    /// use resilience_core::idempotency::MemoryStore;
+    ///
+    /// let store = MemoryStore::builder().max_entries(10_000).build().unwrap();
+    /// store
+    ///     .reconfigure(MemoryStore::builder().max_entries(5_000).max_bytes(8 << 20))
+    ///     .unwrap();
+    /// assert_eq!((store.max_entries(), store.max_bytes()), (5_000, 8 << 20));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](MemoryStoreBuilder::build) would say;
+    /// `shards` differs from the store's, or `max_entries` is below it; or the builder
+    /// adds a per-scope quota. The store is unchanged then.
+    pub fn reconfigure(&self, builder: MemoryStoreBuilder) -> Result<(), crate::ConfigError> {
+        use crate::ConfigError;
+        let p = Primitive::Idempotency;
+        let checked = builder.check()?;
+        let shared = &*self.shared;
+        let shards = shared.shards.len();
+        if checked.shards.is_some_and(|n| n != shards) {
+            return Err(ConfigError::new(
+                p,
+                "shards",
+                format!("cannot change on a live store ({shards}): build another one"),
+            ));
+        }
+        if checked.max_entries < shards {
+            return Err(ConfigError::new(
+                p,
+                "max_entries",
+                format!(
+                    "must be at least {shards} on this store (its shards), got {}",
+                    checked.max_entries
+                ),
+            ));
+        }
+        let limits = &shared.limits;
+        match (&limits.quota, checked.per_scope) {
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    p,
+                    "max_entries_per_scope",
+                    "cannot be added to a live store built without it: build another one",
+                ));
+            }
+            (Some(quota), max) => quota.set_max(max.unwrap_or(usize::MAX)),
+            (None, None) => {}
+        }
+        limits.budget.set_max(checked.max_bytes);
+        limits.set_min_record_age(checked.min_record_age);
+        shared.max_entries.store(checked.max_entries, Relaxed);
+        let per_shard = checked.max_entries.div_ceil(shards);
+        for mut shard in self.shards() {
+            shard.set_max_entries(per_shard);
+        }
+        Ok(())
+    }
+
+    /// The most entries held at once.
+    #[must_use]
+    pub fn max_entries(&self) -> usize {
+        self.shared.max_entries.load(Relaxed)
+    }
+
+    /// The most bytes held at once (estimated, see [`bytes`](Self::bytes)).
+    #[must_use]
+    pub fn max_bytes(&self) -> usize {
+        self.shared.limits.budget.max()
+    }
+
     /// Removes every expired entry now, one shard at a time; returns how many.
     ///
     /// Not needed for correctness or to stay within the limits; useful to hand memory back
@@ -199,7 +285,7 @@ impl MemoryStore {
     fn relieve(&self, key: &str, bytes: usize, now: Instant) {
         let limits = &self.shared.limits;
         let shards = &self.shared.shards;
-        if shards.len() == 1 || limits.budget.used().saturating_add(bytes) <= limits.budget.max {
+        if shards.len() == 1 || limits.budget.used().saturating_add(bytes) <= limits.budget.max() {
             return;
         }
         let own = self.index(key);
@@ -213,10 +299,10 @@ impl MemoryStore {
 
     fn full(&self, full: Full, key: &str) -> Error {
         let (limit, what) = match full.limit {
-            Limit::Entries => (self.shared.max_entries, "entries"),
-            Limit::Bytes => (self.shared.limits.budget.max, "bytes"),
+            Limit::Entries => (self.shared.max_entries.load(Relaxed), "entries"),
+            Limit::Bytes => (self.shared.limits.budget.max(), "bytes"),
             Limit::Scope => (
-                self.shared.limits.quota.as_ref().map_or(0, |q| q.max),
+                self.shared.limits.quota.as_ref().map_or(0, Quota::max),
                 "scope",
             ),
         };
@@ -258,13 +344,13 @@ impl std::fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("name", &self.shared.name)
             .field("shards", &self.shared.shards.len())
-            .field("max_entries", &self.shared.max_entries)
-            .field("max_bytes", &self.shared.limits.budget.max)
+            .field("max_entries", &self.shared.max_entries.load(Relaxed))
+            .field("max_bytes", &self.shared.limits.budget.max())
             .field(
                 "max_entries_per_scope",
-                &self.shared.limits.quota.as_ref().map(|q| q.max),
+                &self.shared.limits.quota.as_ref().map(Quota::max),
             )
-            .field("min_record_age", &self.shared.limits.min_record_age)
+            .field("min_record_age", &self.shared.limits.min_record_age())
             .finish_non_exhaustive()
     }
 }

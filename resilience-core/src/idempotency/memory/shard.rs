@@ -200,7 +200,7 @@ impl<H: BuildHasher> Shard<H> {
         let wanted = cost(key, Some(&record));
         let extra = wanted.saturating_sub(held);
         // `make_room` removes expired leases and old records, never this live lease.
-        let fits = extra <= limits.budget.max && self.make_room(0, extra, now, limits).is_ok();
+        let fits = extra <= limits.budget.max() && self.make_room(0, extra, now, limits).is_ok();
         let stamp = self.next_stamp();
         let Some(shared_key) = self.map.get_key_value(key).map(|(k, _)| Arc::clone(k)) else {
             return Commit::Stale;
@@ -257,6 +257,12 @@ impl<H: BuildHasher> Shard<H> {
     }
 
     /// Entries held, including expired ones not yet removed.
+    /// A new bound on this shard's entries: entries over it stay until the next claims
+    /// make room, as when the shard is full.
+    pub(super) fn set_max_entries(&mut self, max_entries: usize) {
+        self.max_entries = max_entries;
+    }
+
     pub(super) fn len(&self) -> usize {
         self.map.len()
     }
@@ -316,11 +322,10 @@ impl<H: BuildHasher> Shard<H> {
             if looked_at < FULL_STEPS.min(self.records.len()) {
                 let (key, stamp) = &self.records[looked_at];
                 looked_at += 1;
-                let goes_in = self
-                    .map
-                    .get(&**key)
-                    .filter(|e| e.stamp == *stamp)
-                    .map(|e| goes_at(e, limits.min_record_age).saturating_duration_since(now));
+                let goes_in =
+                    self.map.get(&**key).filter(|e| e.stamp == *stamp).map(|e| {
+                        goes_at(e, limits.min_record_age()).saturating_duration_since(now)
+                    });
                 match goes_in {
                     // Removed from the map only; its queue item is dropped when it comes
                     // to the front.

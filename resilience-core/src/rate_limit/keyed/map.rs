@@ -10,7 +10,7 @@
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use hashbrown::HashTable;
@@ -18,6 +18,12 @@ use hashbrown::HashTable;
 /// Shards for a table of `max_keys`: enough to spread writers, never more than keys.
 fn shard_count(max_keys: usize) -> usize {
     (max_keys / 64).clamp(1, 16)
+}
+
+/// Shard `i`'s share of `max_keys` among `n`: exactly `max_keys` in all, the first
+/// `max_keys % n` shards taking one more.
+fn share(max_keys: usize, n: usize, i: usize) -> usize {
+    max_keys / n + usize::from(i < max_keys % n)
 }
 
 pub(crate) struct KeyMap<K> {
@@ -29,7 +35,8 @@ pub(crate) struct KeyMap<K> {
 
 struct Shard<K> {
     table: RwLock<HashTable<Entry<K>>>,
-    capacity: usize,
+    /// Changed by [`KeyMap::set_capacity`].
+    capacity: AtomicUsize,
 }
 
 struct Entry<K> {
@@ -40,7 +47,15 @@ struct Entry<K> {
 impl<K> KeyMap<K> {
     /// The most keys tracked at once.
     pub(crate) fn capacity(&self) -> usize {
-        self.shards.iter().map(|s| s.capacity).sum()
+        self.shards
+            .iter()
+            .map(|s| s.capacity.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The fewest keys a map can be given: one per shard.
+    pub(crate) fn min_capacity(&self) -> usize {
+        self.shards.len()
     }
 }
 
@@ -51,8 +66,7 @@ impl<K: Hash + Eq> KeyMap<K> {
         let shards = (0..n)
             .map(|i| Shard {
                 table: RwLock::new(HashTable::new()),
-                // Exactly `max_keys` in all: the first `max_keys % n` shards take one more.
-                capacity: max_keys / n + usize::from(i < max_keys % n),
+                capacity: AtomicUsize::new(share(max_keys, n, i)),
             })
             .collect();
         Self {
@@ -102,7 +116,7 @@ impl<K: Hash + Eq> KeyMap<K> {
         if let Some(entry) = table.find(hash, |e| e.key.borrow() == key) {
             return f(&entry.value);
         }
-        if table.len() >= shard.capacity {
+        if table.len() >= shard.capacity.load(Ordering::Relaxed) {
             make_room(&mut table, now);
         }
         let entry = Entry {
@@ -112,6 +126,21 @@ impl<K: Hash + Eq> KeyMap<K> {
         let hasher = &self.hasher;
         let inserted = table.insert_unique(hash, entry, |e| hasher.hash_one(&e.key));
         f(&inserted.get().value)
+    }
+
+    /// Holds at most `max_keys` keys from now on (at least
+    /// [`min_capacity`](Self::min_capacity)); a shard above its new share drops its idle
+    /// keys, then those nearest to idle, at once.
+    pub(crate) fn set_capacity(&self, max_keys: usize, now: u64) {
+        let n = self.shards.len();
+        for (i, shard) in self.shards.iter().enumerate() {
+            let capacity = share(max_keys, n, i);
+            shard.capacity.store(capacity, Ordering::Relaxed);
+            let mut table = shard.table.write().unwrap_or_else(PoisonError::into_inner);
+            while table.len() > capacity {
+                make_room(&mut table, now);
+            }
+        }
     }
 
     /// Keys tracked now.

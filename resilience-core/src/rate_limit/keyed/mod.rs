@@ -202,6 +202,50 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
             .with(key, now, |tat| gcra.take(tat, now, cost, max_wait))
     }
 
+    /// Applies `builder`'s rate, burst, `max_wait` and `max_keys` to this limiter in
+    /// place, for every clone at once; it keeps its name. The time already granted to
+    /// each key is kept, as on [`RateLimiter::reconfigure`](super::RateLimiter::reconfigure).
+    /// A lower `max_keys` holds at once: keys beyond it are forgotten, the idle ones
+    /// first, then those nearest to a full bucket (as when the table is full).
+    ///
+    /// ```
+    /// use resilience_core::rate_limit::KeyedRateLimiter;
+    ///
+    /// let limiter = KeyedRateLimiter::<String>::builder().rate(1.0).build().unwrap();
+    /// assert!(limiter.try_acquire("alice").is_ok());
+    /// assert!(limiter.try_acquire("alice").is_err());
+    /// limiter
+    ///     .reconfigure(KeyedRateLimiter::builder().rate(1.0).burst(3).max_keys(1_000))
+    ///     .unwrap();
+    /// assert!(limiter.try_acquire("alice").is_ok(), "two more units of burst");
+    /// assert_eq!(limiter.max_keys(), 1_000);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](KeyedRateLimiterBuilder::build) would say,
+    /// or `max_keys` is below the shards the table was built with (one per 64 keys it
+    /// was built for, up to 16); the limiter is unchanged then.
+    pub fn reconfigure(&self, builder: KeyedRateLimiterBuilder<K>) -> Result<(), ConfigError> {
+        let (quota, max_wait) = builder.check()?;
+        let map = &self.shared.map;
+        if builder.max_keys < map.min_capacity() {
+            return Err(ConfigError::new(
+                Primitive::RateLimit,
+                "max_keys",
+                format!(
+                    "must be at least {} on this limiter (its shards), got {}",
+                    map.min_capacity(),
+                    builder.max_keys
+                ),
+            ));
+        }
+        let common = &self.shared.common;
+        common.reconfigure(quota, max_wait);
+        map.set_capacity(builder.max_keys, common.now());
+        Ok(())
+    }
+
     /// Forgets every idle key (one whose bucket is full again) and returns how many; call
     /// it from a periodic task to give memory back before the table fills.
     pub fn sweep(&self) -> usize {
@@ -315,6 +359,22 @@ impl<K> fmt::Debug for KeyedRateLimiterBuilder<K> {
     }
 }
 
+impl<K> KeyedRateLimiterBuilder<K> {
+    /// The checks of [`build`](Self::build): the quota and `max_wait`.
+    pub(crate) fn check(&self) -> Result<(Quota, Duration), ConfigError> {
+        let quota = self.spec.quota()?;
+        let max_wait = self.spec.checked_max_wait()?;
+        if !(1..=MAX_KEYS).contains(&self.max_keys) {
+            return Err(ConfigError::new(
+                Primitive::RateLimit,
+                "max_keys",
+                format!("must be between 1 and {MAX_KEYS}, got {}", self.max_keys),
+            ));
+        }
+        Ok((quota, max_wait))
+    }
+}
+
 impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiterBuilder<K> {
     common_setters!();
 
@@ -327,15 +387,7 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiterBuilder<K> {
 
     /// Validates the options and builds the limiter.
     pub fn build(self) -> Result<KeyedRateLimiter<K>, ConfigError> {
-        let quota = self.spec.quota()?;
-        let max_wait = self.spec.checked_max_wait()?;
-        if !(1..=MAX_KEYS).contains(&self.max_keys) {
-            return Err(ConfigError::new(
-                Primitive::RateLimit,
-                "max_keys",
-                format!("must be between 1 and {MAX_KEYS}, got {}", self.max_keys),
-            ));
-        }
+        let (quota, max_wait) = self.check()?;
         Ok(KeyedRateLimiter {
             shared: Arc::new(Shared {
                 map: KeyMap::new(self.max_keys),

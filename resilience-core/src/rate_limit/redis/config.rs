@@ -1,8 +1,12 @@
 //! [`RedisRateLimiterBuilder`] and [`StoreFailure`].
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
+use super::super::Quota;
 use super::super::common::Common;
 use super::super::config::{Spec, common_setters};
 use super::super::keyed::{KeyMap, MAX_KEYS};
@@ -43,12 +47,12 @@ pub enum StoreFailure {
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RedisRateLimiterBuilder {
-    endpoint: Endpoint,
-    spec: Spec,
-    prefix: Vec<u8>,
+    pub(super) endpoint: Endpoint,
+    pub(super) spec: Spec,
+    pub(super) prefix: Vec<u8>,
     timeout: Duration,
-    on_failure: StoreFailure,
-    precheck_keys: usize,
+    pub(super) on_failure: StoreFailure,
+    pub(super) precheck_keys: usize,
 }
 
 impl RedisRateLimiterBuilder {
@@ -105,6 +109,29 @@ impl RedisRateLimiterBuilder {
     /// timeout, or a pre-check larger than [`MAX_KEYS`].
     pub fn build(self) -> Result<RedisRateLimiter, ConfigError> {
         let p = Primitive::RateLimit;
+        let checked = self.check()?;
+        let redis = RedisClient::open(&self.endpoint, checked.timeout)
+            .map_err(|err| self.endpoint.refused(p, &err))?;
+        let mut tag = Vec::new();
+        key::escape_into(&mut tag, self.spec.name.as_bytes());
+        Ok(RedisRateLimiter {
+            shared: Arc::new(Shared {
+                common: Common::new(self.spec.name, checked.quota, checked.max_wait),
+                redis: ArcSwap::from_pointee(redis),
+                endpoint: self.endpoint,
+                script: redis::Script::new(SCRIPT),
+                prefix: self.prefix.into_boxed_slice(),
+                tag: tag.into_boxed_slice(),
+                fail_closed: AtomicBool::new(self.on_failure == StoreFailure::FailClosed),
+                precheck: (self.precheck_keys > 0).then(|| KeyMap::new(self.precheck_keys)),
+                writer: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The checks of [`build`](Self::build), without connecting or building.
+    pub(crate) fn check(&self) -> Result<Checked, ConfigError> {
+        let p = Primitive::RateLimit;
         let quota = self.spec.quota()?;
         let max_wait = self.spec.checked_max_wait()?;
         let timeout = check::nonzero_duration(p, "timeout", self.timeout)?;
@@ -119,22 +146,19 @@ impl RedisRateLimiterBuilder {
             ));
         }
         self.endpoint.check_prefix(p, &self.prefix)?;
-        let redis = RedisClient::open(&self.endpoint, timeout)
-            .map_err(|err| self.endpoint.refused(p, &err))?;
-        let mut tag = Vec::new();
-        key::escape_into(&mut tag, self.spec.name.as_bytes());
-        Ok(RedisRateLimiter {
-            shared: Arc::new(Shared {
-                common: Common::new(self.spec.name, quota, max_wait),
-                redis,
-                script: redis::Script::new(SCRIPT),
-                prefix: self.prefix.into_boxed_slice(),
-                tag: tag.into_boxed_slice(),
-                on_failure: self.on_failure,
-                precheck: (self.precheck_keys > 0).then(|| KeyMap::new(self.precheck_keys)),
-            }),
+        Ok(Checked {
+            quota,
+            max_wait,
+            timeout,
         })
     }
+}
+
+/// A builder's checked options.
+pub(crate) struct Checked {
+    pub(super) quota: Quota,
+    pub(super) max_wait: Duration,
+    pub(super) timeout: Duration,
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@ mod config;
 mod key;
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 pub use config::{RedisRateLimiterBuilder, StoreFailure};
 pub use key::RedisKey;
@@ -152,13 +154,30 @@ pub struct RedisRateLimiter {
 
 struct Shared {
     common: Common,
-    redis: RedisClient,
+    /// Replaced by [`RedisRateLimiter::reconfigure`] when the timeout changes (the
+    /// client's own connection and response timeouts are set when it is made).
+    redis: ArcSwap<RedisClient>,
+    /// What `redis` was made for, to make it again.
+    endpoint: Endpoint,
     script: redis::Script,
     prefix: Box<[u8]>,
     /// The name, escaped for the hash tag.
     tag: Box<[u8]>,
-    on_failure: StoreFailure,
+    /// [`StoreFailure::FailClosed`]: refuse when Redis fails; else let calls through.
+    fail_closed: AtomicBool,
     precheck: Option<KeyMap<Vec<u8>>>,
+    /// Serialises [`RedisRateLimiter::reconfigure`].
+    writer: std::sync::Mutex<()>,
+}
+
+impl Shared {
+    fn on_failure(&self) -> StoreFailure {
+        if self.fail_closed.load(Ordering::Relaxed) {
+            StoreFailure::FailClosed
+        } else {
+            StoreFailure::FailOpen
+        }
+    }
 }
 
 impl Owner for Shared {
@@ -197,7 +216,7 @@ impl RedisRateLimiter {
 
     /// Whether this limiter is on a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        self.shared.redis.is_cluster()
+        self.shared.redis.load().is_cluster()
     }
 
     /// Takes one unit for `key`, waiting for its turn as `max_wait` allows.
@@ -228,7 +247,7 @@ impl RedisRateLimiter {
     ///
     /// [`StoreUnavailable`](crate::ErrorKind::StoreUnavailable) when it does not.
     pub async fn ping(&self) -> Result<(), Error> {
-        let redis = &self.shared.redis;
+        let redis = self.shared.redis.load_full();
         let common = &self.shared.common;
         redis
             .bounded(
@@ -240,6 +259,90 @@ impl RedisRateLimiter {
             )
             .await
             .map_err(|err| common.unavailable(err))
+    }
+
+    /// How long one check may take before the failure policy decides.
+    pub fn timeout(&self) -> Duration {
+        self.shared.redis.load().timeout()
+    }
+
+    /// What a call gets when Redis fails.
+    pub fn on_store_failure(&self) -> StoreFailure {
+        self.shared.on_failure()
+    }
+
+    /// Applies `builder`'s rate, burst, `max_wait`, timeout and failure policy to this
+    /// limiter in place, for every clone at once. The time already granted is kept, in
+    /// Redis and in the local pre-check, as on
+    /// [`RateLimiter::reconfigure`](super::RateLimiter::reconfigure); a new timeout
+    /// makes a new client, whose connection is made by the next check (checks under way
+    /// finish on the old one).
+    ///
+    /// Where the limits live is the limiter's identity and does not change: `builder`
+    /// must have been made for the same Redis (the same URL or nodes) and have the same
+    /// name, prefix and local pre-check — typically the builder the limiter was built
+    /// from, with new rate options.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use resilience_core::rate_limit::{RedisRateLimiter, StoreFailure};
+    ///
+    /// let base = || RedisRateLimiter::builder("redis://127.0.0.1:6379/").name("api");
+    /// let limiter = base().rate(10.0).build().unwrap();
+    /// limiter
+    ///     .reconfigure(
+    ///         base()
+    ///             .rate(20.0)
+    ///             .timeout(Duration::from_millis(50))
+    ///             .on_store_failure(StoreFailure::FailClosed),
+    ///     )
+    ///     .unwrap();
+    /// assert_eq!(limiter.quota().rate(), 20.0);
+    /// assert_eq!(limiter.timeout(), Duration::from_millis(50));
+    /// assert_eq!(limiter.on_store_failure(), StoreFailure::FailClosed);
+    /// assert!(limiter.reconfigure(base().name("other").rate(20.0)).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The options are invalid, as [`build`](RedisRateLimiterBuilder::build) would say,
+    /// or name another Redis, name, prefix or pre-check size; the limiter is unchanged
+    /// then.
+    pub fn reconfigure(&self, builder: RedisRateLimiterBuilder) -> Result<(), crate::ConfigError> {
+        let shared = &*self.shared;
+        let checked = builder.check()?;
+        let p = crate::Primitive::RateLimit;
+        let fixed = |option: &'static str| {
+            crate::ConfigError::new(
+                p,
+                option,
+                "cannot change on a live limiter: build another one",
+            )
+        };
+        if builder.endpoint != shared.endpoint {
+            return Err(fixed("url"));
+        }
+        if builder.spec.name != shared.common.name {
+            return Err(fixed("name"));
+        }
+        if *builder.prefix != *shared.prefix {
+            return Err(fixed("prefix"));
+        }
+        if builder.precheck_keys != shared.precheck.as_ref().map_or(0, KeyMap::capacity) {
+            return Err(fixed("local_precheck"));
+        }
+        let _one_writer = shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if checked.timeout != self.timeout() {
+            let redis = RedisClient::open(&shared.endpoint, checked.timeout)
+                .map_err(|err| shared.endpoint.refused(p, &err))?;
+            shared.redis.store(Arc::new(redis));
+        }
+        shared.common.reconfigure(checked.quota, checked.max_wait);
+        shared.fail_closed.store(
+            builder.on_failure == StoreFailure::FailClosed,
+            Ordering::Relaxed,
+        );
+        Ok(())
     }
 
     /// The Redis key `key` is stored under.
@@ -300,9 +403,10 @@ impl RedisRateLimiter {
     async fn eval(&self, redis_key: &[u8], cost: u64, limit: u64) -> Result<Reply, Error> {
         let shared = &*self.shared;
         let common = &shared.common;
+        let redis = shared.redis.load_full();
         let micros = |ns: u64| ns as f64 / 1e3;
         let call = async {
-            let mut conn = shared.redis.connection().await?;
+            let mut conn = redis.connection().await?;
             shared
                 .script
                 .key(redis_key)
@@ -312,8 +416,7 @@ impl RedisRateLimiter {
                 .invoke_async::<redis::Value>(&mut conn)
                 .await
         };
-        let value = shared
-            .redis
+        let value = redis
             .bounded(call, redis::RedisError::from)
             .await
             .map_err(|err| common.unavailable(err))?;
@@ -365,7 +468,7 @@ impl RedisRateLimiter {
     #[cold]
     fn failed(&self, err: Error) -> Acquire {
         let common = &self.shared.common;
-        match self.shared.on_failure {
+        match self.shared.on_failure() {
             StoreFailure::FailClosed => Acquire::ready(Err(err)),
             StoreFailure::FailOpen => {
                 tracing::debug!(
@@ -412,9 +515,9 @@ impl fmt::Debug for RedisRateLimiter {
             .field("rate", &shared.common.quota().rate())
             .field("burst", &shared.common.quota().burst())
             .field("prefix", &String::from_utf8_lossy(&shared.prefix))
-            .field("cluster", &shared.redis.is_cluster())
-            .field("timeout", &shared.redis.timeout())
-            .field("on_store_failure", &shared.on_failure)
+            .field("cluster", &shared.redis.load().is_cluster())
+            .field("timeout", &self.timeout())
+            .field("on_store_failure", &shared.on_failure())
             .field(
                 "local_precheck",
                 &shared.precheck.as_ref().map(KeyMap::capacity),
