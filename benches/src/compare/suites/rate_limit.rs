@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use governor::Quota;
@@ -23,7 +24,7 @@ use resilience_core::rate_limit::{KeyedRateLimiter, RateLimiter};
 use resilience_tower::rate_limit::RateLimitLayer;
 use tower::Layer;
 
-use super::{HttpEcho, call_once, plain_request};
+use super::{HttpEcho, plain_request};
 use crate::compare::{Comparison, Entry};
 
 const RATE: u32 = 1_000_000_000;
@@ -39,6 +40,38 @@ fn ours() -> RateLimiter {
 
 fn quota() -> Quota {
     Quota::per_second(RATE.try_into().expect("not zero"))
+}
+
+/// tower's `RateLimit` through the same harness as ours: it is not `Clone` (its limit is
+/// per instance), so each clone (one per runner) builds its own on first use, on the
+/// runner's runtime (it arms a timer when built).
+#[derive(Default)]
+struct PerRunner(Option<tower::limit::RateLimit<HttpEcho>>);
+
+impl Clone for PerRunner {
+    fn clone(&self) -> Self {
+        Self(None)
+    }
+}
+
+impl tower::Service<http::Request<()>> for PerRunner {
+    type Response = http::Response<()>;
+    type Error = std::convert::Infallible;
+    type Future = <HttpEcho as tower::Service<http::Request<()>>>::Future;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let limit = self.0.get_or_insert_with(|| {
+            tower::limit::RateLimitLayer::new(u64::from(RATE), Duration::from_secs(1))
+                .layer(HttpEcho)
+        });
+        tower::Service::<http::Request<()>>::poll_ready(limit, cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: http::Request<()>) -> Self::Future {
+        self.0.as_mut().expect("`poll_ready` first").call(request)
+    }
 }
 
 pub(super) fn comparisons() -> Vec<Comparison> {
@@ -106,20 +139,10 @@ pub(super) fn comparisons() -> Vec<Comparison> {
                 .layer(HttpEcho),
             plain_request,
         ))
-        .peer(Entry::future_with_input(
+        .peer(Entry::service(
             "tower RateLimit",
+            PerRunner::default(),
             plain_request,
-            || {
-                // Not `Clone`: each runner has its own (tower's limit is per instance),
-                // made on the runner's runtime (it arms a timer when built).
-                let rate =
-                    tower::limit::RateLimitLayer::new(u64::from(RATE), Duration::from_secs(1));
-                let mut svc = None;
-                async move |req| {
-                    let svc = svc.get_or_insert_with(|| rate.layer(HttpEcho));
-                    call_once(svc, req).await.is_ok()
-                }
-            },
         ))
         .peer(Entry::service(
             "tower-resilience",

@@ -15,9 +15,11 @@ use std::sync::{PoisonError, RwLock};
 
 use hashbrown::HashTable;
 
-/// Shards for a table of `max_keys`: enough to spread writers, never more than keys.
+/// Shards for a table of `max_keys`: enough to spread writers, never more than keys, and
+/// a power of two (a shard is picked with a mask, not a division).
 fn shard_count(max_keys: usize) -> usize {
-    (max_keys / 64).clamp(1, 16)
+    let n = (max_keys / 64).clamp(1, 16);
+    1 << n.ilog2()
 }
 
 /// Shard `i`'s share of `max_keys` among `n`: exactly `max_keys` in all, the first
@@ -30,7 +32,37 @@ pub(crate) struct KeyMap<K> {
     shards: Box<[Shard<K>]>,
     /// Keyed per map (SipHash with a random key): clients choose keys, so they must not be
     /// able to choose collisions.
-    hasher: RandomState,
+    hasher: SipKeys,
+}
+
+/// SipHash-1-3 under a random 128-bit key: the function and strength of the standard
+/// library's `RandomState`, through a hasher that hashes an integer key as one word
+/// (the standard one hashes it as a slice of bytes, at about twice the instructions).
+#[derive(Clone, Copy)]
+struct SipKeys {
+    k0: u64,
+    k1: u64,
+}
+
+impl SipKeys {
+    /// Fresh keys, drawn from the standard library's random source: two outputs of a
+    /// SipHash under its random key are as unpredictable as the key.
+    fn random() -> Self {
+        let source = RandomState::new();
+        Self {
+            k0: source.hash_one(0_u8),
+            k1: source.hash_one(1_u8),
+        }
+    }
+}
+
+impl BuildHasher for SipKeys {
+    type Hasher = siphasher::sip::SipHasher13;
+
+    #[inline]
+    fn build_hasher(&self) -> Self::Hasher {
+        siphasher::sip::SipHasher13::new_with_keys(self.k0, self.k1)
+    }
 }
 
 struct Shard<K> {
@@ -71,14 +103,15 @@ impl<K: Hash + Eq> KeyMap<K> {
             .collect();
         Self {
             shards,
-            hasher: RandomState::new(),
+            hasher: SipKeys::random(),
         }
     }
 
     fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (u64, &Shard<K>) {
         let hash = self.hasher.hash_one(key);
-        // The table uses the low bits; the shard, bits it does not.
-        let shard = (hash >> 40) as usize % self.shards.len();
+        // The table uses the low bits; the shard, bits it does not. The count is a power
+        // of two.
+        let shard = (hash >> 40) as usize & (self.shards.len() - 1);
         (hash, &self.shards[shard])
     }
 
@@ -200,8 +233,28 @@ mod tests {
 
     #[test]
     fn capacity_is_exactly_max_keys_across_shards() {
-        for max in [1, 7, 64, 1000, 100_000] {
-            assert_eq!(KeyMap::<u32>::new(max).capacity(), max);
+        for max in [1, 7, 64, 200, 1000, 100_000] {
+            let map = KeyMap::<u32>::new(max);
+            assert_eq!(map.capacity(), max);
+            assert!(map.shards.len().is_power_of_two());
+            assert!(map.shards.len() <= max.max(1));
+        }
+        assert_eq!(KeyMap::<u32>::new(200).shards.len(), 2);
+        assert_eq!(KeyMap::<u32>::new(100_000).shards.len(), 16);
+    }
+
+    #[test]
+    fn keys_spread_over_every_shard() {
+        let map = KeyMap::<u64>::new(100_000);
+        for k in 0..4096_u64 {
+            map.with(&k, 0, |v| v.store(1, Ordering::Relaxed));
+        }
+        for shard in map.shards.iter() {
+            let len = shard.table.read().unwrap().len();
+            assert!(
+                (128..=384).contains(&len),
+                "{len} of 4096 keys in one of 16 shards"
+            );
         }
     }
 

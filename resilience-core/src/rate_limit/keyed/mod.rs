@@ -136,6 +136,7 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
     }
 
     /// Takes `n` units for `key` if its limit has room for all of them now.
+    #[inline]
     pub fn try_acquire_n<Q>(&self, key: &Q, n: u32) -> Result<Grant, Error>
     where
         K: Borrow<Q>,
@@ -224,8 +225,8 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
     /// # Errors
     ///
     /// The options are invalid, as [`build`](KeyedRateLimiterBuilder::build) would say,
-    /// or `max_keys` is below the shards the table was built with (one per 64 keys it
-    /// was built for, up to 16); the limiter is unchanged then.
+    /// or `max_keys` is below the shards the table was built with (about one per 64 keys
+    /// it was built for, a power of two up to 16); the limiter is unchanged then.
     pub fn reconfigure(&self, builder: KeyedRateLimiterBuilder<K>) -> Result<(), ConfigError> {
         let (quota, max_wait) = builder.check()?;
         let map = &self.shared.map;
