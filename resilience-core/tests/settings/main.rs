@@ -12,6 +12,7 @@ mod deadline_keys;
 mod env;
 mod fault_keys;
 mod hedge_keys;
+mod hostile;
 mod idempotency_store_keys;
 mod invalid;
 mod limiter_and_budget_keys;
