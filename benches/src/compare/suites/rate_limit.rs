@@ -6,7 +6,10 @@
 //!   `KeyedRateLimiter::try_acquire` against governor's keyed `check_key` (its default
 //!   store, a `DashMap`).
 //! - `rate_limit/layer`: our tower layer against tower's `RateLimit` and
-//!   tower-resilience's rate limiter, around the same HTTP service.
+//!   tower-resilience's rate limiter, around the same HTTP service. Ours is one limit
+//!   shared by every clone of the service; tower's `RateLimit` is one limit per instance
+//!   and not `Clone` (a server that clones its service per connection shares it behind a
+//!   `Buffer`, a worker task and a channel, which this row does not measure).
 //!
 //! Same job: a limit so high (10⁹ per second) that no call is refused, so what is timed is
 //! the admission itself. GCRA for ours and governor; tower counts down a fixed window
