@@ -585,26 +585,45 @@ fn hedge_source(
     let delay = delay.map_or_else(|| none.clone(), |d| some(duration(d)));
     let percentile = percentile.map_or_else(|| none.clone(), |p| some(quote!(#p)));
     let max = max.map_or_else(|| none.clone(), |n| some(quote!(#n)));
+    let follows_retry = with_retry && budget.is_none();
     let budget = optional_budget(budget.as_ref(), krate, private);
+    let spec = quote! {
+        #private::HedgeSpec {
+            name: #name,
+            delay: #delay,
+            percentile: #percentile,
+            max: #max,
+        }
+    };
     let retry = match with_retry {
         true => some(quote!(__resilience_policy)),
         false => none.clone(),
     };
+    let built = quote! {
+        __RESILIENCE_HEDGE.get_or_try_init(|| #private::hedge_policy(#spec, #budget, #retry))
+    };
+    // A hedge on the retry policy's budget follows it: a policy from the registry may be
+    // reconfigured to another budget (or none) after the hedge was built.
+    let built = match follows_retry {
+        true => quote! {
+            #built.map(|__resilience_hedge| {
+                static __RESILIENCE_HEDGE_SEEN: ::core::sync::atomic::AtomicU64 =
+                    ::core::sync::atomic::AtomicU64::new(0);
+                #private::follow_retry_budget(
+                    __resilience_hedge,
+                    __resilience_policy,
+                    &__RESILIENCE_HEDGE_SEEN,
+                    || #spec,
+                );
+                __resilience_hedge
+            })
+        },
+        false => built,
+    };
     quote! {{
         static __RESILIENCE_HEDGE: #private::Cached<#krate::hedge::Hedge> =
             #private::Cached::new();
-        __RESILIENCE_HEDGE.get_or_try_init(|| {
-            #private::hedge_policy(
-                #private::HedgeSpec {
-                    name: #name,
-                    delay: #delay,
-                    percentile: #percentile,
-                    max: #max,
-                },
-                #budget,
-                #retry,
-            )
-        })
+        #built
     }}
 }
 

@@ -269,11 +269,16 @@ impl Control {
         let limit = algorithm
             .update(&sample)
             .clamp(algorithm.min_limit(), algorithm.max_limit());
-        drop(running);
         self.service_nanos.store(average.max(1), Relaxed);
-        if limit != slots.limit() {
+        let moved = limit != slots.limit();
+        if moved {
+            // Set under the algorithm's lock: a reconfiguration cannot come between this
+            // algorithm's decision and its taking effect (and be undone by it).
             slots.set_limit(limit);
             self.limit_gauge.set(limit as f64);
+        }
+        drop(running);
+        if moved {
             tracing::debug!(
                 bulkhead = self.name.as_str(),
                 limit,

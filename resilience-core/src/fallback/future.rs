@@ -27,6 +27,8 @@ pin_project! {
     pub struct Guarded<P, K, C, F> {
         fallback: P,
         key: Option<K>,
+        // Whether the call keeps its success and may be answered with a stale one.
+        stale: bool,
         classifier: C,
         #[pin]
         operation: F,
@@ -40,8 +42,20 @@ impl<P, K, C, F> Guarded<P, K, C, F> {
         Self {
             fallback,
             key: Some(key),
+            stale: true,
             classifier,
             operation,
+        }
+    }
+
+    /// A call of `operation` through `fallback` whose `key` does not tell its caller
+    /// apart: its success is not kept, and a failure is answered with the fallback's
+    /// value or closure, never with a stale answer (which could be another caller's).
+    #[inline(always)]
+    pub fn without_stale(fallback: P, key: K, classifier: C, operation: F) -> Self {
+        Self {
+            stale: false,
+            ..Self::new(fallback, key, classifier, operation)
         }
     }
 }
@@ -64,6 +78,7 @@ where
         Poll::Ready(settle(
             (*this.fallback).borrow(),
             key,
+            *this.stale,
             this.classifier,
             outcome,
         ))

@@ -372,7 +372,7 @@ impl<T, E: 'static, K: Hash + Eq> Fallback<T, E, K> {
 
     /// What answers `outcome` (of class `class`, not a success) for `key`, if the trigger
     /// fires and an answer is found; counted and said.
-    fn answer(&self, key: &K, outcome: &Outcome<T, E>, class: Class) -> Option<(T, Used)> {
+    fn answer(&self, key: Option<&K>, outcome: &Outcome<T, E>, class: Class) -> Option<(T, Used)> {
         let s = &*self.shared;
         let failure = Failure { outcome, class };
         if !s.trigger.fires(&failure) {
@@ -381,7 +381,8 @@ impl<T, E: 'static, K: Hash + Eq> Fallback<T, E, K> {
         let found = s
             .stale
             .as_ref()
-            .and_then(|stale| stale.get(key, tokio::time::Instant::now()))
+            .zip(key)
+            .and_then(|(stale, key)| stale.get(key, tokio::time::Instant::now()))
             .map(|(value, age)| (value, Used::Stale { age }))
             .or_else(|| match s.answer.as_ref()? {
                 Answer::Value { value, clone } => Some((clone(value), Used::Value)),
@@ -445,6 +446,7 @@ impl<T, E, K> fmt::Debug for Fallback<T, E, K> {
 fn settle<T, E: 'static, K: Hash + Eq, C: Classify<T, E>>(
     fallback: &Fallback<T, E, K>,
     key: K,
+    stale: bool,
     classifier: &C,
     outcome: Outcome<T, E>,
 ) -> Answered<T, E> {
@@ -453,7 +455,8 @@ fn settle<T, E: 'static, K: Hash + Eq, C: Classify<T, E>>(
         Err(err) => err.effective_class(),
     };
     if class.is_success() {
-        if fallback.keeps()
+        if stale
+            && fallback.keeps()
             && let Ok(Ok(value)) = &outcome
         {
             fallback.keep(key, value);
@@ -463,7 +466,7 @@ fn settle<T, E: 'static, K: Hash + Eq, C: Classify<T, E>>(
             fallback: None,
         };
     }
-    match fallback.answer(&key, &outcome, class) {
+    match fallback.answer(stale.then_some(&key), &outcome, class) {
         Some((value, used)) => Answered {
             outcome: Ok(Ok(value)),
             fallback: Some(used),

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use args::CloneArg;
 pub use cached::Cached;
-pub use hedge::{HedgeSpec, hedge_policy};
+pub use hedge::{HedgeSpec, follow_retry_budget, hedge_policy};
 pub use instances::{
     AdaptiveSource, BreakerSource, BudgetSource, BulkheadSource, FallbackSource, FaultSource,
     HedgeSource, RateLimiterSource, ThrottleSource, registry_adaptive, registry_breaker,

@@ -63,6 +63,23 @@ impl Grant {
         }
     }
 
+    /// The burst of the quota this grant was made under (the `q` of a `RateLimit-Policy`
+    /// header); 0 when the limit was not consulted.
+    #[must_use]
+    pub fn limit(&self) -> u64 {
+        self.gcra
+            .tolerance
+            .checked_div(self.gcra.interval)
+            .unwrap_or(0)
+    }
+
+    /// The refill time of the quota this grant was made under: how long an exhausted key
+    /// takes to get its whole burst back (the `w` of a `RateLimit-Policy` header).
+    #[must_use]
+    pub fn window(&self) -> Duration {
+        Duration::from_nanos(self.gcra.tolerance)
+    }
+
     /// How long until the key has its whole burst back, if nothing more arrives.
     #[must_use]
     pub fn reset(&self) -> Duration {

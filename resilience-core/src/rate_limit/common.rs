@@ -112,9 +112,17 @@ impl Common {
     /// key's TAT) is kept: a caller that used its burst under the old quota does not get
     /// a new one, and the new quota governs every decision from now on.
     pub(crate) fn reconfigure(&self, quota: Quota, max_wait: Duration) {
+        self.reconfigure_then(quota, max_wait, || ());
+    }
+
+    /// [`reconfigure`](Self::reconfigure), then `then` (what else the limiter changes),
+    /// both under the one writer lock: two reconfigurations at once apply one after the
+    /// other, never a mix of the two.
+    pub(crate) fn reconfigure_then(&self, quota: Quota, max_wait: Duration, then: impl FnOnce()) {
         let _one_writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.tuned.store(Arc::new(Tuned::new(quota, max_wait)));
         self.gcra.write(quota);
+        then();
     }
 
     pub(crate) fn may_wait(&self) -> bool {

@@ -1,7 +1,7 @@
 //! [`RetryPolicyBuilder`]: the validated configuration of a [`RetryPolicy`].
 
 use std::hash::BuildHasher;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -194,6 +194,7 @@ impl RetryPolicyBuilder {
                 budget_is_built: AtomicBool::new(true),
                 tuned: ArcSwap::from_pointee(self.tuned(budget)),
                 own_budget: Mutex::new(own),
+                generation: AtomicU64::new(0),
                 name: self.name,
                 seed,
                 calls: AtomicU64::new(0),
@@ -255,6 +256,12 @@ impl RetryPolicy {
         s.attempt_timeout
             .store(pack(builder.attempt_timeout), Relaxed);
         s.max_elapsed.store(pack(builder.max_elapsed), Relaxed);
+        s.generation.fetch_add(1, Release);
         Ok(())
+    }
+
+    /// How many times this policy was reconfigured.
+    pub(crate) fn generation(&self) -> u64 {
+        self.shared.generation.load(Acquire)
     }
 }

@@ -214,6 +214,9 @@ struct Shared {
     /// The policy's own budget, once it has had one (kept across reconfigurations so that
     /// its balance is); the lock serialises `reconfigure`.
     own_budget: Mutex<Option<RetryBudget>>,
+    /// How many times the policy was reconfigured: what follows its budget (a hedge of
+    /// `#[resilient]` sharing it) compares it to the count it last saw.
+    generation: AtomicU64,
 }
 
 /// The settings a call reads after a failure; see [`RetryPolicy`]'s "Reconfiguring".

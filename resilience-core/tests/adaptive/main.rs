@@ -10,4 +10,5 @@ mod bulkhead_support;
 mod config;
 mod knee;
 mod model;
+mod reconfigure_race;
 mod support;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use resilience_core::deadline::DeadlinePolicy;
-use resilience_core::retry::{Backoff, Jitter, RetryPolicy};
+use resilience_core::retry::{Backoff, Jitter, RetryBudget, RetryPolicy};
 use resilience_core::{ErrorKind, Registry, resilient};
 use tokio::time::sleep;
 
@@ -72,4 +72,46 @@ async fn a_deadline_starting_with_a_digit_is_a_duration() {
     fixed(Duration::from_millis(10)).await.unwrap();
     let err = fixed(Duration::from_millis(100)).await.unwrap_err();
     assert_eq!(err.kind(), Some(ErrorKind::DeadlineExceeded));
+}
+
+static HEDGED: Calls = Calls::new();
+
+/// The first attempt of each call takes 100 ms; a hedge answers at once.
+#[resilient(retry = "tests.hedged_retry", hedge(delay = "20ms", max = 1))]
+async fn slow_then_hedged(first_of_call: u32) -> Result<u32, AppError> {
+    let n = HEDGED.hit();
+    if n == first_of_call {
+        sleep(Duration::from_millis(100)).await;
+    }
+    Ok(n)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_on_a_named_retry_policys_budget_follows_its_reconfiguration() {
+    let policy = Registry::global()
+        .retry_policy("tests.hedged_retry", |_| named_retry(1))
+        .unwrap();
+    // No budget: the slow attempt is hedged.
+    let start = tokio::time::Instant::now();
+    assert_eq!(slow_then_hedged(1).await.unwrap(), 2);
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+
+    // A budget with nothing in it: no hedge may be sent any more.
+    let empty = RetryBudget::builder()
+        .min_per_sec(0)
+        .ratio(0.01)
+        .build()
+        .unwrap();
+    while empty.try_withdraw() {}
+    policy.reconfigure(named_retry(1).budget(empty)).unwrap();
+    let start = tokio::time::Instant::now();
+    assert_eq!(slow_then_hedged(3).await.unwrap(), 3);
+    assert_eq!(start.elapsed(), Duration::from_millis(100), "not hedged");
+    assert_eq!(HEDGED.get(), 3);
+
+    // No budget again: hedged again.
+    policy.reconfigure(named_retry(1)).unwrap();
+    let start = tokio::time::Instant::now();
+    assert_eq!(slow_then_hedged(4).await.unwrap(), 5);
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
 }

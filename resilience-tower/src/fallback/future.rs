@@ -27,12 +27,18 @@ impl<F, T, K, C, M> ResponseFuture<F, T, K, C, M> {
     pub(crate) fn new(
         fallback: Fallback<T, Error, K>,
         key: K,
+        keyed: bool,
         classifier: C,
         call: F,
         mark: M,
     ) -> Self {
+        let call = outcome::wrap(call);
         Self {
-            guarded: Guarded::new(fallback, key, classifier, outcome::wrap(call)),
+            guarded: if keyed {
+                Guarded::new(fallback, key, classifier, call)
+            } else {
+                Guarded::without_stale(fallback, key, classifier, call)
+            },
             mark,
         }
     }

@@ -43,8 +43,11 @@
 //! [`resilience_core::fallback`]. The layer adds what a service needs:
 //!
 //! - **A key per request**, for stale answers: [`key`](FallbackLayer::key) takes a
-//!   [`RequestKey`] ([`KeyFn`](crate::key::KeyFn) for a closure); by default every
-//!   request shares one key, `()`.
+//!   [`RequestKey`] ([`KeyFn`](crate::key::KeyFn) for a closure). Without one, a stale
+//!   fallback keeps nothing and answers with its value or closure only (and says so in a
+//!   warning when the layer is applied), so that no caller is ever answered with another
+//!   caller's response; [`shared_key`](FallbackLayer::shared_key) opts in to one answer
+//!   for every request, for responses that are the same for everyone.
 //! - **A classifier** ([`classifier`](FallbackLayer::classifier)): with
 //!   [`HttpStatus`](crate::http::HttpStatus) a `503` is a failure to answer, not a
 //!   success to keep.
@@ -149,6 +152,7 @@ where
         ResponseFuture::new(
             layer.fallback.clone(),
             key,
+            layer.keyed,
             layer.classifier.clone(),
             self.inner.call(request),
             layer.mark.clone(),

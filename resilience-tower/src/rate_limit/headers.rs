@@ -15,7 +15,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use resilience_core::rate_limit::{FIELD_LIMIT, FIELD_RESET, FIELD_WINDOW, Grant, Quota};
+use resilience_core::rate_limit::{FIELD_LIMIT, FIELD_RESET, FIELD_WINDOW, Grant};
 use resilience_core::{Error, ErrorKind, FieldValue};
 
 use crate::http::retry_after::ceil_secs;
@@ -49,7 +49,7 @@ fn value(text: String) -> HeaderValue {
 }
 
 /// `"name";q=<limit>;w=<window>`.
-fn policy(name: &str, limit: u64, window: Duration) -> HeaderValue {
+pub(crate) fn policy(name: &str, limit: u64, window: Duration) -> HeaderValue {
     let mut out = String::with_capacity(name.len() + 24);
     push_sf_string(&mut out, name);
     let _ = write!(out, ";q={limit};w={}", ceil_secs(window).max(1));
@@ -62,11 +62,6 @@ fn remaining(name: &str, remaining: u64, reset: Duration) -> HeaderValue {
     push_sf_string(&mut out, name);
     let _ = write!(out, ";r={remaining};t={}", ceil_secs(reset));
     value(out)
-}
-
-/// The `RateLimit-Policy` value of the limit named `name`.
-pub(crate) fn policy_value(name: &str, quota: &Quota) -> HeaderValue {
-    policy(name, u64::from(quota.burst()), quota.refill())
 }
 
 /// The `RateLimit` value after `grant`.

@@ -4,6 +4,9 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use http::{HeaderValue, Response};
 use resilience_core::Name;
@@ -30,7 +33,8 @@ pub trait Stamp<Res>: sealed::Sealed + Clone + Send + Sync + 'static {
     fn stamp(&self, kept: &Self::Kept, response: &mut Res);
 }
 
-/// Writes `RateLimit-Policy` (fixed, built once) and `RateLimit` (what is left, one small
+/// Writes `RateLimit-Policy` (the quota the request was admitted under: built once, and
+/// again after the limiter is reconfigured) and `RateLimit` (what is left, one small
 /// allocation per response) on HTTP responses; nothing when the limit was not consulted
 /// (a Redis store that failed open).
 #[derive(Clone)]
@@ -40,16 +44,53 @@ pub struct RateLimitHeaders {
 
 struct Policy {
     name: Name,
+    /// The `RateLimit-Policy` value of the quota last seen.
+    current: ArcSwap<PolicyValue>,
+}
+
+struct PolicyValue {
+    limit: u64,
+    window: Duration,
     value: HeaderValue,
+}
+
+impl PolicyValue {
+    fn new(name: &str, limit: u64, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            value: headers::policy(name, limit, window),
+        }
+    }
+}
+
+impl Policy {
+    /// The `RateLimit-Policy` value of the quota `grant` was made under.
+    fn value(&self, grant: &Grant) -> HeaderValue {
+        let current = self.current.load();
+        let (limit, window) = (grant.limit(), grant.window());
+        if current.limit == limit && current.window == window {
+            return current.value.clone();
+        }
+        // The limiter was reconfigured: the quota the request was admitted under.
+        let fresh = PolicyValue::new(&self.name, limit, window);
+        let value = fresh.value.clone();
+        self.current.store(Arc::new(fresh));
+        value
+    }
 }
 
 impl RateLimitHeaders {
     /// The headers of `limiter`'s policy.
     pub fn new(limiter: &impl RateLimit) -> Self {
         let name = limiter.name().clone();
-        let value = headers::policy_value(&name, &limiter.quota());
+        let quota = limiter.quota();
+        let current = PolicyValue::new(&name, u64::from(quota.burst()), quota.refill());
         Self {
-            policy: Arc::new(Policy { name, value }),
+            policy: Arc::new(Policy {
+                name,
+                current: ArcSwap::from_pointee(current),
+            }),
         }
     }
 }
@@ -57,7 +98,7 @@ impl RateLimitHeaders {
 impl fmt::Debug for RateLimitHeaders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitHeaders")
-            .field("policy", &self.policy.value)
+            .field("policy", &self.policy.current.load().value)
             .finish()
     }
 }
@@ -80,7 +121,7 @@ impl<B> Stamp<Response<B>> for RateLimitHeaders {
         }
         let policy = &self.policy;
         let headers = response.headers_mut();
-        headers.append(RATELIMIT_POLICY, policy.value.clone());
+        headers.append(RATELIMIT_POLICY, policy.value(grant));
         headers.append(RATELIMIT, headers::grant_value(&policy.name, grant));
     }
 }

@@ -119,6 +119,55 @@ async fn stale_answers_are_kept_per_request_key_within_their_max_age() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn without_a_key_no_caller_is_answered_with_another_callers_response() {
+    let fallback = || {
+        Fallback::<Response<String>, Error>::builder()
+            .stale(Duration::from_secs(60))
+            .value(status(200, "the default answer"))
+            .build()
+            .unwrap()
+    };
+    // Alice's request succeeds, then Bob's fails.
+    let alice = Request::get("/me")
+        .header("authorization", "alice")
+        .body(())
+        .unwrap();
+    let bob = || {
+        Request::get("/me")
+            .header("authorization", "bob")
+            .body(())
+            .unwrap()
+    };
+
+    let unkeyed = FallbackLayer::new(fallback())
+        .classifier(HttpStatus::new())
+        .header(FALLBACK_HEADER)
+        .layer(upstream(&[200, 503]));
+    assert_eq!(
+        unkeyed.clone().oneshot(alice).await.unwrap().body(),
+        "/me #0"
+    );
+    let answer = unkeyed.oneshot(bob()).await.unwrap();
+    assert_eq!(answer.body(), "the default answer", "not Alice's response");
+    assert_eq!(answer.headers()[FALLBACK_HEADER], "value");
+
+    // Opting in to one answer for everyone serves it.
+    let shared = FallbackLayer::new(fallback())
+        .classifier(HttpStatus::new())
+        .shared_key()
+        .header(FALLBACK_HEADER)
+        .layer(upstream(&[200, 503]));
+    shared
+        .clone()
+        .oneshot(Request::get("/prices").body(()).unwrap())
+        .await
+        .unwrap();
+    let answer = shared.oneshot(bob()).await.unwrap();
+    assert_eq!(answer.body(), "/prices #0");
+    assert_eq!(answer.headers()[FALLBACK_HEADER], "stale");
+}
+
+#[tokio::test(start_paused = true)]
 async fn rejections_of_a_layer_below_are_answered_and_errors_of_the_upstream_are_not() {
     let fallback = Fallback::<u32, Error>::builder()
         .on_rejections()

@@ -86,6 +86,22 @@ async fn admitted_responses_carry_the_policy_and_what_is_left() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_policy_header_follows_a_reconfigured_limiter() {
+    let (_, inner) = counted();
+    let limiter = two_per_second();
+    let svc = RateLimitLayer::new(limiter.clone()).layer(inner);
+    let before = svc.clone().oneshot(Request::new(())).await.unwrap();
+    assert_eq!(before.headers()[RATELIMIT_POLICY], r#""api";q=2;w=2"#);
+    limiter
+        .reconfigure(RateLimiter::builder().rate(10.0).burst(50))
+        .unwrap();
+    let after = svc.clone().oneshot(Request::new(())).await.unwrap();
+    assert_eq!(after.headers()[RATELIMIT_POLICY], r#""api";q=50;w=5"#);
+    let again = svc.oneshot(Request::new(())).await.unwrap();
+    assert_eq!(again.headers()[RATELIMIT_POLICY], r#""api";q=50;w=5"#);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_refused_request_never_reaches_the_handler_and_is_a_429_problem() {
     let (calls, inner) = counted();
     let svc = ServiceBuilder::new()

@@ -170,8 +170,12 @@ impl<K: Hash + Eq> KeyMap<K> {
             let capacity = share(max_keys, n, i);
             shard.capacity.store(capacity, Ordering::Relaxed);
             let mut table = shard.table.write().unwrap_or_else(PoisonError::into_inner);
-            while table.len() > capacity {
-                make_room(&mut table, now);
+            if table.len() > capacity {
+                table.retain(|e| *e.value.get_mut() > now);
+            }
+            if table.len() > capacity {
+                let excess = table.len() - capacity;
+                forget_nearest_to_idle(&mut table, excess);
             }
         }
     }
@@ -206,13 +210,22 @@ fn make_room<K>(table: &mut HashTable<Entry<K>>, now: u64) {
     if table.len() < full || full == 0 {
         return;
     }
+    let evict = (full / 8).max(1);
+    forget_nearest_to_idle(table, evict);
+}
+
+/// Forgets the `count` keys nearest to idle (smallest value) of `table`, which holds at
+/// least `count`.
+fn forget_nearest_to_idle<K>(table: &mut HashTable<Entry<K>>, count: usize) {
+    if count == 0 {
+        return;
+    }
     let mut values: Vec<u64> = table
         .iter()
         .map(|e| e.value.load(Ordering::Relaxed))
         .collect();
-    let evict = (values.len() / 8).max(1);
-    let threshold = *values.select_nth_unstable(evict - 1).1;
-    let mut left = evict;
+    let threshold = *values.select_nth_unstable(count - 1).1;
+    let mut left = count;
     table.retain(|e| {
         if left > 0 && *e.value.get_mut() <= threshold {
             left -= 1;
@@ -283,6 +296,32 @@ mod tests {
         assert_eq!(map.len(), 4);
         assert!(map.get("b", |_| ()).is_none());
         assert_eq!(map.get("new", |v| v.load(Ordering::Relaxed)), Some(100));
+    }
+
+    #[test]
+    fn a_lower_capacity_forgets_only_the_keys_beyond_it_nearest_to_idle_first() {
+        let map = KeyMap::<u32>::new(64);
+        assert_eq!(map.shards.len(), 1);
+        for k in 0..64 {
+            map.with(&k, 0, |v| v.store(1000 + u64::from(k), Ordering::Relaxed));
+        }
+        map.set_capacity(63, 0);
+        assert_eq!(map.len(), 63, "only the one key beyond the new capacity");
+        assert!(
+            map.get(&0, |_| ()).is_none(),
+            "the key nearest to idle goes"
+        );
+        map.set_capacity(60, 0);
+        assert_eq!(map.len(), 60);
+        for k in 4..64 {
+            assert!(map.get(&k, |_| ()).is_some(), "{k}");
+        }
+        // Idle keys go first, all of them (forgetting them changes no decision).
+        map.with(&4, 0, |v| v.store(5, Ordering::Relaxed));
+        map.with(&5, 0, |v| v.store(5, Ordering::Relaxed));
+        map.set_capacity(59, 10);
+        assert_eq!(map.len(), 58);
+        assert!(map.get(&6, |_| ()).is_some());
     }
 
     #[test]

@@ -242,8 +242,9 @@ impl<K: Hash + Eq + Send + Sync + 'static> KeyedRateLimiter<K> {
             ));
         }
         let common = &self.shared.common;
-        common.reconfigure(quota, max_wait);
-        map.set_capacity(builder.max_keys, common.now());
+        common.reconfigure_then(quota, max_wait, || {
+            map.set_capacity(builder.max_keys, common.now());
+        });
         Ok(())
     }
 
