@@ -23,12 +23,12 @@ pub struct FallbackLayer<T, K = (), C = TransientErrors, F = NoKey, M = NoMark> 
 
 impl<T, K> FallbackLayer<T, K> {
     /// A layer answering through `fallback`, classifying with [`TransientErrors`],
-    /// answers unmarked, and no key: a [stale](FallbackBuilder::stale) fallback keeps
+    /// answers unmarked, and no key: a [stale] fallback keeps
     /// nothing and answers with its value or closure only, until [`key`](Self::key) says
     /// which requests may share an answer (or [`shared_key`](Self::shared_key) that all
     /// may) — so that one caller is never answered with another's response.
     ///
-    /// [`FallbackBuilder::stale`]: resilience_core::fallback::FallbackBuilder::stale
+    /// [stale]: resilience_core::fallback::FallbackBuilder::stale
     pub fn new(fallback: Fallback<T, Error, K>) -> Self {
         Self {
             fallback,
