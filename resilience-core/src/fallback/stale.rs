@@ -39,6 +39,9 @@ pub(crate) struct Stale<K, T> {
     hasher: RandomState,
     shards: Box<[Shard<K, T>]>,
     clone: fn(&T) -> T,
+    /// Serialises [`reconfigure`](Self::reconfigure): two at once apply one after the
+    /// other, never a mix of their limits.
+    writer: Mutex<()>,
 }
 
 /// `d` in nanoseconds, saturating (past 584 years).
@@ -95,6 +98,7 @@ impl<K: Hash + Eq, T> Stale<K, T> {
             hasher: RandomState::new(),
             shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
             clone,
+            writer: Mutex::new(()),
         }
     }
 
@@ -121,6 +125,7 @@ impl<K: Hash + Eq, T> Stale<K, T> {
     /// place. Entries are kept, up to the new `max_keys`: past it, the expired ones and
     /// then the oldest go at once.
     pub(crate) fn reconfigure(&self, max_age: Duration, max_keys: usize, now: Instant) {
+        let _one_writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let per_shard = (max_keys / self.shards.len()).max(1);
         self.max_age.store(nanos(max_age), Ordering::Relaxed);
         self.max_keys.store(max_keys, Ordering::Relaxed);

@@ -121,6 +121,7 @@ impl MemoryStoreBuilder {
                 limits: Limits::new(checked.max_bytes, quota, self.min_record_age),
                 max_entries: AtomicUsize::new(max_entries),
                 relief: AtomicUsize::new(0),
+                writer: std::sync::Mutex::new(()),
             }),
         })
     }

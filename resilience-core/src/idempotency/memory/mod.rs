@@ -125,6 +125,9 @@ struct Shared {
     max_entries: AtomicUsize,
     /// The next shard asked to give bytes back for another (round robin).
     relief: AtomicUsize,
+    /// Serialises [`MemoryStore::reconfigure`]: two at once apply one after the other,
+    /// never a mix of their limits.
+    writer: Mutex<()>,
 }
 
 impl MemoryStore {
@@ -202,6 +205,10 @@ impl MemoryStore {
         let p = Primitive::Idempotency;
         let checked = builder.check()?;
         let shared = &*self.shared;
+        let _one_writer = shared
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let shards = shared.shards.len();
         if checked.shards.is_some_and(|n| n != shards) {
             return Err(ConfigError::new(
