@@ -113,11 +113,13 @@
 //! [`Settings::with_env`] applies variables of the form
 //! `RESILIENCE__<KIND>__<NAME>__<KEY>=<value>` on top of a document, for example
 //! `RESILIENCE__CIRCUIT_BREAKER__PAYMENTS__FAILURE_RATE_THRESHOLD=0.3` or
-//! `RESILIENCE__BULKHEAD__DEFAULTS__MAX_WAIT=100ms`. Kind, name and key are matched in
-//! lower case (so an instance whose name has upper-case letters or characters an
-//! environment variable cannot hold cannot be overridden this way); values are parsed as
-//! in a document. A variable with the prefix that names no kind or key is an error, not
-//! ignored.
+//! `RESILIENCE__BULKHEAD__DEFAULTS__MAX_WAIT=100ms`. Kind and key are matched in lower
+//! case. The name is matched against the document's instances of that kind ignoring case,
+//! with `_` standing for the `-` and `.` a variable's name cannot hold portably: so
+//! `RESILIENCE__BULKHEAD__PAYMENTS_API__MAX_CONCURRENT` overrides `[bulkhead.Payments-API]`;
+//! a name no instance matches creates one, in lower case; a name that matches two
+//! instances is an error. Values are parsed as in a document. A variable with the prefix
+//! that names no kind or key is an error, not ignored.
 //!
 //! # Reload
 //!
@@ -262,12 +264,35 @@ fn effective<T: Keys>(kind: &Kind<T>) -> impl Iterator<Item = (&str, T)> + '_ {
         .map(|(name, s)| (name.as_str(), s.or(&kind.defaults)))
 }
 
-/// The settings of `name` in `kind` (its defaults for `defaults`), created empty.
-fn entry<'k, T: Keys>(kind: &'k mut Kind<T>, name: &str) -> &'k mut T {
+/// The settings an environment variable's `name` (in lower case) addresses in `kind`: its
+/// defaults, the one instance whose name it matches (see the [module docs](self)), or a
+/// new instance of that name.
+fn env_entry<'k, T: Keys>(kind: &'k mut Kind<T>, name: &str) -> Result<&'k mut T, String> {
     if name == DEFAULTS {
-        &mut kind.defaults
-    } else {
-        kind.instances.entry(name.to_owned()).or_default()
+        return Ok(&mut kind.defaults);
+    }
+    let env_form = |instance: &str| -> String {
+        instance
+            .chars()
+            .map(|c| match c {
+                '-' | '.' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect()
+    };
+    let mut matching: Vec<String> = kind
+        .instances
+        .keys()
+        .filter(|instance| env_form(instance) == name)
+        .cloned()
+        .collect();
+    match matching.len() {
+        0 => Ok(kind.instances.entry(name.to_owned()).or_default()),
+        1 => Ok(kind.instances.entry(matching.remove(0)).or_default()),
+        _ => Err(format!(
+            "`{name}` matches several instances ({}): rename one, or set it in the document",
+            matching.join(", ")
+        )),
     }
 }
 
@@ -391,21 +416,35 @@ impl Settings {
                 SettingsError::new(format!("{kind}.{name}.{key} (from {var})"), problem)
             };
             match kind {
-                "circuit_breaker" => entry(&mut self.circuit_breaker, name).set(key, value),
-                "bulkhead" => entry(&mut self.bulkhead, name).set(key, value),
-                "rate_limiter" => entry(&mut self.rate_limiter, name).set(key, value),
-                "retry_budget" => entry(&mut self.retry_budget, name).set(key, value),
-                "throttle" => entry(&mut self.throttle, name).set(key, value),
-                "hedge" => entry(&mut self.hedge, name).set(key, value),
-                "adaptive_bulkhead" => entry(&mut self.adaptive_bulkhead, name).set(key, value),
-                "fault" => entry(&mut self.fault, name).set(key, value),
-                "keyed_rate_limiter" => entry(&mut self.keyed_rate_limiter, name).set(key, value),
-                "redis_rate_limiter" => entry(&mut self.redis_rate_limiter, name).set(key, value),
-                "coalescer" => entry(&mut self.coalescer, name).set(key, value),
-                "fallback" => entry(&mut self.fallback, name).set(key, value),
-                "idempotency_store" => entry(&mut self.idempotency_store, name).set(key, value),
-                "retry" => entry(&mut self.retry, name).set(key, value),
-                "deadline" => entry(&mut self.deadline, name).set(key, value),
+                "circuit_breaker" => {
+                    env_entry(&mut self.circuit_breaker, name).and_then(|s| s.set(key, value))
+                }
+                "bulkhead" => env_entry(&mut self.bulkhead, name).and_then(|s| s.set(key, value)),
+                "rate_limiter" => {
+                    env_entry(&mut self.rate_limiter, name).and_then(|s| s.set(key, value))
+                }
+                "retry_budget" => {
+                    env_entry(&mut self.retry_budget, name).and_then(|s| s.set(key, value))
+                }
+                "throttle" => env_entry(&mut self.throttle, name).and_then(|s| s.set(key, value)),
+                "hedge" => env_entry(&mut self.hedge, name).and_then(|s| s.set(key, value)),
+                "adaptive_bulkhead" => {
+                    env_entry(&mut self.adaptive_bulkhead, name).and_then(|s| s.set(key, value))
+                }
+                "fault" => env_entry(&mut self.fault, name).and_then(|s| s.set(key, value)),
+                "keyed_rate_limiter" => {
+                    env_entry(&mut self.keyed_rate_limiter, name).and_then(|s| s.set(key, value))
+                }
+                "redis_rate_limiter" => {
+                    env_entry(&mut self.redis_rate_limiter, name).and_then(|s| s.set(key, value))
+                }
+                "coalescer" => env_entry(&mut self.coalescer, name).and_then(|s| s.set(key, value)),
+                "fallback" => env_entry(&mut self.fallback, name).and_then(|s| s.set(key, value)),
+                "idempotency_store" => {
+                    env_entry(&mut self.idempotency_store, name).and_then(|s| s.set(key, value))
+                }
+                "retry" => env_entry(&mut self.retry, name).and_then(|s| s.set(key, value)),
+                "deadline" => env_entry(&mut self.deadline, name).and_then(|s| s.set(key, value)),
                 _ => Err(format!(
                     "unknown kind `{kind}`, expected one of: circuit_breaker, bulkhead, \
                      rate_limiter, retry_budget, throttle, hedge, adaptive_bulkhead, fault, \

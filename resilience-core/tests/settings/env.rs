@@ -85,3 +85,47 @@ fn an_override_value_is_validated_when_applied() {
         "circuit_breaker.payments.failure_rate_threshold: must be in (0, 1], got NaN"
     );
 }
+
+#[test]
+fn a_variable_addresses_an_instance_whatever_its_case_and_its_dashes_or_dots() {
+    let settings = toml(
+        "[bulkhead.Payments-API]\nmax_concurrent = 8\n\
+         [circuit_breaker.\"orders.v2\"]\ncount_window = 20\n",
+    )
+    .unwrap()
+    .with_overrides([
+        ("RESILIENCE__BULKHEAD__PAYMENTS_API__MAX_CONCURRENT", "4"),
+        ("RESILIENCE__CIRCUIT_BREAKER__ORDERS_V2__COUNT_WINDOW", "50"),
+        ("RESILIENCE__BULKHEAD__NEW_ONE__MAX_CONCURRENT", "2"),
+    ])
+    .unwrap();
+    assert_eq!(
+        settings.bulkhead.instances["Payments-API"].max_concurrent,
+        Some(4)
+    );
+    assert_eq!(
+        settings.circuit_breaker.instances["orders.v2"].count_window,
+        Some(50)
+    );
+    // No instance matches: a new one, in lower case.
+    assert_eq!(
+        settings.bulkhead.instances["new_one"].max_concurrent,
+        Some(2)
+    );
+    assert_eq!(settings.bulkhead.instances.len(), 2);
+    let registry = Registry::from_settings(&settings).unwrap();
+    assert_eq!(registry.get_bulkhead("Payments-API").unwrap().capacity(), 4);
+}
+
+#[test]
+fn a_variable_matching_two_instances_is_an_error_naming_them() {
+    let err = toml("[bulkhead.a-b]\nmax_concurrent = 1\n[bulkhead.\"a.b\"]\nmax_concurrent = 2\n")
+        .unwrap()
+        .with_overrides([("RESILIENCE__BULKHEAD__A_B__MAX_CONCURRENT", "4")])
+        .unwrap_err();
+    assert_eq!(
+        err.path(),
+        "bulkhead.a_b.max_concurrent (from RESILIENCE__BULKHEAD__A_B__MAX_CONCURRENT)"
+    );
+    assert!(err.problem().contains("a-b, a.b"), "{err}");
+}
