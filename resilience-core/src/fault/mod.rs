@@ -185,8 +185,8 @@ fn unit(draw: u64) -> f64 {
 pub(super) struct Shared {
     name: Name,
     enabled: AtomicBool,
-    calls: AtomicU64,
-    /// The rates and seed, swapped whole by [`Fault::reconfigure`].
+    /// The rates and seed, and the calls drawn under them, swapped whole by
+    /// [`Fault::reconfigure`].
     tuned: ArcSwap<Tuned>,
     /// Serialises [`Fault::reconfigure`].
     writer: Mutex<()>,
@@ -196,6 +196,9 @@ pub(super) struct Shared {
 /// The rates and seed in force.
 pub(crate) struct Tuned {
     seed: u64,
+    /// Calls drawn under this seed: a draw counts in the settings it read, so a call
+    /// racing a reconfiguration never takes a number of the new seed's sequence.
+    calls: AtomicU64,
     /// Cumulative thresholds: below the first, abort; the second, answer; the third, hang.
     actions: [u64; 3],
     rates: [f64; 3],
@@ -212,6 +215,7 @@ impl Tuned {
     ) -> Self {
         Self {
             seed,
+            calls: AtomicU64::new(0),
             actions: [
                 threshold(abort),
                 threshold(abort + error),
@@ -249,7 +253,6 @@ impl Shared {
         };
         Self {
             enabled: AtomicBool::new(enabled),
-            calls: AtomicU64::new(0),
             tuned: ArcSwap::from_pointee(tuned),
             writer: Mutex::new(()),
             meters,
@@ -259,7 +262,7 @@ impl Shared {
 
     fn draw(&self) -> Injection {
         let tuned = self.tuned.load();
-        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let n = tuned.calls.fetch_add(1, Ordering::Relaxed);
         let draw = mix(tuned.seed ^ n.wrapping_mul(GAMMA));
         let pick = draw >> 11;
         let action = if pick < tuned.actions[0] {
@@ -367,8 +370,11 @@ impl Fault {
         let (enabled, next) = builder.check()?;
         let s = &*self.shared;
         let _one_writer = s.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if s.tuned.load().seed != next.seed {
-            s.calls.store(0, Ordering::Relaxed);
+        let live = s.tuned.load();
+        if live.seed == next.seed {
+            // The same sequence goes on.
+            next.calls
+                .store(live.calls.load(Ordering::Relaxed), Ordering::Relaxed);
         }
         s.tuned.store(Arc::new(next));
         s.enabled.store(enabled, Ordering::Relaxed);
@@ -440,7 +446,30 @@ mod tests {
         assert_eq!(a.decide().action, Action::Answer);
         a.disable();
         assert_eq!(a.decide(), Injection::NONE);
-        assert_eq!(a.shared.calls.load(Ordering::Relaxed), 1);
+        assert_eq!(a.shared.tuned.load().calls.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_draw_racing_a_new_seed_does_not_shift_the_new_sequence() {
+        let build = |seed| {
+            Fault::builder()
+                .seed(seed)
+                .latency(0.5, Duration::from_millis(1), Duration::from_millis(9))
+                .error_rate(0.3)
+        };
+        let fresh = fault(build(7));
+        let expected: Vec<_> = (0..50).map(|_| fresh.decide()).collect();
+        let live = fault(build(3));
+        (0..10).for_each(|_| drop(live.decide()));
+        // A call that read the old settings, and counts after the reload.
+        let racing = live.shared.tuned.load_full();
+        live.reconfigure(build(7).enabled(true)).unwrap();
+        racing.calls.fetch_add(1, Ordering::Relaxed);
+        let got: Vec<_> = (0..50).map(|_| live.decide()).collect();
+        assert_eq!(got, expected, "the new seed's sequence from its first draw");
+        // The same seed again: the sequence goes on.
+        live.reconfigure(build(7).enabled(true)).unwrap();
+        assert_eq!(live.decide(), fresh.decide());
     }
 
     #[test]

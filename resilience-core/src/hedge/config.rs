@@ -173,12 +173,15 @@ impl HedgeBuilder {
                     } if *window == self.window => Some(Arc::clone(latencies)),
                     _ => None,
                 });
+                let min_samples = check::nonzero(p, "min_samples", self.min_samples)?;
+                let latencies = kept.unwrap_or_else(|| Arc::new(Latencies::new(self.window)));
                 Delay::Percentile {
                     quantile,
-                    min_samples: check::nonzero(p, "min_samples", self.min_samples)?,
+                    min_samples,
                     min_delay: self.min_delay,
                     window: self.window,
-                    latencies: kept.unwrap_or_else(|| Arc::new(Latencies::new(self.window))),
+                    generation: latencies.next_generation(),
+                    latencies,
                 }
             }
         };

@@ -77,8 +77,12 @@ pub(crate) struct Latencies {
     slot_nanos: u128,
     /// The newest epoch any caller has seen: where samples taken without a clock read land.
     newest: AtomicU64,
-    /// The last percentile computed: `(epoch + 1) << 32 | micros`, 0 when none.
+    /// The last percentile computed: the low 20 bits of `epoch + 1`, then the 12 of the
+    /// settings' generation it was computed for, then 32 of micros; 0 when none.
     cached: AtomicU64,
+    /// Counts the settings (quantile, minimum) that ask this window: see
+    /// [`next_generation`](Self::next_generation).
+    generations: AtomicU32,
     slots: Box<[Slot]>,
 }
 
@@ -90,6 +94,7 @@ impl Latencies {
             slot_nanos: (window.as_nanos() / SLOTS as u128).max(1),
             newest: AtomicU64::new(0),
             cached: AtomicU64::new(0),
+            generations: AtomicU32::new(0),
             // Slot `i` starts as epoch `i`'s, empty: nothing to recycle at first.
             slots: (0..SLOTS as u64)
                 .map(|epoch| Slot {
@@ -144,29 +149,35 @@ impl Latencies {
 
     /// The `quantile` (in `(0, 1]`) of the window's latencies, as the upper bound of its
     /// bucket; `None` while the window holds fewer than `min_samples`.
+    ///
+    /// `generation` is the one [`next_generation`](Self::next_generation) gave the
+    /// settings asking: a value cached for other settings (computed by a call that read
+    /// them before a reconfiguration, and stored after it) is not served.
     pub(crate) fn percentile(
         &self,
         quantile: f64,
         min_samples: u32,
         now: Instant,
+        generation: u32,
     ) -> Option<Duration> {
         let epoch = self.epoch(now);
+        let tag = (epoch.wrapping_add(1) & 0xf_ffff) << 12 | u64::from(generation & 0xfff);
         let cached = self.cached.load(Relaxed);
-        if cached >> 32 == (epoch.wrapping_add(1) & 0xffff_ffff) {
+        if cached != 0 && cached >> 32 == tag {
             return Some(Duration::from_micros(cached & 0xffff_ffff));
         }
         let found = self.compute(quantile, min_samples, epoch)?;
         let micros = u64::try_from(found.as_micros())
             .unwrap_or(u64::MAX)
             .min(0xffff_ffff);
-        let tag = epoch.wrapping_add(1) & 0xffff_ffff;
         self.cached.store(tag << 32 | micros, Relaxed);
         Some(Duration::from_micros(micros))
     }
 
-    /// Forgets the cached percentile: the quantile or the minimum asked for changed.
-    pub(crate) fn forget_cached(&self) {
-        self.cached.store(0, Relaxed);
+    /// A generation for new settings asking this window (a reconfiguration that keeps
+    /// it): what they cache is theirs only.
+    pub(crate) fn next_generation(&self) -> u32 {
+        self.generations.fetch_add(1, Relaxed).wrapping_add(1)
     }
 
     fn compute(&self, quantile: f64, min_samples: u32, epoch: u64) -> Option<Duration> {
@@ -259,11 +270,37 @@ mod tests {
             let ms = if i < 95 { 10 } else { 1_000 };
             l.record(Duration::from_millis(ms), now);
         }
-        assert_eq!(l.percentile(0.95, 101, now), None, "too few samples");
-        let p95 = l.percentile(0.95, 100, now).unwrap();
+        assert_eq!(l.percentile(0.95, 101, now, 0), None, "too few samples");
+        let p95 = l.percentile(0.95, 100, now, 0).unwrap();
         assert!(p95 > Duration::from_millis(10) && p95 <= Duration::from_micros(12_500));
         let p99 = l.compute(0.99, 1, l.epoch(now)).unwrap();
         assert!(p99 > Duration::from_secs(1) && p99 <= Duration::from_millis(1250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_percentile_cached_for_other_settings_is_not_served() {
+        let l = Latencies::new(Duration::from_secs(10));
+        let now = Instant::now();
+        for i in 0..100 {
+            let ms = if i < 95 { 10 } else { 1_000 };
+            l.record(Duration::from_millis(ms), now);
+        }
+        let (old, new) = (l.next_generation(), l.next_generation());
+        let p99 = l.percentile(0.99, 1, now, new).unwrap();
+        // A call that read the old settings (the median) stores its value after the
+        // reconfiguration, in the same epoch.
+        let p50 = l.percentile(0.5, 1, now, old).unwrap();
+        assert!(p50 < p99);
+        assert_eq!(
+            l.percentile(0.99, 1, now, new),
+            Some(p99),
+            "recomputed, not p50"
+        );
+        assert_eq!(
+            l.percentile(0.99, 1, now, new),
+            Some(p99),
+            "and cached again"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -162,6 +162,8 @@ enum Delay {
         min_samples: u32,
         min_delay: Duration,
         window: Duration,
+        /// What `latencies` caches for these settings is tagged with.
+        generation: u32,
         latencies: Arc<Latencies>,
     },
 }
@@ -284,11 +286,9 @@ impl Hedge {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let next = Arc::new(builder.tuned(Some(&self.shared.tuned.load()))?);
-        self.shared.tuned.store(Arc::clone(&next));
-        if let Delay::Percentile { latencies, .. } = &next.delay {
-            // Cached under the old quantile or minimum.
-            latencies.forget_cached();
-        }
+        // A percentile cached under the old settings is not served under the new ones:
+        // `tuned` gave them a generation of their own.
+        self.shared.tuned.store(next);
         Ok(())
     }
 
@@ -373,9 +373,10 @@ impl Hedge {
                 min_samples,
                 min_delay,
                 latencies,
+                generation,
                 ..
             } => latencies
-                .percentile(*quantile, *min_samples, now)
+                .percentile(*quantile, *min_samples, now, *generation)
                 .map(|p| p.max(*min_delay)),
         }
     }
