@@ -460,7 +460,9 @@ mod tests {
         let fresh = fault(build(7));
         let expected: Vec<_> = (0..50).map(|_| fresh.decide()).collect();
         let live = fault(build(3));
-        (0..10).for_each(|_| drop(live.decide()));
+        for _ in 0..10 {
+            let _ = live.decide();
+        }
         // A call that read the old settings, and counts after the reload.
         let racing = live.shared.tuned.load_full();
         live.reconfigure(build(7).enabled(true)).unwrap();
