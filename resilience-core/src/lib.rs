@@ -93,6 +93,7 @@ pub mod classify;
 pub mod coalesce;
 pub mod config;
 pub mod deadline;
+mod durations;
 mod error;
 pub mod fallback;
 pub mod fault;

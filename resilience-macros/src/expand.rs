@@ -262,7 +262,12 @@ fn expand(func: ItemFn, plan: &Plan) -> TokenStream {
     // closure, on its own copies of the owned arguments, as often as the hedge sends one.
     let judged = match (&plan.hedge, judged) {
         (Some(hedge), Some(judged)) => {
-            let source = hedge_source(hedge, &krate, &private, &name, plan.retry.is_some());
+            let retry = match &plan.retry {
+                None => HedgeRetry::None,
+                Some(RetryChoice::Own(_)) => HedgeRetry::Own,
+                Some(RetryChoice::Instance(_)) => HedgeRetry::Shared,
+            };
+            let source = hedge_source(hedge, &krate, &private, &name, retry);
             Some(quote! {
                 async {
                     match #source {
@@ -556,12 +561,22 @@ fn retry_policy(
 /// The hedging policy, `Result<&'static Hedge, Error>`: a shared one resolved on the
 /// first call, or the function's own, built then (sharing the retry policy's budget when
 /// there is one and `budget` is not set).
+/// The retry policy around a hedge, whose budget the hedge shares unless it names one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HedgeRetry {
+    None,
+    /// The function's own `retry(...)`: its budget never changes.
+    Own,
+    /// `retry = "name"` or a path: a shared policy, reconfigurable to another budget.
+    Shared,
+}
+
 fn hedge_source(
     hedge: &HedgePlan,
     krate: &TokenStream,
     private: &TokenStream,
     name: &TokenStream,
-    with_retry: bool,
+    with_retry: HedgeRetry,
 ) -> TokenStream {
     let (delay, percentile, max, budget) = match hedge {
         HedgePlan::Instance(instance) => {
@@ -585,7 +600,7 @@ fn hedge_source(
     let delay = delay.map_or_else(|| none.clone(), |d| some(duration(d)));
     let percentile = percentile.map_or_else(|| none.clone(), |p| some(quote!(#p)));
     let max = max.map_or_else(|| none.clone(), |n| some(quote!(#n)));
-    let follows_retry = with_retry && budget.is_none();
+    let follows_retry = with_retry == HedgeRetry::Shared && budget.is_none();
     let budget = optional_budget(budget.as_ref(), krate, private);
     let spec = quote! {
         #private::HedgeSpec {
@@ -596,8 +611,8 @@ fn hedge_source(
         }
     };
     let retry = match with_retry {
-        true => some(quote!(__resilience_policy)),
-        false => none.clone(),
+        HedgeRetry::None => none.clone(),
+        HedgeRetry::Own | HedgeRetry::Shared => some(quote!(__resilience_policy)),
     };
     let built = quote! {
         __RESILIENCE_HEDGE.get_or_try_init(|| #private::hedge_policy(#spec, #budget, #retry))

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::{LimitAlgorithm, Sample};
 use crate::Name;
 use crate::bulkhead::Slots;
+use crate::durations::nanos;
 
 /// Every call is timed until a window holds this many samples; after that one call in
 /// [`SPARSE_EVERY`] (per thread) is, enough to notice that the window has ended. At high
@@ -289,8 +290,4 @@ impl Control {
             );
         }
     }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

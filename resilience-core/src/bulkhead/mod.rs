@@ -127,6 +127,7 @@ pub use permit::Permit;
 use self::state::Entry;
 pub(crate) use self::state::Slots;
 use crate::adaptive::Control;
+use crate::durations::nanos;
 use crate::outcome::{self, Outcome};
 use crate::telemetry::{label, metric};
 use crate::{Deadline, Error, ErrorKind, Name, Primitive};
@@ -481,9 +482,4 @@ impl fmt::Debug for Bulkhead {
             .field("retry_after", &self.retry_after())
             .finish()
     }
-}
-
-/// A duration in nanoseconds (saturating; validated durations fit).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -70,7 +70,6 @@ use tokio::time::Instant;
 
 pub use enforce::{Enforce, Enforcer, enforce, spawn};
 pub use policy::{DeadlinePolicy, DeadlinePolicyBuilder, DeadlineSnapshot};
-pub(crate) use policy::{pack, unpack};
 pub use scope::{Propagate, Scope, propagate, scope, sync_scope};
 
 /// An absolute instant by which work must be done.

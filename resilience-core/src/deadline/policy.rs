@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::Enforcer;
+use crate::durations::{pack, unpack};
 use crate::{ConfigError, Name, Primitive};
 
 /// The time limits of one named deadline: the time a call gets when its caller set none
@@ -44,9 +45,9 @@ pub struct DeadlinePolicy {
 
 struct Shared {
     enforcer: Enforcer,
-    /// [`pack`]ed; 0 is none.
+    /// [`pack`](crate::durations::pack)ed; 0 is none.
     default_timeout: AtomicU64,
-    /// [`pack`]ed, never 0.
+    /// [`pack`](crate::durations::pack)ed, never 0.
     max: AtomicU64,
 }
 
@@ -72,33 +73,6 @@ impl Default for DeadlinePolicyBuilder {
             default_timeout: None,
             max: DeadlinePolicy::DEFAULT_MAX,
         }
-    }
-}
-
-/// Bits of a packed duration holding its nanoseconds.
-const NANO_BITS: u32 = 30;
-
-/// A duration as one atomic word: whole seconds above [`NANO_BITS`] bits of
-/// nanoseconds, so that reading it back is a shift and a mask, not a division. Saturates
-/// at 2^34 s (544 years: a limit as good as none); 0 is none (or zero).
-pub(crate) fn pack(d: Option<Duration>) -> u64 {
-    let Some(d) = d else { return 0 };
-    const MAX_SECS: u64 = (1 << (64 - NANO_BITS)) - 1;
-    match d.as_secs() {
-        secs if secs > MAX_SECS => (MAX_SECS << NANO_BITS) | 999_999_999,
-        secs => (secs << NANO_BITS) | u64::from(d.subsec_nanos()),
-    }
-}
-
-/// The duration of [`pack`].
-#[inline]
-pub(crate) fn unpack(word: u64) -> Option<Duration> {
-    match word {
-        0 => None,
-        w => Some(Duration::new(
-            w >> NANO_BITS,
-            (w & ((1 << NANO_BITS) - 1)) as u32,
-        )),
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::durations::nanos;
+
 /// Shards at most: calls with different keys rarely wait on one lock.
 const SHARDS: usize = 16;
 
@@ -42,11 +44,6 @@ pub(crate) struct Stale<K, T> {
     /// Serialises [`reconfigure`](Self::reconfigure): two at once apply one after the
     /// other, never a mix of their limits.
     writer: Mutex<()>,
-}
-
-/// `d` in nanoseconds, saturating (past 584 years).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl<K, T> Stale<K, T> {

@@ -13,6 +13,7 @@ use super::Quota;
 use super::acquire::{Acquire, Grant, Waiter};
 use super::clock::Clock;
 use super::gcra::{Gcra, Verdict};
+use crate::durations::nanos;
 use crate::telemetry::{label, metric};
 use crate::{Class, Deadline, Error, ErrorKind, Name, Primitive};
 
@@ -26,12 +27,14 @@ pub const FIELD_RESET: &str = "reset";
 
 pub(crate) struct Common {
     pub(crate) name: Name,
-    /// The quota and `max_wait`, swapped whole by [`reconfigure`](Self::reconfigure); a
-    /// call reads them with one lock-free load.
+    /// The quota and `max_wait`, swapped whole by [`reconfigure`](Self::reconfigure):
+    /// what the cold paths (errors, snapshots) read.
     tuned: ArcSwap<Tuned>,
-    /// The quota's two numbers again, for the hot path: one sequence-checked read of
-    /// three atomics instead of a load of `tuned`.
+    /// The quota's two numbers again, for the hot path: two plain loads instead of a
+    /// load of `tuned`.
     gcra: SharedGcra,
+    /// `max_wait` again in nanoseconds, for the hot path (whether a caller may wait).
+    max_wait_ns: AtomicU64,
     /// Serialises [`reconfigure`](Self::reconfigure) (the writer side of `gcra`).
     writer: Mutex<()>,
     /// TATs are nanoseconds of this clock.
@@ -60,7 +63,8 @@ impl Common {
             name,
             gcra: SharedGcra::new(quota),
             writer: Mutex::new(()),
-            tuned: ArcSwap::from_pointee(Tuned::new(quota, max_wait)),
+            tuned: ArcSwap::from_pointee(Tuned { quota, max_wait }),
+            max_wait_ns: AtomicU64::new(nanos(max_wait)),
             clock: Clock::new(),
             telemetry,
         }
@@ -104,8 +108,9 @@ impl Common {
         self.tuned.load().max_wait
     }
 
+    #[inline]
     fn max_wait_ns(&self) -> u64 {
-        self.tuned.load().max_wait_ns
+        self.max_wait_ns.load(Ordering::Relaxed)
     }
 
     /// Replaces the quota and `max_wait` in place. The time already granted (each
@@ -120,11 +125,13 @@ impl Common {
     /// other, never a mix of the two.
     pub(crate) fn reconfigure_then(&self, quota: Quota, max_wait: Duration, then: impl FnOnce()) {
         let _one_writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        self.tuned.store(Arc::new(Tuned::new(quota, max_wait)));
+        self.tuned.store(Arc::new(Tuned { quota, max_wait }));
         self.gcra.write(quota);
+        self.max_wait_ns.store(nanos(max_wait), Ordering::Relaxed);
         then();
     }
 
+    #[inline]
     pub(crate) fn may_wait(&self) -> bool {
         self.max_wait_ns() > 0
     }
@@ -248,18 +255,6 @@ impl Common {
 struct Tuned {
     quota: Quota,
     max_wait: Duration,
-    max_wait_ns: u64,
-}
-
-impl Tuned {
-    fn new(quota: Quota, max_wait: Duration) -> Self {
-        Self {
-            quota,
-            max_wait,
-            // Validated to at most a year.
-            max_wait_ns: u64::try_from(max_wait.as_nanos()).unwrap_or(u64::MAX),
-        }
-    }
 }
 
 /// A [`Gcra`] that a reconfiguration changes in place, kept as its interval and its burst

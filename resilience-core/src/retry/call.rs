@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::RetryPolicy;
 use super::backoff::{FastRng, mix};
-use crate::deadline::unpack;
+use crate::durations::unpack;
 use crate::error::find;
 use crate::telemetry::{label, metric, outcome};
 use crate::{Class, Deadline, Error, ErrorKind, Name, Primitive};

@@ -12,7 +12,7 @@ use super::backoff::{Backoff, Jitter};
 use super::call::Meters;
 use super::{RetryBudget, RetryPolicy, Shared, Tuned};
 use crate::config::check;
-use crate::deadline::pack;
+use crate::durations::pack;
 use crate::{ConfigError, Name, Primitive};
 
 /// Builds a [`RetryPolicy`]; see [`RetryPolicy::builder`] for the defaults.

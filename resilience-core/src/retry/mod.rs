@@ -154,7 +154,7 @@ pub use config::RetryPolicyBuilder;
 pub use future::{Attempts, Retrying};
 
 use crate::Name;
-use crate::deadline::unpack;
+use crate::durations::unpack;
 
 /// A retry policy: how often, how long apart, and within what budget to retry.
 ///
@@ -202,7 +202,7 @@ struct Shared {
     calls: AtomicU64,
     meters: call::Meters,
     /// What the first attempt reads, as plain atomics so that a call that succeeds at once
-    /// touches no reference count ([`pack`](crate::deadline::pack)ed, 0 for none).
+    /// touches no reference count ([`pack`](crate::durations::pack)ed, 0 for none).
     attempt_timeout: AtomicU64,
     max_elapsed: AtomicU64,
     /// The budget the policy was built with, and whether it is still the one in force

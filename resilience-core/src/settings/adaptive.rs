@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
-
 use super::kinds::{KeyError, Keys, pass_keys, settings};
 use super::value::{self, Value};
 use crate::ConfigError;
@@ -32,23 +30,10 @@ impl AdaptiveAlgorithm {
     }
 }
 
-impl Value for AdaptiveAlgorithm {
-    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.as_str().serialize(s)
-    }
-
-    fn read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        value::read_text(d)
-    }
-
-    fn parse(text: &str) -> Result<Self, String> {
-        match text.trim() {
-            "aimd" => Ok(Self::Aimd),
-            "vegas" => Ok(Self::Vegas),
-            _ => Err(format!("expected \"aimd\" or \"vegas\", got {text:?}")),
-        }
-    }
-}
+value::words!(AdaptiveAlgorithm {
+    "aimd" => AdaptiveAlgorithm::Aimd,
+    "vegas" => AdaptiveAlgorithm::Vegas,
+});
 
 settings! {
     /// An [`AdaptiveBulkhead`]'s settings (`[adaptive_bulkhead.<name>]`); each key is

@@ -27,6 +27,16 @@ pub enum HedgeBudget {
     Named(String),
 }
 
+impl HedgeBudget {
+    /// The name of the retry budget, if a named one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        match self {
+            Self::Named(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
 impl Value for HedgeBudget {
     fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -130,9 +140,6 @@ impl HedgeSettings {
 
     /// The retry budget these settings name, if they name one.
     pub(crate) fn budget_name(&self) -> Option<&str> {
-        match &self.budget {
-            Some(HedgeBudget::Named(name)) => Some(name),
-            _ => None,
-        }
+        self.budget.as_ref()?.name()
     }
 }

@@ -5,8 +5,6 @@
 use std::hash::Hash;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
-
 use super::kinds::{KeyError, Keys, pass_keys, settings};
 use super::value::{self, Value};
 use super::{Settings, SettingsError};
@@ -26,29 +24,10 @@ pub enum OnStoreFailure {
     FailClosed,
 }
 
-impl Value for OnStoreFailure {
-    fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Self::FailOpen => "fail_open",
-            Self::FailClosed => "fail_closed",
-        }
-        .serialize(s)
-    }
-
-    fn read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        value::read_text(d)
-    }
-
-    fn parse(text: &str) -> Result<Self, String> {
-        match text.trim() {
-            "fail_open" => Ok(Self::FailOpen),
-            "fail_closed" => Ok(Self::FailClosed),
-            _ => Err(format!(
-                "expected \"fail_open\" or \"fail_closed\", got {text:?}"
-            )),
-        }
-    }
-}
+value::words!(OnStoreFailure {
+    "fail_open" => OnStoreFailure::FailOpen,
+    "fail_closed" => OnStoreFailure::FailClosed,
+});
 
 settings! {
     /// A [`KeyedRateLimiter`]'s settings (`[keyed_rate_limiter.<name>]`); each key is the

@@ -4,12 +4,9 @@
 
 use std::time::Duration;
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serializer};
-
 use super::HedgeBudget;
 use super::kinds::{KeyError, Keys, pass_keys, settings};
-use super::value::Value;
+use super::value::{self, Value};
 use crate::deadline::{DeadlinePolicy, DeadlinePolicyBuilder};
 use crate::retry::{Backoff, Jitter, RetryPolicy, RetryPolicyBuilder};
 
@@ -83,87 +80,18 @@ pub enum BackoffCurve {
     Exponential,
 }
 
-impl BackoffCurve {
-    const ALL: [(&'static str, Self); 3] = [
-        ("constant", Self::Constant),
-        ("linear", Self::Linear),
-        ("exponential", Self::Exponential),
-    ];
+value::words!(BackoffCurve {
+    "constant" => BackoffCurve::Constant,
+    "linear" => BackoffCurve::Linear,
+    "exponential" => BackoffCurve::Exponential,
+});
 
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Constant => "constant",
-            Self::Linear => "linear",
-            Self::Exponential => "exponential",
-        }
-    }
-}
-
-/// A value written as one of a few words.
-fn word<T: Copy>(text: &str, words: &[(&'static str, T)]) -> Result<T, String> {
-    let text = text.trim();
-    words
-        .iter()
-        .find(|(w, _)| *w == text)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let all: Vec<String> = words.iter().map(|(w, _)| format!("\"{w}\"")).collect();
-            format!("expected one of {}, got {text:?}", all.join(", "))
-        })
-}
-
-/// `Value` for a type written as a string.
-macro_rules! text_value {
-    ($ty:ty) => {
-        impl Value for $ty {
-            fn write<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(&self.to_text())
-            }
-            fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                Self::parse(&text).map_err(D::Error::custom)
-            }
-            fn parse(text: &str) -> Result<Self, String> {
-                Self::from_text(text)
-            }
-        }
-    };
-}
-
-/// A value read from and written as text.
-trait Text: Sized {
-    fn to_text(&self) -> String;
-    fn from_text(text: &str) -> Result<Self, String>;
-}
-
-impl Text for BackoffCurve {
-    fn to_text(&self) -> String {
-        self.as_str().to_owned()
-    }
-    fn from_text(text: &str) -> Result<Self, String> {
-        word(text, &Self::ALL)
-    }
-}
-
-impl Text for Jitter {
-    fn to_text(&self) -> String {
-        self.as_str().to_owned()
-    }
-    fn from_text(text: &str) -> Result<Self, String> {
-        word(
-            text,
-            &[
-                ("none", Jitter::None),
-                ("full", Jitter::Full),
-                ("equal", Jitter::Equal),
-                ("decorrelated", Jitter::Decorrelated),
-            ],
-        )
-    }
-}
-
-text_value!(BackoffCurve);
-text_value!(Jitter);
+value::words!(Jitter {
+    "none" => Jitter::None,
+    "full" => Jitter::Full,
+    "equal" => Jitter::Equal,
+    "decorrelated" => Jitter::Decorrelated,
+});
 
 impl RetrySettings {
     /// The builder these settings describe, but a named budget (see
@@ -194,11 +122,8 @@ impl RetrySettings {
                 }
             });
         }
-        if let Some(budget) = &self.budget {
-            b = match budget {
-                HedgeBudget::Off => b.no_budget(),
-                _ => b,
-            };
+        if self.budget == Some(HedgeBudget::Off) {
+            b = b.no_budget();
         }
         pass_keys!(
             self,
@@ -215,10 +140,7 @@ impl RetrySettings {
 
     /// The budget these settings name, if a named one.
     pub(crate) fn budget_name(&self) -> Option<&str> {
-        match &self.budget {
-            Some(HedgeBudget::Named(name)) => Some(name),
-            _ => None,
-        }
+        self.budget.as_ref()?.name()
     }
 }
 

@@ -74,6 +74,42 @@ pub(crate) fn read_text<'de, T: Value, D: Deserializer<'de>>(d: D) -> Result<T, 
     T::parse(&text).map_err(D::Error::custom)
 }
 
+/// The value of `words` that `text` names.
+pub(crate) fn word<T: Copy>(text: &str, words: &[(&'static str, T)]) -> Result<T, String> {
+    let text = text.trim();
+    if let Some((_, value)) = words.iter().find(|(w, _)| *w == text) {
+        return Ok(*value);
+    }
+    let quoted: Vec<String> = words.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+    Err(match quoted.as_slice() {
+        [one, other] => format!("expected {one} or {other}, got {text:?}"),
+        all => format!("expected one of {}, got {text:?}", all.join(", ")),
+    })
+}
+
+/// [`Value`] for an enum written as one of a few words: `words!(Type { "word" =>
+/// Type::Variant, ... })`.
+macro_rules! words {
+    ($ty:ty { $($word:literal => $variant:path),+ $(,)? }) => {
+        impl $crate::settings::value::Value for $ty {
+            fn write<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(match self {
+                    $($variant => $word),+
+                })
+            }
+
+            fn read<'de, D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::settings::value::read_text(d)
+            }
+
+            fn parse(text: &str) -> Result<Self, String> {
+                $crate::settings::value::word(text, &[$(($word, $variant)),+])
+            }
+        }
+    };
+}
+pub(crate) use words;
+
 /// `#[serde(with = "value")]` for an optional setting.
 pub(crate) fn serialize<T: Value, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
     match v {

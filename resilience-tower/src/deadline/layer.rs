@@ -129,7 +129,7 @@ enum Limits {
 impl DeadlineLayerBuilder {
     fn new() -> Self {
         Self {
-            limits: Limits::Own(DeadlinePolicy::builder().max(DEFAULT_MAX)),
+            limits: Limits::Own(DeadlinePolicy::builder()),
             header: HeaderName::from_static(TIMEOUT_MS),
             ignore_malformed: false,
             extension: false,

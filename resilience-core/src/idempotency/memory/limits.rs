@@ -11,6 +11,8 @@ use std::time::Duration;
 use super::super::store::Record;
 use super::lock;
 
+use crate::durations::nanos;
+
 /// What every shard shares.
 #[derive(Debug)]
 pub(super) struct Limits {
@@ -37,11 +39,6 @@ impl Limits {
     pub(super) fn set_min_record_age(&self, age: Duration) {
         self.min_record_age.store(nanos(age), Relaxed);
     }
-}
-
-/// `d` in nanoseconds, saturating (past 584 years).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The store-wide byte limit: one counter, so that one record may use any share of it.
