@@ -1,7 +1,7 @@
 //! [`RedisRateLimiterBuilder`] and [`StoreFailure`].
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -124,7 +124,6 @@ impl RedisRateLimiterBuilder {
                 tag: tag.into_boxed_slice(),
                 fail_closed: AtomicBool::new(self.on_failure == StoreFailure::FailClosed),
                 precheck: (self.precheck_keys > 0).then(|| KeyMap::new(self.precheck_keys)),
-                writer: Mutex::new(()),
             }),
         })
     }

@@ -5,7 +5,7 @@ mod key;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -166,8 +166,6 @@ struct Shared {
     /// [`StoreFailure::FailClosed`]: refuse when Redis fails; else let calls through.
     fail_closed: AtomicBool,
     precheck: Option<KeyMap<Vec<u8>>>,
-    /// Serialises [`RedisRateLimiter::reconfigure`].
-    writer: std::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -331,17 +329,26 @@ impl RedisRateLimiter {
         if builder.precheck_keys != shared.precheck.as_ref().map_or(0, KeyMap::capacity) {
             return Err(fixed("local_precheck"));
         }
-        let _one_writer = shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if checked.timeout != self.timeout() {
-            let redis = RedisClient::open(&shared.endpoint, checked.timeout)
-                .map_err(|err| shared.endpoint.refused(p, &err))?;
-            shared.redis.store(Arc::new(redis));
-        }
-        shared.common.reconfigure(checked.quota, checked.max_wait);
-        shared.fail_closed.store(
-            builder.on_failure == StoreFailure::FailClosed,
-            Ordering::Relaxed,
-        );
+        // A client for a new timeout is opened first (it can fail); everything is then
+        // applied under the limiter's one writer lock.
+        let redis = match checked.timeout != self.timeout() {
+            true => Some(
+                RedisClient::open(&shared.endpoint, checked.timeout)
+                    .map_err(|err| shared.endpoint.refused(p, &err))?,
+            ),
+            false => None,
+        };
+        shared
+            .common
+            .reconfigure_then(checked.quota, checked.max_wait, || {
+                if let Some(redis) = redis {
+                    shared.redis.store(Arc::new(redis));
+                }
+                shared.fail_closed.store(
+                    builder.on_failure == StoreFailure::FailClosed,
+                    Ordering::Relaxed,
+                );
+            });
         Ok(())
     }
 
