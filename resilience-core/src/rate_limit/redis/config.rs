@@ -1,7 +1,7 @@
 //! [`RedisRateLimiterBuilder`] and [`StoreFailure`].
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
