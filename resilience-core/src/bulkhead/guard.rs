@@ -121,7 +121,10 @@ pin_project! {
         },
         Waiting {
             acquire: Acquire,
-            work: Option<D>,
+            // Boxed: the work kept for later (a request and a service, in a tower layer)
+            // is often large, and only a queued caller keeps it, while its wait is boxed
+            // already; an admitted call's future stays as small as its work's.
+            work: Option<Box<D>>,
         },
         Refused {
             error: Option<Error>,
@@ -142,12 +145,12 @@ impl<D: IntoFuture> Guarded<D> {
         }
     }
 
-    /// Queued: `work` is kept, not started, until `acquire` hands a permit over.
+    /// Queued: `work` is kept (boxed), not started, until `acquire` hands a permit over.
     pub fn queued(acquire: Acquire, work: D) -> Self {
         Self {
             state: State::Waiting {
                 acquire,
-                work: Some(work),
+                work: Some(Box::new(work)),
             },
             observer: (),
         }
@@ -211,7 +214,7 @@ where
                     let work = work.take().expect("`Guarded` polled after completion");
                     this.observer.started(&permit);
                     state.set(State::Admitted {
-                        work: work.into_future(),
+                        work: (*work).into_future(),
                         permit: Some(permit),
                     });
                 }

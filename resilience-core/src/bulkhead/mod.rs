@@ -90,8 +90,10 @@
 //!
 //! The uncontended path takes and gives back a slot with one compare-and-swap each on a
 //! single atomic word: no lock, no allocation, no clock read. The queue is a tokio
-//! semaphore used only for hand-offs; it is touched when someone waits. The protocol is
-//! described in the source of `state.rs`.
+//! semaphore used only for hand-offs; it is touched when someone waits. A caller that
+//! waits is the only one that allocates: its wait and, in a [`Guarded`] call, the work it
+//! keeps until admitted, are boxed, so that an admitted call's future is no larger than
+//! its work's. The protocol is described in the source of `state.rs`.
 //!
 //! # Telemetry
 //!

@@ -114,39 +114,18 @@ impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
 }
 
 impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
-    /// A call not started yet: [`begin`](Self::begin) starts it and makes its first
-    /// attempt (from `attempts`), in place. [`RetryPolicy::run`] does so when first
-    /// polled, as an `async fn` would, so that a call made outside a deadline and awaited
-    /// under it keeps to it.
+    /// A call not started yet: it starts, and makes its first attempt (from `attempts`)
+    /// in place, when first polled, as an `async fn` would. A call made outside a
+    /// deadline and awaited under it keeps to it, and the first attempt is written where
+    /// it stays instead of being moved into the future. [`RetryPolicy::run`] and the
+    /// tower retry layer start their calls this way.
     #[inline(always)]
-    pub(crate) fn unstarted(policy: P, attempts: A) -> Self {
+    pub fn unstarted(policy: P, attempts: A) -> Self {
         Self {
             run: RetryLoop::unstarted(policy),
             attempts,
             phase: Phase::Unstarted,
             attempt: Attempt::empty(),
-        }
-    }
-
-    /// Starts an [`unstarted`](Self::unstarted) call; `Some` outcome if its first
-    /// attempt could not be made.
-    #[inline]
-    pub(crate) fn begin<T, E>(self: Pin<&mut Self>) -> Option<Outcome<T, E>> {
-        let this = self.project();
-        this.run.start();
-        if !this.attempts.replayable() {
-            this.run.not_replayable();
-        }
-        let attempts = &mut *this.attempts;
-        if this
-            .run
-            .attempt_in(this.attempt, || attempts.next_attempt())
-        {
-            *this.phase = Phase::Attempting;
-            None
-        } else {
-            *this.phase = Phase::Done;
-            Some(this.run.not_made())
         }
     }
 }
@@ -204,20 +183,40 @@ where
                         *this.phase = Phase::Done;
                         return Poll::Ready(this.run.fail(err, Stop::NotRetryable));
                     }
-                    let attempts = &mut *this.attempts;
-                    if !this
-                        .run
-                        .attempt_in(this.attempt.as_mut(), || attempts.next_attempt())
-                    {
+                    if let Err(outcome) = make(this.run, this.attempt.as_mut(), this.attempts) {
                         *this.phase = Phase::Done;
-                        return Poll::Ready(this.run.not_made());
+                        return Poll::Ready(outcome);
+                    }
+                    *this.phase = Phase::Attempting;
+                }
+                Phase::Unstarted => {
+                    this.run.start();
+                    if !this.attempts.replayable() {
+                        this.run.not_replayable();
+                    }
+                    if let Err(outcome) = make(this.run, this.attempt.as_mut(), this.attempts) {
+                        *this.phase = Phase::Done;
+                        return Poll::Ready(outcome);
                     }
                     *this.phase = Phase::Attempting;
                 }
                 Phase::Done => panic!("`Retrying` polled after completion"),
-                Phase::Unstarted => panic!("`Retrying` polled before `begin`"),
             }
         }
+    }
+}
+
+/// Makes the next attempt in `slot`, in place; the outcome that ends the call if there is
+/// none to make.
+#[inline(always)]
+fn make<P: Borrow<RetryPolicy>, A: Attempts, T, E>(
+    run: &RetryLoop<P>,
+    slot: Pin<&mut Attempt<A::Attempt>>,
+    attempts: &mut A,
+) -> Result<(), Outcome<T, E>> {
+    match run.attempt_in(slot, || attempts.next_attempt()) {
+        true => Ok(()),
+        false => Err(run.not_made()),
     }
 }
 

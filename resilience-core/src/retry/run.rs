@@ -1,13 +1,8 @@
 //! The function-level API: retrying an async closure, as a [`Retrying`] future.
 
-use std::borrow::Borrow;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
-
-use super::{Attempts, RetryLoop, RetryPolicy, Retrying};
+use super::{RetryLoop, RetryPolicy, Retrying};
 use crate::classify::TransientErrors;
 use crate::outcome::{self, Judged, Map, Outcome};
 use crate::{BoxError, Classify, Error};
@@ -61,10 +56,7 @@ impl RetryPolicy {
                 class,
             })
         };
-        Map::new(
-            Run::new(Retrying::unstarted(self, attempts)),
-            outcome::into_result,
-        )
+        Map::new(Retrying::unstarted(self, attempts), outcome::into_result)
     }
 
     /// Runs `op` until it succeeds or the policy stops, classifying with
@@ -109,7 +101,7 @@ impl RetryPolicy {
     {
         let attempts = move || outcome::judge(classifier, outcome::lift(op()));
         Map::new(
-            Run::new(Retrying::unstarted(self, attempts)),
+            Retrying::unstarted(self, attempts),
             |outcome: Outcome<T, E>| match outcome {
                 Ok(result) => result,
                 Err(err) => Err(E::from(err)),
@@ -120,45 +112,5 @@ impl RetryPolicy {
     /// One call through this policy as a loop you write yourself; see [`RetryLoop`].
     pub fn retry_loop(&self) -> RetryLoop<&Self> {
         RetryLoop::new(self)
-    }
-}
-
-pin_project! {
-    /// A [`Retrying`] call started when first polled, as an `async fn` starts.
-    struct Run<P, A: Attempts> {
-        #[pin]
-        retrying: Retrying<P, A>,
-        started: bool,
-    }
-}
-
-impl<P: Borrow<RetryPolicy>, A: Attempts> Run<P, A> {
-    #[inline(always)]
-    fn new(retrying: Retrying<P, A>) -> Self {
-        Self {
-            retrying,
-            started: false,
-        }
-    }
-}
-
-impl<P, A, T, E> Future for Run<P, A>
-where
-    P: Borrow<RetryPolicy>,
-    A: Attempts,
-    A::Attempt: Future<Output = Judged<T, E>>,
-    E: 'static,
-{
-    type Output = Outcome<T, E>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if !std::mem::replace(this.started, true) {
-            if let Some(outcome) = this.retrying.as_mut().begin() {
-                return Poll::Ready(outcome);
-            }
-        }
-        this.retrying.poll(cx)
     }
 }

@@ -53,6 +53,18 @@ where
             retrying: Retrying::new(policy, replays, |replays| replays.call(request)),
         }
     }
+
+    /// Starts the call when first polled: every attempt, the first included, sends a
+    /// replay of `template` to `service` (which is ready). The first attempt is made in
+    /// place inside the pinned future rather than moved in, and a future dropped unpolled
+    /// never calls the service.
+    #[inline(always)]
+    pub(crate) fn unstarted(policy: RetryPolicy, service: S, template: T, classifier: C) -> Self {
+        let replays = Replays::new(service, Some(template), classifier);
+        Self {
+            retrying: Retrying::unstarted(policy, replays),
+        }
+    }
 }
 
 impl<S, Req, C, T> Future for ResponseFuture<S, Req, C, T>

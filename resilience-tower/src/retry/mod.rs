@@ -44,8 +44,10 @@
 //!   overrunning an inner bulkhead or breaker. That wait ends at the call's deadline
 //!   (ambient or `max_elapsed`): a service still not ready then ends the call with
 //!   `DeadlineExceeded` and `retry_stop=deadline`, never later.
-//! - **Replay by clone.** [`RetryService`] clones the request once per call, before the
-//!   first attempt, and again for each further one.
+//! - **Replay by clone.** [`RetryService`] keeps the request and sends a clone of it on
+//!   each attempt, the first included. The call starts, and the inner service is called,
+//!   when its future is first polled (as an `async fn` starts), so a future dropped
+//!   unpolled never reaches the inner service.
 //! - **HTTP bodies.** [`HttpRetryService`] buffers the body (up to
 //!   [`max_body`](HttpRetryLayer::max_body), 64 KiB by default) so every attempt sends the
 //!   same bytes. A larger body is streamed through once and not retried, with an INFO
@@ -136,15 +138,8 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let template = request.clone();
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(
-            self.policy.clone(),
-            ready,
-            request,
-            Some(template),
-            self.classifier.clone(),
-        )
+        ResponseFuture::unstarted(self.policy.clone(), ready, request, self.classifier.clone())
     }
 }

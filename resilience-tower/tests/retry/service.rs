@@ -317,3 +317,58 @@ async fn a_layer_built_from_a_registry_policy_follows_its_reconfiguration() {
     assert_eq!(svc.oneshot(1).await.unwrap_err().attempts(), Some(4));
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 6);
 }
+
+/// Records, at each `call`, whether an ambient deadline was set.
+#[derive(Clone, Default)]
+struct SeesDeadline {
+    calls: Arc<AtomicU32>,
+    under_deadline: Arc<AtomicU32>,
+}
+
+impl Service<u32> for SeesDeadline {
+    type Response = u32;
+    type Error = Error;
+    type Future = std::future::Ready<Result<u32, Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u32) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if resilience_core::Deadline::current().is_some() {
+            self.under_deadline.fetch_add(1, Ordering::SeqCst);
+        }
+        std::future::ready(Ok(req))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_inner_service_is_called_when_the_future_is_first_polled_never_if_it_is_dropped() {
+    let inner = SeesDeadline::default();
+    let mut svc = RetryLayer::new(policy(3)).layer(inner.clone());
+
+    let dropped = svc.ready().await.unwrap().call(1);
+    drop(dropped);
+    assert_eq!(inner.calls.load(Ordering::SeqCst), 0, "never polled");
+
+    let pending = svc.ready().await.unwrap().call(2);
+    assert_eq!(inner.calls.load(Ordering::SeqCst), 0, "not polled yet");
+    assert_eq!(pending.await.unwrap(), 2);
+    assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_made_outside_a_deadline_and_awaited_under_it_keeps_to_it() {
+    let inner = SeesDeadline::default();
+    let mut svc = RetryLayer::new(policy(3)).layer(inner.clone());
+    let call = svc.ready().await.unwrap().call(7);
+    let deadline = resilience_core::Deadline::after(Duration::from_secs(1));
+    assert_eq!(deadline.run(call).await.unwrap().unwrap(), 7);
+    assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        inner.under_deadline.load(Ordering::SeqCst),
+        1,
+        "the attempt was made under the deadline it was awaited with"
+    );
+}
