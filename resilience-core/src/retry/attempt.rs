@@ -286,13 +286,8 @@ impl Bound {
     #[inline]
     fn of(limit: AttemptLimit, deadline: Option<crate::Deadline>) -> Self {
         match (limit, deadline) {
-            (
-                AttemptLimit::Within {
-                    by_deadline: true, ..
-                },
-                Some(d),
-            ) => Bound::At(d.instant()),
-            (AttemptLimit::Within { timeout, .. }, _) => Bound::After(timeout),
+            (AttemptLimit::ByDeadline, Some(d)) => Bound::At(d.instant()),
+            (AttemptLimit::Within(timeout), _) => Bound::After(timeout),
             _ => Bound::None,
         }
     }

@@ -112,13 +112,11 @@ impl RetryCall {
 pub(crate) enum AttemptLimit {
     /// No attempt timeout and no deadline: run it as it is.
     Unbounded,
-    /// Abandon the attempt after `timeout`.
-    Within {
-        /// The time the attempt may take.
-        timeout: Duration,
-        /// `true` if the deadline, not the attempt timeout, set the limit.
-        by_deadline: bool,
-    },
+    /// Abandon the attempt after this long (the attempt timeout, sooner than the
+    /// deadline if there is one).
+    Within(Duration),
+    /// Abandon the attempt at the call's deadline.
+    ByDeadline,
     /// The deadline has passed: do not make the attempt.
     Expired,
 }
@@ -273,24 +271,20 @@ impl RetryPolicy {
         let timeout = unpack(self.shared.attempt_timeout.load(Relaxed));
         match (call.deadline, timeout) {
             (None, None) => AttemptLimit::Unbounded,
-            (None, Some(timeout)) => AttemptLimit::Within {
-                timeout,
-                by_deadline: false,
-            },
+            (None, Some(timeout)) => AttemptLimit::Within(timeout),
             (Some(deadline), timeout) => {
-                let left = deadline.remaining();
-                if left.is_zero() {
+                // Instants compared, not a duration computed: the common case (no
+                // attempt timeout) needs no more than "has the deadline passed".
+                let now = Instant::now();
+                let at = deadline.instant();
+                if at <= now {
                     return AttemptLimit::Expired;
                 }
                 match timeout {
-                    Some(t) if t < left => AttemptLimit::Within {
-                        timeout: t,
-                        by_deadline: false,
-                    },
-                    _ => AttemptLimit::Within {
-                        timeout: left,
-                        by_deadline: true,
-                    },
+                    Some(t) if now.checked_add(t).is_some_and(|end| end < at) => {
+                        AttemptLimit::Within(t)
+                    }
+                    _ => AttemptLimit::ByDeadline,
                 }
             }
         }
@@ -300,10 +294,8 @@ impl RetryPolicy {
     /// [`Expired`](AttemptLimit::Expired)).
     pub(crate) fn limit_error(&self, limit: AttemptLimit) -> Error {
         let err = match limit {
-            AttemptLimit::Within {
-                by_deadline: false, ..
-            } => Error::new(ErrorKind::Timeout),
-            AttemptLimit::Within { .. } => Error::new(ErrorKind::DeadlineExceeded).during_call(),
+            AttemptLimit::Within(_) => Error::new(ErrorKind::Timeout),
+            AttemptLimit::ByDeadline => Error::new(ErrorKind::DeadlineExceeded).during_call(),
             AttemptLimit::Unbounded | AttemptLimit::Expired => {
                 Error::new(ErrorKind::DeadlineExceeded)
             }
