@@ -1,5 +1,7 @@
 //! Loom models of the retry budget's slots: every interleaving (up to a preemption bound)
-//! of deposits and withdrawals. Run by `.ci/run`:
+//! of deposits and withdrawals. Each model thread writes its own stripe of the slots (the
+//! first one to ask takes stripe 0, the next 1, ...), so the races are between words as
+//! well as on one. Run by `.ci/run`:
 //! `RUSTFLAGS="--cfg loom" cargo test -p resilience-core --lib --release loom`.
 
 use std::time::Duration;
