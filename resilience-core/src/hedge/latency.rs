@@ -13,7 +13,8 @@
 //! counts once per stripe (see `sync::stripe`) and a thread adds to its own, so that
 //! threads recording at once do not contend for one cache line; a read sums them.
 //!
-//! A percentile is read by summing the slots of the window (a few hundred relaxed loads)
+//! A percentile is read by summing the slots of the window (every bucket of every slot
+//! and stripe: about 4,500 relaxed loads)
 //! and answers the **upper** bound of the bucket holding it: never below the true
 //! percentile, at most 25% above. It is cached per epoch, so the sum is made at most
 //! once per slot duration once there are enough samples.

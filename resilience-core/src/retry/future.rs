@@ -16,8 +16,9 @@ use super::call::Stop;
 use crate::outcome::{Judged, Outcome};
 use crate::{Error, timer};
 
-/// Where a [`Retrying`] call gets its further attempts (the first is made by the closure
-/// given to [`Retrying::new`]).
+/// Where a [`Retrying`] call gets its attempts: every one but the first when it is built
+/// with [`Retrying::new`] (whose closure makes the first), every one when it is built
+/// with [`Retrying::unstarted`].
 ///
 /// Every `FnMut() -> impl Future<Output = Judged<T, E>>` is one: each call of the closure
 /// is one attempt. A tower layer implements it to wait for its inner service's readiness
@@ -118,7 +119,8 @@ impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
     /// in place, when first polled, as an `async fn` would. A call made outside a
     /// deadline and awaited under it keeps to it, and the first attempt is written where
     /// it stays instead of being moved into the future. [`RetryPolicy::run`] and the
-    /// tower retry layer start their calls this way.
+    /// tower `RetryLayer` start their calls this way. If `attempts` has no first attempt
+    /// to give, the call fails as not replayable, with no attempt made.
     #[inline(always)]
     pub fn unstarted(policy: P, attempts: A) -> Self {
         Self {

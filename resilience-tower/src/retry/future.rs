@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 use resilience_core::retry::{RetryPolicy, Retrying};
-use resilience_core::{BoxError, Classify, Error};
+use resilience_core::{BoxError, Classify, Deadline, Error};
 use tower_service::Service;
 
 use crate::replay::{Replay, Replays};
@@ -28,6 +28,10 @@ pin_project! {
     {
         #[pin]
         retrying: Retrying<RetryPolicy, Replays<S, Req, T, C>>,
+        // The deadline ambient where `call` was made, ambient again (with any in force
+        // where it is polled) while the call runs: a call made under a deadline and
+        // polled elsewhere (a spawned task) keeps to it and hands it to its attempts.
+        deadline: Option<Deadline>,
     }
 }
 
@@ -51,18 +55,22 @@ where
         let replays = Replays::new(service, template, classifier);
         Self {
             retrying: Retrying::new(policy, replays, |replays| replays.call(request)),
+            // Started here, under the deadline ambient now.
+            deadline: None,
         }
     }
 
     /// Starts the call when first polled: every attempt, the first included, sends a
     /// replay of `template` to `service` (which is ready). The first attempt is made in
     /// place inside the pinned future rather than moved in, and a future dropped unpolled
-    /// never calls the service.
+    /// never calls the service. The deadline ambient now is kept and made ambient again
+    /// while the call is polled.
     #[inline(always)]
     pub(crate) fn unstarted(policy: RetryPolicy, service: S, template: T, classifier: C) -> Self {
         let replays = Replays::new(service, Some(template), classifier);
         Self {
             retrying: Retrying::unstarted(policy, replays),
+            deadline: Deadline::current(),
         }
     }
 }
@@ -78,7 +86,13 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = ready!(self.project().retrying.poll(cx));
+        let this = self.project();
+        let retrying = this.retrying;
+        let outcome = ready!(match *this.deadline {
+            // The earlier of it and any deadline ambient here.
+            Some(deadline) => resilience_core::deadline::sync_scope(deadline, || retrying.poll(cx)),
+            None => retrying.poll(cx),
+        });
         Poll::Ready(outcome.and_then(|result| result))
     }
 }

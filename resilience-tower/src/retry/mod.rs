@@ -47,7 +47,11 @@
 //! - **Replay by clone.** [`RetryService`] keeps the request and sends a clone of it on
 //!   each attempt, the first included. The call starts, and the inner service is called,
 //!   when its future is first polled (as an `async fn` starts), so a future dropped
-//!   unpolled never reaches the inner service.
+//!   unpolled never reaches the inner service, and an inner bulkhead queues calls in the
+//!   order they are first polled. The deadline ambient where `call` is made stays
+//!   ambient while the call is polled, also in another task, together with any deadline
+//!   ambient there (the earlier wins). [`HttpRetryService`] starts once the body is
+//!   read, or in `call` when it is not kept.
 //! - **HTTP bodies.** [`HttpRetryService`] buffers the body (up to
 //!   [`max_body`](HttpRetryLayer::max_body), 64 KiB by default) so every attempt sends the
 //!   same bytes. A larger body is streamed through once and not retried, with an INFO

@@ -372,3 +372,43 @@ async fn a_call_made_outside_a_deadline_and_awaited_under_it_keeps_to_it() {
         "the attempt was made under the deadline it was awaited with"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_made_under_a_deadline_and_polled_in_another_task_keeps_to_it() {
+    let flaky = Flaky {
+        failures: u32::MAX,
+        ready: Arc::default(),
+        calls: Arc::default(),
+    };
+    let policy = RetryPolicy::builder()
+        .max_attempts(10)
+        .backoff(Backoff::constant(400 * MS))
+        .jitter(Jitter::None)
+        .no_budget()
+        .build()
+        .unwrap();
+    let mut svc = RetryLayer::new(policy).layer(flaky.clone());
+    let start = Instant::now();
+    let deadline = resilience_core::Deadline::after(Duration::from_secs(1));
+    // The spawned task is polled by the runtime, outside this task's scope.
+    let spawned = resilience_core::deadline::scope(deadline, async {
+        let call = svc.ready().await.unwrap().call(1);
+        tokio::spawn(call).await
+    })
+    .await;
+    let err = spawned.unwrap().unwrap_err();
+    assert!(
+        start.elapsed() <= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        flaky.calls.load(Ordering::SeqCst),
+        3,
+        "at 0, 400 and 800 ms"
+    );
+    assert_eq!(
+        err.field("retry_stop").map(ToString::to_string).as_deref(),
+        Some("deadline")
+    );
+}
