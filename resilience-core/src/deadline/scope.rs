@@ -85,6 +85,47 @@ pub fn sync_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
     enter(deadline, f)
 }
 
+/// [`sync_scope`] if there is a deadline, else `f` alone: for code that holds an
+/// `Option<Deadline>` (one read from a request, or kept from where a call was made).
+///
+/// ```
+/// use std::time::Duration;
+/// use resilience_core::deadline::{self, Deadline};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let d = Deadline::after(Duration::from_secs(1));
+/// assert_eq!(deadline::sync_scope_opt(Some(d), Deadline::current), Some(d));
+/// assert_eq!(deadline::sync_scope_opt(None, Deadline::current), None);
+/// // As with `sync_scope`, an earlier deadline already in force wins.
+/// let later = Deadline::after(Duration::from_secs(5));
+/// deadline::sync_scope(d, || {
+///     assert_eq!(deadline::sync_scope_opt(Some(later), Deadline::current), Some(d));
+/// });
+/// assert_eq!(Deadline::current(), None);
+/// # }
+/// ```
+#[inline(always)]
+pub fn sync_scope_opt<R>(deadline: Option<Deadline>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Option<Deadline>>);
+    impl Drop for Restore {
+        #[inline(always)]
+        fn drop(&mut self) {
+            if let Some(before) = self.0 {
+                CURRENT.set(before);
+            }
+        }
+    }
+    // One call of `f` either way, so that it is inlined once; nothing to set (or restore)
+    // unless `deadline` is earlier than the one already ambient.
+    let _restore = Restore(match deadline {
+        Some(deadline) if current().is_none_or(|outer| deadline < outer) => {
+            Some(CURRENT.replace(Some(deadline)))
+        }
+        _ => None,
+    });
+    f()
+}
+
 pin_project! {
     /// The future returned by [`scope`].
     #[must_use = "futures do nothing unless polled"]

@@ -88,11 +88,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let retrying = this.retrying;
-        let outcome = ready!(match *this.deadline {
-            // The earlier of it and any deadline ambient here.
-            Some(deadline) => resilience_core::deadline::sync_scope(deadline, || retrying.poll(cx)),
-            None => retrying.poll(cx),
-        });
+        // The earlier of it and any deadline ambient here.
+        let outcome = ready!(resilience_core::deadline::sync_scope_opt(
+            *this.deadline,
+            || retrying.poll(cx)
+        ));
         Poll::Ready(outcome.and_then(|result| result))
     }
 }
