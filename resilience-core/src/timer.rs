@@ -32,6 +32,20 @@ impl LazyTimer {
         self.project().sleep.set(None);
     }
 
+    /// Arms the timer at `at` now.
+    pub(crate) fn arm(self: Pin<&mut Self>, at: Instant) {
+        self.project().sleep.set(Some(tokio::time::sleep_until(at)));
+    }
+
+    /// Ready once the timer [`arm`](Self::arm)ed has fired; pending for ever if it was
+    /// not armed.
+    pub(crate) fn poll_armed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.project().sleep.as_pin_mut() {
+            Some(sleep) => sleep.poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
     /// Ready once the timer has fired; armed at `at()` on the first call.
     #[inline]
     pub(crate) fn poll_at(

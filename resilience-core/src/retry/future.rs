@@ -87,8 +87,9 @@ enum Phase {
     /// polled.
     Unstarted,
     Attempting,
-    /// Waiting out the backoff's delay, until then.
-    Sleeping(Instant),
+    /// Waiting out the backoff's delay, on the attempt's timer (armed when it began: a
+    /// phase without data keeps the state a one-byte tag, cheap to match on every poll).
+    Sleeping,
     /// Waiting for `Attempts::poll_ready`, no later than the call's deadline.
     Readying,
     Done,
@@ -156,13 +157,17 @@ where
                             this.attempt.as_mut().finish();
                             *this.phase = match delay.is_zero() {
                                 true => Phase::Readying,
-                                false => Phase::Sleeping(timer::after(Instant::now(), delay)),
+                                false => {
+                                    let until = timer::after(Instant::now(), delay);
+                                    this.attempt.as_mut().timer().arm(until);
+                                    Phase::Sleeping
+                                }
                             };
                         }
                     }
                 }
-                Phase::Sleeping(until) => {
-                    ready!(this.attempt.as_mut().timer().poll_at(cx, || until));
+                Phase::Sleeping => {
+                    ready!(this.attempt.as_mut().timer().poll_armed(cx));
                     this.attempt.as_mut().finish();
                     *this.phase = Phase::Readying;
                 }
