@@ -116,13 +116,15 @@ impl<P: Borrow<RetryPolicy>> RetryLoop<P> {
     #[inline(always)]
     pub(crate) fn attempt_with<F>(&self, make: impl FnOnce() -> F) -> Attempt<F> {
         let limit = self.policy.borrow().attempt_limit(&self.call);
-        // One layout for every limit, so that the attempt is made where it will stay.
+        let bound = Bound::of(limit, self.call.deadline());
+        // One layout for every limit, and nothing computed after the attempt is made, so
+        // that it is made where it will stay.
         Attempt {
             attempt: match limit {
                 AttemptLimit::Expired => None,
                 _ => Some(make()),
             },
-            bound: Bound::of(limit, self.call.deadline()),
+            bound,
             limit,
             timer: LazyTimer::new(),
         }

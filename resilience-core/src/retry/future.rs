@@ -105,7 +105,6 @@ impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
         if !attempts.replayable() {
             run.not_replayable();
         }
-        // Written where it stays: the attempt is made in place, not moved in.
         Self {
             attempt: run.attempt_with(|| first(&mut attempts)),
             run,
@@ -119,9 +118,9 @@ impl<P: Borrow<RetryPolicy>, A: Attempts> Retrying<P, A> {
     /// A call not started yet: it starts, and makes its first attempt (from `attempts`)
     /// in place, when first polled, as an `async fn` would. A call made outside a
     /// deadline and awaited under it keeps to it, and the first attempt is written where
-    /// it stays instead of being moved into the future. [`RetryPolicy::run`] and the
-    /// tower `RetryLayer` start their calls this way. If `attempts` has no first attempt
-    /// to give, the call fails as not replayable, with no attempt made.
+    /// it stays instead of being moved into the future. [`RetryPolicy::run`] starts its
+    /// calls this way. If `attempts` has no first attempt to give, the call fails as not
+    /// replayable, with no attempt made.
     #[inline(always)]
     pub fn unstarted(policy: P, attempts: A) -> Self {
         Self {

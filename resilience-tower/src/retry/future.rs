@@ -28,9 +28,10 @@ pin_project! {
     {
         #[pin]
         retrying: Retrying<RetryPolicy, Replays<S, Req, T, C>>,
-        // The deadline ambient where `call` was made, ambient again (with any in force
+        // The deadline ambient where the call started, ambient again (with any in force
         // where it is polled) while the call runs: a call made under a deadline and
-        // polled elsewhere (a spawned task) keeps to it and hands it to its attempts.
+        // polled elsewhere (a spawned task) hands it to every attempt, not only to the
+        // first (made in `call`).
         deadline: Option<Deadline>,
     }
 }
@@ -53,24 +54,12 @@ where
         classifier: C,
     ) -> Self {
         let replays = Replays::new(service, template, classifier);
+        // Read before the first attempt is made, so that nothing runs between making it
+        // and writing it where it stays.
+        let deadline = Deadline::current();
         Self {
             retrying: Retrying::new(policy, replays, |replays| replays.call(request)),
-            // Started here, under the deadline ambient now.
-            deadline: None,
-        }
-    }
-
-    /// Starts the call when first polled: every attempt, the first included, sends a
-    /// replay of `template` to `service` (which is ready). The first attempt is made in
-    /// place inside the pinned future rather than moved in, and a future dropped unpolled
-    /// never calls the service. The deadline ambient now is kept and made ambient again
-    /// while the call is polled.
-    #[inline(always)]
-    pub(crate) fn unstarted(policy: RetryPolicy, service: S, template: T, classifier: C) -> Self {
-        let replays = Replays::new(service, Some(template), classifier);
-        Self {
-            retrying: Retrying::unstarted(policy, replays),
-            deadline: Deadline::current(),
+            deadline,
         }
     }
 }

@@ -44,14 +44,13 @@
 //!   overrunning an inner bulkhead or breaker. That wait ends at the call's deadline
 //!   (ambient or `max_elapsed`): a service still not ready then ends the call with
 //!   `DeadlineExceeded` and `retry_stop=deadline`, never later.
-//! - **Replay by clone.** [`RetryService`] keeps the request and sends a clone of it on
-//!   each attempt, the first included. The call starts, and the inner service is called,
-//!   when its future is first polled (as an `async fn` starts), so a future dropped
-//!   unpolled never reaches the inner service, and an inner bulkhead queues calls in the
-//!   order they are first polled. The deadline ambient where `call` is made stays
-//!   ambient while the call is polled, also in another task, together with any deadline
-//!   ambient there (the earlier wins). [`HttpRetryService`] starts once the body is
-//!   read, or in `call` when it is not kept.
+//! - **Replay by clone.** [`RetryService`] clones the request once per call, before the
+//!   first attempt, and again for each further one. The first attempt is made in `call`,
+//!   as tower's own `Retry` makes it.
+//! - **The deadline follows the call.** The deadline ambient where the call starts
+//!   (`call`, or for [`HttpRetryService`] once the body is read) stays ambient while the
+//!   call is polled, also in another task, together with any deadline ambient there (the
+//!   earlier wins): every attempt, not only the first, sees it.
 //! - **HTTP bodies.** [`HttpRetryService`] buffers the body (up to
 //!   [`max_body`](HttpRetryLayer::max_body), 64 KiB by default) so every attempt sends the
 //!   same bytes. A larger body is streamed through once and not retried, with an INFO
@@ -142,8 +141,15 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
+        let template = request.clone();
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::unstarted(self.policy.clone(), ready, request, self.classifier.clone())
+        ResponseFuture::new(
+            self.policy.clone(),
+            ready,
+            request,
+            Some(template),
+            self.classifier.clone(),
+        )
     }
 }
