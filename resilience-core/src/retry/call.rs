@@ -212,7 +212,7 @@ impl Stop {
 impl RetryPolicy {
     /// Starts a call: deposits in the budget and reads the ambient deadline. Reads the
     /// clock only if `max_elapsed` is set.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn start(&self) -> RetryCall {
         let s = &*self.shared;
         if s.budget_is_built.load(Relaxed) {
