@@ -33,12 +33,14 @@ impl LazyTimer {
     }
 
     /// Arms the timer at `at` now.
+    #[inline]
     pub(crate) fn arm(self: Pin<&mut Self>, at: Instant) {
         self.project().sleep.set(Some(tokio::time::sleep_until(at)));
     }
 
     /// Ready once the timer [`arm`](Self::arm)ed has fired; pending for ever if it was
     /// not armed.
+    #[inline]
     pub(crate) fn poll_armed(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match self.project().sleep.as_pin_mut() {
             Some(sleep) => sleep.poll(cx),
@@ -49,18 +51,14 @@ impl LazyTimer {
     /// Ready once the timer has fired; armed at `at()` on the first call.
     #[inline]
     pub(crate) fn poll_at(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         at: impl FnOnce() -> Instant,
     ) -> Poll<()> {
-        let mut sleep = self.project().sleep;
-        if sleep.is_none() {
-            sleep.set(Some(tokio::time::sleep_until(at())));
+        if self.sleep.is_none() {
+            self.as_mut().arm(at());
         }
-        match sleep.as_pin_mut() {
-            Some(sleep) => sleep.poll(cx),
-            None => Poll::Pending,
-        }
+        self.poll_armed(cx)
     }
 }
 

@@ -26,18 +26,24 @@ pub(super) fn current() -> Option<Deadline> {
     CURRENT.get()
 }
 
+/// Puts back, when dropped (also in a panic), the deadline that was ambient before one
+/// was set: `None` when nothing was set.
+struct Restore(Option<Option<Deadline>>);
+
+impl Drop for Restore {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(before) = self.0 {
+            CURRENT.set(before);
+        }
+    }
+}
+
 /// Runs `f` with exactly `deadline` ambient (the caller has already taken any outer
 /// deadline into account), and restores what was ambient before, also if `f` panics.
 #[inline(always)]
 pub(super) fn enter<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Deadline>);
-    impl Drop for Restore {
-        #[inline(always)]
-        fn drop(&mut self) {
-            CURRENT.set(self.0);
-        }
-    }
-    let _restore = Restore(CURRENT.replace(Some(deadline)));
+    let _restore = Restore(Some(CURRENT.replace(Some(deadline))));
     f()
 }
 
@@ -106,15 +112,6 @@ pub fn sync_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
 /// ```
 #[inline(always)]
 pub fn sync_scope_opt<R>(deadline: Option<Deadline>, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Option<Deadline>>);
-    impl Drop for Restore {
-        #[inline(always)]
-        fn drop(&mut self) {
-            if let Some(before) = self.0 {
-                CURRENT.set(before);
-            }
-        }
-    }
     // One call of `f` either way, so that it is inlined once; nothing to set (or restore)
     // unless `deadline` is earlier than the one already ambient.
     let _restore = Restore(match deadline {
