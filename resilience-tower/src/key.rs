@@ -16,6 +16,52 @@ pub trait RequestKey<Req> {
     fn key(&self, request: &Req) -> Self::Key;
 }
 
+/// A [`RequestKey`]'s key as a stale fallback uses it: `Some(key)` to keep a success
+/// for and answer a failure from, `None` for a request whose key does not tell its
+/// caller apart (nothing kept, no stale answer). An `Option<K>` is itself (so
+/// [`HttpKey`]'s `None`, given to every request that is not a `GET` or `HEAD`, never
+/// shares an answer); a plain key (`()`, a `String`, an integer) is always `Some`.
+/// Implement it for a key type of your own, or return an `Option` from a [`KeyFn`].
+pub trait StaleKey<K> {
+    /// The key, if the request has one.
+    fn stale_key(self) -> Option<K>;
+}
+
+impl<K> StaleKey<K> for Option<K> {
+    #[inline]
+    fn stale_key(self) -> Option<K> {
+        self
+    }
+}
+
+macro_rules! always_a_key {
+    ($($key:ty),* $(,)?) => {$(
+        impl StaleKey<$key> for $key {
+            #[inline]
+            fn stale_key(self) -> Option<$key> {
+                Some(self)
+            }
+        }
+    )*};
+}
+
+always_a_key!(
+    (),
+    String,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize
+);
+
 /// Every request has the same key, `()`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoKey;

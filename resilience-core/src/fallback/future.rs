@@ -26,9 +26,9 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct Guarded<P, K, C, F> {
         fallback: P,
+        // The key its success is kept for and a stale answer looked up by; `None`: no
+        // key that tells the caller apart (nothing kept, no stale answer).
         key: Option<K>,
-        // Whether the call keeps its success and may be answered with a stale one.
-        stale: bool,
         classifier: C,
         #[pin]
         operation: F,
@@ -39,23 +39,26 @@ impl<P, K, C, F> Guarded<P, K, C, F> {
     /// A call of `operation` for `key`, through `fallback`, classified by `classifier`.
     #[inline(always)]
     pub fn new(fallback: P, key: K, classifier: C, operation: F) -> Self {
-        Self {
-            fallback,
-            key: Some(key),
-            stale: true,
-            classifier,
-            operation,
-        }
+        Self::keyed(fallback, Some(key), classifier, operation)
     }
 
-    /// A call of `operation` through `fallback` whose `key` does not tell its caller
-    /// apart: its success is not kept, and a failure is answered with the fallback's
-    /// value or closure, never with a stale answer (which could be another caller's).
+    /// A call of `operation` through `fallback` with no key that tells its caller apart:
+    /// its success is not kept, and a failure is answered with the fallback's value or
+    /// closure, never with a stale answer (which could be another caller's).
     #[inline(always)]
-    pub fn without_stale(fallback: P, key: K, classifier: C, operation: F) -> Self {
+    pub fn without_stale(fallback: P, classifier: C, operation: F) -> Self {
+        Self::keyed(fallback, None, classifier, operation)
+    }
+
+    /// [`new`](Self::new) with `Some(key)`, [`without_stale`](Self::without_stale) with
+    /// `None`.
+    #[inline(always)]
+    pub fn keyed(fallback: P, key: Option<K>, classifier: C, operation: F) -> Self {
         Self {
-            stale: false,
-            ..Self::new(fallback, key, classifier, operation)
+            fallback,
+            key,
+            classifier,
+            operation,
         }
     }
 }
@@ -74,11 +77,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let outcome = ready!(this.operation.poll(cx));
-        let key = this.key.take().expect("`Guarded` polled after completion");
         Poll::Ready(settle(
             (*this.fallback).borrow(),
-            key,
-            *this.stale,
+            this.key.take(),
             this.classifier,
             outcome,
         ))
@@ -88,7 +89,7 @@ where
 impl<P, K, C, F> fmt::Debug for Guarded<P, K, C, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guarded")
-            .field("done", &self.key.is_none())
+            .field("keyed", &self.key.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -445,8 +445,7 @@ impl<T, E, K> fmt::Debug for Fallback<T, E, K> {
 /// Used by [`Guarded`]: the classifier decides, the fallback answers.
 fn settle<T, E: 'static, K: Hash + Eq, C: Classify<T, E>>(
     fallback: &Fallback<T, E, K>,
-    key: K,
-    stale: bool,
+    key: Option<K>,
     classifier: &C,
     outcome: Outcome<T, E>,
 ) -> Answered<T, E> {
@@ -455,7 +454,7 @@ fn settle<T, E: 'static, K: Hash + Eq, C: Classify<T, E>>(
         Err(err) => err.effective_class(),
     };
     if class.is_success() {
-        if stale
+        if let Some(key) = key
             && fallback.keeps()
             && let Ok(Ok(value)) = &outcome
         {
@@ -466,7 +465,7 @@ fn settle<T, E: 'static, K: Hash + Eq, C: Classify<T, E>>(
             fallback: None,
         };
     }
-    match fallback.answer(stale.then_some(&key), &outcome, class) {
+    match fallback.answer(key.as_ref(), &outcome, class) {
         Some((value, used)) => Answered {
             outcome: Ok(Ok(value)),
             fallback: Some(used),

@@ -26,19 +26,13 @@ impl<F, T, K, C, M> ResponseFuture<F, T, K, C, M> {
     #[inline(always)]
     pub(crate) fn new(
         fallback: Fallback<T, Error, K>,
-        key: K,
-        keyed: bool,
+        key: Option<K>,
         classifier: C,
         call: F,
         mark: M,
     ) -> Self {
-        let call = outcome::wrap(call);
         Self {
-            guarded: if keyed {
-                Guarded::new(fallback, key, classifier, call)
-            } else {
-                Guarded::without_stale(fallback, key, classifier, call)
-            },
+            guarded: Guarded::keyed(fallback, key, classifier, outcome::wrap(call)),
             mark,
         }
     }

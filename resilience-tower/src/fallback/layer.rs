@@ -64,11 +64,14 @@ impl<T, K, C, F, M> FallbackLayer<T, K, C, F, M> {
     }
 
     /// The same layer, keying requests (for stale answers) with `key`, a
-    /// [`RequestKey`](crate::key::RequestKey) whose key is the fallback's `K`: a failure
-    /// may be answered with the last success of a request with the same key, so the key
-    /// must tell apart callers whose responses differ (their credentials, for example).
-    /// [`HttpKey`](crate::key::HttpKey) does for `GET`s, but gives every other request
-    /// the same key (`None`); key those yourself with a [`KeyFn`](crate::key::KeyFn).
+    /// [`RequestKey`](crate::key::RequestKey) whose key gives the fallback's `K` (see
+    /// [`StaleKey`](crate::key::StaleKey)): a failure may be answered with the last
+    /// success of a request with the same key, so the key must tell apart callers whose
+    /// responses differ (their credentials, for example). A request whose key is `None`
+    /// keeps nothing and is never answered with a stale response:
+    /// [`HttpKey`](crate::key::HttpKey) keys `GET`s and `HEAD`s (with a fallback keyed by
+    /// [`HttpKeyOf`](crate::key::HttpKeyOf)) and gives every other request `None`; key
+    /// those yourself with a [`KeyFn`](crate::key::KeyFn).
     pub fn key<F2>(self, key: F2) -> FallbackLayer<T, K, C, F2, M> {
         FallbackLayer {
             fallback: self.fallback,

@@ -71,7 +71,7 @@ use tower_service::Service;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::FallbackLayer;
-use crate::key::RequestKey;
+use crate::key::{RequestKey, StaleKey};
 
 /// The header [`FallbackLayer::header`] is usually given: `resilience-fallback`.
 pub const FALLBACK_HEADER: HeaderName = HeaderName::from_static("resilience-fallback");
@@ -135,7 +135,8 @@ where
     S::Error: Into<BoxError>,
     K: std::hash::Hash + Eq,
     C: Classify<S::Response, Error> + Clone,
-    F: RequestKey<Req, Key = K>,
+    F: RequestKey<Req>,
+    F::Key: StaleKey<K>,
     M: Mark<S::Response> + Clone,
 {
     type Response = S::Response;
@@ -148,11 +149,15 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         let layer = &self.layer;
-        let key = layer.key.key(&request);
+        // No key unless the layer was given one, and then only a key that tells the
+        // caller apart.
+        let key = match layer.keyed {
+            true => layer.key.key(&request).stale_key(),
+            false => None,
+        };
         ResponseFuture::new(
             layer.fallback.clone(),
             key,
-            layer.keyed,
             layer.classifier.clone(),
             self.inner.call(request),
             layer.mark.clone(),

@@ -12,7 +12,7 @@ use resilience_core::{Error, ErrorKind};
 use resilience_tower::bulkhead::BulkheadLayer;
 use resilience_tower::fallback::{FALLBACK_HEADER, Fallback, FallbackLayer};
 use resilience_tower::http::HttpStatus;
-use resilience_tower::key::KeyFn;
+use resilience_tower::key::{HttpKey, HttpKeyOf, KeyFn};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
 fn status(code: u16, body: &str) -> Response<String> {
@@ -164,6 +164,45 @@ async fn without_a_key_no_caller_is_answered_with_another_callers_response() {
         .unwrap();
     let answer = shared.oneshot(bob()).await.unwrap();
     assert_eq!(answer.body(), "/prices #0");
+    assert_eq!(answer.headers()[FALLBACK_HEADER], "stale");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_the_key_gives_none_is_never_answered_with_another_callers_response() {
+    let fallback = Fallback::<Response<String>, Error, HttpKeyOf>::builder()
+        .stale(Duration::from_secs(60))
+        .value(status(200, "the default answer"))
+        .build()
+        .unwrap();
+    let svc = FallbackLayer::new(fallback)
+        .classifier(HttpStatus::new())
+        .key(HttpKey)
+        .header(FALLBACK_HEADER)
+        .layer(upstream(&[200, 503, 200, 503]));
+    let post = |who: &str| {
+        Request::post("/me")
+            .header("authorization", who)
+            .body(())
+            .unwrap()
+    };
+    let get = || {
+        Request::get("/me")
+            .header("authorization", "alice")
+            .body(())
+            .unwrap()
+    };
+    // `HttpKey` gives a POST no key: Alice's answer is not Bob's.
+    assert_eq!(
+        svc.clone().oneshot(post("alice")).await.unwrap().body(),
+        "/me #0"
+    );
+    let answer = svc.clone().oneshot(post("bob")).await.unwrap();
+    assert_eq!(answer.body(), "the default answer", "not Alice's response");
+    assert_eq!(answer.headers()[FALLBACK_HEADER], "value");
+    // Identical GETs share a key, so a stale answer still serves them.
+    assert_eq!(svc.clone().oneshot(get()).await.unwrap().body(), "/me #2");
+    let answer = svc.oneshot(get()).await.unwrap();
+    assert_eq!(answer.body(), "/me #2");
     assert_eq!(answer.headers()[FALLBACK_HEADER], "stale");
 }
 
