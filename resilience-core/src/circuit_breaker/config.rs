@@ -8,6 +8,7 @@ use super::state::MAX_HALF_OPEN_CALLS;
 use super::window::{MAX_COUNT_WINDOW, MAX_TIME_WINDOW_BUCKETS};
 use super::{CircuitBreaker, StateChange};
 use crate::config::{ConfigError, check};
+use crate::durations::nanos;
 use crate::{Name, Primitive};
 
 const P: Primitive = Primitive::CircuitBreaker;
@@ -339,12 +340,12 @@ impl CircuitBreakerBuilder {
             window,
             minimum_calls,
             failure_rate_ppm: failure_rate.map(to_ppm),
-            slow: slow.map(|(d, r)| (duration_nanos(d), to_ppm(r))),
+            slow: slow.map(|(d, r)| (nanos(d), to_ppm(r))),
             consecutive_failures,
             open_duration,
             growth,
             half_open_calls,
-            max_half_open_nanos: duration_nanos(max_half_open_duration),
+            max_half_open_nanos: nanos(max_half_open_duration),
             probe_timeout,
             hook: self.hook,
         })
@@ -354,10 +355,6 @@ impl CircuitBreakerBuilder {
 fn to_ppm(rate: f64) -> u64 {
     // A ratio validated into (0, 1]; at least 1 ppm so a tiny threshold still needs a failure.
     ((rate * 1_000_000.0).round() as u64).clamp(1, 1_000_000)
-}
-
-pub(crate) fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl fmt::Debug for CircuitBreakerBuilder {

@@ -11,10 +11,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::State;
-use super::config::{Config, SlidingWindow, duration_nanos};
+use super::config::{Config, SlidingWindow};
 use super::state::Word;
 use super::telemetry::{Judged, Telemetry};
 use super::window::{CountWindow, Outcome, TimeWindow, Totals, Window};
+use crate::durations::nanos;
 use crate::{Error, ErrorKind, Primitive};
 
 /// What a permit remembers: the state word it was admitted under (its epoch) and, when
@@ -98,7 +99,7 @@ impl Shared {
 
     /// Nanoseconds since the clock base, by tokio's clock.
     pub(crate) fn now(&self) -> u64 {
-        duration_nanos(Instant::now().saturating_duration_since(self.base))
+        nanos(Instant::now().saturating_duration_since(self.base))
     }
 
     #[inline]
@@ -405,7 +406,7 @@ impl Shared {
                 self.trips.store(trips, Relaxed);
                 let duration = tuned.config.open_duration_for(trips);
                 self.open_until
-                    .store(now.saturating_add(duration_nanos(duration)), Relaxed);
+                    .store(now.saturating_add(nanos(duration)), Relaxed);
                 open_for = Some(duration);
             }
             State::Closed => {
@@ -464,7 +465,7 @@ fn new_window(spec: SlidingWindow) -> Window {
     match spec {
         SlidingWindow::Count(n) => Window::Count(CountWindow::new(n)),
         SlidingWindow::Time { duration, buckets } => {
-            Window::Time(TimeWindow::new(buckets, duration_nanos(duration / buckets)))
+            Window::Time(TimeWindow::new(buckets, nanos(duration / buckets)))
         }
     }
 }

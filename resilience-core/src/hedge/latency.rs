@@ -128,7 +128,7 @@ impl Latencies {
     /// Records an attempt that took `latency`, observed at `now`.
     #[inline]
     pub(crate) fn record(&self, latency: Duration, now: Instant) {
-        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        let nanos = crate::durations::nanos(latency);
         self.add(self.epoch(now), bucket(nanos));
     }
 

@@ -14,6 +14,7 @@ use tokio::time::{Instant, Sleep};
 use super::common::Common;
 use super::gcra::Gcra;
 use crate::Error;
+use crate::durations::nanos;
 
 /// Units taken from a rate limit, and what is left of it.
 ///
@@ -253,7 +254,7 @@ impl Future for Acquire {
                     let waited = this.waiter.started.elapsed();
                     this.waiter.owner.common().waited(waited);
                     let grant = Grant {
-                        waited: u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX),
+                        waited: nanos(waited),
                         ..*this.grant
                     };
                     // The turn came: nothing to give back.

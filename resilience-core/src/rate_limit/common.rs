@@ -81,7 +81,7 @@ impl Common {
     pub(crate) fn wait_limit(&self) -> (u64, bool) {
         match Deadline::current() {
             Some(deadline) => {
-                let left = u64::try_from(deadline.remaining().as_nanos()).unwrap_or(u64::MAX);
+                let left = nanos(deadline.remaining());
                 if left < self.max_wait_ns() {
                     (left, true)
                 } else {

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::RateLimiter;
 use super::gcra::Gcra;
 use crate::config::ConfigError;
+use crate::durations::nanos;
 use crate::{Name, Primitive};
 
 /// The highest rate a limiter accepts: one unit per nanosecond, the clock's resolution.
@@ -66,7 +67,7 @@ impl Quota {
     /// (rounded down). No limiter admits more, over any window.
     #[must_use]
     pub fn max_admitted(&self, window: Duration) -> u64 {
-        let window = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        let window = nanos(window);
         u64::from(self.burst).saturating_add(window / self.gcra.interval)
     }
 }

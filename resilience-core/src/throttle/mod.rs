@@ -94,6 +94,7 @@ pub use config::AdaptiveThrottleBuilder;
 pub use guard::{Guarded, Rejection, Rejections};
 
 use crate::circuit_breaker::window::{Outcome as Counted, TimeWindow, Totals};
+use crate::durations::nanos;
 use crate::outcome;
 use crate::{BoxError, Error, ErrorKind, Name, Primitive, rng};
 
@@ -259,7 +260,7 @@ impl AdaptiveThrottle {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.shared.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        nanos(self.shared.base.elapsed())
     }
 
     /// A uniform draw in `[0, 1)`: splitmix64 over a shared counter (one atomic add, no
