@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::Enforcer;
+use crate::config::check;
 use crate::durations::{pack, unpack};
 use crate::{ConfigError, Name, Primitive};
 
@@ -98,22 +99,10 @@ impl DeadlinePolicyBuilder {
     /// The checks of [`build`](Self::build).
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         let p = Primitive::Deadline;
-        if self.max.is_zero() {
-            return Err(ConfigError::zero_duration(p, "max"));
-        }
+        check::nonzero_duration(p, "max", self.max)?;
         if let Some(default) = self.default_timeout {
-            if default.is_zero() {
-                return Err(ConfigError::zero_duration(p, "default_timeout"));
-            }
-            if default > self.max {
-                return Err(ConfigError::exceeds(
-                    p,
-                    "default_timeout",
-                    default,
-                    "max",
-                    self.max,
-                ));
-            }
+            check::nonzero_duration(p, "default_timeout", default)?;
+            check::ordered(p, "default_timeout", default, "max", self.max)?;
         }
         Ok(())
     }
