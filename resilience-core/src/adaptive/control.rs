@@ -2,7 +2,7 @@
 //! windows without a lock, one algorithm update per window.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
@@ -45,8 +45,6 @@ struct Algorithm {
 pub(crate) struct Control {
     name: Name,
     algorithm: Mutex<Algorithm>,
-    min_limit: AtomicUsize,
-    max_limit: AtomicUsize,
     /// The window settings, each changed in place by [`reconfigure`](Self::reconfigure).
     min_window: AtomicU64,
     max_window: AtomicU64,
@@ -81,8 +79,6 @@ impl Control {
         limit_gauge.set(algorithm.limit() as f64);
         Self {
             name,
-            min_limit: AtomicUsize::new(algorithm.min_limit()),
-            max_limit: AtomicUsize::new(algorithm.max_limit()),
             algorithm: Mutex::new(Algorithm {
                 configured: format!("{algorithm:?}"),
                 algorithm,
@@ -111,19 +107,16 @@ impl Control {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The algorithm's name (`"aimd"`, `"vegas"`).
-    pub(crate) fn algorithm_name(&self) -> &'static str {
-        self.algorithm().algorithm.name()
-    }
-
-    /// The lowest the limit goes.
-    pub(crate) fn min_limit(&self) -> usize {
-        self.min_limit.load(Relaxed)
-    }
-
-    /// The highest the limit goes.
-    pub(crate) fn max_limit(&self) -> usize {
-        self.max_limit.load(Relaxed)
+    /// The algorithm's name (`"aimd"`, `"vegas"`) and the lowest and highest its limit
+    /// goes, read together.
+    pub(crate) fn algorithm_and_bounds(&self) -> (&'static str, usize, usize) {
+        let running = self.algorithm();
+        let algorithm = &running.algorithm;
+        (
+            algorithm.name(),
+            algorithm.min_limit(),
+            algorithm.max_limit(),
+        )
     }
 
     /// Applies new window settings and `algorithm`, for the bulkhead whose `slots` this
@@ -164,8 +157,6 @@ impl Control {
             algorithm,
             configured,
         };
-        self.min_limit.store(min, Relaxed);
-        self.max_limit.store(max, Relaxed);
         if limit != slots.limit() {
             slots.set_limit(limit);
             self.limit_gauge.set(limit as f64);

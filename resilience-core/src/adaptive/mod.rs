@@ -308,12 +308,13 @@ impl AdaptiveBulkhead {
     /// A point-in-time view for health endpoints and registries.
     pub fn snapshot(&self) -> AdaptiveBulkheadSnapshot {
         let control = self.control();
+        let (algorithm, min_limit, max_limit) = control.algorithm_and_bounds();
         AdaptiveBulkheadSnapshot {
             name: self.name().clone(),
-            algorithm: control.algorithm_name(),
+            algorithm,
             limit: self.limit(),
-            min_limit: control.min_limit(),
-            max_limit: control.max_limit(),
+            min_limit,
+            max_limit,
             in_flight: self.in_flight(),
             waiting: self.waiting(),
             latency: control.service_time(),
@@ -331,7 +332,7 @@ impl fmt::Debug for AdaptiveBulkhead {
         let control = self.control();
         f.debug_struct("AdaptiveBulkhead")
             .field("name", &self.name().as_str())
-            .field("algorithm", &control.algorithm_name())
+            .field("algorithm", &control.algorithm_and_bounds().0)
             .field("limit", &self.limit())
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())
