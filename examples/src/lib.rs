@@ -7,6 +7,21 @@
 pub mod chaos;
 pub mod otel;
 
+/// The Redis the examples that need one use: `RESILIENCE_REDIS_URL` (what `.ci/run` and
+/// the workspace's Redis tests read), else `REDIS_URL`; `None` when neither is set.
+///
+/// ```
+/// // Set by `.ci/run`; in a shell, `REDIS_URL=redis://127.0.0.1:6379/` also works.
+/// if let Some(url) = resilience_examples::redis_url() {
+///     assert!(url.starts_with("redis"));
+/// }
+/// ```
+pub fn redis_url() -> Option<String> {
+    ["RESILIENCE_REDIS_URL", "REDIS_URL"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|url| !url.is_empty()))
+}
+
 /// The caller, as an idempotency scope: its `Authorization` header (the layer hashes it;
 /// it is never stored as it is). A real service would use the principal its auth layer
 /// put in the request extensions.

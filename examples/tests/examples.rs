@@ -126,6 +126,12 @@ fn otel_exports_call_spans_with_the_breaker_state_each_call_met() {
 fn idempotent_payments_charges_once_per_key_or_skips_without_redis() {
     let out = run(env!("CARGO_BIN_EXE_idempotent_payments"));
     if out.starts_with("skipping") {
+        // `.ci/run` starts a Redis and requires it: there the example must not skip.
+        assert!(
+            std::env::var_os("RESILIENCE_REQUIRE_REDIS").is_none(),
+            "Redis is required but the example skipped:\n{out}"
+        );
+        eprintln!("skipped: {out}");
         return;
     }
     assert!(
@@ -145,4 +151,75 @@ fn quickstart_opens_its_breaker_refuses_with_503_and_retry_after_then_recovers()
         out.contains("the handler ran 4 times for 7 requests"),
         "{out}"
     );
+}
+
+#[test]
+fn rate_limit_answers_429_with_headers_paces_a_client_and_shares_a_limit_through_redis() {
+    let out = run(env!("CARGO_BIN_EXE_rate_limit"));
+    let searches: Vec<&str> = out
+        .lines()
+        .filter(|line| line.starts_with("GET /search -> "))
+        .collect();
+    assert_eq!(searches.len(), 5, "{out}");
+    // Three at once, each telling the client what is left.
+    for (line, left) in searches[..3].iter().zip([2, 1, 0]) {
+        assert!(line.starts_with("GET /search -> 200 OK"), "{out}");
+        assert!(
+            line.contains(r#"ratelimit-policy: "per-client";q=3;w=10"#),
+            "{out}"
+        );
+        assert!(
+            line.contains(&format!(r#"ratelimit: "per-client";r={left};t="#)),
+            "{out}"
+        );
+    }
+    // Then refused, with when to come back, as problem+json.
+    let refused = out
+        .lines()
+        .find(|line| line.starts_with("GET /search -> 429 Too Many Requests"))
+        .unwrap_or_else(|| panic!("no 429:\n{out}"));
+    let retry_after: u64 = refused
+        .split("retry-after: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After in {refused}"));
+    assert!((1..=4).contains(&retry_after), "{refused}");
+    assert!(
+        refused.contains("content-type: application/problem+json"),
+        "{out}"
+    );
+    assert!(out.contains(r#""kind":"rate_limited""#), "{out}");
+
+    // Flat out, the provider refuses most calls; paced by the client layer, none.
+    let flat_out: u32 = out
+        .split("flat out: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no flat-out line:\n{out}"));
+    assert!(flat_out < 8, "{out}");
+    assert!(
+        out.contains("with RateLimitLayer::client (4 a second): 8 of 8 answered 200"),
+        "{out}"
+    );
+
+    // CI runs a Redis (RESILIENCE_REDIS_URL); elsewhere the example says it skipped.
+    if resilience_examples::redis_url().is_some() {
+        assert!(
+            out.contains(
+                "across two instances: 6 of 12 admitted (3 by the first, 3 by the second)"
+            ),
+            "{out}"
+        );
+    } else {
+        assert!(
+            std::env::var_os("RESILIENCE_REQUIRE_REDIS").is_none(),
+            "Redis is required but RESILIENCE_REDIS_URL is not set"
+        );
+        assert!(
+            out.contains("skipped: set RESILIENCE_REDIS_URL or REDIS_URL"),
+            "{out}"
+        );
+    }
 }

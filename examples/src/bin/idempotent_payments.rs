@@ -2,8 +2,8 @@
 //! service sees them.
 //!
 //! Run: `cargo run -p resilience-examples --bin idempotent_payments`
-//! (Redis at `REDIS_URL`, default `redis://127.0.0.1:6379/`; without one it says so and
-//! exits successfully.)
+//! (Redis at `RESILIENCE_REDIS_URL` or `REDIS_URL`, default `redis://127.0.0.1:6379/`;
+//! without one it says so and exits successfully.)
 //!
 //! Two gateways share one Redis store, as two replicas behind a load balancer would. A
 //! client sends the same payment to both, then ten copies at once: the handler charges
@@ -72,7 +72,7 @@ async fn pay(
 
 #[tokio::main]
 async fn main() -> Result<(), resilience_core::BoxError> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let url = resilience_examples::redis_url().unwrap_or_else(|| "redis://127.0.0.1:6379/".into());
     let store = RedisStore::builder(url.as_str())
         .prefix(format!("example:{}:", std::process::id()))
         .timeout(Duration::from_millis(500))
