@@ -70,17 +70,24 @@ fn upper_bound(b: usize) -> Duration {
     Duration::from_nanos((u64::from(SUB) + sub + 1) << (octave - 2))
 }
 
+/// One stripe's counts of a slot, per bucket, on cache lines of its own (128 bytes: the
+/// processor may fetch lines in pairs): a thread adding to its stripe never takes a line
+/// another thread reads or writes.
+#[repr(align(128))]
+struct Counts([AtomicU32; BUCKETS]);
+
 struct Slot {
-    /// The epoch this slot counts for.
+    /// The epoch this slot counts for: read by every sample, written once per recycle,
+    /// so it has its line to itself (the counts are aligned past it).
     epoch: AtomicU64,
     /// The counts per bucket, once per stripe.
-    counts: [[AtomicU32; BUCKETS]; STRIPES],
+    counts: [Counts; STRIPES],
 }
 
 impl Slot {
     /// Every count of the slot, all stripes.
     fn all_counts(&self) -> impl Iterator<Item = &AtomicU32> {
-        self.counts.iter().flatten()
+        self.counts.iter().flat_map(|stripe| &stripe.0)
     }
 }
 
@@ -112,16 +119,24 @@ impl Latencies {
             slots: (0..SLOTS as u64)
                 .map(|epoch| Slot {
                     epoch: AtomicU64::new(epoch),
-                    counts: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU32::new(0))),
+                    counts: std::array::from_fn(|_| {
+                        Counts(std::array::from_fn(|_| AtomicU32::new(0)))
+                    }),
                 })
                 .collect(),
         }
     }
 
-    /// The epoch of `now`, also recorded as the newest seen.
+    /// The epoch of `now`, also recorded as the newest seen. Written only when the epoch
+    /// moves on (once per slot duration): a write on every call would take the line from
+    /// every other thread reading it.
     fn epoch(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.created);
         let epoch = u64::try_from(since.as_nanos() / self.slot_nanos).unwrap_or(u64::MAX);
+        let newest = self.newest.load(Relaxed);
+        if epoch <= newest {
+            return newest;
+        }
         self.newest.fetch_max(epoch, Relaxed).max(epoch)
     }
 
@@ -157,7 +172,7 @@ impl Latencies {
                 }
             }
         }
-        slot.counts[stripe()][bucket].fetch_add(1, Relaxed);
+        slot.counts[stripe()].0[bucket].fetch_add(1, Relaxed);
     }
 
     /// The `quantile` (in `(0, 1]`) of the window's latencies, as the upper bound of its
@@ -201,7 +216,7 @@ impl Latencies {
                 continue;
             }
             for stripe in &slot.counts {
-                for (total, count) in counts.iter_mut().zip(stripe) {
+                for (total, count) in counts.iter_mut().zip(&stripe.0) {
                     *total += u64::from(count.load(Relaxed));
                 }
             }
@@ -303,6 +318,42 @@ mod tests {
         assert_eq!(p50, upper_bound(0));
         let p90 = l.compute(0.9, 1, l.epoch(Instant::now())).unwrap();
         assert!(p90 > Duration::from_millis(5) && p90 <= Duration::from_micros(6_250));
+    }
+
+    #[test]
+    fn each_stripe_counts_on_lines_of_its_own_apart_from_the_epoch_every_sample_reads() {
+        let l = Latencies::new(Duration::from_secs(10));
+        let address = |r: &AtomicU32| std::ptr::from_ref(r) as usize;
+        for slot in l.slots.iter() {
+            let epoch = std::ptr::from_ref(&slot.epoch) as usize;
+            let mut lines = vec![epoch / 128];
+            for stripe in &slot.counts {
+                let (first, last) = (address(&stripe.0[0]), address(&stripe.0[BUCKETS - 1]));
+                assert_eq!(first % 128, 0, "a stripe starts a line pair");
+                lines.extend(first / 128..=last / 128);
+            }
+            let distinct: std::collections::HashSet<_> = lines.iter().collect();
+            assert_eq!(distinct.len(), lines.len(), "no 128-byte line is shared");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_newest_epoch_only_moves_forward_whatever_instant_a_sample_brings() {
+        let l = Latencies::new(Duration::from_secs(10));
+        let start = Instant::now();
+        tokio::time::advance(Duration::from_millis(3_500)).await;
+        let later = Instant::now();
+        assert_eq!(l.epoch(later), 3, "one-second slots: 3.5 s is epoch 3");
+        assert_eq!(l.newest.load(Relaxed), 3);
+        // An older instant (a sample that started earlier) still answers the newest.
+        assert_eq!(l.epoch(start), 3);
+        assert_eq!(l.newest.load(Relaxed), 3);
+        // An instant sample lands in the newest epoch, without a clock read.
+        l.record_instant();
+        assert_eq!(l.samples(later), 1);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(l.epoch(Instant::now()), 4);
+        assert_eq!(l.newest.load(Relaxed), 4);
     }
 
     #[tokio::test(start_paused = true)]
