@@ -70,7 +70,7 @@ use tokio::time::Instant;
 
 pub use enforce::{Enforce, Enforcer, enforce, spawn};
 pub use policy::{DeadlinePolicy, DeadlinePolicyBuilder, DeadlineSnapshot};
-pub use scope::{Propagate, Scope, propagate, scope, sync_scope, sync_scope_opt};
+pub use scope::{Propagate, Scope, propagate, scope, sync_scope, sync_scope_opt, sync_scope_with};
 
 /// An absolute instant by which work must be done.
 ///

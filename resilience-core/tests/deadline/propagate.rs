@@ -100,3 +100,30 @@ async fn sync_scope_sets_the_deadline_for_synchronous_code_and_keeps_the_earlier
     assert_eq!(deadline::sync_scope(later, Deadline::current), Some(later));
     assert_eq!(Deadline::current(), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn sync_scope_with_hands_its_argument_on_under_the_earlier_deadline() {
+    let outer = Deadline::after(Duration::from_secs(1));
+    let later = Deadline::after(Duration::from_secs(5));
+    let earlier = Deadline::after(Duration::from_millis(10));
+    let request = vec![7_u8; 512];
+    deadline::scope(outer, async move {
+        let (len, seen) =
+            deadline::sync_scope_with(later, request, |r| (r.len(), Deadline::current()));
+        assert_eq!(
+            (len, seen),
+            (512, Some(outer)),
+            "the outer, earlier one wins"
+        );
+        let seen = deadline::sync_scope_with(earlier, (), |()| Deadline::current());
+        assert_eq!(seen, Some(earlier));
+        assert_eq!(Deadline::current(), Some(outer), "restored afterwards");
+    })
+    .await;
+    // Restored also when `f` panics.
+    let panicked = std::panic::catch_unwind(|| {
+        deadline::sync_scope_with(later, (), |()| panic!("inside the scope"))
+    });
+    assert!(panicked.is_err());
+    assert_eq!(Deadline::current(), None);
+}

@@ -208,9 +208,10 @@ where
         // The deadline is ambient in the inner `call` too: a bulkhead below takes its
         // place in the queue there and must see the deadline to bound its wait.
         // The whole response future is built inside the scope, so that the inner future
-        // is written where it stays rather than moved out of the scope and in again.
+        // is written where it stays rather than moved out of the scope and in again; the
+        // request is handed in as the argument, not captured (a capture copies it).
         let inner = &mut self.inner;
-        resilience_core::deadline::sync_scope(deadline, || {
+        resilience_core::deadline::sync_scope_with(deadline, request, |request| {
             ResponseFuture::bounded(policy.enforcer().run_started(
                 deadline,
                 now,
