@@ -106,12 +106,26 @@ impl<F, C, P: Settle> Guarded<F, C, P> {
     /// while `make` runs, so work started there — a request whose deadline is propagated
     /// to the dependency — stops with the probe. For code that starts the operation
     /// eagerly, such as a tower service calling its inner service.
-    #[inline]
+    #[inline(always)]
     pub fn admitted_with(permit: P, classifier: C, make: impl FnOnce() -> F) -> Self {
+        Self::admitted_passing(permit, classifier, (), |()| make())
+    }
+
+    /// [`admitted_with`](Self::admitted_with), handing `arg` to `make`: for a call that
+    /// passes a large value on (a request to a service's `call`), which a capture would
+    /// copy into the closure first. The tower breaker layer calls its inner service this
+    /// way.
+    #[inline(always)]
+    pub fn admitted_passing<A>(
+        permit: P,
+        classifier: C,
+        arg: A,
+        make: impl FnOnce(A) -> F,
+    ) -> Self {
         let probe = Probe::of(&permit);
         let operation = match &probe {
-            Probe::Off => make(),
-            Probe::Bounded { deadline, .. } => deadline::sync_scope(*deadline, make),
+            Probe::Off => make(arg),
+            Probe::Bounded { deadline, .. } => deadline::sync_scope_with(*deadline, arg, make),
         };
         Self {
             state: State::Admitted { operation },

@@ -160,7 +160,7 @@ where
     fn call(&mut self, request: Req) -> Self::Future {
         let classifier = self.classifier.clone();
         ResponseFuture::new(match self.breaker.try_acquire_owned() {
-            Ok(permit) => Guarded::admitted_with(permit, classifier, || {
+            Ok(permit) => Guarded::admitted_passing(permit, classifier, request, |request| {
                 outcome::wrap(self.inner.call(request))
             }),
             Err(error) => Guarded::refused(error, classifier),

@@ -121,3 +121,60 @@ async fn a_hung_probe_fails_at_the_breakers_probe_timeout() {
     assert_eq!(err.instance(), Some("svc"));
     assert_eq!(breaker.state(), State::Open);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_calls_its_inner_service_under_the_probe_deadline_with_the_request() {
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+
+    use resilience_core::Deadline;
+
+    /// A request and the time left on the deadline ambient when it was called.
+    type Seen = (String, Option<Duration>);
+
+    /// Records, in `call` (not in its future), the request and the ambient deadline.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+    impl Service<String> for Recorder {
+        type Response = ();
+        type Error = Error;
+        type Future = std::future::Ready<Result<(), Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: String) -> Self::Future {
+            let left = Deadline::current().map(Deadline::remaining);
+            self.0.lock().unwrap().push((request, left));
+            std::future::ready(Ok(()))
+        }
+    }
+
+    let breaker = CircuitBreaker::builder()
+        .name("svc")
+        .count_window(1)
+        .open_duration(Duration::from_secs(5))
+        .half_open_calls(1)
+        .probe_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let recorder = Recorder::default();
+    let svc = CircuitBreakerLayer::new(breaker.clone())
+        .classifier(TransientErrors)
+        .layer(recorder.clone());
+    svc.clone().oneshot("closed".repeat(100)).await.unwrap();
+    breaker.try_acquire().unwrap().record_failure();
+    tokio::time::advance(Duration::from_secs(5)).await;
+    svc.oneshot("probe".to_owned()).await.unwrap();
+    assert_eq!(breaker.state(), State::Closed);
+    let seen = recorder.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("closed".repeat(100), None),
+            ("probe".to_owned(), Some(Duration::from_millis(200))),
+        ]
+    );
+}
