@@ -123,10 +123,12 @@ impl<F, C, P: Settle> Guarded<F, C, P> {
         make: impl FnOnce(A) -> F,
     ) -> Self {
         let probe = Probe::of(&permit);
-        let operation = match &probe {
-            Probe::Off => make(arg),
-            Probe::Bounded { deadline, .. } => deadline::sync_scope_with(*deadline, arg, make),
+        let scope = match &probe {
+            Probe::Off => None,
+            Probe::Bounded { deadline, .. } => Some(*deadline),
         };
+        // One call of `make`, so that it is inlined once.
+        let operation = deadline::sync_scope_with(scope, arg, make);
         Self {
             state: State::Admitted { operation },
             permit: Some(permit),

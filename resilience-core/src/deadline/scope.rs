@@ -90,11 +90,12 @@ pub fn sync_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
     sync_scope_with(deadline, (), |()| f())
 }
 
-/// [`sync_scope`], handing `arg` to `f`: for a call that passes a large value on, such as
-/// a request to a service's `call`. A value `f` captured would be copied into the closure
-/// first; one passed as its argument goes straight on. The server `DeadlineLayer` of
-/// `resilience-tower` calls its inner service this way (46 instructions fewer per request
-/// than capturing an `http::Request`).
+/// [`sync_scope`] handing `arg` to `f`, for a call that passes a large value on, such as
+/// a request to a service's `call`: a value `f` captured would be copied into the closure
+/// first, one passed as its argument goes straight on. `deadline` may be an
+/// `Option<Deadline>`, `None` setting nothing (as [`sync_scope_opt`]). The tower layers
+/// call their inner services this way (the server `DeadlineLayer` takes 45 instructions
+/// fewer per request than capturing an `http::Request`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -104,14 +105,26 @@ pub fn sync_scope<R>(deadline: Deadline, f: impl FnOnce() -> R) -> R {
 /// let d = Deadline::after(Duration::from_secs(1));
 /// let seen = deadline::sync_scope_with(d, "request", |request| (request, Deadline::current()));
 /// assert_eq!(seen, ("request", Some(d)));
+/// let seen = deadline::sync_scope_with(None, "request", |request| (request, Deadline::current()));
+/// assert_eq!(seen, ("request", None));
 /// assert_eq!(Deadline::current(), None);
 /// # }
 /// ```
 #[inline(always)]
-pub fn sync_scope_with<A, R>(deadline: Deadline, arg: A, f: impl FnOnce(A) -> R) -> R {
-    let deadline = current().map_or(deadline, |outer| outer.min(deadline));
-    // Not through `enter`: its closure would capture `arg`, the copy this avoids.
-    let _restore = Restore(Some(CURRENT.replace(Some(deadline))));
+pub fn sync_scope_with<A, R>(
+    deadline: impl Into<Option<Deadline>>,
+    arg: A,
+    f: impl FnOnce(A) -> R,
+) -> R {
+    // One call of `f` whatever the deadline, so that it is inlined once; nothing to set
+    // (or restore) unless `deadline` is earlier than the one already ambient. Not through
+    // `enter`: its closure would capture `arg`, the copy this avoids.
+    let _restore = Restore(match deadline.into() {
+        Some(deadline) if current().is_none_or(|outer| deadline < outer) => {
+            Some(CURRENT.replace(Some(deadline)))
+        }
+        _ => None,
+    });
     f(arg)
 }
 
@@ -136,15 +149,7 @@ pub fn sync_scope_with<A, R>(deadline: Deadline, arg: A, f: impl FnOnce(A) -> R)
 /// ```
 #[inline(always)]
 pub fn sync_scope_opt<R>(deadline: Option<Deadline>, f: impl FnOnce() -> R) -> R {
-    // One call of `f` either way, so that it is inlined once; nothing to set (or restore)
-    // unless `deadline` is earlier than the one already ambient.
-    let _restore = Restore(match deadline {
-        Some(deadline) if current().is_none_or(|outer| deadline < outer) => {
-            Some(CURRENT.replace(Some(deadline)))
-        }
-        _ => None,
-    });
-    f()
+    sync_scope_with(deadline, (), |()| f())
 }
 
 pin_project! {

@@ -140,6 +140,7 @@ where
         self.inner.poll_ready(cx).map_err(Error::wrap)
     }
 
+    #[inline(always)]
     fn call(&mut self, request: Req) -> Self::Future {
         let template = request.clone();
         let clone = self.inner.clone();
