@@ -7,6 +7,15 @@
 pub mod chaos;
 pub mod otel;
 
+/// A key prefix of this run's own (process id and start time), so that runs against a
+/// long-lived Redis never share keys.
+pub fn run_prefix(example: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    format!("{example}:{}:{nanos}:", std::process::id())
+}
+
 /// The Redis the examples that need one use: `RESILIENCE_REDIS_URL` (what `.ci/run` and
 /// the workspace's Redis tests read), else `REDIS_URL`; `None` when neither is set.
 ///

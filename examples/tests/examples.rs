@@ -204,8 +204,9 @@ fn rate_limit_answers_429_with_headers_paces_a_client_and_shares_a_limit_through
         "{out}"
     );
 
-    // CI runs a Redis (RESILIENCE_REDIS_URL); elsewhere the example says it skipped.
-    if resilience_examples::redis_url().is_some() {
+    // CI runs a Redis (RESILIENCE_REDIS_URL) and requires it; elsewhere the example may
+    // say it skipped (no URL set, or no Redis answering there).
+    if out.contains("across two instances:") {
         assert!(
             out.contains(
                 "across two instances: 6 of 12 admitted (3 by the first, 3 by the second)"
@@ -215,11 +216,9 @@ fn rate_limit_answers_429_with_headers_paces_a_client_and_shares_a_limit_through
     } else {
         assert!(
             std::env::var_os("RESILIENCE_REQUIRE_REDIS").is_none(),
-            "Redis is required but RESILIENCE_REDIS_URL is not set"
+            "Redis is required but the example skipped:\n{out}"
         );
-        assert!(
-            out.contains("skipped: set RESILIENCE_REDIS_URL or REDIS_URL"),
-            "{out}"
-        );
+        assert!(out.contains("\nskipped: "), "{out}");
+        eprintln!("the Redis part skipped: {out}");
     }
 }

@@ -74,11 +74,14 @@ async fn pay(
 async fn main() -> Result<(), resilience_core::BoxError> {
     let url = resilience_examples::redis_url().unwrap_or_else(|| "redis://127.0.0.1:6379/".into());
     let store = RedisStore::builder(url.as_str())
-        .prefix(format!("example:{}:", std::process::id()))
+        .prefix(resilience_examples::run_prefix("example"))
         .timeout(Duration::from_millis(500))
         .build()?;
     if let Err(error) = store.ping().await {
-        println!("skipping: no Redis at {url} ({error}); set REDIS_URL to run this example");
+        println!(
+            "skipping: no Redis at {url} ({error}); set RESILIENCE_REDIS_URL or REDIS_URL to \
+             run this example"
+        );
         return Ok(());
     }
 

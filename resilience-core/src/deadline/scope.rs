@@ -73,7 +73,8 @@ pub fn scope<F: Future>(deadline: Deadline, future: F) -> Scope<F> {
 ///
 /// A tower service's `call` is such code: a bulkhead layer takes its permit, or its place
 /// in the queue, in `call`, and bounds a wait by the deadline it sees there. The server
-/// `DeadlineLayer` of `resilience-tower` calls its inner service inside `sync_scope`.
+/// `DeadlineLayer` of `resilience-tower` calls its inner service inside
+/// [`sync_scope_with`], which hands it the request instead of capturing it.
 ///
 /// ```
 /// use std::time::Duration;
