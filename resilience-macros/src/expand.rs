@@ -558,9 +558,6 @@ fn retry_policy(
     }}
 }
 
-/// The hedging policy, `Result<&'static Hedge, Error>`: a shared one resolved on the
-/// first call, or the function's own, built then (sharing the retry policy's budget when
-/// there is one and `budget` is not set).
 /// The retry policy around a hedge, whose budget the hedge shares unless it names one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum HedgeRetry {
@@ -571,6 +568,9 @@ enum HedgeRetry {
     Shared,
 }
 
+/// The hedging policy, `Result<&'static Hedge, Error>`: a shared one resolved on the
+/// first call, or the function's own, built then (sharing the retry policy's budget when
+/// there is one and `budget` is not set).
 fn hedge_source(
     hedge: &HedgePlan,
     krate: &TokenStream,

@@ -19,6 +19,18 @@ fn breaker(half_open_calls: u32) -> CircuitBreaker {
         .unwrap()
 }
 
+/// Opens on one failure for 5 s; its one probe then has 200 ms.
+fn probing_breaker() -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .name("svc")
+        .count_window(1)
+        .open_duration(Duration::from_secs(5))
+        .half_open_calls(1)
+        .probe_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn errors_trip_and_rejections_name_the_breaker() {
     let breaker = breaker(1);
@@ -101,14 +113,7 @@ async fn clones_share_one_breaker() {
 
 #[tokio::test(start_paused = true)]
 async fn a_hung_probe_fails_at_the_breakers_probe_timeout() {
-    let breaker = CircuitBreaker::builder()
-        .name("svc")
-        .count_window(1)
-        .open_duration(Duration::from_secs(5))
-        .half_open_calls(1)
-        .probe_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let breaker = probing_breaker();
     breaker.try_acquire().unwrap().record_failure();
     tokio::time::advance(Duration::from_secs(5)).await;
     let svc = CircuitBreakerLayer::new(breaker.clone())
@@ -152,14 +157,7 @@ async fn a_probe_calls_its_inner_service_under_the_probe_deadline_with_the_reque
         }
     }
 
-    let breaker = CircuitBreaker::builder()
-        .name("svc")
-        .count_window(1)
-        .open_duration(Duration::from_secs(5))
-        .half_open_calls(1)
-        .probe_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let breaker = probing_breaker();
     let recorder = Recorder::default();
     let svc = CircuitBreakerLayer::new(breaker.clone())
         .classifier(TransientErrors)
